@@ -1,0 +1,1 @@
+//! The PULPO WMS REST API v1 sandbox.

@@ -1,0 +1,523 @@
+//! The Shopify sandbox's data: a shop with locations, product variants, inventory levels and
+//! orders with their line items, fulfillment orders and fulfillments.
+//!
+//! These are the sandbox's own records, shaped after Shopify's objects (names as in the Admin
+//! GraphQL schema, §4 of `../shared/reference/shopify-admin-api.md`). The GraphQL layer reads
+//! them to answer queries; the control API and the generator write them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// `OrderDisplayFinancialStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FinancialStatus {
+    Authorized,
+    Expired,
+    Paid,
+    PartiallyPaid,
+    PartiallyRefunded,
+    Pending,
+    Refunded,
+    Voided,
+}
+
+impl FinancialStatus {
+    pub const ALL: [FinancialStatus; 8] = [
+        FinancialStatus::Authorized,
+        FinancialStatus::Expired,
+        FinancialStatus::Paid,
+        FinancialStatus::PartiallyPaid,
+        FinancialStatus::PartiallyRefunded,
+        FinancialStatus::Pending,
+        FinancialStatus::Refunded,
+        FinancialStatus::Voided,
+    ];
+
+    /// The GraphQL enum value, e.g. `PARTIALLY_PAID`.
+    pub fn graphql(self) -> &'static str {
+        match self {
+            FinancialStatus::Authorized => "AUTHORIZED",
+            FinancialStatus::Expired => "EXPIRED",
+            FinancialStatus::Paid => "PAID",
+            FinancialStatus::PartiallyPaid => "PARTIALLY_PAID",
+            FinancialStatus::PartiallyRefunded => "PARTIALLY_REFUNDED",
+            FinancialStatus::Pending => "PENDING",
+            FinancialStatus::Refunded => "REFUNDED",
+            FinancialStatus::Voided => "VOIDED",
+        }
+    }
+
+    /// The REST / webhook / search value, e.g. `partially_paid`.
+    pub fn rest(self) -> String {
+        self.graphql().to_ascii_lowercase()
+    }
+
+    pub fn from_rest(value: &str) -> Option<FinancialStatus> {
+        FinancialStatus::ALL
+            .into_iter()
+            .find(|s| s.rest() == value.to_ascii_lowercase())
+    }
+}
+
+/// `OrderDisplayFulfillmentStatus` (the values the sandbox produces; the legacy ones are never
+/// emitted by current Shopify either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FulfillmentStatus {
+    Fulfilled,
+    InProgress,
+    OnHold,
+    PartiallyFulfilled,
+    RequestDeclined,
+    Scheduled,
+    Unfulfilled,
+    FulfillmentNotRequired,
+}
+
+impl FulfillmentStatus {
+    pub const ALL: [FulfillmentStatus; 8] = [
+        FulfillmentStatus::Fulfilled,
+        FulfillmentStatus::InProgress,
+        FulfillmentStatus::OnHold,
+        FulfillmentStatus::PartiallyFulfilled,
+        FulfillmentStatus::RequestDeclined,
+        FulfillmentStatus::Scheduled,
+        FulfillmentStatus::Unfulfilled,
+        FulfillmentStatus::FulfillmentNotRequired,
+    ];
+
+    pub fn graphql(self) -> &'static str {
+        match self {
+            FulfillmentStatus::Fulfilled => "FULFILLED",
+            FulfillmentStatus::InProgress => "IN_PROGRESS",
+            FulfillmentStatus::OnHold => "ON_HOLD",
+            FulfillmentStatus::PartiallyFulfilled => "PARTIALLY_FULFILLED",
+            FulfillmentStatus::RequestDeclined => "REQUEST_DECLINED",
+            FulfillmentStatus::Scheduled => "SCHEDULED",
+            FulfillmentStatus::Unfulfilled => "UNFULFILLED",
+            FulfillmentStatus::FulfillmentNotRequired => "FULFILLMENT_NOT_REQUIRED",
+        }
+    }
+}
+
+/// `OrderCancelReason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CancelReason {
+    Customer,
+    Declined,
+    Fraud,
+    Inventory,
+    Other,
+    Staff,
+}
+
+impl CancelReason {
+    pub fn graphql(self) -> &'static str {
+        match self {
+            CancelReason::Customer => "CUSTOMER",
+            CancelReason::Declined => "DECLINED",
+            CancelReason::Fraud => "FRAUD",
+            CancelReason::Inventory => "INVENTORY",
+            CancelReason::Other => "OTHER",
+            CancelReason::Staff => "STAFF",
+        }
+    }
+}
+
+/// `FulfillmentOrderStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FulfillmentOrderStatus {
+    Cancelled,
+    Closed,
+    Incomplete,
+    InProgress,
+    OnHold,
+    Open,
+    Scheduled,
+}
+
+impl FulfillmentOrderStatus {
+    pub fn graphql(self) -> &'static str {
+        match self {
+            FulfillmentOrderStatus::Cancelled => "CANCELLED",
+            FulfillmentOrderStatus::Closed => "CLOSED",
+            FulfillmentOrderStatus::Incomplete => "INCOMPLETE",
+            FulfillmentOrderStatus::InProgress => "IN_PROGRESS",
+            FulfillmentOrderStatus::OnHold => "ON_HOLD",
+            FulfillmentOrderStatus::Open => "OPEN",
+            FulfillmentOrderStatus::Scheduled => "SCHEDULED",
+        }
+    }
+
+    /// Whether `fulfillmentCreate` may still fulfil lines of a fulfillment order in this state.
+    pub fn is_fulfillable(self) -> bool {
+        matches!(
+            self,
+            FulfillmentOrderStatus::Open | FulfillmentOrderStatus::InProgress
+        )
+    }
+}
+
+/// `FulfillmentOrderRequestStatus` (the sandbox's merchant-managed locations only use
+/// `UNSUBMITTED` and `CLOSED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FulfillmentOrderRequestStatus {
+    Unsubmitted,
+    Closed,
+}
+
+impl FulfillmentOrderRequestStatus {
+    pub fn graphql(self) -> &'static str {
+        match self {
+            FulfillmentOrderRequestStatus::Unsubmitted => "UNSUBMITTED",
+            FulfillmentOrderRequestStatus::Closed => "CLOSED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: u64,
+    pub name: String,
+    pub address1: String,
+    pub city: String,
+    pub zip: String,
+    /// ISO 3166-1 alpha-2, e.g. `ES`.
+    pub country_code: String,
+    pub is_primary: bool,
+    pub is_active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductVariant {
+    pub id: u64,
+    pub product_id: u64,
+    pub product_title: String,
+    /// The variant's own title, e.g. `Negro / M` (`Default Title` when the product has one variant).
+    pub title: String,
+    pub sku: Option<String>,
+    pub barcode: Option<String>,
+    pub price: Decimal,
+    pub inventory_item_id: u64,
+    pub tracked: bool,
+    pub requires_shipping: bool,
+    pub is_gift_card: bool,
+}
+
+/// Quantities of one inventory item at one location (`InventoryLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InventoryQuantities {
+    pub available: i64,
+    pub on_hand: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: u64,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl Customer {
+    /// `Customer.displayName`: the full name, else the email, else the phone (never empty).
+    pub fn display_name(&self) -> String {
+        let full = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !full.is_empty() {
+            full
+        } else {
+            self.email
+                .clone()
+                .or_else(|| self.phone.clone())
+                .unwrap_or_default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MailingAddress {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+    pub address1: Option<String>,
+    pub address2: Option<String>,
+    pub city: Option<String>,
+    pub province: Option<String>,
+    pub province_code: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+    /// ISO 3166-1 alpha-2 (`countryCodeV2`).
+    pub country_code: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl MailingAddress {
+    /// `MailingAddress.name`: first and last name joined, `None` when both are missing.
+    pub fn name(&self) -> Option<String> {
+        let full = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        (!full.is_empty()).then_some(full)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShippingLine {
+    pub id: u64,
+    pub title: String,
+    pub code: Option<String>,
+    pub source: Option<String>,
+    pub carrier_identifier: Option<String>,
+    pub price: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub id: u64,
+    /// Product title plus variant title, e.g. `Camiseta Básica - Negro / M`.
+    pub name: String,
+    /// Product title.
+    pub title: String,
+    pub variant_title: Option<String>,
+    pub vendor: Option<String>,
+    pub sku: Option<String>,
+    pub variant_id: Option<u64>,
+    pub quantity: i64,
+    /// After removals and refunds.
+    pub current_quantity: i64,
+    pub requires_shipping: bool,
+    pub is_gift_card: bool,
+    pub unit_price: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FulfillmentOrderLineItem {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub total_quantity: i64,
+    pub remaining_quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FulfillmentOrder {
+    pub id: u64,
+    pub status: FulfillmentOrderStatus,
+    pub request_status: FulfillmentOrderRequestStatus,
+    /// The assigned location (`assignedLocation.location`).
+    pub location_id: u64,
+    pub line_items: Vec<FulfillmentOrderLineItem>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackingInfo {
+    pub company: Option<String>,
+    pub number: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FulfillmentLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    pub id: u64,
+    pub location_id: u64,
+    pub tracking: Vec<TrackingInfo>,
+    pub lines: Vec<FulfillmentLine>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: u64,
+    /// `#1001`.
+    pub name: String,
+    pub number: u64,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub processed_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<CancelReason>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub test: bool,
+    /// `displayFinancialStatus` (nullable in Shopify: a cancelled order without payments).
+    pub financial_status: Option<FinancialStatus>,
+    /// `displayFulfillmentStatus`.
+    pub fulfillment_status: FulfillmentStatus,
+    pub note: Option<String>,
+    /// Always sorted and unique, as Shopify returns them.
+    pub tags: BTreeSet<String>,
+    /// ISO 4217, e.g. `EUR`.
+    pub currency: String,
+    pub customer: Option<Customer>,
+    pub shipping_address: Option<MailingAddress>,
+    pub billing_address: Option<MailingAddress>,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub line_items: Vec<LineItem>,
+    pub fulfillment_orders: Vec<FulfillmentOrder>,
+    pub fulfillments: Vec<Fulfillment>,
+    pub source_name: Option<String>,
+}
+
+impl Order {
+    pub fn gid(&self) -> String {
+        format!("gid://shopify/Order/{}", self.id)
+    }
+
+    pub fn subtotal(&self) -> Decimal {
+        self.line_items
+            .iter()
+            .map(|l| l.unit_price * Decimal::from(l.current_quantity))
+            .sum()
+    }
+
+    pub fn total_shipping(&self) -> Decimal {
+        self.shipping_lines.iter().map(|s| s.price).sum()
+    }
+
+    pub fn total(&self) -> Decimal {
+        self.subtotal() + self.total_shipping()
+    }
+
+    pub fn requires_shipping(&self) -> bool {
+        self.line_items
+            .iter()
+            .any(|l| l.requires_shipping && l.current_quantity > 0)
+    }
+
+    /// Recomputes `displayFulfillmentStatus` from the fulfillment orders after lines were
+    /// fulfilled, moved or cancelled. Statuses that only a merchant sets (on hold, scheduled,
+    /// request declined) are kept while nothing has been fulfilled.
+    pub fn refresh_fulfillment_status(&mut self) {
+        let total: i64 = self
+            .fulfillment_orders
+            .iter()
+            .flat_map(|fo| &fo.line_items)
+            .map(|l| l.total_quantity)
+            .sum();
+        let remaining: i64 = self
+            .fulfillment_orders
+            .iter()
+            .filter(|fo| fo.status != FulfillmentOrderStatus::Cancelled)
+            .flat_map(|fo| &fo.line_items)
+            .map(|l| l.remaining_quantity)
+            .sum();
+        let fulfilled: i64 = self
+            .fulfillments
+            .iter()
+            .flat_map(|f| &f.lines)
+            .map(|l| l.quantity)
+            .sum();
+        self.fulfillment_status = if total == 0 && !self.requires_shipping() {
+            FulfillmentStatus::FulfillmentNotRequired
+        } else if fulfilled > 0 && remaining == 0 {
+            FulfillmentStatus::Fulfilled
+        } else if fulfilled > 0 {
+            FulfillmentStatus::PartiallyFulfilled
+        } else {
+            match self.fulfillment_status {
+                keep @ (FulfillmentStatus::OnHold
+                | FulfillmentStatus::Scheduled
+                | FulfillmentStatus::RequestDeclined
+                | FulfillmentStatus::InProgress) => keep,
+                _ => FulfillmentStatus::Unfulfilled,
+            }
+        };
+    }
+}
+
+/// Everything one sandbox shop holds. Ids come from one counter so no two objects share one.
+#[derive(Debug, Clone, Default)]
+pub struct Shop {
+    /// `{name}.myshopify.com` for webhook headers.
+    pub domain: String,
+    pub currency: String,
+    pub locations: Vec<Location>,
+    pub variants: Vec<ProductVariant>,
+    /// Keyed by (inventory item id, location id); absent = not stocked at that location.
+    pub inventory: HashMap<(u64, u64), InventoryQuantities>,
+    pub orders: BTreeMap<u64, Order>,
+    pub next_id: u64,
+    pub next_order_number: u64,
+}
+
+impl Shop {
+    /// A fresh id, larger than 2^32 like Shopify's.
+    pub fn allocate_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn location(&self, id: u64) -> Option<&Location> {
+        self.locations.iter().find(|l| l.id == id)
+    }
+
+    pub fn primary_location(&self) -> Option<&Location> {
+        self.locations.iter().find(|l| l.is_primary)
+    }
+
+    pub fn variant_by_sku(&self, sku: &str) -> Option<&ProductVariant> {
+        self.variants.iter().find(|v| v.sku.as_deref() == Some(sku))
+    }
+}
+
+/// Parses the numeric tail of a Shopify GID (`gid://shopify/Order/123` → 123), checking the type.
+pub fn parse_gid(gid: &str, expected_type: &str) -> Option<u64> {
+    let rest = gid.strip_prefix("gid://shopify/")?;
+    let (kind, tail) = rest.split_once('/')?;
+    if kind != expected_type {
+        return None;
+    }
+    let id = tail.split('?').next()?;
+    id.parse().ok()
+}
+
+pub fn gid(kind: &str, id: u64) -> String {
+    format!("gid://shopify/{kind}/{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gids_round_trip_and_reject_other_types() {
+        assert_eq!(parse_gid("gid://shopify/Order/5", "Order"), Some(5));
+        assert_eq!(
+            parse_gid(
+                "gid://shopify/InventoryLevel/7?inventory_item_id=9",
+                "InventoryLevel"
+            ),
+            Some(7)
+        );
+        assert_eq!(parse_gid("gid://shopify/Order/5", "LineItem"), None);
+        assert_eq!(parse_gid("5", "Order"), None);
+        assert_eq!(gid("Location", 3), "gid://shopify/Location/3");
+        assert_eq!(
+            FinancialStatus::from_rest("partially_paid"),
+            Some(FinancialStatus::PartiallyPaid)
+        );
+    }
+}

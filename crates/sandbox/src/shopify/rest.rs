@@ -1,0 +1,1 @@
+//! Orders in Shopify's REST / webhook JSON shape, in and out.
