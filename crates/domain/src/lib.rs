@@ -1,0 +1,8 @@
+//! Pure types and rules of tentacle's integrations: the sales orders settings, the Shopify
+//! order as the integration sees it, the sales orders plan (import, update, cancel, skip,
+//! conflict), run status and the log messages. No I/O, and nothing of ours is imported here.
+
+pub mod order;
+mod string_enum;
+
+pub use string_enum::UnknownValue;
