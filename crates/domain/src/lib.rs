@@ -3,6 +3,7 @@
 //! conflict), run status and the log messages. No I/O, and nothing of ours is imported here.
 
 pub mod order;
+pub mod run;
 mod string_enum;
 
 pub use string_enum::UnknownValue;
