@@ -4,6 +4,7 @@
 
 pub mod order;
 pub mod run;
+pub mod settings;
 mod string_enum;
 
 pub use string_enum::UnknownValue;
