@@ -4,6 +4,7 @@
 
 pub mod order;
 pub mod run;
+pub mod sales_order;
 pub mod settings;
 mod string_enum;
 
