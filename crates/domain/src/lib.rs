@@ -2,6 +2,7 @@
 //! order as the integration sees it, the sales orders plan (import, update, cancel, skip,
 //! conflict), run status and the log messages. No I/O, and nothing of ours is imported here.
 
+pub mod messages;
 pub mod order;
 pub mod run;
 pub mod sales_order;
