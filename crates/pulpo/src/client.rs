@@ -1,0 +1,561 @@
+//! The HTTP client: login and token renewal, retries, and one method per PULPO call tentacle makes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::error::{PulpoError, Result, field_messages};
+use crate::model::{
+    BulkCreated, BulkOutcome, NewCustomer, Product, SalesOrder, SalesOrderBody, ThirdParty,
+    Warehouse,
+};
+
+/// What a PULPO credential holds.
+#[derive(Clone)]
+pub struct PulpoCredentials {
+    /// Instance base URL including `/api/v1`, e.g. `https://eu.pulpo.co/api/v1`.
+    pub base_url: String,
+    /// `<tenant>_<user>`.
+    pub username: String,
+    pub password: SecretString,
+}
+
+impl std::fmt::Debug for PulpoCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulpoCredentials")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Per request, including reading the answer.
+    pub timeout: Duration,
+    /// Attempts per call for retryable failures (429, 5xx, transport), the first included.
+    pub max_attempts: u32,
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+            max_attempts: 8,
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters of what the client did, for run summaries and metrics.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub requests: AtomicU64,
+    pub retries: AtomicU64,
+    pub logins: AtomicU64,
+}
+
+/// Renew this long before PULPO says the token expires, so a request never leaves with a token
+/// that dies in flight.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
+
+struct Token {
+    value: SecretString,
+    renew_at: Instant,
+}
+
+/// Whether a request may be sent again after it may have reached PULPO.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Replay {
+    Safe,
+    /// Creating: a second send could create a duplicate.
+    Unsafe,
+}
+
+pub struct PulpoClient {
+    http: reqwest::Client,
+    base_url: String,
+    username: String,
+    password: SecretString,
+    options: ClientOptions,
+    token: tokio::sync::Mutex<Option<Token>>,
+    stats: Arc<RequestStats>,
+}
+
+impl std::fmt::Debug for PulpoClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PulpoClient")
+            .field("base_url", &self.base_url)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// The outcome of one attempt that is worth another try.
+struct RetryLater {
+    reason: String,
+    retry_after: Option<Duration>,
+}
+
+impl PulpoClient {
+    pub fn new(credentials: PulpoCredentials, options: ClientOptions) -> Result<PulpoClient> {
+        let base_url = credentials.base_url.trim_end_matches('/').to_string();
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(PulpoError::BadBaseUrl(base_url));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("tentacle/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| PulpoError::Decode(e.to_string()))?;
+        Ok(PulpoClient {
+            http,
+            base_url,
+            username: credentials.username,
+            password: credentials.password,
+            options,
+            token: tokio::sync::Mutex::new(None),
+            stats: Arc::new(RequestStats::default()),
+        })
+    }
+
+    pub fn stats(&self) -> Arc<RequestStats> {
+        self.stats.clone()
+    }
+
+    /// Logs in and lists warehouses: proves the URL, the credentials and API access.
+    pub async fn check(&self) -> Result<Vec<Warehouse>> {
+        self.warehouses().await
+    }
+
+    pub async fn warehouses(&self) -> Result<Vec<Warehouse>> {
+        self.list("/warehouses/", "warehouses", &[("limit", "1000".into())])
+            .await
+    }
+
+    /// The product with exactly this SKU, if PULPO has one.
+    pub async fn product_by_sku(&self, sku: &str) -> Result<Option<Product>> {
+        let products: Vec<Product> = self
+            .list(
+                "/inventory/products",
+                "products",
+                &[("sku", sku.to_string())],
+            )
+            .await?;
+        // The filter may match loosely; only an exact SKU is the same product.
+        Ok(products.into_iter().find(|p| p.sku.as_deref() == Some(sku)))
+    }
+
+    /// Customers (third parties of type `C`) with this identifier number.
+    pub async fn customers_by_identifier(
+        &self,
+        identifier_number: &str,
+    ) -> Result<Vec<ThirdParty>> {
+        let parties: Vec<ThirdParty> = self
+            .list(
+                "/iam/third_parties",
+                "third_parties",
+                &[
+                    ("third_type", "C".into()),
+                    ("identifier_number", identifier_number.to_string()),
+                ],
+            )
+            .await?;
+        Ok(parties
+            .into_iter()
+            .filter(|p| p.identifier_number.as_deref() == Some(identifier_number))
+            .collect())
+    }
+
+    /// Creating a customer twice would only make a second customer record, never a second
+    /// shipment, so an unconfirmed create is looked up by the caller like any other.
+    pub async fn create_customer(&self, customer: &NewCustomer) -> Result<ThirdParty> {
+        self.call(
+            Method::POST,
+            "/iam/third_parties",
+            &[],
+            Some(customer),
+            Replay::Unsafe,
+        )
+        .await
+    }
+
+    pub async fn sales_order(&self, id: i64) -> Result<SalesOrder> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/sales/orders/{id}"),
+            &[],
+            None,
+            Replay::Safe,
+        )
+        .await
+    }
+
+    /// The sales order with this `order_num`, if PULPO has one (it is unique in PULPO).
+    pub async fn sales_order_by_num(&self, order_num: &str) -> Result<Option<SalesOrder>> {
+        let orders: Vec<SalesOrder> = self
+            .list(
+                "/sales/orders",
+                "sales_orders",
+                &[("order_num", order_num.to_string())],
+            )
+            .await?;
+        Ok(orders.into_iter().find(|o| o.order_num == order_num))
+    }
+
+    /// Creates one sales order. On [`PulpoError::Ambiguous`] the order may exist: look it up by
+    /// `order_num` before creating it again.
+    pub async fn create_sales_order(&self, body: &SalesOrderBody) -> Result<SalesOrder> {
+        self.call(
+            Method::POST,
+            "/sales/orders",
+            &[],
+            Some(body),
+            Replay::Unsafe,
+        )
+        .await
+    }
+
+    /// Creates several sales orders in one request; PULPO continues past the ones it refuses.
+    pub async fn create_sales_orders(&self, bodies: &[SalesOrderBody]) -> Result<BulkOutcome> {
+        let (status, answer) = self
+            .send(
+                Method::POST,
+                "/sales/bulk/orders",
+                &[],
+                Some(bodies),
+                Replay::Unsafe,
+            )
+            .await?;
+        // 201: all created; 400: `{created: [...], errors: {<order_num>: ...}}`.
+        match status {
+            s if s.is_success() || s == StatusCode::BAD_REQUEST => Ok(bulk_outcome(&answer)),
+            s => Err(PulpoError::Rejected {
+                status: s.as_u16(),
+                errors: field_messages(&answer),
+            }),
+        }
+    }
+
+    /// Replaces the sales order (PULPO allows it while the order is in `queue`).
+    pub async fn update_sales_order(&self, id: i64, body: &SalesOrderBody) -> Result<SalesOrder> {
+        self.call(
+            Method::PUT,
+            &format!("/sales/orders/{id}"),
+            &[],
+            Some(body),
+            Replay::Safe,
+        )
+        .await
+    }
+
+    /// Cancels; PULPO refuses (`Rejected`, 422) when the order has ended, or is being picked and
+    /// no packing location is free.
+    pub async fn cancel_sales_order(&self, id: i64) -> Result<SalesOrder> {
+        self.call::<(), _>(
+            Method::POST,
+            &format!("/sales/orders/{id}/cancel"),
+            &[],
+            None,
+            Replay::Safe,
+        )
+        .await
+    }
+
+    async fn list<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>> {
+        let answer: Value = self
+            .call::<(), _>(Method::GET, path, query, None, Replay::Safe)
+            .await?;
+        let items = answer.get(key).cloned().unwrap_or(Value::Array(Vec::new()));
+        serde_json::from_value(items).map_err(|e| PulpoError::Decode(format!("{path}: {e}")))
+    }
+
+    /// One call; decodes a 2xx body into `T`, turns a 4xx into [`PulpoError::Rejected`].
+    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        replay: Replay,
+    ) -> Result<T> {
+        let (status, answer) = self.send(method.clone(), path, query, body, replay).await?;
+        if !status.is_success() {
+            return Err(PulpoError::Rejected {
+                status: status.as_u16(),
+                errors: field_messages(&answer),
+            });
+        }
+        serde_json::from_value(answer)
+            .map_err(|e| PulpoError::Decode(format!("{method} {path}: {e}")))
+    }
+
+    /// One request with token handling and retries. Answers 2xx and the 4xx that are PULPO's
+    /// verdict on the request (validation, conflicts) with their JSON body.
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&B>,
+        replay: Replay,
+    ) -> Result<(StatusCode, Value)> {
+        let url = format!("{}{path}", self.base_url);
+        let mut attempt = 0;
+        let mut renewed_after_401 = false;
+        loop {
+            attempt += 1;
+            let token = self.token().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(token.expose_secret())
+                .query(query);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            self.stats.requests.fetch_add(1, Ordering::Relaxed);
+            let failure = match request.send().await {
+                Err(error) if error.is_connect() => RetryLater {
+                    reason: format!("cannot connect: {error}"),
+                    retry_after: None,
+                },
+                Err(error) if replay == Replay::Unsafe => {
+                    return Err(PulpoError::Ambiguous {
+                        detail: transport_detail(&error),
+                    });
+                }
+                Err(error) => RetryLater {
+                    reason: transport_detail(&error),
+                    retry_after: None,
+                },
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(&response);
+                    let text = match response.text().await {
+                        Ok(text) => text,
+                        Err(error) if replay == Replay::Unsafe => {
+                            return Err(PulpoError::Ambiguous {
+                                detail: transport_detail(&error),
+                            });
+                        }
+                        Err(error) => {
+                            self.backoff(
+                                attempt,
+                                &RetryLater {
+                                    reason: transport_detail(&error),
+                                    retry_after: None,
+                                },
+                            )
+                            .await?;
+                            continue;
+                        }
+                    };
+                    let parsed: Value = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        serde_json::from_str(&text).unwrap_or(Value::String(text))
+                    };
+                    match status {
+                        s if s.is_success() => return Ok((s, parsed)),
+                        StatusCode::UNAUTHORIZED if !renewed_after_401 => {
+                            // The token may have been revoked or expired early: log in again once.
+                            renewed_after_401 = true;
+                            self.forget_token(&token).await;
+                            attempt -= 1;
+                            continue;
+                        }
+                        StatusCode::UNAUTHORIZED => return Err(PulpoError::Unauthorized),
+                        StatusCode::NOT_FOUND => {
+                            return Err(PulpoError::NotFound {
+                                what: path.to_string(),
+                            });
+                        }
+                        StatusCode::TOO_MANY_REQUESTS => RetryLater {
+                            reason: "429 Too Many Requests".into(),
+                            retry_after,
+                        },
+                        s if s.is_server_error() && replay == Replay::Unsafe => {
+                            return Err(PulpoError::Ambiguous {
+                                detail: format!("{s} from {method} {path}"),
+                            });
+                        }
+                        s if s.is_server_error() => RetryLater {
+                            reason: format!("{s}"),
+                            retry_after,
+                        },
+                        s => return Ok((s, parsed)),
+                    }
+                }
+            };
+            self.backoff(attempt, &failure).await?;
+        }
+    }
+
+    /// Sleeps before the next attempt, or gives up after `max_attempts`.
+    async fn backoff(&self, attempt: u32, failure: &RetryLater) -> Result<()> {
+        if attempt >= self.options.max_attempts {
+            return Err(PulpoError::Unavailable {
+                attempts: attempt,
+                last: failure.reason.clone(),
+            });
+        }
+        self.stats.retries.fetch_add(1, Ordering::Relaxed);
+        let exponential = self
+            .options
+            .min_backoff
+            .saturating_mul(1 << attempt.min(16))
+            .min(self.options.max_backoff);
+        // Full jitter: many clients retrying at once must not come back in lockstep.
+        let jittered = exponential.mul_f64(0.5 + fastrand::f64() * 0.5);
+        let delay = failure.retry_after.map_or(jittered, |after| {
+            after.max(jittered).min(Duration::from_secs(60))
+        });
+        tracing::debug!(attempt, reason = %failure.reason, delay_ms = delay.as_millis() as u64, "PULPO request will be retried");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// A valid bearer token, logging in when there is none or it is about to expire.
+    async fn token(&self) -> Result<SecretString> {
+        let mut slot = self.token.lock().await;
+        if let Some(token) = slot.as_ref().filter(|t| Instant::now() < t.renew_at) {
+            return Ok(token.value.clone());
+        }
+        let token = self.login().await?;
+        let value = token.value.clone();
+        *slot = Some(token);
+        Ok(value)
+    }
+
+    async fn forget_token(&self, used: &SecretString) {
+        let mut slot = self.token.lock().await;
+        // Another request may already have renewed it; keep a newer token.
+        if slot
+            .as_ref()
+            .is_some_and(|t| t.value.expose_secret() == used.expose_secret())
+        {
+            *slot = None;
+        }
+    }
+
+    async fn login(&self) -> Result<Token> {
+        let url = format!("{}/auth", self.base_url);
+        let body = json!({
+            "username": self.username,
+            "password": self.password.expose_secret(),
+            "scope": "default",
+            "grant_type": "password",
+        });
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.stats.logins.fetch_add(1, Ordering::Relaxed);
+            let failure = match self.http.post(&url).json(&body).send().await {
+                Err(error) => RetryLater {
+                    reason: transport_detail(&error),
+                    retry_after: None,
+                },
+                Ok(response) if response.status().is_success() => {
+                    let answer: Value = response
+                        .json()
+                        .await
+                        .map_err(|e| PulpoError::Decode(format!("/auth: {e}")))?;
+                    let access_token = answer["access_token"].as_str().ok_or_else(|| {
+                        PulpoError::Decode("/auth answered without access_token".into())
+                    })?;
+                    let lifetime =
+                        Duration::from_secs(answer["expires_in"].as_u64().unwrap_or(3600));
+                    let margin = if lifetime > TOKEN_MARGIN * 2 {
+                        TOKEN_MARGIN
+                    } else {
+                        lifetime / 2
+                    };
+                    return Ok(Token {
+                        value: SecretString::from(access_token.to_string()),
+                        renew_at: Instant::now() + lifetime - margin,
+                    });
+                }
+                Ok(response)
+                    if matches!(
+                        response.status(),
+                        StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST | StatusCode::FORBIDDEN
+                    ) =>
+                {
+                    return Err(PulpoError::LoginRefused {
+                        username: self.username.clone(),
+                    });
+                }
+                Ok(response) => RetryLater {
+                    reason: format!("/auth answered {}", response.status()),
+                    retry_after: retry_after(&response),
+                },
+            };
+            self.backoff(attempt, &failure).await?;
+        }
+    }
+}
+
+fn transport_detail(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else {
+        // The cause, without the URL: it is ours, and long.
+        let mut detail = error.to_string();
+        if let Some(url) = error.url() {
+            detail = detail.replace(&format!(" for url ({url})"), "");
+        }
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail.push_str(": ");
+            detail.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        detail
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+fn bulk_outcome(answer: &Value) -> BulkOutcome {
+    let created: Vec<BulkCreated> =
+        serde_json::from_value(answer["created"].clone()).unwrap_or_default();
+    let errors = match answer.get("errors") {
+        Some(Value::Object(by_order)) => by_order
+            .iter()
+            .map(|(order_num, error)| {
+                (order_num.clone(), field_messages(&json!({"errors": error})))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    BulkOutcome { created, errors }
+}

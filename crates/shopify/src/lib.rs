@@ -1,0 +1,14 @@
+//! Shopify Admin GraphQL client (API 2026-10).
+//!
+//! One [`ShopifyClient`] per Shopify credential. Every call is paced by the cost bucket Shopify
+//! reports in `extensions.cost.throttleStatus`, so a steady sync is never throttled; `THROTTLED`
+//! answers wait exactly as long as the bucket needs; 5xx, 429, timeouts and dropped connections
+//! are retried with backoff and jitter. The GraphQL documents live in [`queries`], and a test
+//! validates each one against Shopify's real schema.
+
+mod client;
+mod error;
+pub mod queries;
+
+pub use client::{ClientOptions, CostStats, ShopifyClient, ShopifyCredentials};
+pub use error::{Result, ShopifyError};

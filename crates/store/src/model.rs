@@ -1,0 +1,238 @@
+//! The records the store keeps.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tentacle_domain::run::{LogLevel, RunCounters, RunStatus, Trigger};
+
+/// Which system a credential connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    Shopify,
+    Pulpo,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::Shopify => "shopify",
+            CredentialKind::Pulpo => "pulpo",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<CredentialKind> {
+        match value {
+            "shopify" => Some(CredentialKind::Shopify),
+            "pulpo" => Some(CredentialKind::Pulpo),
+            _ => None,
+        }
+    }
+}
+
+/// Secret fields of a credential (access token, password, webhook secret…). `Debug` never shows
+/// the values.
+#[derive(Clone, Default)]
+pub struct Secrets(BTreeMap<String, SecretString>);
+
+impl Secrets {
+    pub fn new() -> Secrets {
+        Secrets::default()
+    }
+
+    pub fn with(mut self, name: &str, value: SecretString) -> Secrets {
+        self.0.insert(name.to_string(), value);
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&SecretString> {
+        self.0.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub(crate) fn to_plain_json(&self) -> Vec<u8> {
+        let plain: BTreeMap<&str, &str> = self
+            .0
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .collect();
+        serde_json::to_vec(&plain).expect("a map of strings always serializes")
+    }
+
+    pub(crate) fn from_plain_json(bytes: &[u8]) -> Option<Secrets> {
+        let plain: BTreeMap<String, String> = serde_json::from_slice(bytes).ok()?;
+        Some(Secrets(
+            plain
+                .into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "[redacted]")))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub id: i64,
+    pub name: String,
+    pub kind: CredentialKind,
+    /// Non-secret fields (shop URL, API version, base URL, username…).
+    pub config: Value,
+    pub secrets: Secrets,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A credential to create, or to update when one with that name exists.
+#[derive(Debug, Clone)]
+pub struct NewCredential {
+    pub name: String,
+    pub kind: CredentialKind,
+    pub config: Value,
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    pub id: i64,
+    pub name: String,
+    /// The integration type key, e.g. `sales_orders`.
+    pub kind: String,
+    pub origin_credential_id: i64,
+    pub destination_credential_id: i64,
+    /// Type-specific settings, validated by the domain before they are saved.
+    pub settings: Value,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An integration to create, or to update when one with that name exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIntegration {
+    pub name: String,
+    pub kind: String,
+    pub origin_credential_id: i64,
+    pub destination_credential_id: i64,
+    pub settings: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub id: i64,
+    pub integration_id: i64,
+    pub trigger: Trigger,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub counters: RunCounters,
+    /// Why the run failed, when it did, in words an operator can act on.
+    pub error: Option<String>,
+}
+
+/// Which runs to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub integration_id: Option<i64>,
+    pub status: Option<RunStatus>,
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLogEntry {
+    pub id: i64,
+    pub run_id: i64,
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    /// What kind of record the entry concerns (`order`, `sku`, …) and which one (`#1001`).
+    pub record_kind: Option<String>,
+    pub record: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLogEntry {
+    pub at: DateTime<Utc>,
+    pub level: LogLevel,
+    pub record_kind: Option<String>,
+    pub record: Option<String>,
+    pub message: String,
+}
+
+/// Which log entries of a run to read, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Only entries at this level or more severe.
+    pub min_level: Option<LogLevel>,
+    /// Only entries whose record contains this text (order name, SKU).
+    pub record: Option<String>,
+    pub after_id: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+/// The pair of systems an order link belongs to: the Shopify store and the PULPO instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkScope {
+    pub origin_credential_id: i64,
+    pub destination_credential_id: i64,
+}
+
+/// Where a linked PULPO order stands, as far as tentacle knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// The create call is about to be (or was) sent; PULPO's answer was not committed.
+    Pending,
+    Active,
+    Cancelled,
+}
+
+/// One Shopify fulfillment order ↔ one PULPO sales order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderLink {
+    pub scope: LinkScope,
+    pub fulfillment_order_id: String,
+    pub shopify_order_id: String,
+    pub order_name: String,
+    pub order_num: String,
+    pub pulpo_order_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    /// Fingerprint of the lines and ship-to last sent to PULPO.
+    pub fingerprint: String,
+    pub state: LinkState,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    Failed,
+    Conflict,
+}
+
+/// An order that needs another look: it failed (retried by later runs) or is in conflict
+/// (waits for an operator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attention {
+    pub integration_id: i64,
+    pub shopify_order_id: String,
+    pub order_name: String,
+    pub kind: AttentionKind,
+    pub reason: String,
+    pub attempts: i64,
+    pub run_id: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
