@@ -2,6 +2,7 @@
 //! or writes; unknown response fields are ignored.
 
 use serde::{Deserialize, Serialize};
+pub use tentacle_domain::sales_order::{PulpoOrderState, ShipTo, ShipToAddress};
 
 /// `SalesOrderBodyRequest`: the body of create and update.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,59 +31,12 @@ pub struct SalesItemBody {
     pub line_order_id: String,
 }
 
-/// `Address`: who and where to ship to.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ShipTo {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub company_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    pub address: AddressDetail,
-}
-
-/// `AddressDetail`; `street` is the one field PULPO requires.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct AddressDetail {
-    pub street: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub street2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zip: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country_alpha2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-}
-
-/// Sales order states. `paused` and `shipping` exist beside the five search states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SalesOrderState {
-    Queue,
-    Picking,
-    Packing,
-    Shipping,
-    Ended,
-    Cancelled,
-    Paused,
-    #[serde(other)]
-    Unknown,
-}
-
 /// `SalesOrder` (response).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SalesOrder {
     pub id: i64,
     pub order_num: String,
-    pub state: SalesOrderState,
+    pub state: PulpoOrderState,
     #[serde(default)]
     pub warehouse_id: Option<i64>,
     #[serde(default)]

@@ -52,6 +52,13 @@ impl Cipher {
         }
     }
 
+    /// A fresh random key, for a database that lives only in memory.
+    pub fn ephemeral() -> Cipher {
+        Cipher {
+            aead: Aes256Gcm::new(&Aes256Gcm::generate_key(OsRng)),
+        }
+    }
+
     /// Parses a key given as 64 hex characters.
     pub fn from_hex(hex_key: &str) -> Result<Cipher, CipherError> {
         let bytes = hex::decode(hex_key.trim()).map_err(|_| CipherError::BadKeyFormat)?;

@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tentacle_domain::run::{LogLevel, RunCounters, RunStatus, Trigger};
+use tentacle_domain::sales_order::{Fingerprint, LinkedSalesOrder, PulpoOrderState};
 
 /// Which system a credential connects to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -177,7 +178,7 @@ pub struct NewLogEntry {
 pub struct LogFilter {
     /// Only entries at this level or more severe.
     pub min_level: Option<LogLevel>,
-    /// Only entries whose record contains this text (order name, SKU).
+    /// Only entries whose record or message contains this text (an order name, a SKU).
     pub record: Option<String>,
     pub after_id: Option<i64>,
     pub limit: Option<u32>,
@@ -190,16 +191,6 @@ pub struct LinkScope {
     pub destination_credential_id: i64,
 }
 
-/// Where a linked PULPO order stands, as far as tentacle knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkState {
-    /// The create call is about to be (or was) sent; PULPO's answer was not committed.
-    Pending,
-    Active,
-    Cancelled,
-}
-
 /// One Shopify fulfillment order ↔ one PULPO sales order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderLink {
@@ -208,12 +199,29 @@ pub struct OrderLink {
     pub shopify_order_id: String,
     pub order_name: String,
     pub order_num: String,
+    pub warehouse_id: i64,
+    /// `None` while the create call is unconfirmed: PULPO may or may not have the order, so the
+    /// next attempt looks it up by `order_num` before creating it.
     pub pulpo_order_id: Option<i64>,
-    pub warehouse_id: Option<i64>,
+    /// The PULPO state as last seen.
+    pub pulpo_state: PulpoOrderState,
     /// Fingerprint of the lines and ship-to last sent to PULPO.
-    pub fingerprint: String,
-    pub state: LinkState,
+    pub fingerprint: Fingerprint,
     pub updated_at: DateTime<Utc>,
+}
+
+impl OrderLink {
+    /// What the sales orders rules need to know of a confirmed link; `None` while pending.
+    pub fn linked(&self) -> Option<LinkedSalesOrder> {
+        Some(LinkedSalesOrder {
+            fulfillment_order_id: self.fulfillment_order_id.clone(),
+            pulpo_order_id: self.pulpo_order_id?,
+            order_num: self.order_num.clone(),
+            warehouse_id: self.warehouse_id,
+            state: self.pulpo_state,
+            fingerprint: self.fingerprint,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,1 +1,90 @@
-fn main() {}
+//! The `tentacle` command: CLI wiring only. Each subcommand lives in `commands/`.
+
+mod commands;
+mod config_file;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tentacle",
+    version,
+    about = "Keeps a Shopify store and a PULPO WMS warehouse in sync."
+)]
+struct Cli {
+    /// Database URL (`sqlite://tentacle.db`); the key file for stored secrets sits beside it
+    /// unless TENTACLE_MASTER_KEY is set.
+    #[arg(
+        long,
+        global = true,
+        env = "TENTACLE_DATABASE_URL",
+        default_value = "sqlite://tentacle.db"
+    )]
+    db: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the demo: both sandboxes with sample data, a fresh database, a first sales orders run.
+    Demo(commands::demo::DemoArgs),
+    /// Create or update credentials and integration configurations from a TOML file.
+    Apply(commands::apply::ApplyArgs),
+    /// Run one integration now; prints its log as it happens, then a JSON summary line.
+    /// Exit code 0 FINISHED, 2 FINISHED_PARTIALLY, 1 FAILED.
+    Run(commands::run::RunArgs),
+    /// List recent runs, newest first.
+    Runs(commands::run::RunsArgs),
+    /// Show the log entries of a run.
+    Logs(commands::run::LogsArgs),
+    /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
+    Sandbox(commands::sandbox::SandboxArgs),
+    /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
+    #[command(subcommand)]
+    Bench(commands::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Demo(args) => commands::demo::run(args).await,
+            Command::Apply(args) => commands::apply::run(&cli.db, args).await,
+            Command::Run(args) => commands::run::run(&cli.db, args).await,
+            Command::Runs(args) => commands::run::runs(&cli.db, args).await,
+            Command::Logs(args) => commands::run::logs(&cli.db, args).await,
+            Command::Sandbox(args) => commands::sandbox::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Bench(command) => commands::bench::run(command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

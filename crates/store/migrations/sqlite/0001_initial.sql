@@ -63,7 +63,7 @@ CREATE TABLE sync_cursors (
 -- destination) pair so the regular and the daily configuration of one store share it.
 -- A row with `pulpo_order_id IS NULL` is an intent written before the create call: if it is
 -- still there on the next attempt, the create may have reached PULPO, so look it up by
--- `order_num` before creating again.
+-- `order_num` before creating again. `order_num` is unique per scope, like in PULPO.
 CREATE TABLE order_links (
     origin_credential_id       INTEGER NOT NULL REFERENCES credentials(id),
     destination_credential_id  INTEGER NOT NULL REFERENCES credentials(id),
@@ -71,14 +71,15 @@ CREATE TABLE order_links (
     shopify_order_id           TEXT NOT NULL,
     order_name                 TEXT NOT NULL,
     order_num                  TEXT NOT NULL,
+    warehouse_id               INTEGER NOT NULL,
     pulpo_order_id             INTEGER,
-    warehouse_id               INTEGER,
     fingerprint                TEXT NOT NULL,
-    state                      TEXT NOT NULL,
+    state                      TEXT NOT NULL, -- the PULPO state as last seen
     updated_at                 TEXT NOT NULL,
     PRIMARY KEY (origin_credential_id, destination_credential_id, fulfillment_order_id)
 );
 CREATE INDEX order_links_by_order ON order_links (origin_credential_id, destination_credential_id, shopify_order_id);
+CREATE UNIQUE INDEX order_links_by_order_num ON order_links (origin_credential_id, destination_credential_id, order_num);
 
 -- Orders whose last handling failed or ended in a conflict: later runs re-fetch them by id even
 -- when the cursor has moved past them.

@@ -140,6 +140,7 @@ fn run_from_row(row: &SqliteRow) -> Result<Run> {
 
 fn link_from_row(row: &SqliteRow) -> Result<OrderLink> {
     let state: String = row.try_get("state")?;
+    let fingerprint: String = row.try_get("fingerprint")?;
     Ok(OrderLink {
         scope: LinkScope {
             origin_credential_id: row.try_get("origin_credential_id")?,
@@ -151,8 +152,10 @@ fn link_from_row(row: &SqliteRow) -> Result<OrderLink> {
         order_num: row.try_get("order_num")?,
         pulpo_order_id: row.try_get("pulpo_order_id")?,
         warehouse_id: row.try_get("warehouse_id")?,
-        fingerprint: row.try_get("fingerprint")?,
-        state: from_text(&state)?,
+        fingerprint: fingerprint
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("fingerprint {fingerprint:?}")))?,
+        pulpo_state: from_text(&state)?,
         updated_at: row.try_get("updated_at")?,
     })
 }
@@ -386,7 +389,7 @@ impl Store for SqliteStore {
             "SELECT * FROM run_logs
              WHERE run_id = ?1 AND id > ?2
                AND (?3 = '[]' OR level IN (SELECT value FROM json_each(?3)))
-               AND (?4 IS NULL OR record LIKE '%' || ?4 || '%')
+               AND (?4 IS NULL OR record LIKE '%' || ?4 || '%' OR message LIKE '%' || ?4 || '%')
              ORDER BY id LIMIT ?5",
         )
         .bind(run_id)
@@ -484,8 +487,8 @@ impl Store for SqliteStore {
         .bind(&link.order_num)
         .bind(link.pulpo_order_id)
         .bind(link.warehouse_id)
-        .bind(&link.fingerprint)
-        .bind(to_text(&link.state))
+        .bind(link.fingerprint.to_string())
+        .bind(to_text(&link.pulpo_state))
         .bind(link.updated_at)
         .execute(&self.pool)
         .await?;

@@ -1,0 +1,79 @@
+//! A run's log and counters while it works: entries reach an observer at once (the CLI prints
+//! them as they happen) and the store in batches, with the counters, so a run in progress shows
+//! live numbers.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tentacle_domain::run::{LogEntry, RecordRef, RunCounters};
+use tentacle_store::{NewLogEntry, Store, StoreError};
+
+/// Called with every entry as it is recorded.
+pub type Observer = Arc<dyn Fn(&LogEntry) + Send + Sync>;
+
+pub struct RunLog {
+    run_id: i64,
+    store: Arc<dyn Store>,
+    observer: Option<Observer>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    pending: Vec<NewLogEntry>,
+    counters: RunCounters,
+}
+
+impl RunLog {
+    pub fn new(run_id: i64, store: Arc<dyn Store>, observer: Option<Observer>) -> RunLog {
+        RunLog {
+            run_id,
+            store,
+            observer,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Only plain data is behind the lock; a panic elsewhere cannot leave it inconsistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn record(&self, entry: LogEntry) {
+        if let Some(observer) = &self.observer {
+            observer(&entry);
+        }
+        let (record_kind, record) = match &entry.record {
+            Some(RecordRef::Order(name)) => (Some("order".to_string()), Some(name.clone())),
+            Some(RecordRef::Sku(sku)) => (Some("sku".to_string()), Some(sku.clone())),
+            None => (None, None),
+        };
+        self.inner().pending.push(NewLogEntry {
+            at: Utc::now(),
+            level: entry.level,
+            record_kind,
+            record,
+            message: entry.message,
+        });
+    }
+
+    pub fn count(&self, change: impl FnOnce(&mut RunCounters)) {
+        change(&mut self.inner().counters);
+    }
+
+    pub fn counters(&self) -> RunCounters {
+        self.inner().counters
+    }
+
+    /// Writes the entries recorded since the last flush and the counters so far.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (pending, counters) = {
+            let mut inner = self.inner();
+            (std::mem::take(&mut inner.pending), inner.counters)
+        };
+        if !pending.is_empty() {
+            self.store.append_logs(self.run_id, &pending).await?;
+        }
+        self.store.update_run_counters(self.run_id, &counters).await
+    }
+}

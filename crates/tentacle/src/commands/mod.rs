@@ -1,0 +1,6 @@
+pub mod apply;
+pub mod bench;
+pub mod db;
+pub mod demo;
+pub mod run;
+pub mod sandbox;

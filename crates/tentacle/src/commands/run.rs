@@ -1,0 +1,201 @@
+//! `tentacle run NAME`, `tentacle runs [NAME]`, `tentacle logs RUN_ID`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use serde_json::json;
+use tentacle_domain::run::{LogEntry, LogLevel, RunStatus, Trigger};
+use tentacle_engine::{RunOptions, run_integration};
+use tentacle_store::{LogFilter, Run, RunFilter, Store};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The integration configuration's name.
+    name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// Only runs of this integration configuration.
+    name: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    run_id: i64,
+    /// Only entries at this level or more severe: INFO, WARNING or ERROR.
+    #[arg(long)]
+    level: Option<LogLevel>,
+    /// Only entries about this order name or SKU.
+    #[arg(long)]
+    record: Option<String>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The one-line summary `tentacle run` ends with.
+pub fn summary(run: &Run, integration: &str) -> serde_json::Value {
+    let duration_ms = run
+        .finished_at
+        .map(|end| (end - run.started_at).num_milliseconds());
+    json!({
+        "run_id": run.id,
+        "integration": integration,
+        "status": run.status.as_str(),
+        "fetched": run.counters.fetched,
+        "created": run.counters.created,
+        "updated": run.counters.updated,
+        "cancelled": run.counters.cancelled,
+        "skipped": run.counters.skipped,
+        "failed": run.counters.failed,
+        "conflicts": run.counters.conflicts,
+        "duration_ms": duration_ms,
+    })
+}
+
+/// 0 FINISHED, 2 FINISHED_PARTIALLY, 1 FAILED.
+pub fn exit_code(status: RunStatus) -> ExitCode {
+    match status {
+        RunStatus::Finished => ExitCode::SUCCESS,
+        RunStatus::FinishedPartially => ExitCode::from(2),
+        RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+    }
+}
+
+pub fn print_entry(entry: &LogEntry) {
+    let record = entry
+        .record
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    println!(
+        "{:<7} {:<16} {}",
+        entry.level.as_str(),
+        record,
+        entry.message
+    );
+}
+
+pub async fn run_now(store: Arc<dyn Store>, name: &str) -> anyhow::Result<Run> {
+    let integration = store.integration_by_name(name).await?.with_context(|| {
+        format!("no integration configuration named {name:?} (see `tentacle apply`)")
+    })?;
+    let observer: tentacle_engine::log::Observer = Arc::new(print_entry);
+    Ok(run_integration(
+        store,
+        &integration,
+        Trigger::Manual,
+        RunOptions::default(),
+        Some(observer),
+    )
+    .await?)
+}
+
+pub async fn run(db: &str, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let store = super::db::open(db).await?;
+    let finished = run_now(store, &args.name).await?;
+    println!("{}", summary(&finished, &args.name));
+    Ok(exit_code(finished.status))
+}
+
+pub async fn runs(db: &str, args: RunsArgs) -> anyhow::Result<ExitCode> {
+    let store = super::db::open(db).await?;
+    let integrations = store.integrations().await?;
+    let integration_id = match &args.name {
+        Some(name) => Some(
+            integrations
+                .iter()
+                .find(|i| &i.name == name)
+                .with_context(|| format!("no integration configuration named {name:?}"))?
+                .id,
+        ),
+        None => None,
+    };
+    let runs = store
+        .runs(&RunFilter {
+            integration_id,
+            status: None,
+            limit: Some(args.limit),
+        })
+        .await?;
+    println!(
+        "{:>6}  {:<24} {:<8} {:<19} {:<20} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
+        "RUN",
+        "INTEGRATION",
+        "TRIGGER",
+        "STATUS",
+        "STARTED",
+        "FETCHED",
+        "CREATED",
+        "UPDATED",
+        "CANCEL",
+        "SKIPPED",
+        "FAILED",
+        "CONFLICTS"
+    );
+    for run in runs {
+        let name = integrations
+            .iter()
+            .find(|i| i.id == run.integration_id)
+            .map_or("?", |i| i.name.as_str());
+        println!(
+            "{:>6}  {:<24} {:<8} {:<19} {:<20} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
+            run.id,
+            name,
+            run.trigger.as_str(),
+            run.status.to_string(),
+            run.started_at.format("%Y-%m-%d %H:%M:%S"),
+            run.counters.fetched,
+            run.counters.created,
+            run.counters.updated,
+            run.counters.cancelled,
+            run.counters.skipped,
+            run.counters.failed,
+            run.counters.conflicts
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn logs(db: &str, args: LogsArgs) -> anyhow::Result<ExitCode> {
+    let store = super::db::open(db).await?;
+    if store.run(args.run_id).await?.is_none() {
+        anyhow::bail!("no run {}", args.run_id);
+    }
+    let mut after_id = None;
+    loop {
+        let filter = LogFilter {
+            min_level: args.level,
+            record: args.record.clone(),
+            after_id,
+            limit: Some(1000),
+        };
+        let entries = store.logs(args.run_id, &filter).await?;
+        for entry in &entries {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"id": entry.id, "at": entry.at, "level": entry.level.as_str(), "record_kind": entry.record_kind, "record": entry.record, "message": entry.message})
+                );
+            } else {
+                println!(
+                    "{} {:<7} {:<10} {}",
+                    entry.at.format("%H:%M:%S"),
+                    entry.level.as_str(),
+                    entry.record.as_deref().unwrap_or(""),
+                    entry.message
+                );
+            }
+        }
+        match entries.last() {
+            Some(last) if entries.len() == 1000 => after_id = Some(last.id),
+            _ => break,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
