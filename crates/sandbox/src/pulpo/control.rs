@@ -12,7 +12,7 @@
 //! | POST | `/sandbox/tokens/expire` | → `{expired}` (tokens that were still valid) |
 //! | GET, PUT | `/sandbox/faults` | [`FaultSettings`](crate::faults::FaultSettings) |
 //! | GET, PUT | `/sandbox/limits` | [`LimitsUpdate`] → [`Limits`] |
-//! | GET | `/sandbox/stats` | → [`PulpoStatsSnapshot`](super::limits::PulpoStatsSnapshot) |
+//! | GET | `/sandbox/stats` | → [`PulpoStatsSnapshot`] |
 //! | GET | `/sandbox/sales/orders` | → `{sales_orders: [every order], total_results}` |
 //!
 //! Errors are `{"error": "<message>"}` with 400 (malformed body), 404 (unknown id) or 422

@@ -56,7 +56,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// What the sandbox has served so far.
+/// What the sandbox has served so far. Latency injected as a fault
+/// ([`FaultSettings::latency_ms`](crate::faults::FaultSettings::latency_ms)) is a fault, not
+/// service time, and is not counted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PulpoStatsSnapshot {
     /// API requests received, including those answered 429 for concurrency.

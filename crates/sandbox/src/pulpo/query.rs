@@ -5,6 +5,8 @@
 //! `name[]`; repeated plain values, and comma-separated plain values of id parameters, form a
 //! list (`id=1&id=2`, `id=1,2`, `id[]=1`), which is how clients send the "list of ids" filters.
 
+use std::borrow::Borrow;
+
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -41,16 +43,19 @@ enum Condition<T> {
     Between(T, T),
 }
 
-impl<T: PartialOrd> Condition<T> {
-    fn holds(&self, value: &T) -> bool {
+impl<T> Condition<T> {
+    fn holds<V: PartialOrd + ?Sized>(&self, value: &V) -> bool
+    where
+        T: Borrow<V>,
+    {
         match self {
-            Condition::Equal(wanted) => value == wanted,
-            Condition::OneOf(wanted) => wanted.contains(value),
-            Condition::Greater(bound) => value > bound,
-            Condition::GreaterOrEqual(bound) => value >= bound,
-            Condition::Less(bound) => value < bound,
-            Condition::LessOrEqual(bound) => value <= bound,
-            Condition::Between(low, high) => value >= low && value <= high,
+            Condition::Equal(wanted) => value == wanted.borrow(),
+            Condition::OneOf(wanted) => wanted.iter().any(|w| value == w.borrow()),
+            Condition::Greater(bound) => value > bound.borrow(),
+            Condition::GreaterOrEqual(bound) => value >= bound.borrow(),
+            Condition::Less(bound) => value < bound.borrow(),
+            Condition::LessOrEqual(bound) => value <= bound.borrow(),
+            Condition::Between(low, high) => value >= low.borrow() && value <= high.borrow(),
         }
     }
 }
@@ -59,19 +64,38 @@ impl<T: PartialOrd> Condition<T> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter<T>(Vec<Condition<T>>);
 
-impl<T: PartialOrd> Filter<T> {
-    pub fn matches(&self, value: &T) -> bool {
+impl<T> Filter<T> {
+    pub fn matches<V: PartialOrd + ?Sized>(&self, value: &V) -> bool
+    where
+        T: Borrow<V>,
+    {
         self.0.iter().all(|condition| condition.holds(value))
     }
 
     /// An unset value matches no filter.
-    pub fn matches_option(&self, value: Option<&T>) -> bool {
+    pub fn matches_option<V: PartialOrd + ?Sized>(&self, value: Option<&V>) -> bool
+    where
+        T: Borrow<V>,
+    {
         value.is_some_and(|value| self.matches(value))
+    }
+
+    /// The only values that can match, when an equality or list condition bounds them: lets a
+    /// search use an index instead of scanning.
+    pub fn candidates(&self) -> Option<&[T]> {
+        self.0.iter().find_map(|condition| match condition {
+            Condition::Equal(wanted) => Some(std::slice::from_ref(wanted)),
+            Condition::OneOf(wanted) => Some(wanted.as_slice()),
+            _ => None,
+        })
     }
 }
 
 /// Whether an optional filter lets `value` through (no filter lets everything through).
-pub fn allows<T: PartialOrd>(filter: &Option<Filter<T>>, value: Option<&T>) -> bool {
+pub fn allows<T, V: PartialOrd + ?Sized>(filter: &Option<Filter<T>>, value: Option<&V>) -> bool
+where
+    T: Borrow<V>,
+{
     filter
         .as_ref()
         .is_none_or(|filter| filter.matches_option(value))

@@ -72,7 +72,7 @@ impl SalesOrderFilter {
     fn matches(&self, order: &SalesOrder) -> bool {
         allows(&self.id, Some(&order.id))
             && allows(&self.order_num, Some(&order.order_num))
-            && allows(&self.state, Some(&order.state.as_str().to_string()))
+            && allows(&self.state, Some(order.state.as_str()))
             && allows(&self.warehouse_id, Some(&order.warehouse_id))
             && allows(&self.third_party_id, order.third_party_id.as_ref())
             && allows(&self.client_id, order.client_id.as_ref())
@@ -128,12 +128,23 @@ pub async fn list(
     let sort = sorter(&params)?;
     let page = params.page()?;
     let store = state.store();
-    let mut matches: Vec<&SalesOrder> = store
-        .sales_orders
-        .values()
-        .filter(|order| filter.matches(order))
-        .collect();
+    // Looking orders up by number (how a sync service checks for duplicates) or id uses the
+    // indexes instead of scanning every order.
+    let mut matches: Vec<&SalesOrder> =
+        if let Some(nums) = filter.order_num.as_ref().and_then(Filter::candidates) {
+            nums.iter()
+                .filter_map(|num| store.sales_order_by_num(num))
+                .collect()
+        } else if let Some(ids) = filter.id.as_ref().and_then(Filter::candidates) {
+            ids.iter()
+                .filter_map(|id| store.sales_orders.get(id))
+                .collect()
+        } else {
+            store.sales_orders.values().collect()
+        };
+    matches.retain(|order| filter.matches(order));
     matches.sort_by(sort);
+    matches.dedup_by_key(|order| order.id);
     let (page, total_results) = page.apply(matches);
     Ok(Json(ListResponse {
         key: "sales_orders",

@@ -133,6 +133,9 @@ pub struct Store {
     skus: HashMap<String, Id>,
     /// Physical stock per (product, warehouse): storage plus goods being packed.
     stock: HashMap<(Id, Id), i64>,
+    /// What open sales orders hold per (product, warehouse), kept up to date on every order
+    /// change so availability does not scan every order.
+    held: HashMap<(Id, Id), i64>,
     pub third_parties: BTreeMap<Id, ThirdParty>,
     pub sales_orders: BTreeMap<Id, SalesOrder>,
     order_nums: HashMap<String, Id>,
@@ -192,6 +195,7 @@ impl Store {
             products: BTreeMap::new(),
             skus: HashMap::new(),
             stock: HashMap::new(),
+            held: HashMap::new(),
             third_parties: BTreeMap::new(),
             sales_orders: BTreeMap::new(),
             order_nums: HashMap::new(),
@@ -406,37 +410,31 @@ impl Store {
     }
 
     /// Availability per product over the chosen warehouses: physical stock minus what open
-    /// sales orders still hold (reserved in `queue`/`picking`, moved to a packing location in
-    /// `packing`), never below zero. Receptions and returns are not modelled, so their
-    /// quantities are 0.
+    /// sales orders still hold (their unshipped quantities: reserved in `queue`/`picking`,
+    /// moved to a packing location in `packing`), never below zero. Receptions and returns are
+    /// not modelled, so their quantities are 0.
     pub fn availability(
         &self,
         include_product: impl Fn(Id) -> bool,
         include_warehouse: impl Fn(Id) -> bool,
     ) -> Vec<Availability> {
-        let mut held: HashMap<Id, i64> = HashMap::new();
-        for order in self.sales_orders.values() {
-            if order.state.is_open() && include_warehouse(order.warehouse_id) {
-                for item in &order.items {
-                    *held.entry(item.product_id).or_default() += item.remaining();
-                }
-            }
-        }
         self.products
             .keys()
             .copied()
             .filter(|&id| include_product(id))
             .map(|product_id| {
-                let stock: i64 = self
+                let free: i64 = self
                     .warehouses
                     .iter()
                     .filter(|w| include_warehouse(w.id))
-                    .map(|w| self.stock(product_id, w.id))
+                    .map(|w| {
+                        let key = (product_id, w.id);
+                        self.stock(product_id, w.id) - self.held.get(&key).copied().unwrap_or(0)
+                    })
                     .sum();
-                let held = held.get(&product_id).copied().unwrap_or(0);
                 Availability {
                     product_id,
-                    available_quantity: (stock - held).max(0),
+                    available_quantity: free.max(0),
                     reception_quantity: 0,
                     return_quantity: 0,
                 }
@@ -639,6 +637,7 @@ impl Store {
         let id = next(&mut self.ids.sales_order);
         let order = self.build_order(id, order_num, body, now, now);
         self.order_nums.insert(order.order_num.clone(), id);
+        adjust_held(&mut self.held, &order, 1);
         self.sales_orders.insert(id, order.clone());
         Ok(order)
     }
@@ -677,7 +676,10 @@ impl Store {
         let order = self.build_order(id, order_num, body, inserted_at, now);
         self.order_nums.remove(&old_num);
         self.order_nums.insert(order.order_num.clone(), id);
-        self.sales_orders.insert(id, order.clone());
+        adjust_held(&mut self.held, &order, 1);
+        if let Some(old) = self.sales_orders.insert(id, order.clone()) {
+            adjust_held(&mut self.held, &old, -1);
+        }
         Ok(order)
     }
 
@@ -692,13 +694,17 @@ impl Store {
             .sales_orders
             .get_mut(&id)
             .ok_or(StoreError::NotFound("sales order", id))?;
-        change(order)?;
-        order.updated_at = now;
-        for item in &mut order.items {
-            item.state = order.state;
-            item.updated_at = now;
+        adjust_held(&mut self.held, order, -1);
+        let changed = change(order);
+        if changed.is_ok() {
+            order.updated_at = now;
+            for item in &mut order.items {
+                item.state = order.state;
+                item.updated_at = now;
+            }
         }
-        Ok(order.clone())
+        adjust_held(&mut self.held, order, 1);
+        changed.map(|()| order.clone())
     }
 
     /// `POST /sales/orders/{id}/cancel`. `ended` orders cannot be cancelled, nor `picking`
@@ -779,6 +785,7 @@ impl Store {
         let Some(order) = self.sales_orders.get_mut(&id) else {
             return;
         };
+        adjust_held(&mut self.held, order, -1);
         for &(index, quantity) in lines {
             let item = &mut order.items[index];
             item.fulfilled_quantity += quantity;
@@ -788,6 +795,7 @@ impl Store {
                 .or_default();
             *stock = (*stock - quantity).max(0);
         }
+        adjust_held(&mut self.held, order, 1);
     }
 
     fn end_packing_order(&mut self, sales_order_id: Id, at: DateTime<Utc>) {
@@ -969,6 +977,19 @@ impl Store {
     }
 }
 
+/// Adds (`sign` 1) or removes (`sign` -1) what an order holds of its warehouse's goods: the
+/// unshipped quantities of an open order (reserved in `queue`/`picking`, moved to a packing
+/// location in `packing`).
+fn adjust_held(held: &mut HashMap<(Id, Id), i64>, order: &SalesOrder, sign: i64) {
+    if order.state.is_open() {
+        for item in &order.items {
+            *held
+                .entry((item.product_id, order.warehouse_id))
+                .or_default() += sign * item.remaining();
+        }
+    }
+}
+
 /// Which sales items (by index) a shipment takes and how many of each: everything remaining
 /// when no lines are given.
 fn allocate(
@@ -1067,6 +1088,60 @@ mod tests {
 
     fn available(store: &Store, product_id: Id) -> i64 {
         store.availability(|id| id == product_id, |_| true)[0].available_quantity
+    }
+
+    /// What open orders hold, recomputed from scratch.
+    fn recomputed_held(store: &Store) -> HashMap<(Id, Id), i64> {
+        let mut held = HashMap::new();
+        for order in store.sales_orders.values() {
+            adjust_held(&mut held, order, 1);
+        }
+        held.retain(|_, quantity| *quantity != 0);
+        held
+    }
+
+    #[test]
+    fn held_quantities_follow_every_change() {
+        let mut store = Store::seeded(1, 0.0);
+        let products: Vec<Id> = store.products.keys().take(3).copied().collect();
+        let check = |store: &Store| {
+            let mut incremental = store.held.clone();
+            incremental.retain(|_, quantity| *quantity != 0);
+            assert_eq!(incremental, recomputed_held(store));
+        };
+        let a = store.create_sales_order(body("A", products[0], 3)).unwrap();
+        let b = store.create_sales_order(body("B", products[1], 2)).unwrap();
+        check(&store);
+        let mut moved = body("A", products[2], 5);
+        moved.warehouse_id = Some(2);
+        store.replace_sales_order(a.id, moved).unwrap();
+        check(&store);
+        store.advance(b.id).unwrap();
+        assert!(
+            store
+                .replace_sales_order(b.id, body("B", products[0], 1))
+                .is_err()
+        );
+        check(&store);
+        store.cancel_sales_order(b.id).unwrap();
+        assert!(store.cancel_sales_order(b.id).is_err());
+        check(&store);
+        let shipment = Shipment {
+            carrier_code: "SEUR".into(),
+            tracking_number: "T".into(),
+            tracking_url: None,
+            items: Some(vec![ShipmentLine {
+                line_order_id: None,
+                product_id: Some(products[2]),
+                quantity: 2,
+            }]),
+        };
+        store.ship(a.id, shipment).unwrap();
+        check(&store);
+        assert_eq!(store.held[&(products[2], 2)], 3);
+        assert_eq!(store.advance(a.id).unwrap().state, SalesOrderState::Ended);
+        check(&store);
+        assert!(recomputed_held(&store).is_empty());
     }
 
     #[test]
