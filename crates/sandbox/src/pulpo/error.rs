@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
+use super::store::StoreError;
+
 /// One validation error: the column (a dotted path such as `ship_to.address.street` or
 /// `items[0].product_id`) and Ecto-style message ("can't be blank", "does not exist", …).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,15 @@ impl IntoResponse for ApiError {
             }
         };
         (status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(..) => ApiError::NotFound,
+            StoreError::Invalid(errors) => ApiError::Unprocessable(errors),
+        }
     }
 }
 

@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use super::PulpoState;
 use super::error::ApiError;
 use super::model::{ListResponse, PackingBox, PackingOrder, ShipmentTracking};
-use super::query::{Filter, Params, allows};
-use super::sales::parse_id;
+use super::query::{Filter, Params, allows, parse_id};
 use super::store::Store;
 
 /// `GET /packing/orders` (filters `id`, `sales_order_id`, `warehouse_id`, `state`, `owner_id`,

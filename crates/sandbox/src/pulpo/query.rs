@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::error::ApiError;
+use super::model::Id;
 
 /// PULPO's default page size (the spec: "default limit and offset are 0 and 10", read as
 /// limit 10, offset 0).
@@ -240,6 +241,12 @@ impl Params {
             offset: number("offset", 0)?,
         })
     }
+}
+
+/// A path id; PULPO answers 400 for one that is not an integer.
+pub fn parse_id(name: &str, raw: &str) -> Result<Id, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::bad_request(name, "is invalid"))
 }
 
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {

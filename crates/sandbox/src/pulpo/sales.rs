@@ -17,23 +17,8 @@ use serde_json::{Map, Value, json};
 use super::PulpoState;
 use super::error::{ApiError, FieldError, parse_json};
 use super::model::{Id, ListResponse, SalesOrder, SalesOrderBody, SalesOrderRef};
-use super::query::{Filter, Params, allows};
+use super::query::{Filter, Params, allows, parse_id};
 use super::store::StoreError;
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound(..) => ApiError::NotFound,
-            StoreError::Invalid(errors) => ApiError::Unprocessable(errors),
-        }
-    }
-}
-
-/// A path id; PULPO answers 400 for one that is not an integer.
-pub fn parse_id(name: &str, raw: &str) -> Result<Id, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::bad_request(name, "is invalid"))
-}
 
 /// The `GET /sales/orders` filters the sandbox implements.
 struct SalesOrderFilter {
