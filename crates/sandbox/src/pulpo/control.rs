@@ -1,0 +1,167 @@
+//! The PULPO sandbox's control API under `/sandbox/` (not part of PULPO): it plays the
+//! warehouse staff (moving orders along, shipping them), sets stock and packing capacity,
+//! expires tokens, and adjusts faults and limits at runtime. Never faulted, never limited,
+//! no auth.
+//!
+//! | Method | Path | Body → answer |
+//! |---|---|---|
+//! | POST | `/sandbox/sales/orders/{id}/advance` | → `SalesOrder` one state further (queue → picking → packing → ended) |
+//! | POST | `/sandbox/sales/orders/{id}/ship` | [`Shipment`] → [`Shipped`] (packing order, box, tracking) |
+//! | PUT | `/sandbox/inventory/products/{id}/stock` | `{warehouse_id, quantity}` → the same with `product_id` |
+//! | PUT | `/sandbox/packing_locations` | `{free}` → `{free}` |
+//! | POST | `/sandbox/tokens/expire` | → `{expired}` (tokens that were still valid) |
+//! | GET, PUT | `/sandbox/faults` | [`FaultSettings`](crate::faults::FaultSettings) |
+//! | GET, PUT | `/sandbox/limits` | [`LimitsUpdate`] → [`Limits`] |
+//! | GET | `/sandbox/stats` | → [`PulpoStatsSnapshot`] |
+//! | GET | `/sandbox/sales/orders` | → `{sales_orders: [every order], total_results}` |
+//!
+//! Errors are `{"error": "<message>"}` with 400 (malformed body), 404 (unknown id) or 422
+//! (refused), like the shared fault settings endpoint.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Router, extract::rejection::JsonRejection};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::PulpoState;
+use super::limits::{Limits, LimitsUpdate, PulpoStatsSnapshot};
+use super::model::{Id, ListResponse, SalesOrder};
+use super::store::{Shipment, Shipped, StoreError};
+use crate::faults::{get_faults, put_faults};
+
+pub fn routes() -> Router<PulpoState> {
+    Router::new()
+        .route("/sandbox/sales/orders", get(list_sales_orders))
+        .route("/sandbox/sales/orders/{id}/advance", post(advance))
+        .route("/sandbox/sales/orders/{id}/ship", post(ship))
+        .route("/sandbox/inventory/products/{id}/stock", put(set_stock))
+        .route("/sandbox/packing_locations", put(set_packing_locations))
+        .route("/sandbox/tokens/expire", post(expire_tokens))
+        .route("/sandbox/faults", get(get_faults).put(put_faults))
+        .route("/sandbox/limits", get(get_limits).put(put_limits))
+        .route("/sandbox/stats", get(stats))
+}
+
+/// A refused control request.
+#[derive(Debug)]
+pub struct ControlError(StatusCode, String);
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<StoreError> for ControlError {
+    fn from(error: StoreError) -> Self {
+        let status = match error {
+            StoreError::NotFound(..) => StatusCode::NOT_FOUND,
+            StoreError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ControlError(status, error.to_string())
+    }
+}
+
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ControlError> {
+    Json::<T>::from_bytes(bytes)
+        .map(|Json(value)| value)
+        .map_err(|rejection: JsonRejection| {
+            ControlError(StatusCode::BAD_REQUEST, rejection.body_text())
+        })
+}
+
+fn id(raw: &str) -> Result<Id, ControlError> {
+    raw.parse()
+        .map_err(|_| ControlError(StatusCode::BAD_REQUEST, format!("invalid id {raw:?}")))
+}
+
+async fn list_sales_orders(State(state): State<PulpoState>) -> Json<ListResponse<SalesOrder>> {
+    let items = state.sales_orders();
+    Json(ListResponse {
+        key: "sales_orders",
+        total_results: items.len(),
+        items,
+    })
+}
+
+async fn advance(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+) -> Result<Json<SalesOrder>, ControlError> {
+    Ok(Json(state.store().advance(id(&raw)?)?))
+}
+
+async fn ship(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Shipped>, ControlError> {
+    let shipment: Shipment = body(&bytes)?;
+    Ok(Json(state.store().ship(id(&raw)?, shipment)?))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct StockLevel {
+    warehouse_id: Id,
+    quantity: i64,
+}
+
+async fn set_stock(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ControlError> {
+    let product_id = id(&raw)?;
+    let level: StockLevel = body(&bytes)?;
+    state
+        .store()
+        .set_stock(product_id, level.warehouse_id, level.quantity)?;
+    Ok(Json(json!({
+        "product_id": product_id,
+        "warehouse_id": level.warehouse_id,
+        "quantity": level.quantity,
+    })))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct PackingLocations {
+    free: u32,
+}
+
+async fn set_packing_locations(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<Json<PackingLocations>, ControlError> {
+    let locations: PackingLocations = body(&bytes)?;
+    state.store().free_packing_locations = locations.free;
+    Ok(Json(locations))
+}
+
+async fn expire_tokens(State(state): State<PulpoState>) -> Json<serde_json::Value> {
+    let expired = state.tokens().expire_all();
+    Json(json!({ "expired": expired }))
+}
+
+async fn get_limits(State(state): State<PulpoState>) -> Json<Limits> {
+    Json(state.governor.limits())
+}
+
+async fn put_limits(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<Json<Limits>, ControlError> {
+    let update: LimitsUpdate = body(&bytes)?;
+    Ok(Json(state.governor.update(update)))
+}
+
+async fn stats(State(state): State<PulpoState>) -> Json<PulpoStatsSnapshot> {
+    Json(state.governor.snapshot())
+}

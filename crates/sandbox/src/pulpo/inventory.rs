@@ -1,0 +1,153 @@
+//! Warehouses, products and stock availability (reference §B.5–B.7), and third parties
+//! (customers and suppliers, §B.8).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use super::PulpoState;
+use super::error::{ApiError, parse_json};
+use super::model::{
+    Availability, ListResponse, Product, ProductBody, ThirdParty, ThirdPartyBody, Warehouse,
+};
+use super::query::{Params, allows};
+
+/// `GET /warehouses/` (filters `id`, `name`, `city`, `active`).
+pub async fn list_warehouses(
+    State(state): State<PulpoState>,
+    params: Params,
+) -> Result<Json<ListResponse<Warehouse>>, ApiError> {
+    let id = params.ids("id")?;
+    let name = params.text("name")?;
+    let city = params.text("city")?;
+    let active = params.flag("active")?;
+    let page = params.page()?;
+    let store = state.store();
+    let matches: Vec<&Warehouse> = store
+        .warehouses
+        .iter()
+        .filter(|w| {
+            allows(&id, Some(&w.id))
+                && allows(&name, Some(&w.name))
+                && allows(&city, w.city.as_ref())
+                && active.is_none_or(|active| w.active == active)
+        })
+        .collect();
+    let (page, total_results) = page.apply(matches);
+    Ok(Json(ListResponse {
+        key: "warehouses",
+        items: page.into_iter().cloned().collect(),
+        total_results,
+    }))
+}
+
+/// `GET /inventory/products` (filters `id`, `sku`, `barcode`, `name`, `article_number`,
+/// `active`). `sku` and `barcode` match exactly; `sku=to_list:a,b` looks up several at once.
+pub async fn list_products(
+    State(state): State<PulpoState>,
+    params: Params,
+) -> Result<Json<ListResponse<Product>>, ApiError> {
+    let id = params.ids("id")?;
+    let sku = params.text("sku")?;
+    let barcode = params.text("barcode")?;
+    let name = params.text("name")?;
+    let article_number = params.text("article_number")?;
+    let active = params.flag("active")?;
+    let page = params.page()?;
+    let store = state.store();
+    let matches: Vec<&Product> = store
+        .products
+        .values()
+        .filter(|p| {
+            allows(&id, Some(&p.id))
+                && allows(&sku, Some(&p.sku))
+                && allows(&name, Some(&p.name))
+                && allows(&article_number, p.article_number.as_ref())
+                && active.is_none_or(|active| p.active == active)
+                && barcode
+                    .as_ref()
+                    .is_none_or(|filter| p.barcodes.iter().any(|b| filter.matches(b)))
+        })
+        .collect();
+    let (page, total_results) = page.apply(matches);
+    Ok(Json(ListResponse {
+        key: "products",
+        items: page.into_iter().cloned().collect(),
+        total_results,
+    }))
+}
+
+/// `POST /inventory/products` → 201 `Product`.
+pub async fn create_product(
+    State(state): State<PulpoState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: ProductBody = parse_json(&body)?;
+    let product = state.store().create_product(body)?;
+    Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+/// `GET /inventory/stocks/availability` → a bare array, one entry per product; `id` and
+/// `warehouse_id` are lists (`id=1,2`, `id=1&id=2`, `id[]=1` or `to_list:`).
+pub async fn availability(
+    State(state): State<PulpoState>,
+    params: Params,
+) -> Result<Json<Vec<Availability>>, ApiError> {
+    let products = params.ids("id")?;
+    let warehouses = params.ids("warehouse_id")?;
+    let store = state.store();
+    Ok(Json(store.availability(
+        |id| products.as_ref().is_none_or(|f| f.matches(&id)),
+        |id| warehouses.as_ref().is_none_or(|f| f.matches(&id)),
+    )))
+}
+
+/// `GET /iam/third_parties` (filters `id`, `third_type`, `name`, `identifier_type`,
+/// `identifier_number`, `erp_code`, `erp_id`, `active`).
+pub async fn list_third_parties(
+    State(state): State<PulpoState>,
+    params: Params,
+) -> Result<Json<ListResponse<ThirdParty>>, ApiError> {
+    let id = params.ids("id")?;
+    let third_type = params.text("third_type")?;
+    let name = params.text("name")?;
+    let identifier_type = params.text("identifier_type")?;
+    let identifier_number = params.text("identifier_number")?;
+    let erp_code = params.text("erp_code")?;
+    let erp_id = params.text("erp_id")?;
+    let active = params.flag("active")?;
+    let page = params.page()?;
+    let store = state.store();
+    let matches: Vec<&ThirdParty> = store
+        .third_parties
+        .values()
+        .filter(|t| {
+            allows(&id, Some(&t.id))
+                && allows(&third_type, Some(&t.third_type))
+                && allows(&name, Some(&t.name))
+                && allows(&identifier_type, Some(&t.identifier_type))
+                && allows(&identifier_number, Some(&t.identifier_number))
+                && allows(&erp_code, t.erp_code.as_ref())
+                && allows(&erp_id, t.erp_id.as_ref())
+                && active.is_none_or(|active| t.active == active)
+        })
+        .collect();
+    let (page, total_results) = page.apply(matches);
+    Ok(Json(ListResponse {
+        key: "third_parties",
+        items: page.into_iter().cloned().collect(),
+        total_results,
+    }))
+}
+
+/// `POST /iam/third_parties` → 201 `ThirdParty`.
+pub async fn create_third_party(
+    State(state): State<PulpoState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body: ThirdPartyBody = parse_json(&body)?;
+    let third_party = state.store().create_third_party(body)?;
+    Ok((StatusCode::CREATED, Json(third_party)).into_response())
+}

@@ -1,0 +1,1224 @@
+//! The sandbox's warehouse data and its rules: seeding from the shared catalog, sales order
+//! validation and life cycle (queue → picking → packing → ended, or cancelled), stock and
+//! availability, and the packing orders, boxes and trackings a shipment leaves behind.
+//!
+//! Everything here is synchronous and runs under the one data lock; handlers never hold that
+//! lock across an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::error::FieldError;
+use super::model::*;
+use crate::catalog::{Catalog, PULPO_ONLY_WAREHOUSE, SHARED_WAREHOUSES};
+
+/// Free packing locations a new sandbox has (cancelling a `picking` order needs one).
+pub const DEFAULT_FREE_PACKING_LOCATIONS: u32 = 5;
+
+/// The customer every sandbox has, for orders without a known customer.
+pub const FALLBACK_CUSTOMER_ID: Id = 1;
+pub const FALLBACK_CUSTOMER_NAME: &str = "Fallback customer";
+
+/// The user behind every token; PULPO records it as `creator_id`.
+const API_USER_ID: Id = 1;
+
+/// Order types `SalesOrderBodyRequest.type` accepts.
+const ORDER_TYPES: [&str; 4] = [
+    "sales_order",
+    "warehouse_movement",
+    "return",
+    "POS_external",
+];
+
+/// Why the store refused an operation.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} {1} not found")]
+    NotFound(&'static str, Id),
+    #[error("{}", describe(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Invalid(vec![FieldError::new(field, message)])
+}
+
+/// Hands out strictly increasing microsecond timestamps, so every change moves `updated_at`
+/// forward and `updated_at=gt:<last seen>` never misses one.
+#[derive(Debug)]
+struct Clock {
+    last: DateTime<Utc>,
+}
+
+impl Clock {
+    fn tick(&mut self) -> DateTime<Utc> {
+        let now = Utc::now().trunc_subsecs(6);
+        self.last = if now > self.last {
+            now
+        } else {
+            self.last + TimeDelta::microseconds(1)
+        };
+        self.last
+    }
+}
+
+/// One id sequence per table, as in PULPO's database.
+#[derive(Debug, Default)]
+struct Sequences {
+    product: Id,
+    third_party: Id,
+    sales_order: Id,
+    sales_item: Id,
+    sales_item_batch: Id,
+    shipment_instruction: Id,
+    packing_order: Id,
+    packing_item: Id,
+    packing_box: Id,
+    packing_box_item: Id,
+    shipment_tracking: Id,
+}
+
+fn next(sequence: &mut Id) -> Id {
+    *sequence += 1;
+    *sequence
+}
+
+/// A shipment reported through the control API: what the carrier took, in one box.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipment {
+    pub carrier_code: String,
+    #[serde(alias = "tracking_code")]
+    pub tracking_number: String,
+    pub tracking_url: Option<String>,
+    /// What goes in the box; everything not shipped yet when omitted.
+    pub items: Option<Vec<ShipmentLine>>,
+}
+
+/// A line of a shipment, naming the sales item by `line_order_id` or else by `product_id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentLine {
+    pub line_order_id: Option<String>,
+    pub product_id: Option<Id>,
+    pub quantity: i64,
+}
+
+/// Everything a shipment created or changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shipped {
+    pub sales_order: SalesOrder,
+    pub packing_order: PackingOrder,
+    pub packing_box: PackingBox,
+    pub shipment_tracking: ShipmentTracking,
+}
+
+/// The whole PULPO tenant the sandbox emulates.
+#[derive(Debug)]
+pub struct Store {
+    clock: Clock,
+    ids: Sequences,
+    pub warehouses: Vec<Warehouse>,
+    pub products: BTreeMap<Id, Product>,
+    skus: HashMap<String, Id>,
+    /// Physical stock per (product, warehouse): storage plus goods being packed.
+    stock: HashMap<(Id, Id), i64>,
+    /// What open sales orders hold per (product, warehouse), kept up to date on every order
+    /// change so availability does not scan every order.
+    held: HashMap<(Id, Id), i64>,
+    pub third_parties: BTreeMap<Id, ThirdParty>,
+    pub sales_orders: BTreeMap<Id, SalesOrder>,
+    order_nums: HashMap<String, Id>,
+    pub packing_orders: BTreeMap<Id, PackingOrder>,
+    packing_order_of_sales_order: HashMap<Id, Id>,
+    pub packing_boxes: BTreeMap<Id, PackingBox>,
+    pub shipment_trackings: BTreeMap<Id, ShipmentTracking>,
+    pub free_packing_locations: u32,
+}
+
+/// Addresses of the seeded warehouses, in `SHARED_WAREHOUSES` order then `PULPO_ONLY_WAREHOUSE`.
+const WAREHOUSE_ADDRESSES: [(&str, &str, &str, &str); 3] = [
+    ("Calle de Alcalá 120", "Madrid", "28009", "ES"),
+    ("Carrer de Pallars 190", "Barcelona", "08005", "ES"),
+    ("Rua Augusta 27", "Lisboa", "1100-048", "PT"),
+];
+
+impl Store {
+    /// The tenant for `seed`: the warehouses, the catalog products PULPO knows (product id =
+    /// catalog index, each with its catalog stock in the first shared warehouse) and the
+    /// fallback customer.
+    pub fn seeded(seed: u64, unknown_share: f64) -> Store {
+        let mut clock = Clock {
+            last: DateTime::<Utc>::MIN_UTC,
+        };
+        let now = clock.tick();
+        let names = SHARED_WAREHOUSES.iter().chain([&PULPO_ONLY_WAREHOUSE]);
+        let warehouses: Vec<Warehouse> = names
+            .zip(WAREHOUSE_ADDRESSES)
+            .enumerate()
+            .map(|(index, (name, (line1, city, zip, country)))| Warehouse {
+                id: index as Id + 1,
+                name: name.to_string(),
+                active: true,
+                company_name: Some("Sandbox Logistics S.L.".into()),
+                line1: line1.into(),
+                line2: None,
+                city: Some(city.into()),
+                state: None,
+                zip_code: Some(zip.into()),
+                country_code: Some(country.into()),
+                phone: None,
+                fax: None,
+                email: None,
+                site: None,
+                priority: Some(index as i64 + 1),
+                tenant_id: TENANT_ID,
+                inserted_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let first_shared = warehouses[0].id;
+        let mut store = Store {
+            clock,
+            ids: Sequences::default(),
+            warehouses,
+            products: BTreeMap::new(),
+            skus: HashMap::new(),
+            stock: HashMap::new(),
+            held: HashMap::new(),
+            third_parties: BTreeMap::new(),
+            sales_orders: BTreeMap::new(),
+            order_nums: HashMap::new(),
+            packing_orders: BTreeMap::new(),
+            packing_order_of_sales_order: HashMap::new(),
+            packing_boxes: BTreeMap::new(),
+            shipment_trackings: BTreeMap::new(),
+            free_packing_locations: DEFAULT_FREE_PACKING_LOCATIONS,
+        };
+        let catalog = Catalog::generate(seed, unknown_share);
+        for product in catalog.products.iter().filter(|p| p.known_to_pulpo) {
+            let id = product.index as Id;
+            let name = match &product.variant_title {
+                Some(variant) => format!("{} - {variant}", product.title),
+                None => product.title.clone(),
+            };
+            store.insert_product(Product {
+                id,
+                sku: product.sku.clone(),
+                name,
+                description: None,
+                article_number: None,
+                barcodes: vec![product.barcode.clone()],
+                active: true,
+                management_type: "none".into(),
+                batch_control: false,
+                attributes: None,
+                weight: None,
+                height: None,
+                length: None,
+                width: None,
+                volume: None,
+                merchant_id: None,
+                tenant_id: TENANT_ID,
+                deleted: false,
+                inserted_at: now,
+                updated_at: now,
+            });
+            store.stock.insert((id, first_shared), product.stock);
+        }
+        // New products continue after the whole catalog, so ids stay stable across
+        // `unknown_share` settings.
+        store.ids.product = catalog.products.len() as Id;
+        store.ids.third_party = FALLBACK_CUSTOMER_ID;
+        store.third_parties.insert(
+            FALLBACK_CUSTOMER_ID,
+            ThirdParty {
+                id: FALLBACK_CUSTOMER_ID,
+                name: FALLBACK_CUSTOMER_NAME.into(),
+                third_type: "C".into(),
+                identifier_type: "FALLBACK".into(),
+                identifier_number: "FALLBACK".into(),
+                active: true,
+                email: None,
+                erp_code: None,
+                erp_id: None,
+                attributes: None,
+                merchant_id: None,
+                merchant_channel_id: None,
+                tenant_id: TENANT_ID,
+                deleted_at: None,
+                deleted_by: None,
+                inserted_at: now,
+                updated_at: now,
+            },
+        );
+        store
+    }
+
+    fn insert_product(&mut self, product: Product) {
+        self.skus.insert(product.sku.clone(), product.id);
+        self.products.insert(product.id, product);
+    }
+
+    pub fn product_by_sku(&self, sku: &str) -> Option<&Product> {
+        self.skus.get(sku).and_then(|id| self.products.get(id))
+    }
+
+    pub fn sales_order_by_num(&self, order_num: &str) -> Option<&SalesOrder> {
+        self.order_nums
+            .get(order_num)
+            .and_then(|id| self.sales_orders.get(id))
+    }
+
+    fn warehouse_exists(&self, id: Id) -> bool {
+        self.warehouses.iter().any(|w| w.id == id)
+    }
+
+    // ----- products and third parties -----
+
+    /// `POST /inventory/products`: `sku` and `name` are required, `sku` unique.
+    pub fn create_product(&mut self, body: ProductBody) -> Result<Product, StoreError> {
+        let mut errors = Vec::new();
+        let sku = required(&mut errors, "sku", body.sku);
+        let name = required(&mut errors, "name", body.name);
+        if sku.as_ref().is_some_and(|sku| self.skus.contains_key(sku)) {
+            errors.push(FieldError::new("sku", "has already been taken"));
+        }
+        let (Some(sku), Some(name), true) = (sku, name, errors.is_empty()) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let now = self.clock.tick();
+        let product = Product {
+            id: next(&mut self.ids.product),
+            sku,
+            name,
+            description: body.description,
+            article_number: body.article_number,
+            barcodes: body.barcodes.unwrap_or_default(),
+            active: body.active.unwrap_or(true),
+            management_type: body.management_type.unwrap_or_else(|| "none".into()),
+            batch_control: body.batch_control.unwrap_or(false),
+            attributes: body.attributes,
+            weight: body.weight,
+            height: body.height,
+            length: body.length,
+            width: body.width,
+            volume: body.volume,
+            merchant_id: body.merchant_id,
+            tenant_id: TENANT_ID,
+            deleted: false,
+            inserted_at: now,
+            updated_at: now,
+        };
+        self.insert_product(product.clone());
+        Ok(product)
+    }
+
+    /// `POST /iam/third_parties`: name, type (`C` or `S`) and identifier are required; the
+    /// identifier is unique per type.
+    pub fn create_third_party(&mut self, body: ThirdPartyBody) -> Result<ThirdParty, StoreError> {
+        let mut errors = Vec::new();
+        let name = required(&mut errors, "name", body.name);
+        let third_type = required(&mut errors, "third_type", body.third_type);
+        let identifier_type = required(&mut errors, "identifier_type", body.identifier_type);
+        let identifier_number = required(&mut errors, "identifier_number", body.identifier_number);
+        if third_type.as_deref().is_some_and(|t| t != "C" && t != "S") {
+            errors.push(FieldError::new("third_type", "is invalid"));
+        }
+        if let (Some(kind), Some(number)) = (&third_type, &identifier_number)
+            && self
+                .third_parties
+                .values()
+                .any(|t| &t.third_type == kind && &t.identifier_number == number)
+        {
+            errors.push(FieldError::new(
+                "identifier_number",
+                "has already been taken",
+            ));
+        }
+        let (Some(name), Some(third_type), Some(identifier_type), Some(identifier_number), true) = (
+            name,
+            third_type,
+            identifier_type,
+            identifier_number,
+            errors.is_empty(),
+        ) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let now = self.clock.tick();
+        let third_party = ThirdParty {
+            id: next(&mut self.ids.third_party),
+            name,
+            third_type,
+            identifier_type,
+            identifier_number,
+            active: body.active.unwrap_or(true),
+            email: body.email,
+            erp_code: body.erp_code,
+            erp_id: body.erp_id,
+            attributes: body.attributes,
+            merchant_id: body.merchant_id,
+            merchant_channel_id: body.merchant_channel_id,
+            tenant_id: TENANT_ID,
+            deleted_at: None,
+            deleted_by: None,
+            inserted_at: now,
+            updated_at: now,
+        };
+        self.third_parties
+            .insert(third_party.id, third_party.clone());
+        Ok(third_party)
+    }
+
+    // ----- stock -----
+
+    pub fn stock(&self, product_id: Id, warehouse_id: Id) -> i64 {
+        self.stock
+            .get(&(product_id, warehouse_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets the physical stock of a product in a warehouse (control API).
+    pub fn set_stock(
+        &mut self,
+        product_id: Id,
+        warehouse_id: Id,
+        quantity: i64,
+    ) -> Result<(), StoreError> {
+        if !self.products.contains_key(&product_id) {
+            return Err(StoreError::NotFound("product", product_id));
+        }
+        if !self.warehouse_exists(warehouse_id) {
+            return Err(invalid("warehouse_id", "does not exist"));
+        }
+        if quantity < 0 {
+            return Err(invalid("quantity", "must be greater than or equal to 0"));
+        }
+        self.stock.insert((product_id, warehouse_id), quantity);
+        Ok(())
+    }
+
+    /// Availability per product over the chosen warehouses: physical stock minus what open
+    /// sales orders still hold (their unshipped quantities: reserved in `queue`/`picking`,
+    /// moved to a packing location in `packing`), never below zero. Receptions and returns are
+    /// not modelled, so their quantities are 0.
+    pub fn availability(
+        &self,
+        include_product: impl Fn(Id) -> bool,
+        include_warehouse: impl Fn(Id) -> bool,
+    ) -> Vec<Availability> {
+        self.products
+            .keys()
+            .copied()
+            .filter(|&id| include_product(id))
+            .map(|product_id| {
+                let free: i64 = self
+                    .warehouses
+                    .iter()
+                    .filter(|w| include_warehouse(w.id))
+                    .map(|w| {
+                        let key = (product_id, w.id);
+                        self.stock(product_id, w.id) - self.held.get(&key).copied().unwrap_or(0)
+                    })
+                    .sum();
+                Availability {
+                    product_id,
+                    available_quantity: free.max(0),
+                    reception_quantity: 0,
+                    return_quantity: 0,
+                }
+            })
+            .collect()
+    }
+
+    // ----- sales orders -----
+
+    /// Checks a `SalesOrderBodyRequest` against the data; `existing` is the order being
+    /// replaced (its own `order_num` is not a duplicate, and it keeps it when the body omits it).
+    fn validate_order(
+        &self,
+        body: &SalesOrderBody,
+        existing: Option<&SalesOrder>,
+    ) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        match body.order_num.as_deref().map(str::trim) {
+            None if existing.is_some() => {}
+            None | Some("") => errors.push(FieldError::new("order_num", "can't be blank")),
+            Some(order_num) => {
+                if let Some(&owner) = self.order_nums.get(order_num)
+                    && existing.is_none_or(|order| order.id != owner)
+                {
+                    errors.push(FieldError::new("order_num", "has already been taken"));
+                }
+            }
+        }
+        if let Some(order_type) = &body.order_type
+            && !ORDER_TYPES.contains(&order_type.as_str())
+        {
+            errors.push(FieldError::new("type", "is invalid"));
+        }
+        for (field, id) in [
+            ("warehouse_id", body.warehouse_id),
+            ("destination_warehouse_id", body.destination_warehouse_id),
+        ] {
+            if id.is_some_and(|id| !self.warehouse_exists(id)) {
+                errors.push(FieldError::new(field, "does not exist"));
+            }
+        }
+        if body
+            .third_party_id
+            .is_some_and(|id| !self.third_parties.contains_key(&id))
+        {
+            errors.push(FieldError::new("third_party_id", "does not exist"));
+        }
+        match &body.ship_to {
+            None => errors.push(FieldError::new("ship_to", "can't be blank")),
+            Some(Address { address: None, .. }) => {
+                errors.push(FieldError::new("ship_to.address", "can't be blank"));
+            }
+            Some(Address {
+                address: Some(detail),
+                ..
+            }) => {
+                if detail.street.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                    errors.push(FieldError::new("ship_to.address.street", "can't be blank"));
+                }
+            }
+        }
+        for (index, item) in body.items.iter().flatten().enumerate() {
+            match item.product_id {
+                None => errors.push(FieldError::new(
+                    format!("items[{index}].product_id"),
+                    "can't be blank",
+                )),
+                Some(id) if !self.products.contains_key(&id) => errors.push(FieldError::new(
+                    format!("items[{index}].product_id"),
+                    "does not exist",
+                )),
+                Some(_) => {}
+            }
+            match item.quantity {
+                None => errors.push(FieldError::new(
+                    format!("items[{index}].quantity"),
+                    "can't be blank",
+                )),
+                Some(quantity) if quantity <= 0 => errors.push(FieldError::new(
+                    format!("items[{index}].quantity"),
+                    "must be greater than 0",
+                )),
+                Some(_) => {}
+            }
+        }
+        errors
+    }
+
+    /// Builds the stored order from a validated body.
+    fn build_order(
+        &mut self,
+        id: Id,
+        order_num: String,
+        body: SalesOrderBody,
+        inserted_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> SalesOrder {
+        let mut items = Vec::new();
+        for item in body.items.unwrap_or_default() {
+            let item_id = next(&mut self.ids.sales_item);
+            let batches = item
+                .batches
+                .unwrap_or_default()
+                .into_iter()
+                .map(|batch| SalesItemBatch {
+                    id: next(&mut self.ids.sales_item_batch),
+                    sales_item_id: item_id,
+                    batch_id: batch.batch_id,
+                    suggested_quantity: batch.suggested_quantity,
+                    inserted_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            items.push(SalesItem {
+                id: item_id,
+                sales_order_id: id,
+                // Validated present; 0 never matches a product.
+                product_id: item.product_id.unwrap_or_default(),
+                quantity: item.quantity.unwrap_or_default(),
+                fulfilled_quantity: 0,
+                line_order_id: item.line_order_id,
+                notes: item.notes,
+                required_date: item.required_date,
+                attributes: item.attributes,
+                batches,
+                state: SalesOrderState::Queue,
+                inserted_at: now,
+                updated_at: now,
+            });
+        }
+        let shipment_instructions = body
+            .shipment_instructions
+            .map(|instruction| SalesShipmentInstruction {
+                id: next(&mut self.ids.shipment_instruction),
+                sales_order_id: id,
+                shipment_terms_code: instruction.shipment_terms_code,
+                shipment_terms_location: instruction.shipment_terms_location,
+                shipping_method_id: instruction.shipping_method_id,
+                trip_number: instruction.trip_number,
+                stops: instruction.stops.unwrap_or_default(),
+                inserted_at: now,
+                updated_at: now,
+            })
+            .into_iter()
+            .collect();
+        SalesOrder {
+            id,
+            order_num,
+            external_order_num: body.external_order_num,
+            order_type: body.order_type.unwrap_or_else(|| "sales_order".into()),
+            state: SalesOrderState::Queue,
+            // PULPO falls back to the user's default warehouse; the sandbox's is the first.
+            warehouse_id: body.warehouse_id.unwrap_or(self.warehouses[0].id),
+            destination_warehouse_id: body.destination_warehouse_id,
+            third_party_id: body.third_party_id,
+            client_id: body.client_id,
+            client_name: body.client_name,
+            merchant_id: body.merchant_id,
+            merchant_channel_id: body.merchant_channel_id,
+            channel: body.channel,
+            criterium: body.criterium,
+            priority: body.priority,
+            delivery_date: body.delivery_date,
+            notes: body.notes,
+            attributes: body.attributes,
+            is_cart: body.is_cart.unwrap_or(false),
+            shipping_method_id: body.shipping_method_id,
+            service_point_id: body.service_point_id,
+            purchase_order_id: body.purchase_order_id,
+            custom_filter_strategy_id: body.custom_filter_strategy_id,
+            missing_stock_items_cancelled: body.missing_stock_items_cancelled.unwrap_or(false),
+            estimated_total_volume: body.estimated_total_volume,
+            estimated_total_weight: body.estimated_total_weight,
+            address_check_status: body.address_check_status,
+            reason_codes: body.reason_codes.unwrap_or_default(),
+            ship_to: body.ship_to.unwrap_or_default(),
+            shipment_instructions,
+            items,
+            creator_id: API_USER_ID,
+            packing_location_id: None,
+            process_information_id: None,
+            inserted_at,
+            updated_at: now,
+        }
+    }
+
+    /// `POST /sales/orders`: a new order in `queue`.
+    pub fn create_sales_order(&mut self, body: SalesOrderBody) -> Result<SalesOrder, StoreError> {
+        let errors = self.validate_order(&body, None);
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let order_num = body
+            .order_num
+            .clone()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let now = self.clock.tick();
+        let id = next(&mut self.ids.sales_order);
+        let order = self.build_order(id, order_num, body, now, now);
+        self.order_nums.insert(order.order_num.clone(), id);
+        adjust_held(&mut self.held, &order, 1);
+        self.sales_orders.insert(id, order.clone());
+        Ok(order)
+    }
+
+    /// `PUT /sales/orders/{id}`: replaces the order (its items get new ids). Only orders still
+    /// in `queue` can be replaced; PULPO's work on later states would be lost otherwise.
+    pub fn replace_sales_order(
+        &mut self,
+        id: Id,
+        body: SalesOrderBody,
+    ) -> Result<SalesOrder, StoreError> {
+        let existing = self
+            .sales_orders
+            .get(&id)
+            .ok_or(StoreError::NotFound("sales order", id))?;
+        if existing.state != SalesOrderState::Queue {
+            return Err(invalid(
+                "state",
+                format!(
+                    "sales order in state {} can not be updated",
+                    existing.state.as_str()
+                ),
+            ));
+        }
+        let errors = self.validate_order(&body, Some(existing));
+        if !errors.is_empty() {
+            return Err(StoreError::Invalid(errors));
+        }
+        let old_num = existing.order_num.clone();
+        let inserted_at = existing.inserted_at;
+        let order_num = body
+            .order_num
+            .as_deref()
+            .map_or(old_num.clone(), |n| n.trim().to_string());
+        let now = self.clock.tick();
+        let order = self.build_order(id, order_num, body, inserted_at, now);
+        self.order_nums.remove(&old_num);
+        self.order_nums.insert(order.order_num.clone(), id);
+        adjust_held(&mut self.held, &order, 1);
+        if let Some(old) = self.sales_orders.insert(id, order.clone()) {
+            adjust_held(&mut self.held, &old, -1);
+        }
+        Ok(order)
+    }
+
+    /// Applies `change` to an order and moves its `updated_at` (and its items') forward.
+    fn change_order(
+        &mut self,
+        id: Id,
+        change: impl FnOnce(&mut SalesOrder) -> Result<(), StoreError>,
+    ) -> Result<SalesOrder, StoreError> {
+        let now = self.clock.tick();
+        let order = self
+            .sales_orders
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("sales order", id))?;
+        adjust_held(&mut self.held, order, -1);
+        let changed = change(order);
+        if changed.is_ok() {
+            order.updated_at = now;
+            for item in &mut order.items {
+                item.state = order.state;
+                item.updated_at = now;
+            }
+        }
+        adjust_held(&mut self.held, order, 1);
+        changed.map(|()| order.clone())
+    }
+
+    /// `POST /sales/orders/{id}/cancel`. `ended` orders cannot be cancelled, nor `picking`
+    /// ones while no packing location is free (the picked goods need one to be put back).
+    pub fn cancel_sales_order(&mut self, id: Id) -> Result<SalesOrder, StoreError> {
+        let free_locations = self.free_packing_locations;
+        let order = self.change_order(id, |order| match order.state {
+            SalesOrderState::Ended => {
+                Err(invalid("state", "ended sales orders can not be cancelled"))
+            }
+            SalesOrderState::Cancelled => Err(invalid("state", "sales order is already cancelled")),
+            SalesOrderState::Picking if free_locations == 0 => Err(invalid(
+                "packing_location_id",
+                "no packing location available to cancel a sales order in picking",
+            )),
+            _ => {
+                order.state = SalesOrderState::Cancelled;
+                Ok(())
+            }
+        })?;
+        if let Some(packing_order_id) = self.packing_order_of_sales_order.get(&id)
+            && let Some(packing_order) = self.packing_orders.get_mut(packing_order_id)
+            && packing_order.state != "ended"
+        {
+            packing_order.state = "cancelled".into();
+            packing_order.updated_at = order.updated_at;
+        }
+        Ok(order)
+    }
+
+    /// Moves an order one step: queue → picking → packing → ended. Reaching `ended` ships
+    /// whatever was not shipped yet (without boxes or tracking; use [`Store::ship`] for those).
+    pub fn advance(&mut self, id: Id) -> Result<SalesOrder, StoreError> {
+        let current = self
+            .sales_orders
+            .get(&id)
+            .ok_or(StoreError::NotFound("sales order", id))?
+            .state;
+        let next_state = match current {
+            SalesOrderState::Queue => SalesOrderState::Picking,
+            SalesOrderState::Picking => SalesOrderState::Packing,
+            SalesOrderState::Packing => SalesOrderState::Ended,
+            SalesOrderState::Ended | SalesOrderState::Cancelled => {
+                return Err(invalid(
+                    "state",
+                    format!(
+                        "a sales order in state {} can not advance",
+                        current.as_str()
+                    ),
+                ));
+            }
+        };
+        if next_state == SalesOrderState::Ended {
+            let lines: Vec<(usize, i64)> = self.sales_orders[&id]
+                .items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| (index, item.remaining()))
+                .collect();
+            self.fulfil(id, &lines);
+        }
+        let order = self.change_order(id, |order| {
+            order.state = next_state;
+            if next_state == SalesOrderState::Packing {
+                order.packing_location_id = Some(1);
+            }
+            Ok(())
+        })?;
+        if next_state == SalesOrderState::Ended {
+            self.end_packing_order(id, order.updated_at);
+        }
+        Ok(order)
+    }
+
+    /// Marks `(item index, quantity)` lines of an order as shipped and takes the goods out of
+    /// the order's warehouse.
+    fn fulfil(&mut self, id: Id, lines: &[(usize, i64)]) {
+        let Some(order) = self.sales_orders.get_mut(&id) else {
+            return;
+        };
+        adjust_held(&mut self.held, order, -1);
+        for &(index, quantity) in lines {
+            let item = &mut order.items[index];
+            item.fulfilled_quantity += quantity;
+            let stock = self
+                .stock
+                .entry((item.product_id, order.warehouse_id))
+                .or_default();
+            *stock = (*stock - quantity).max(0);
+        }
+        adjust_held(&mut self.held, order, 1);
+    }
+
+    fn end_packing_order(&mut self, sales_order_id: Id, at: DateTime<Utc>) {
+        if let Some(packing_order_id) = self.packing_order_of_sales_order.get(&sales_order_id)
+            && let Some(packing_order) = self.packing_orders.get_mut(packing_order_id)
+        {
+            packing_order.state = "ended".into();
+            packing_order.end_date = Some(at);
+            packing_order.updated_at = at;
+        }
+    }
+
+    /// Ships part or all of an order in one box: creates the packing order (once per sales
+    /// order), the box with its items and the box's shipment tracking. The order moves to
+    /// `packing` while items remain, to `ended` once everything is shipped.
+    pub fn ship(&mut self, id: Id, shipment: Shipment) -> Result<Shipped, StoreError> {
+        let order = self
+            .sales_orders
+            .get(&id)
+            .ok_or(StoreError::NotFound("sales order", id))?;
+        if !order.state.is_open() {
+            return Err(invalid(
+                "state",
+                format!(
+                    "a sales order in state {} can not ship",
+                    order.state.as_str()
+                ),
+            ));
+        }
+        if shipment.carrier_code.trim().is_empty() {
+            return Err(invalid("carrier_code", "can't be blank"));
+        }
+        if shipment.tracking_number.trim().is_empty() {
+            return Err(invalid("tracking_number", "can't be blank"));
+        }
+        let lines = allocate(order, shipment.items.as_deref())?;
+        if lines.is_empty() {
+            return Err(invalid("items", "nothing left to ship"));
+        }
+        let warehouse_id = order.warehouse_id;
+        let order_num = order.order_num.clone();
+        let sales_items: Vec<(Id, i64, Option<String>)> = order
+            .items
+            .iter()
+            .map(|item| (item.product_id, item.quantity, item.line_order_id.clone()))
+            .collect();
+
+        self.fulfil(id, &lines);
+        let now = self.clock.tick();
+        let packing_order_id = match self.packing_order_of_sales_order.get(&id) {
+            Some(&existing) => existing,
+            None => {
+                let packing_order_id = next(&mut self.ids.packing_order);
+                let items = sales_items
+                    .iter()
+                    .map(|&(product_id, quantity, _)| PackingItem {
+                        id: next(&mut self.ids.packing_item),
+                        packing_order_id,
+                        product_id,
+                        requested_quantity: quantity,
+                        packed_quantity: 0,
+                        inserted_at: now,
+                        updated_at: now,
+                    })
+                    .collect();
+                self.packing_orders.insert(
+                    packing_order_id,
+                    PackingOrder {
+                        id: packing_order_id,
+                        sales_order_id: id,
+                        sales_order_ref: order_num.clone(),
+                        fulfillment_order_id: None,
+                        sequence_number: format!("PK{packing_order_id:06}"),
+                        state: "taken".into(),
+                        packing_type: "sales_order".into(),
+                        warehouse_id,
+                        origin_location_id: Some(1),
+                        destination_location_id: None,
+                        owner_id: Some(API_USER_ID),
+                        start_date: Some(now),
+                        end_date: None,
+                        items,
+                        inserted_at: now,
+                        updated_at: now,
+                    },
+                );
+                self.packing_order_of_sales_order
+                    .insert(id, packing_order_id);
+                packing_order_id
+            }
+        };
+
+        let box_id = next(&mut self.ids.packing_box);
+        let box_number = self
+            .packing_boxes
+            .values()
+            .filter(|b| b.packing_order_id == packing_order_id)
+            .count() as i64
+            + 1;
+        let box_items = lines
+            .iter()
+            .map(|&(index, quantity)| {
+                let (product_id, _, line_order_id) = &sales_items[index];
+                PackingBoxItem {
+                    id: next(&mut self.ids.packing_box_item),
+                    packing_box_id: box_id,
+                    product_id: *product_id,
+                    quantity,
+                    line_order_id: line_order_id.clone(),
+                    attributes: None,
+                    inserted_at: now,
+                    updated_at: now,
+                }
+            })
+            .collect();
+        let packing_box = PackingBox {
+            id: box_id,
+            packing_order_id,
+            box_number,
+            name: format!("{order_num}-{box_number}"),
+            state: "closed".into(),
+            weight: None,
+            height: None,
+            length: None,
+            width: None,
+            attributes: None,
+            loaded_shipping_box_id: None,
+            items: box_items,
+            inserted_at: now,
+            updated_at: now,
+        };
+        let tracking = ShipmentTracking {
+            id: next(&mut self.ids.shipment_tracking),
+            packing_box_id: box_id,
+            carrier_code: shipment.carrier_code,
+            tracking_code: shipment.tracking_number,
+            tracking_url: shipment.tracking_url,
+            status: "created".into(),
+            shipment_cost: None,
+            service_point_id: None,
+            printed: true,
+            requires_attention: false,
+            error_message: None,
+            return_label_error_message: None,
+            attributes: None,
+            inserted_at: now,
+            updated_at: now,
+        };
+        self.packing_boxes.insert(box_id, packing_box.clone());
+        self.shipment_trackings
+            .insert(tracking.id, tracking.clone());
+        if let Some(packing_order) = self.packing_orders.get_mut(&packing_order_id) {
+            for &(index, quantity) in &lines {
+                if let Some(item) = packing_order.items.get_mut(index) {
+                    item.packed_quantity += quantity;
+                    item.updated_at = now;
+                }
+            }
+            packing_order.updated_at = now;
+        }
+
+        let sales_order = self.change_order(id, |order| {
+            order.state = if order.items.iter().all(|item| item.remaining() == 0) {
+                SalesOrderState::Ended
+            } else {
+                SalesOrderState::Packing
+            };
+            Ok(())
+        })?;
+        if sales_order.state == SalesOrderState::Ended {
+            self.end_packing_order(id, sales_order.updated_at);
+        }
+        Ok(Shipped {
+            sales_order,
+            packing_order: self.packing_orders[&packing_order_id].clone(),
+            packing_box,
+            shipment_tracking: tracking,
+        })
+    }
+}
+
+/// Adds (`sign` 1) or removes (`sign` -1) what an order holds of its warehouse's goods: the
+/// unshipped quantities of an open order (reserved in `queue`/`picking`, moved to a packing
+/// location in `packing`).
+fn adjust_held(held: &mut HashMap<(Id, Id), i64>, order: &SalesOrder, sign: i64) {
+    if order.state.is_open() {
+        for item in &order.items {
+            *held
+                .entry((item.product_id, order.warehouse_id))
+                .or_default() += sign * item.remaining();
+        }
+    }
+}
+
+/// Which sales items (by index) a shipment takes and how many of each: everything remaining
+/// when no lines are given.
+fn allocate(
+    order: &SalesOrder,
+    lines: Option<&[ShipmentLine]>,
+) -> Result<Vec<(usize, i64)>, StoreError> {
+    let Some(lines) = lines else {
+        return Ok(order
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, item)| item.remaining() > 0)
+            .map(|(index, item)| (index, item.remaining()))
+            .collect());
+    };
+    let mut taken: Vec<i64> = vec![0; order.items.len()];
+    let mut allocation = Vec::new();
+    for (position, line) in lines.iter().enumerate() {
+        if line.quantity <= 0 {
+            return Err(invalid(
+                &format!("items[{position}].quantity"),
+                "must be greater than 0",
+            ));
+        }
+        let candidates = order.items.iter().enumerate().filter(|(_, item)| {
+            match (&line.line_order_id, line.product_id) {
+                (Some(line_order_id), _) => item.line_order_id.as_ref() == Some(line_order_id),
+                (None, Some(product_id)) => item.product_id == product_id,
+                (None, None) => false,
+            }
+        });
+        let mut matched = false;
+        let mut chosen = None;
+        for (index, item) in candidates {
+            matched = true;
+            if item.remaining() - taken[index] >= line.quantity {
+                chosen = Some(index);
+                break;
+            }
+        }
+        match (matched, chosen) {
+            (false, _) => {
+                return Err(invalid(
+                    &format!("items[{position}]"),
+                    "matches no item of the sales order",
+                ));
+            }
+            (true, None) => {
+                return Err(invalid(
+                    &format!("items[{position}].quantity"),
+                    "is more than remains to ship",
+                ));
+            }
+            (true, Some(index)) => {
+                taken[index] += line.quantity;
+                allocation.push((index, line.quantity));
+            }
+        }
+    }
+    Ok(allocation)
+}
+
+fn required(errors: &mut Vec<FieldError>, field: &str, value: Option<String>) -> Option<String> {
+    match value.map(|v| v.trim().to_string()) {
+        Some(value) if !value.is_empty() => Some(value),
+        _ => {
+            errors.push(FieldError::new(field, "can't be blank"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(order_num: &str, product_id: Id, quantity: i64) -> SalesOrderBody {
+        SalesOrderBody {
+            order_num: Some(order_num.into()),
+            ship_to: Some(Address {
+                address: Some(AddressDetail {
+                    street: Some("Gran Vía 1".into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            items: Some(vec![SalesItemBody {
+                product_id: Some(product_id),
+                quantity: Some(quantity),
+                line_order_id: Some("L1".into()),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }
+    }
+
+    fn available(store: &Store, product_id: Id) -> i64 {
+        store.availability(|id| id == product_id, |_| true)[0].available_quantity
+    }
+
+    /// What open orders hold, recomputed from scratch.
+    fn recomputed_held(store: &Store) -> HashMap<(Id, Id), i64> {
+        let mut held = HashMap::new();
+        for order in store.sales_orders.values() {
+            adjust_held(&mut held, order, 1);
+        }
+        held.retain(|_, quantity| *quantity != 0);
+        held
+    }
+
+    #[test]
+    fn held_quantities_follow_every_change() {
+        let mut store = Store::seeded(1, 0.0);
+        let products: Vec<Id> = store.products.keys().take(3).copied().collect();
+        let check = |store: &Store| {
+            let mut incremental = store.held.clone();
+            incremental.retain(|_, quantity| *quantity != 0);
+            assert_eq!(incremental, recomputed_held(store));
+        };
+        let a = store.create_sales_order(body("A", products[0], 3)).unwrap();
+        let b = store.create_sales_order(body("B", products[1], 2)).unwrap();
+        check(&store);
+        let mut moved = body("A", products[2], 5);
+        moved.warehouse_id = Some(2);
+        store.replace_sales_order(a.id, moved).unwrap();
+        check(&store);
+        store.advance(b.id).unwrap();
+        assert!(
+            store
+                .replace_sales_order(b.id, body("B", products[0], 1))
+                .is_err()
+        );
+        check(&store);
+        store.cancel_sales_order(b.id).unwrap();
+        assert!(store.cancel_sales_order(b.id).is_err());
+        check(&store);
+        let shipment = Shipment {
+            carrier_code: "SEUR".into(),
+            tracking_number: "T".into(),
+            tracking_url: None,
+            items: Some(vec![ShipmentLine {
+                line_order_id: None,
+                product_id: Some(products[2]),
+                quantity: 2,
+            }]),
+        };
+        store.ship(a.id, shipment).unwrap();
+        check(&store);
+        assert_eq!(store.held[&(products[2], 2)], 3);
+        assert_eq!(store.advance(a.id).unwrap().state, SalesOrderState::Ended);
+        check(&store);
+        assert!(recomputed_held(&store).is_empty());
+    }
+
+    #[test]
+    fn seeding_follows_the_catalog() {
+        let store = Store::seeded(3, 0.1);
+        let catalog = Catalog::generate(3, 0.1);
+        let known = catalog.products.iter().filter(|p| p.known_to_pulpo).count();
+        assert_eq!(store.products.len(), known);
+        let product = catalog.products.iter().find(|p| p.known_to_pulpo).unwrap();
+        let stored = store.product_by_sku(&product.sku).unwrap();
+        assert_eq!(stored.id, product.index as Id);
+        assert_eq!(store.stock(stored.id, 1), product.stock);
+        assert_eq!(store.warehouses.len(), 3);
+        assert_eq!(store.third_parties[&1].name, FALLBACK_CUSTOMER_NAME);
+    }
+
+    #[test]
+    fn timestamps_strictly_increase() {
+        let mut store = Store::seeded(1, 0.0);
+        let product = *store.products.keys().next().unwrap();
+        let order = store.create_sales_order(body("A", product, 1)).unwrap();
+        let mut last = order.updated_at;
+        for _ in 0..3 {
+            let changed = store.advance(order.id).unwrap();
+            assert!(changed.updated_at > last);
+            last = changed.updated_at;
+        }
+        assert!(store.advance(order.id).is_err(), "ended is final");
+    }
+
+    #[test]
+    fn life_cycle_moves_stock_and_reservations() {
+        let mut store = Store::seeded(1, 0.0);
+        let product = *store.products.keys().next().unwrap();
+        store.set_stock(product, 1, 10).unwrap();
+        let order = store.create_sales_order(body("A", product, 4)).unwrap();
+        assert_eq!(available(&store, product), 6);
+        store.advance(order.id).unwrap();
+        store.advance(order.id).unwrap();
+        assert_eq!(
+            available(&store, product),
+            6,
+            "packing still holds the goods"
+        );
+        let shipped = store
+            .ship(
+                order.id,
+                Shipment {
+                    carrier_code: "SEUR".into(),
+                    tracking_number: "T1".into(),
+                    tracking_url: None,
+                    items: Some(vec![ShipmentLine {
+                        line_order_id: Some("L1".into()),
+                        product_id: None,
+                        quantity: 3,
+                    }]),
+                },
+            )
+            .unwrap();
+        assert_eq!(shipped.sales_order.state, SalesOrderState::Packing);
+        assert_eq!(store.stock(product, 1), 7);
+        assert_eq!(available(&store, product), 6);
+        let too_much = Shipment {
+            carrier_code: "SEUR".into(),
+            tracking_number: "T2".into(),
+            tracking_url: None,
+            items: Some(vec![ShipmentLine {
+                line_order_id: None,
+                product_id: Some(product),
+                quantity: 2,
+            }]),
+        };
+        assert!(store.ship(order.id, too_much).is_err());
+        let rest = store.advance(order.id).unwrap();
+        assert_eq!(rest.state, SalesOrderState::Ended);
+        assert_eq!(rest.items[0].fulfilled_quantity, 4);
+        assert_eq!(store.stock(product, 1), 6);
+        assert_eq!(store.packing_orders[&1].state, "ended");
+    }
+}

@@ -1,0 +1,296 @@
+//! PULPO sandbox: warehouses, products, third parties and stock availability.
+
+mod pulpo_support;
+
+use pulpo_support::{Harness, config, id_of, order_body};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tentacle_sandbox::catalog::{Catalog, PULPO_ONLY_WAREHOUSE, SHARED_WAREHOUSES};
+use tentacle_sandbox::pulpo::PulpoConfig;
+
+fn list<'a>(body: &'a Value, key: &str) -> &'a Vec<Value> {
+    body[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("a {key} list: {body}"))
+}
+
+#[tokio::test]
+async fn warehouses_are_the_shared_ones_plus_pulpos_own() {
+    let harness = Harness::start().await;
+    // PULPO's path has a trailing slash; its router also answers without one.
+    for path in ["/warehouses/", "/warehouses"] {
+        let (status, body) = harness.get(path).await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = list(&body, "warehouses")
+            .iter()
+            .map(|w| w["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                SHARED_WAREHOUSES[0],
+                SHARED_WAREHOUSES[1],
+                PULPO_ONLY_WAREHOUSE
+            ]
+        );
+        assert_eq!(body["total_results"], 3);
+    }
+    let (_, body) = harness
+        .get(&format!("/warehouses/?name={}", "Lisboa%20Overflow"))
+        .await;
+    assert_eq!(list(&body, "warehouses")[0]["id"], 3);
+}
+
+#[tokio::test]
+async fn products_are_found_by_sku_and_barcode_unless_unknown_to_pulpo() {
+    let seed = 7;
+    let unknown_share = 0.2;
+    let harness = Harness::start_with(PulpoConfig {
+        seed,
+        unknown_share,
+        ..config()
+    })
+    .await;
+    let catalog = Catalog::generate(seed, unknown_share);
+    let known = catalog
+        .products
+        .iter()
+        .find(|p| p.known_to_pulpo)
+        .expect("a known product");
+    let unknown = catalog
+        .products
+        .iter()
+        .find(|p| p.requires_shipping && !p.known_to_pulpo)
+        .expect("an unknown product at this share");
+
+    let (status, body) = harness
+        .get(&format!("/inventory/products?sku={}", known.sku))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total_results"], 1);
+    let product = &list(&body, "products")[0];
+    assert_eq!(product["sku"], known.sku.as_str());
+    assert_eq!(product["barcodes"], json!([known.barcode]));
+    assert_eq!(product["id"], known.index);
+    assert!(
+        product["name"]
+            .as_str()
+            .expect("name")
+            .starts_with(&known.title)
+    );
+    let (_, body) = harness
+        .get(&format!("/inventory/products?barcode={}", known.barcode))
+        .await;
+    assert_eq!(list(&body, "products")[0]["sku"], known.sku.as_str());
+
+    let (status, body) = harness
+        .get(&format!("/inventory/products?sku={}", unknown.sku))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"products": [], "total_results": 0}));
+    assert!(harness.sandbox.state.product_by_sku(&unknown.sku).is_none());
+
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/products?sku=to_list:{},{}",
+            known.sku, unknown.sku
+        ))
+        .await;
+    assert_eq!(body["total_results"], 1);
+
+    let known_count = catalog.products.iter().filter(|p| p.known_to_pulpo).count();
+    let (_, body) = harness.get("/inventory/products").await;
+    assert_eq!(list(&body, "products").len(), 10, "default page size");
+    assert_eq!(body["total_results"], known_count);
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/products?limit=100&offset={}",
+            known_count - 3
+        ))
+        .await;
+    assert_eq!(list(&body, "products").len(), 3);
+}
+
+#[tokio::test]
+async fn products_can_be_created_with_a_unique_sku() {
+    let harness = Harness::start().await;
+    let body = json!({"sku": "NEW-1", "name": "Nuevo", "barcodes": ["8400000000001"]});
+    let (status, created) = harness.post("/inventory/products", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(id_of(&created) > 200, "after the catalog's ids");
+    let (_, found) = harness.get("/inventory/products?sku=NEW-1").await;
+    assert_eq!(list(&found, "products")[0], created);
+
+    let (status, body) = harness.post("/inventory/products", &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body, json!({"errors": [{"sku": "has already been taken"}]}));
+    let (_, body) = harness
+        .post("/inventory/products", &json!({"sku": "NEW-2"}))
+        .await;
+    assert_eq!(body, json!({"errors": [{"name": "can't be blank"}]}));
+}
+
+#[tokio::test]
+async fn third_parties_include_the_fallback_customer() {
+    let harness = Harness::start().await;
+    let (status, body) = harness
+        .get("/iam/third_parties?third_type=C&name=Fallback%20customer")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let fallback = &list(&body, "third_parties")[0];
+    assert_eq!(
+        (fallback["id"].as_i64(), &fallback["third_type"]),
+        (Some(1), &json!("C"))
+    );
+
+    let customer = json!({
+        "name": "Ana García", "third_type": "C",
+        "identifier_type": "email", "identifier_number": "ana@example.com",
+        "email": "ana@example.com",
+    });
+    let (status, created) = harness.post("/iam/third_parties", &customer).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["tenant_id"], 1);
+    let (_, body) = harness
+        .get("/iam/third_parties?identifier_number=ana@example.com")
+        .await;
+    assert_eq!(list(&body, "third_parties")[0]["id"], created["id"]);
+    let (_, body) = harness.get("/iam/third_parties?third_type=S").await;
+    assert_eq!(body["total_results"], 0);
+
+    let (status, body) = harness.post("/iam/third_parties", &customer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body,
+        json!({"errors": [{"identifier_number": "has already been taken"}]})
+    );
+    let (_, body) = harness
+        .post(
+            "/iam/third_parties",
+            &json!({"name": "X", "third_type": "Z"}),
+        )
+        .await;
+    assert_eq!(
+        body,
+        json!({"errors": [
+            {"identifier_type": "can't be blank"},
+            {"identifier_number": "can't be blank"},
+            {"third_type": "is invalid"},
+        ]})
+    );
+
+    // A sales order may name the new customer.
+    let product = harness.product_ids(1)[0];
+    let mut order = order_body("T1", product, 1);
+    order["third_party_id"] = created["id"].clone();
+    harness.create_order(&order).await;
+}
+
+#[tokio::test]
+async fn availability_is_stock_minus_what_open_orders_hold() {
+    let harness = Harness::start().await;
+    let [product, other] = harness.product_ids(2)[..] else {
+        panic!("two products");
+    };
+    for (warehouse, quantity) in [(1, 10), (2, 5)] {
+        let (status, body) = harness
+            .control_put(
+                &format!("/inventory/products/{product}/stock"),
+                &json!({"warehouse_id": warehouse, "quantity": quantity}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    harness
+        .control_put(
+            &format!("/inventory/products/{other}/stock"),
+            &json!({"warehouse_id": 1, "quantity": 3}),
+        )
+        .await;
+    let available = |query: String| {
+        let harness = &harness;
+        async move {
+            let (status, body) = harness
+                .get(&format!("/inventory/stocks/availability?{query}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body.as_array()
+                .expect("a bare array")
+                .iter()
+                .map(|a| {
+                    assert_eq!(a["reception_quantity"], 0);
+                    assert_eq!(a["return_quantity"], 0);
+                    (
+                        a["product_id"].as_i64().expect("product_id"),
+                        a["available_quantity"]
+                            .as_i64()
+                            .expect("available_quantity"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+
+    assert_eq!(available(format!("id={product}")).await, [(product, 15)]);
+    assert_eq!(
+        available(format!("id={product}&warehouse_id=1")).await,
+        [(product, 10)]
+    );
+    assert_eq!(
+        available(format!("id[]={product}&id[]={other}&warehouse_id=1,2")).await,
+        [(product, 15), (other, 3)]
+    );
+
+    let order = harness.create_order(&order_body("R1", product, 4)).await;
+    let id = id_of(&order);
+    assert_eq!(available(format!("id={product}")).await, [(product, 11)]);
+    assert_eq!(
+        available(format!("id={product}&warehouse_id=2")).await,
+        [(product, 5)],
+        "the order reserves in its own warehouse"
+    );
+    harness.advance(id).await;
+    harness.advance(id).await;
+    assert_eq!(
+        available(format!("id={product}")).await,
+        [(product, 11)],
+        "packing still holds the goods"
+    );
+    harness.advance(id).await;
+    assert_eq!(available(format!("id={product}")).await, [(product, 11)]);
+    assert_eq!(
+        harness.sandbox.state.stock(product, 1),
+        6,
+        "shipped goods left"
+    );
+
+    let big = harness.create_order(&order_body("R2", other, 5)).await;
+    assert_eq!(
+        available(format!("id={other}")).await,
+        [(other, 0)],
+        "never below zero"
+    );
+    let (status, _) = harness
+        .post(
+            &format!("/sales/orders/{}/cancel", id_of(&big)),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(available(format!("id={other}")).await, [(other, 3)]);
+
+    let (status, body) = harness
+        .control_put(
+            "/inventory/products/999999/stock",
+            &json!({"warehouse_id": 1, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = harness
+        .control_put(
+            &format!("/inventory/products/{product}/stock"),
+            &json!({"warehouse_id": 9, "quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
