@@ -1002,7 +1002,10 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
             if !p.line.requires_shipping {
                 continue;
             }
-            let done = match (p.fulfillable, p.fulfilled_status.as_deref()) {
+            // Shopify reports nothing fulfillable on a cancelled order: that says nothing
+            // about what shipped.
+            let fulfillable = p.fulfillable.filter(|_| cancelled_at.is_none());
+            let done = match (fulfillable, p.fulfilled_status.as_deref()) {
                 (Some(fulfillable), _) => p.line.current_quantity - fulfillable,
                 (None, Some("fulfilled")) => p.line.current_quantity,
                 _ if requested_fulfillment == Some(FulfillmentStatus::Fulfilled) => {

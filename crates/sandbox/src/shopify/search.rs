@@ -1039,6 +1039,159 @@ impl SearchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shopify::generator::generate_shop_at;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + TimeDelta::seconds(seconds)
+    }
+
+    #[test]
+    fn index_shows_a_change_only_after_the_lag() {
+        let mut shop = generate_shop_at(3, 4, at(0));
+        let mut index = SearchIndex::default();
+        for order in shop.orders.values() {
+            index.record(order, at(0), Duration::ZERO);
+        }
+        let lag = Duration::from_secs(60);
+        let id = *shop.orders.keys().next().unwrap();
+        let order = shop.orders.get_mut(&id).unwrap();
+        order.tags.insert("fresh".into());
+        order.updated_at = at(10);
+        index.record(&shop.orders[&id], at(10), lag);
+
+        let fresh = OrderSearch::parse("tag:fresh");
+        let stale = OrderSearch::parse("tag_not:fresh updated_at:<'2026-11-20T10:00:05Z'");
+        assert!(index.matching_order_ids(&shop, &fresh, at(10)).is_empty());
+        assert!(index.matching_order_ids(&shop, &fresh, at(69)).is_empty());
+        assert!(
+            index
+                .matching_order_ids(&shop, &stale, at(69))
+                .contains(&id)
+        );
+        assert_eq!(index.matching_order_ids(&shop, &fresh, at(70)), vec![id]);
+        assert!(
+            !index
+                .matching_order_ids(&shop, &stale, at(70))
+                .contains(&id)
+        );
+        // The live order matches at once: only the index lags.
+        assert!(fresh.matches_at(&shop.orders[&id], at(10)));
+    }
+
+    #[test]
+    fn index_finds_a_new_order_only_after_the_lag_and_versions_in_order() {
+        let mut shop = generate_shop_at(3, 2, at(0));
+        let mut index = SearchIndex::with_lag(Duration::from_secs(30));
+        for order in shop.orders.values() {
+            index.record(order, at(0), Duration::ZERO);
+        }
+        let mut new = shop.orders.values().next().unwrap().clone();
+        new.id = 42;
+        new.tags = ["a".to_string()].into();
+        shop.orders.insert(42, new.clone());
+        index.record(&new, at(100), index.lag());
+        let everything = OrderSearch::parse("");
+        assert!(
+            !index
+                .matching_order_ids(&shop, &everything, at(129))
+                .contains(&42)
+        );
+        assert!(
+            index
+                .matching_order_ids(&shop, &everything, at(130))
+                .contains(&42)
+        );
+
+        // Two changes in flight: each becomes visible at its own instant.
+        new.tags = ["b".to_string()].into();
+        index.record(&new, at(200), Duration::from_secs(30));
+        new.tags = ["c".to_string()].into();
+        index.record(&new, at(210), Duration::from_secs(30));
+        let tag = |t: &str| OrderSearch::parse(&format!("tag:{t}"));
+        assert_eq!(
+            index.matching_order_ids(&shop, &tag("a"), at(229)),
+            vec![42]
+        );
+        assert_eq!(
+            index.matching_order_ids(&shop, &tag("b"), at(230)),
+            vec![42]
+        );
+        assert!(
+            index
+                .matching_order_ids(&shop, &tag("b"), at(240))
+                .is_empty()
+        );
+        assert_eq!(
+            index.matching_order_ids(&shop, &tag("c"), at(240)),
+            vec![42]
+        );
+        // A change written without lag wins at once over the ones still pending.
+        new.tags = ["d".to_string()].into();
+        index.record(&new, at(300), Duration::from_secs(30));
+        new.tags = ["e".to_string()].into();
+        index.record(&new, at(301), Duration::ZERO);
+        assert_eq!(
+            index.matching_order_ids(&shop, &tag("e"), at(301)),
+            vec![42]
+        );
+        assert!(
+            index
+                .matching_order_ids(&shop, &tag("d"), at(400))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn parsed_mirrors_shopify_for_the_colon_trap() {
+        let search = OrderSearch::parse("updated_at:<2000-01-01T00:00:00Z sku:'INV-1'");
+        assert_eq!(
+            search.parsed(),
+            json!({"and": [
+                {"field": "updated_at", "range_lt": "2000-01-01T00:00:00+01:00"},
+                {"field": "00", "match_all": "00Z"},
+                {"field": "sku", "match_phrase": "INV-1"},
+            ]})
+        );
+        assert_eq!(
+            search.warnings(),
+            &[SearchWarning {
+                field: "00".into(),
+                message: "Invalid search field for this query.".into(),
+                code: "invalid_field".into(),
+            }]
+        );
+        let extension = search.extension(&["orders"]).unwrap();
+        assert_eq!(extension["path"], json!(["orders"]));
+        assert_eq!(extension["warnings"][0]["code"], "invalid_field");
+        assert!(
+            OrderSearch::parse("status:open")
+                .extension(&["orders"])
+                .is_none()
+        );
+        assert_eq!(
+            OrderSearch::parse("status:open").parsed(),
+            json!({"field": "status", "match_all": "open"})
+        );
+        assert_eq!(
+            OrderSearch::parse("-tag:a OR NOT (tag:b tag:c)").parsed(),
+            json!({"or": [
+                {"not": {"field": "tag", "match_all": "a"}},
+                {"not": {"and": [
+                    {"field": "tag", "match_all": "b"},
+                    {"field": "tag", "match_all": "c"},
+                ]}},
+            ]})
+        );
+        let bad = OrderSearch::parse("financial_status:bezahlt");
+        assert_eq!(bad.warnings()[0].code, "invalid_value");
+        assert_eq!(
+            bad.warnings()[0].message,
+            "Input `bezahlt` is not an accepted value."
+        );
+    }
 
     fn term_fields(query: &str) -> Vec<(Option<String>, String)> {
         tokenize(query)
