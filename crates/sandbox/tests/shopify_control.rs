@@ -1,6 +1,11 @@
 //! The Shopify sandbox's control API (`/sandbox/…`) over real HTTP: creating, changing,
 //! cancelling and moving orders, and the runtime knobs.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test by panicking, like the tests themselves"
+)]
+
 use chrono::DateTime;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

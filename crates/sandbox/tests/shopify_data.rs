@@ -1,6 +1,11 @@
 //! The Shopify sandbox's data: the generator, JSONL seeding, the REST shape and the search
 //! syntax with its lagging index, through the control API over real HTTP.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test by panicking, like the tests themselves"
+)]
+
 use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
