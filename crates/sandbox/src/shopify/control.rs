@@ -1,9 +1,870 @@
-//! The Shopify sandbox's control API under `/sandbox/` (not part of Shopify).
+//! The Shopify sandbox's control API under `/sandbox/` (not part of Shopify, never faulted, no
+//! auth): create, change, cancel and move orders the way a merchant or a customer would, read
+//! the shop, and tune faults and the search index lag at runtime.
+//!
+//! Orders are read and written in Shopify's REST shape ([`super::rest`]); order answers also
+//! carry the order's `fulfillment_orders` (REST `FulfillmentOrder` shape), which Shopify's order
+//! payload does not have, so tests can find fulfillment order ids. Errors are
+//! `{"error": "<message naming the field>"}` with 400 (not JSON), 404 (unknown id) or 422
+//! (refused).
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
 
-use super::ShopifyState;
+use super::model::{
+    CancelReason, FinancialStatus, FulfillmentOrder, FulfillmentOrderLineItem,
+    FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, MailingAddress,
+    Order, Shop, parse_gid,
+};
+use super::rest::{self, Fields};
+use super::search::OrderSearch;
+use super::webhooks::Topic;
+use super::{ChangeError, ShopifyState};
+use crate::faults::{self, Faults};
+
+impl FromRef<ShopifyState> for Faults {
+    fn from_ref(state: &ShopifyState) -> Faults {
+        state.faults.clone()
+    }
+}
 
 pub fn routes() -> Router<ShopifyState> {
     Router::new()
+        .route("/sandbox/orders", get(list_orders).post(create_order))
+        .route("/sandbox/orders/{id}", get(get_order).patch(patch_order))
+        .route("/sandbox/orders/{id}/cancel", post(cancel_order))
+        .route(
+            "/sandbox/fulfillment_orders/{id}/move",
+            post(move_fulfillment_order),
+        )
+        .route(
+            "/sandbox/faults",
+            get(faults::get_faults).put(faults::put_faults),
+        )
+        .route("/sandbox/stats", get(stats))
+        .route("/sandbox/index_lag", get(get_index_lag).put(put_index_lag))
+        .route("/sandbox/locations", get(locations))
+        .route("/sandbox/variants", get(variants))
+        .route("/sandbox/webhooks", get(webhook_stats))
+}
+
+/// Why a control request was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ControlError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControlError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        (status, Json(json!({"error": self.to_string()}))).into_response()
+    }
+}
+
+impl From<ChangeError<ControlError>> for ControlError {
+    fn from(error: ChangeError<ControlError>) -> Self {
+        match error {
+            ChangeError::OrderNotFound(id) => ControlError::NotFound(format!("no order {id}")),
+            ChangeError::Refused(error) => error,
+        }
+    }
+}
+
+type Answer = Result<Response, ControlError>;
+
+fn body_json(body: &Bytes) -> Result<Value, ControlError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ControlError::BadRequest(format!("the body is not valid JSON: {e}")))
+}
+
+/// The object itself, or the object inside `{"<wrapper>": {...}}` as Shopify's REST API wraps.
+fn unwrap_object<'a>(value: &'a Value, wrapper: &str) -> &'a Value {
+    match value.as_object() {
+        Some(map) if map.len() == 1 && map.contains_key(wrapper) => &map[wrapper],
+        _ => value,
+    }
+}
+
+fn path_id(raw: &str, kind: &str, what: &str) -> Result<u64, ControlError> {
+    raw.parse()
+        .ok()
+        .or_else(|| parse_gid(raw, kind))
+        .ok_or_else(|| ControlError::NotFound(format!("no {what} {raw}")))
+}
+
+/// An order's REST JSON plus its fulfillment orders.
+pub fn order_json(order: &Order, shop: &Shop) -> Value {
+    let mut value = rest::order_to_rest(order, shop);
+    if let Some(map) = value.as_object_mut() {
+        map.insert(
+            "fulfillment_orders".into(),
+            order
+                .fulfillment_orders
+                .iter()
+                .map(|fo| rest::fulfillment_order_to_rest(order, fo, shop))
+                .collect(),
+        );
+    }
+    value
+}
+
+fn read_order(state: &ShopifyState, id: u64) -> Answer {
+    let shop = state.shop();
+    let order = shop
+        .orders
+        .get(&id)
+        .ok_or_else(|| ControlError::NotFound(format!("no order {id}")))?;
+    Ok(Json(json!({"order": order_json(order, &shop)})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    limit: Option<String>,
+    since_id: Option<String>,
+    query: Option<String>,
+    as_of: Option<String>,
+}
+
+/// `GET /sandbox/orders[?limit=&since_id=&query=&as_of=]`: orders in id order. With `query`,
+/// the orders Shopify's lagging search index finds (at `as_of`, an RFC 3339 instant, default
+/// now), plus `search: {parsed, warnings}`.
+async fn list_orders(
+    State(state): State<ShopifyState>,
+    Query(params): Query<ListParams>,
+) -> Answer {
+    let limit = match params.limit.as_deref() {
+        None => usize::MAX,
+        Some(raw) => raw.parse().map_err(|_| {
+            ControlError::Invalid(format!("limit must be a positive integer, got {raw:?}"))
+        })?,
+    };
+    let since_id = match params.since_id.as_deref() {
+        None => 0,
+        Some(raw) => raw.parse().map_err(|_| {
+            ControlError::Invalid(format!("since_id must be an order id, got {raw:?}"))
+        })?,
+    };
+    let at = match params.as_of.as_deref() {
+        None => Utc::now(),
+        Some(raw) => DateTime::parse_from_rfc3339(raw)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| {
+                ControlError::Invalid(format!("as_of must be an RFC 3339 timestamp, got {raw:?}"))
+            })?,
+    };
+    let search = params.query.as_deref().map(OrderSearch::parse);
+    let shop = state.shop();
+    let ids: Vec<u64> = match &search {
+        Some(search) => state.search_index().matching_order_ids(&shop, search, at),
+        None => shop.orders.keys().copied().collect(),
+    };
+    let orders: Vec<Value> = ids
+        .into_iter()
+        .filter(|&id| id > since_id)
+        .take(limit)
+        .filter_map(|id| shop.orders.get(&id))
+        .map(|order| order_json(order, &shop))
+        .collect();
+    let mut answer = json!({"orders": orders});
+    if let Some(search) = search {
+        answer["search"] = json!({"parsed": search.parsed(), "warnings": search.warnings()});
+    }
+    Ok(Json(answer).into_response())
+}
+
+/// `GET /sandbox/orders/{id}` → `{"order": {...}}`.
+async fn get_order(State(state): State<ShopifyState>, Path(id): Path<String>) -> Answer {
+    read_order(&state, path_id(&id, "Order", "order")?)
+}
+
+/// `POST /sandbox/orders`: a REST-shaped order (bare or as `{"order": {...}}`) → 201
+/// `{"id", "admin_graphql_api_id", "name"}`; webhooks `orders/create` and, when paid,
+/// `orders/paid`.
+async fn create_order(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let order = {
+        let mut shop = state.shop();
+        rest::order_from_rest(&value, &mut shop).map_err(ControlError::Invalid)?
+    };
+    let mut topics = vec![Topic::OrdersCreate];
+    if order.financial_status == Some(FinancialStatus::Paid) {
+        topics.push(Topic::OrdersPaid);
+    }
+    let answer = json!({
+        "id": order.id,
+        "admin_graphql_api_id": order.gid(),
+        "name": order.name,
+    });
+    tracing::info!(order = %order.name, id = order.id, "Sandbox order created.");
+    state.insert_order(order, &topics);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// The fields `PATCH /sandbox/orders/{id}` accepts.
+const PATCHABLE: [&str; 10] = [
+    "financial_status",
+    "fulfillment_status",
+    "tags",
+    "note",
+    "email",
+    "phone",
+    "shipping_address",
+    "billing_address",
+    "line_items",
+    "id",
+];
+
+/// A validated `PATCH` body. `Some(None)` clears a field.
+#[derive(Debug, Default)]
+struct OrderPatch {
+    financial_status: Option<Option<FinancialStatus>>,
+    hold: Option<FulfillmentStatus>,
+    tags: Option<BTreeSet<String>>,
+    note: Option<Option<String>>,
+    email: Option<Option<String>>,
+    phone: Option<Option<String>>,
+    shipping_address: Option<Option<MailingAddress>>,
+    billing_address: Option<Option<MailingAddress>>,
+    /// (position in the body, line item id, new quantity)
+    line_quantities: Vec<(usize, u64, i64)>,
+}
+
+impl OrderPatch {
+    fn parse(value: &Value) -> Result<OrderPatch, String> {
+        let o = Fields::new(unwrap_object(value, "order"), "")?;
+        if let Some(unknown) = o.keys().find(|k| !PATCHABLE.contains(&k.as_str())) {
+            return Err(format!(
+                "{unknown} cannot be changed here (patchable: {})",
+                PATCHABLE[..9].join(", ")
+            ));
+        }
+        let mut patch = OrderPatch::default();
+        if o.has("financial_status") {
+            patch.financial_status = Some(match o.string("financial_status")? {
+                None => None,
+                Some(s) => Some(FinancialStatus::from_rest(&s).ok_or_else(|| {
+                    format!(
+                        "financial_status must be one of {}, got {s:?}",
+                        FinancialStatus::ALL.map(FinancialStatus::rest).join(", ")
+                    )
+                })?),
+            });
+        }
+        if let Some(s) = o.string("fulfillment_status")? {
+            patch.hold = Some(match s.as_str() {
+                "on_hold" => FulfillmentStatus::OnHold,
+                "scheduled" => FulfillmentStatus::Scheduled,
+                "request_declined" => FulfillmentStatus::RequestDeclined,
+                "unfulfilled" => FulfillmentStatus::Unfulfilled,
+                _ => {
+                    return Err(format!(
+                        "fulfillment_status must be on_hold, scheduled, request_declined or unfulfilled (to release a hold), got {s:?}; fulfil through GraphQL fulfillmentCreate"
+                    ));
+                }
+            });
+        }
+        if o.has("tags") {
+            patch.tags = Some(o.tags("tags")?.unwrap_or_default());
+        }
+        for (key, slot) in [
+            ("note", &mut patch.note),
+            ("email", &mut patch.email),
+            ("phone", &mut patch.phone),
+        ] {
+            if o.has(key) {
+                *slot = Some(o.string(key)?);
+            }
+        }
+        for (key, slot) in [
+            ("shipping_address", &mut patch.shipping_address),
+            ("billing_address", &mut patch.billing_address),
+        ] {
+            if o.has(key) {
+                *slot = Some(match o.object(key)? {
+                    Some(fields) => Some(rest::address_from_rest(&fields)?),
+                    None => None,
+                });
+            }
+        }
+        for (i, value) in o.array("line_items")?.into_iter().flatten().enumerate() {
+            let l = Fields::new(value, &format!("line_items[{i}]"))?;
+            let id = l
+                .id("id")?
+                .ok_or_else(|| format!("{} is required", l.field("id")))?;
+            let quantity = match l.integer("quantity")? {
+                Some(q) if q >= 0 => q,
+                _ => {
+                    return Err(format!(
+                        "{} must be a non-negative integer",
+                        l.field("quantity")
+                    ));
+                }
+            };
+            patch.line_quantities.push((i, id, quantity));
+        }
+        Ok(patch)
+    }
+}
+
+fn is_unfinished(status: FulfillmentOrderStatus) -> bool {
+    matches!(
+        status,
+        FulfillmentOrderStatus::Open
+            | FulfillmentOrderStatus::InProgress
+            | FulfillmentOrderStatus::OnHold
+            | FulfillmentOrderStatus::Scheduled
+    )
+}
+
+/// Checks a patch against the order before anything changes.
+fn validate_patch(order: &Order, patch: &OrderPatch) -> Result<(), ControlError> {
+    let cancelled = order.cancelled_at.is_some();
+    if cancelled && (!patch.line_quantities.is_empty() || patch.hold.is_some()) {
+        let field = if patch.hold.is_some() {
+            "fulfillment_status"
+        } else {
+            "line_items"
+        };
+        return Err(ControlError::Invalid(format!(
+            "{field}: order {} is cancelled",
+            order.name
+        )));
+    }
+    for &(i, id, quantity) in &patch.line_quantities {
+        if !order.line_items.iter().any(|l| l.id == id) {
+            return Err(ControlError::Invalid(format!(
+                "line_items[{i}].id: no line item {id} in order {}",
+                order.name
+            )));
+        }
+        let fulfilled = order.fulfilled_quantity(id);
+        if quantity < fulfilled {
+            return Err(ControlError::Invalid(format!(
+                "line_items[{i}].quantity: {fulfilled} units of line item {id} are already fulfilled"
+            )));
+        }
+    }
+    if let Some(hold) = patch.hold {
+        let wanted = match hold {
+            FulfillmentStatus::OnHold | FulfillmentStatus::Scheduled => {
+                FulfillmentOrderStatus::Open
+            }
+            _ => FulfillmentOrderStatus::OnHold,
+        };
+        let any = order.fulfillment_orders.iter().any(|fo| {
+            fo.status == wanted
+                || (hold == FulfillmentStatus::Unfulfilled
+                    && fo.status == FulfillmentOrderStatus::Scheduled)
+                || hold == FulfillmentStatus::RequestDeclined
+        });
+        if !any {
+            return Err(ControlError::Invalid(format!(
+                "fulfillment_status: order {} has no fulfillment order in a state to change",
+                order.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Sets line item `line_id` to `quantity` units and makes the fulfillment orders follow: more
+/// units join the line's unfinished fulfillment order (or a new one at the order's last
+/// location), fewer units leave them.
+fn set_line_quantity(
+    order: &mut Order,
+    shop: &mut Shop,
+    line_id: u64,
+    quantity: i64,
+    now: DateTime<Utc>,
+) {
+    let Some(line) = order.line_items.iter_mut().find(|l| l.id == line_id) else {
+        return;
+    };
+    let delta = quantity - line.current_quantity;
+    line.current_quantity = quantity;
+    line.quantity = line.quantity.max(quantity);
+    if !line.requires_shipping || delta == 0 {
+        return;
+    }
+    if delta > 0 {
+        let grown = order
+            .fulfillment_orders
+            .iter_mut()
+            .filter(|fo| is_unfinished(fo.status))
+            .find_map(|fo| {
+                let fo_line = fo
+                    .line_items
+                    .iter_mut()
+                    .find(|l| l.line_item_id == line_id)?;
+                fo_line.total_quantity += delta;
+                fo_line.remaining_quantity += delta;
+                fo.updated_at = now;
+                Some(())
+            });
+        if grown.is_some() {
+            return;
+        }
+        let new_line = FulfillmentOrderLineItem {
+            id: shop.allocate_id(),
+            line_item_id: line_id,
+            total_quantity: delta,
+            remaining_quantity: delta,
+        };
+        if let Some(fo) = order
+            .fulfillment_orders
+            .iter_mut()
+            .find(|fo| is_unfinished(fo.status))
+        {
+            fo.line_items.push(new_line);
+            fo.updated_at = now;
+        } else {
+            let location_id = order
+                .fulfillment_orders
+                .last()
+                .map(|fo| fo.location_id)
+                .or_else(|| shop.primary_location().map(|l| l.id))
+                .unwrap_or_default();
+            order.fulfillment_orders.push(FulfillmentOrder {
+                id: shop.allocate_id(),
+                status: FulfillmentOrderStatus::Open,
+                request_status: FulfillmentOrderRequestStatus::Unsubmitted,
+                location_id,
+                line_items: vec![new_line],
+                created_at: now,
+                updated_at: now,
+            });
+        }
+    } else {
+        let mut take = -delta;
+        for fo in order
+            .fulfillment_orders
+            .iter_mut()
+            .filter(|fo| is_unfinished(fo.status))
+        {
+            for fo_line in fo
+                .line_items
+                .iter_mut()
+                .filter(|l| l.line_item_id == line_id)
+            {
+                let removed = fo_line.remaining_quantity.min(take);
+                fo_line.remaining_quantity -= removed;
+                fo_line.total_quantity -= removed;
+                take -= removed;
+                fo.updated_at = now;
+            }
+            if fo.line_items.iter().all(|l| l.remaining_quantity == 0) {
+                fo.status = FulfillmentOrderStatus::Closed;
+            }
+        }
+    }
+}
+
+fn apply_hold(order: &mut Order, hold: FulfillmentStatus, now: DateTime<Utc>) {
+    for fo in &mut order.fulfillment_orders {
+        let next = match (hold, fo.status) {
+            (FulfillmentStatus::OnHold, FulfillmentOrderStatus::Open) => {
+                FulfillmentOrderStatus::OnHold
+            }
+            (FulfillmentStatus::Scheduled, FulfillmentOrderStatus::Open) => {
+                FulfillmentOrderStatus::Scheduled
+            }
+            (
+                FulfillmentStatus::Unfulfilled,
+                FulfillmentOrderStatus::OnHold | FulfillmentOrderStatus::Scheduled,
+            ) => FulfillmentOrderStatus::Open,
+            _ => continue,
+        };
+        fo.status = next;
+        fo.updated_at = now;
+    }
+    order.fulfillment_status = hold;
+}
+
+/// `PATCH /sandbox/orders/{id}`: changes `financial_status`, `fulfillment_status` (holds only),
+/// `tags`, `note`, `email`, `phone`, `shipping_address`, `billing_address` and line quantities
+/// (`line_items: [{id, quantity}]`, fulfillment orders follow). Webhooks `orders/updated`, plus
+/// `orders/paid` when the order became paid.
+async fn patch_order(
+    State(state): State<ShopifyState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let id = path_id(&id, "Order", "order")?;
+    let patch = OrderPatch::parse(&body_json(&body)?).map_err(ControlError::Invalid)?;
+    let now = Utc::now().trunc_subsecs(0);
+    state.change_order_announcing(id, |shop, id| {
+        let order = shop
+            .orders
+            .get(&id)
+            .ok_or_else(|| ControlError::NotFound(format!("no order {id}")))?;
+        validate_patch(order, &patch)?;
+        let Some(mut order) = shop.orders.remove(&id) else {
+            return Err(ControlError::NotFound(format!("no order {id}")));
+        };
+        let mut topics = vec![Topic::OrdersUpdated];
+        if let Some(status) = patch.financial_status {
+            if status == Some(FinancialStatus::Paid)
+                && order.financial_status != Some(FinancialStatus::Paid)
+            {
+                topics.push(Topic::OrdersPaid);
+            }
+            order.financial_status = status;
+        }
+        if let Some(tags) = patch.tags {
+            order.tags = tags;
+        }
+        if let Some(note) = patch.note {
+            order.note = note;
+        }
+        if let Some(email) = patch.email {
+            order.email = email;
+        }
+        if let Some(phone) = patch.phone {
+            order.phone = phone;
+        }
+        if let Some(address) = patch.shipping_address {
+            order.shipping_address = address;
+        }
+        if let Some(address) = patch.billing_address {
+            order.billing_address = address;
+        }
+        for &(_, line_id, quantity) in &patch.line_quantities {
+            set_line_quantity(&mut order, shop, line_id, quantity, now);
+        }
+        if let Some(hold) = patch.hold {
+            apply_hold(&mut order, hold, now);
+        }
+        order.refresh_fulfillment_status();
+        shop.orders.insert(id, order);
+        Ok(((), topics))
+    })?;
+    read_order(&state, id)
+}
+
+/// `POST /sandbox/orders/{id}/cancel` with an optional `{"reason": "customer", "refund": true}`
+/// (reason default `other`): cancels now, closes the fulfillment orders, refunds a paid order
+/// when asked; webhook `orders/cancelled`.
+async fn cancel_order(
+    State(state): State<ShopifyState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let id = path_id(&id, "Order", "order")?;
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let reason = match fields.string("reason").map_err(ControlError::Invalid)? {
+        None => CancelReason::Other,
+        Some(raw) => CancelReason::from_rest(&raw).ok_or_else(|| {
+            ControlError::Invalid(format!(
+                "reason must be one of customer, declined, fraud, inventory, other, staff, got {raw:?}"
+            ))
+        })?,
+    };
+    let refund = fields
+        .boolean("refund")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(false);
+    let now = Utc::now().trunc_subsecs(0);
+    state.change_order(id, &[Topic::OrdersCancelled], |shop, id| {
+        let order = shop
+            .orders
+            .get_mut(&id)
+            .ok_or_else(|| ControlError::NotFound(format!("no order {id}")))?;
+        if order.cancelled_at.is_some() {
+            return Err(ControlError::Invalid(
+                "Cannot cancel an order that has already been canceled".into(),
+            ));
+        }
+        if refund
+            && matches!(
+                order.financial_status,
+                Some(FinancialStatus::Paid | FinancialStatus::PartiallyPaid)
+            )
+        {
+            order.financial_status = Some(FinancialStatus::Refunded);
+        }
+        order.apply_cancellation(reason, now);
+        order.refresh_fulfillment_status();
+        Ok(())
+    })?;
+    tracing::info!(id, reason = reason.graphql(), "Sandbox order cancelled.");
+    read_order(&state, id)
+}
+
+/// `POST /sandbox/fulfillment_orders/{id}/move` with `{"location_id": N}` and optionally
+/// `"line_items": [{"id": <fulfillment order line id>, "quantity": q}]`: like Shopify's
+/// `fulfillmentOrderMove`, an untouched fulfillment order moves as a whole; otherwise the units
+/// still to fulfil (or the listed ones) move to a new fulfillment order at the location and the
+/// original keeps the rest. Answers `{"original_fulfillment_order", "moved_fulfillment_order"}`;
+/// webhook `orders/updated`.
+async fn move_fulfillment_order(
+    State(state): State<ShopifyState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let fo_id = path_id(&id, "FulfillmentOrder", "fulfillment order")?;
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let location_id = fields
+        .id("location_id")
+        .map_err(ControlError::Invalid)?
+        .ok_or_else(|| ControlError::Invalid("location_id is required".into()))?;
+    let mut wanted: Vec<(usize, u64, i64)> = Vec::new();
+    for (i, value) in fields
+        .array("line_items")
+        .map_err(ControlError::Invalid)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let l = Fields::new(value, &format!("line_items[{i}]")).map_err(ControlError::Invalid)?;
+        let id = l
+            .id("id")
+            .map_err(ControlError::Invalid)?
+            .ok_or_else(|| ControlError::Invalid(format!("{} is required", l.field("id"))))?;
+        let quantity = l
+            .positive_integer("quantity")
+            .map_err(ControlError::Invalid)?
+            .ok_or_else(|| {
+                ControlError::Invalid(format!(
+                    "{} must be a positive integer",
+                    l.field("quantity")
+                ))
+            })?;
+        wanted.push((i, id, quantity));
+    }
+    let order_id = {
+        let shop = state.shop();
+        if shop.location(location_id).is_none() {
+            return Err(ControlError::Invalid(format!(
+                "location_id: no location {location_id}"
+            )));
+        }
+        shop.orders
+            .values()
+            .find(|o| o.fulfillment_orders.iter().any(|fo| fo.id == fo_id))
+            .map(|o| o.id)
+            .ok_or_else(|| ControlError::NotFound(format!("no fulfillment order {fo_id}")))?
+    };
+    let now = Utc::now().trunc_subsecs(0);
+    let moved_id = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, order_id| {
+        move_lines(shop, order_id, fo_id, location_id, &wanted, now)
+    })?;
+    let shop = state.shop();
+    let order = shop
+        .orders
+        .get(&order_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no order {order_id}")))?;
+    let fo_json = |id: u64| {
+        order
+            .fulfillment_orders
+            .iter()
+            .find(|fo| fo.id == id)
+            .map_or(Value::Null, |fo| {
+                rest::fulfillment_order_to_rest(order, fo, &shop)
+            })
+    };
+    Ok(Json(json!({
+        "original_fulfillment_order": fo_json(fo_id),
+        "moved_fulfillment_order": fo_json(moved_id),
+    }))
+    .into_response())
+}
+
+/// Moves fulfillment order `fo_id` (or the `wanted` lines of it) to `location_id`; returns the
+/// id of the fulfillment order now at the location.
+fn move_lines(
+    shop: &mut Shop,
+    order_id: u64,
+    fo_id: u64,
+    location_id: u64,
+    wanted: &[(usize, u64, i64)],
+    now: DateTime<Utc>,
+) -> Result<u64, ControlError> {
+    // The order leaves the map while it changes, so new ids can be taken from the shop.
+    let mut order = shop
+        .orders
+        .remove(&order_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no order {order_id}")))?;
+    let moved = move_lines_of(&mut order, shop, fo_id, location_id, wanted, now);
+    shop.orders.insert(order_id, order);
+    moved
+}
+
+fn move_lines_of(
+    order: &mut Order,
+    shop: &mut Shop,
+    fo_id: u64,
+    location_id: u64,
+    wanted: &[(usize, u64, i64)],
+    now: DateTime<Utc>,
+) -> Result<u64, ControlError> {
+    let fo = order
+        .fulfillment_orders
+        .iter_mut()
+        .find(|fo| fo.id == fo_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no fulfillment order {fo_id}")))?;
+    if !is_unfinished(fo.status) {
+        return Err(ControlError::Invalid(format!(
+            "fulfillment order {fo_id} is {} and cannot be moved",
+            fo.status.graphql().to_ascii_lowercase()
+        )));
+    }
+    if fo.location_id == location_id {
+        return Err(ControlError::Invalid(format!(
+            "location_id: fulfillment order {fo_id} is already at location {location_id}"
+        )));
+    }
+    for &(i, line_id, quantity) in wanted {
+        let fo_line = fo
+            .line_items
+            .iter()
+            .find(|l| l.id == line_id)
+            .ok_or_else(|| {
+                ControlError::Invalid(format!(
+                    "line_items[{i}].id: no line {line_id} in fulfillment order {fo_id}"
+                ))
+            })?;
+        if quantity > fo_line.remaining_quantity {
+            return Err(ControlError::Invalid(format!(
+                "line_items[{i}].quantity: only {} units of line {line_id} are left to move",
+                fo_line.remaining_quantity
+            )));
+        }
+    }
+    let untouched = fo
+        .line_items
+        .iter()
+        .all(|l| l.remaining_quantity == l.total_quantity);
+    if wanted.is_empty() && untouched {
+        fo.location_id = location_id;
+        fo.updated_at = now;
+        return Ok(fo_id);
+    }
+    let moving: Vec<(u64, u64, i64)> = fo
+        .line_items
+        .iter()
+        .map(|l| {
+            let quantity = if wanted.is_empty() {
+                l.remaining_quantity
+            } else {
+                wanted
+                    .iter()
+                    .filter(|(_, id, _)| *id == l.id)
+                    .map(|(_, _, q)| q)
+                    .sum()
+            };
+            (l.id, l.line_item_id, quantity.min(l.remaining_quantity))
+        })
+        .filter(|&(_, _, q)| q > 0)
+        .collect();
+    if moving.is_empty() {
+        return Err(ControlError::Invalid(format!(
+            "fulfillment order {fo_id} has nothing left to move"
+        )));
+    }
+    for fo_line in &mut fo.line_items {
+        if let Some((_, _, q)) = moving.iter().find(|(id, _, _)| *id == fo_line.id) {
+            fo_line.total_quantity -= q;
+            fo_line.remaining_quantity -= q;
+        }
+    }
+    fo.line_items.retain(|l| l.total_quantity > 0);
+    if fo.line_items.iter().all(|l| l.remaining_quantity == 0) {
+        fo.status = FulfillmentOrderStatus::Closed;
+    }
+    fo.updated_at = now;
+    let moved = FulfillmentOrder {
+        id: shop.allocate_id(),
+        status: FulfillmentOrderStatus::Open,
+        request_status: FulfillmentOrderRequestStatus::Unsubmitted,
+        location_id,
+        line_items: moving
+            .into_iter()
+            .map(|(_, line_item_id, q)| FulfillmentOrderLineItem {
+                id: shop.allocate_id(),
+                line_item_id,
+                total_quantity: q,
+                remaining_quantity: q,
+            })
+            .collect(),
+        created_at: now,
+        updated_at: now,
+    };
+    let moved_id = moved.id;
+    order.fulfillment_orders.push(moved);
+    order.refresh_fulfillment_status();
+    Ok(moved_id)
+}
+
+/// `GET /sandbox/stats`.
+async fn stats(State(state): State<ShopifyState>) -> Response {
+    Json(state.stats.snapshot()).into_response()
+}
+
+/// `GET /sandbox/index_lag` → `{"seconds": f64}`.
+async fn get_index_lag(State(state): State<ShopifyState>) -> Response {
+    Json(json!({"seconds": state.index_lag().as_secs_f64()})).into_response()
+}
+
+/// `PUT /sandbox/index_lag` with `{"seconds": f64}`: changes written from now on show up in
+/// searches this long after.
+async fn put_index_lag(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let seconds = value
+        .get("seconds")
+        .and_then(Value::as_f64)
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .ok_or_else(|| ControlError::Invalid("seconds must be a non-negative number".into()))?;
+    state.set_index_lag(Duration::from_secs_f64(seconds));
+    Ok(Json(json!({"seconds": seconds})).into_response())
+}
+
+/// `GET /sandbox/locations` → `{"locations": [...]}`.
+async fn locations(State(state): State<ShopifyState>) -> Response {
+    let shop = state.shop();
+    let locations: Vec<Value> = shop.locations.iter().map(rest::location_to_rest).collect();
+    Json(json!({"locations": locations})).into_response()
+}
+
+/// `GET /sandbox/variants` → `{"variants": [...]}` with inventory levels.
+async fn variants(State(state): State<ShopifyState>) -> Response {
+    let shop = state.shop();
+    let variants: Vec<Value> = shop
+        .variants
+        .iter()
+        .map(|v| rest::variant_to_rest(v, &shop))
+        .collect();
+    Json(json!({"variants": variants})).into_response()
+}
+
+/// `GET /sandbox/webhooks` → the sender's counters, or `{"configured": false}`.
+async fn webhook_stats(State(state): State<ShopifyState>) -> Response {
+    match &state.webhooks {
+        Some(sender) => Json(json!({"configured": true, "stats": sender.stats()})).into_response(),
+        None => Json(json!({"configured": false})).into_response(),
+    }
 }

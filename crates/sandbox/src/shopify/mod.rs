@@ -44,7 +44,8 @@ pub struct ShopifyConfig {
     /// Points restored per second (`restoreRate`).
     pub restore_rate: f64,
     pub faults: FaultSettings,
-    /// A changed order shows up in `query:` searches only this long after the change.
+    /// A changed order shows up in `query:` searches only this long after the change (the
+    /// starting value; `PUT /sandbox/index_lag` changes it at runtime).
     pub index_lag: Duration,
     pub webhooks: Option<webhooks::WebhookConfig>,
 }
@@ -136,12 +137,24 @@ impl ShopifyState {
         topics: &[webhooks::Topic],
         change: impl FnOnce(&mut Shop, u64) -> Result<T, E>,
     ) -> Result<T, ChangeError<E>> {
+        self.change_order_announcing(order_id, |shop, id| {
+            change(shop, id).map(|output| (output, topics.to_vec()))
+        })
+    }
+
+    /// [`ShopifyState::change_order`] for changes whose webhook topics depend on what they
+    /// found (`orders/paid` only when the order became paid): `change` returns them.
+    pub fn change_order_announcing<T, E>(
+        &self,
+        order_id: u64,
+        change: impl FnOnce(&mut Shop, u64) -> Result<(T, Vec<webhooks::Topic>), E>,
+    ) -> Result<T, ChangeError<E>> {
         let now = Utc::now();
         let mut shop = self.shop();
         if !shop.orders.contains_key(&order_id) {
             return Err(ChangeError::OrderNotFound(order_id));
         }
-        let output = change(&mut shop, order_id).map_err(ChangeError::Refused)?;
+        let (output, topics) = change(&mut shop, order_id).map_err(ChangeError::Refused)?;
         let order = shop
             .orders
             .get_mut(&order_id)
@@ -149,8 +162,26 @@ impl ShopifyState {
         order.updated_at = next_timestamp(order.updated_at, now);
         let snapshot = order.clone();
         drop(shop);
-        self.order_written(&snapshot, topics);
+        self.order_written(&snapshot, &topics);
         Ok(output)
+    }
+
+    /// How long a change takes to show up in `query:` searches.
+    pub fn index_lag(&self) -> Duration {
+        self.search_index().lag()
+    }
+
+    /// Changes the index lag for changes written from now on.
+    pub fn set_index_lag(&self, lag: Duration) {
+        self.search_index().set_lag(lag);
+    }
+
+    /// Locks the search index.
+    pub fn search_index(&self) -> MutexGuard<'_, search::SearchIndex> {
+        // Recording a change cannot panic half-way through, so a poisoned lock is consistent.
+        self.search_index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Inserts a new order (already holding ids from this shop) and announces it.
@@ -161,10 +192,10 @@ impl ShopifyState {
     }
 
     fn order_written(&self, order: &model::Order, topics: &[webhooks::Topic]) {
-        self.search_index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .record(order, Utc::now(), self.config.index_lag);
+        let mut index = self.search_index();
+        let lag = index.lag();
+        index.record(order, Utc::now(), lag);
+        drop(index);
         if let Some(sender) = &self.webhooks {
             for topic in topics {
                 sender.deliver(*topic, order);
@@ -230,15 +261,14 @@ fn build_state(config: ShopifyConfig) -> Result<ShopifyState, StartError> {
         }
         None => generator::generate_shop(config.seed, config.orders),
     };
-    let mut index = search::SearchIndex::default();
+    let mut index = search::SearchIndex::with_lag(config.index_lag);
     let now = Utc::now();
     for order in shop.orders.values() {
         index.record(order, now, Duration::ZERO);
     }
-    let webhooks = config
-        .webhooks
-        .clone()
-        .map(|c| webhooks::WebhookSender::start(c, shop.domain.clone(), config.seed));
+    let webhooks = config.webhooks.clone().map(|c| {
+        webhooks::WebhookSender::start(c, shop.domain.clone(), config.seed).with_products_of(&shop)
+    });
     Ok(ShopifyState {
         bucket: Arc::new(Mutex::new(throttle::CostBucket::new(
             config.bucket,

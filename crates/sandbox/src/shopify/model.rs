@@ -7,9 +7,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+/// The sandbox shop's time zone: Madrid standard time, UTC+01:00. The sandbox ignores daylight
+/// saving time, so REST timestamps always carry `+01:00` and search dates are read in this
+/// offset, the way Shopify reads them in the shop's time zone.
+pub const SHOP_OFFSET: FixedOffset = match FixedOffset::east_opt(3600) {
+    Some(offset) => offset,
+    None => panic!("a one-hour offset is valid"),
+};
 
 /// `OrderDisplayFinancialStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -117,6 +125,26 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
+    pub const ALL: [CancelReason; 6] = [
+        CancelReason::Customer,
+        CancelReason::Declined,
+        CancelReason::Fraud,
+        CancelReason::Inventory,
+        CancelReason::Other,
+        CancelReason::Staff,
+    ];
+
+    /// The REST / webhook value, e.g. `customer`.
+    pub fn rest(self) -> String {
+        self.graphql().to_ascii_lowercase()
+    }
+
+    pub fn from_rest(value: &str) -> Option<CancelReason> {
+        CancelReason::ALL
+            .into_iter()
+            .find(|r| r.graphql().eq_ignore_ascii_case(value))
+    }
+
     pub fn graphql(self) -> &'static str {
         match self {
             CancelReason::Customer => "CUSTOMER",
@@ -405,6 +433,48 @@ impl Order {
         self.line_items
             .iter()
             .any(|l| l.requires_shipping && l.current_quantity > 0)
+    }
+
+    /// Units of line item `line_item_id` already fulfilled.
+    pub fn fulfilled_quantity(&self, line_item_id: u64) -> i64 {
+        self.fulfillments
+            .iter()
+            .flat_map(|f| &f.lines)
+            .filter(|l| l.line_item_id == line_item_id)
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    /// Cancels the order at `at` the way Shopify leaves a cancelled order (§9.5 of the
+    /// reference): `cancelledAt` and `cancelReason` set, every fulfillment order that was still
+    /// open `CLOSED`, an authorization voided, and the order closed when nothing was paid.
+    /// Quantities are left as they were.
+    pub fn apply_cancellation(&mut self, reason: CancelReason, at: DateTime<Utc>) {
+        self.cancelled_at = Some(at);
+        self.cancel_reason = Some(reason);
+        for fo in &mut self.fulfillment_orders {
+            if !matches!(
+                fo.status,
+                FulfillmentOrderStatus::Closed | FulfillmentOrderStatus::Cancelled
+            ) {
+                fo.status = FulfillmentOrderStatus::Closed;
+                fo.updated_at = at;
+            }
+        }
+        if self.financial_status == Some(FinancialStatus::Authorized) {
+            self.financial_status = Some(FinancialStatus::Voided);
+        }
+        let paid = matches!(
+            self.financial_status,
+            Some(
+                FinancialStatus::Paid
+                    | FinancialStatus::PartiallyPaid
+                    | FinancialStatus::PartiallyRefunded
+            )
+        );
+        if !paid && self.closed_at.is_none() {
+            self.closed_at = Some(at);
+        }
     }
 
     /// Recomputes `displayFulfillmentStatus` from the fulfillment orders after lines were
