@@ -50,7 +50,7 @@ impl FaultSettings {
                 return Err(format!("{name} must be between 0 and 1, got {share}"));
             }
         }
-        if !(self.retry_after_s >= 0.0) {
+        if self.retry_after_s.is_nan() || self.retry_after_s < 0.0 {
             return Err("retry_after_s must not be negative".into());
         }
         Ok(())
