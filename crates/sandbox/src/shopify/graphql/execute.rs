@@ -266,6 +266,8 @@ impl<'d> Executor<'d> {
     ) -> Result<(Value, u64), Propagate> {
         match (ty, out) {
             (_, Out::Null) => Ok((Value::Null, 0)),
+            // Leaves (scalars, enums and lists of them) come out of resolvers finished.
+            (_, Out::Leaf(value)) => Ok((value, 0)),
             (TypeRef::List(item), Out::List(items)) => {
                 let is_object = self.schema.is_composite(item.name());
                 let mut values = Vec::with_capacity(items.len());
@@ -297,7 +299,6 @@ impl<'d> Executor<'d> {
                 free_depth,
                 list_cost,
             ),
-            (TypeRef::Named(_), Out::Leaf(value)) => Ok((value, 0)),
             (TypeRef::Named(name), Out::Obj(obj)) => {
                 self.complete_object(shop, name, &obj, sub, path, free_depth)
             }
