@@ -1421,3 +1421,96 @@ async fn order_cancel_answers_with_a_job_and_cancels_shortly_after() {
         json!([{"field": ["staffNote"], "message": "Staff note is too long. Maximum length is 255 characters."}])
     );
 }
+
+/// A selection of every served field of `type_name`, `depth` levels deep, with the arguments
+/// the sandbox needs to answer each.
+fn every_field(type_name: &str, depth: usize, h: &Harness) -> String {
+    use tentacle_sandbox::shopify::graphql::schema::{Kind, Schema};
+    let schema = Schema::get();
+    let Some(def) = schema.type_def(type_name) else {
+        return "__typename".into();
+    };
+    let (_, item, _) = h.shop.variants[0].clone();
+    let mut parts = vec!["__typename".to_string()];
+    for field in &def.fields {
+        let target = field.ty.name();
+        let args = match (type_name, field.name.as_str()) {
+            ("InventoryItem", "inventoryLevel") => {
+                format!("(locationId: \"gid://shopify/Location/{}\")", h.shop.madrid)
+            }
+            ("Location", "inventoryLevel") => {
+                format!("(inventoryItemId: \"gid://shopify/InventoryItem/{item}\")")
+            }
+            ("InventoryLevel", "quantities") => "(names: [\"available\", \"on_hand\"])".into(),
+            _ if target.ends_with("Connection") => "(first: 2)".into(),
+            _ => String::new(),
+        };
+        match schema.kind(target) {
+            Some(Kind::Object | Kind::Interface) if depth == 0 => {}
+            Some(Kind::Object | Kind::Interface) => parts.push(format!(
+                "{}{args} {{ {} }}",
+                field.name,
+                every_field(target, depth - 1, h)
+            )),
+            _ => parts.push(format!("{}{args}", field.name)),
+        }
+    }
+    parts.join(" ")
+}
+
+#[tokio::test]
+async fn every_served_field_resolves() {
+    let h = start(2, 100_000.0, 10_000.0).await;
+    // One fulfillment with tracking, so `Fulfillment` fields have something to show.
+    let fulfilled = h
+        .gql(
+            FULFILL,
+            json!({"fulfillment": {
+                "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": h.fulfillment_order_gid(0)}],
+                "trackingInfo": {"company": "SEUR", "number": "1"},
+            }}),
+        )
+        .await;
+    assert_eq!(
+        fulfilled["data"]["fulfillmentCreate"]["userErrors"],
+        json!([])
+    );
+    let (variant, item, _) = h.shop.variants[0].clone();
+    let roots = [
+        ("orders(first: 2)", "OrderConnection"),
+        (&*format!("order(id: \"{}\")", h.order_gid(0)), "Order"),
+        (
+            &*format!("fulfillmentOrder(id: \"{}\")", h.fulfillment_order_gid(1)),
+            "FulfillmentOrder",
+        ),
+        ("locations(first: 2)", "LocationConnection"),
+        ("location", "Location"),
+        ("productVariants(first: 2)", "ProductVariantConnection"),
+        (
+            &*format!("productVariant(id: \"gid://shopify/ProductVariant/{variant}\")"),
+            "ProductVariant",
+        ),
+        ("inventoryItems(first: 2)", "InventoryItemConnection"),
+        (
+            &*format!("inventoryItem(id: \"gid://shopify/InventoryItem/{item}\")"),
+            "InventoryItem",
+        ),
+        (&*format!("node(id: \"{}\")", h.order_gid(1)), "Node"),
+        ("ordersCount", "Count"),
+    ]
+    .map(|(field, ty)| (field.to_string(), ty));
+    for (field, type_name) in roots {
+        let query = format!("{{ {field} {{ {} }} }}", every_field(type_name, 4, &h));
+        let body = h.gql(&query, json!({})).await;
+        assert!(
+            body.get("errors").is_none(),
+            "{field}: {:#}",
+            body["errors"]
+        );
+        assert!(
+            !body["data"]
+                .as_object()
+                .is_none_or(|d| d.values().any(Value::is_null))
+        );
+    }
+}
