@@ -31,7 +31,7 @@ SERVED = {
              "shippingLines sourceName subtotalLineItemsQuantity subtotalPriceSet tags taxesIncluded test "
              "totalDiscountsSet totalPriceSet totalShippingPriceSet totalTaxSet updatedAt",
     "LineItem": "currentQuantity discountedUnitPriceSet id isGiftCard name originalTotalSet originalUnitPriceSet "
-                "quantity requiresShipping sku title unfulfilledQuantity variant variantTitle vendor",
+                "product quantity requiresShipping sku title unfulfilledQuantity variant variantTitle vendor",
     "FulfillmentOrder": "assignedLocation createdAt id lineItems order orderId orderName orderProcessedAt "
                         "requestStatus status updatedAt",
     "FulfillmentOrderLineItem": "id inventoryItemId lineItem productTitle remainingQuantity requiresShipping sku "
@@ -44,8 +44,9 @@ SERVED = {
     "CustomerPhoneNumber": "phoneNumber",
     "MoneyBag": "*",
     "MoneyV2": "*",
-    "ProductVariant": "barcode displayName id inventoryItem inventoryQuantity legacyResourceId price sku title",
-    "InventoryItem": "id inventoryLevel inventoryLevels legacyResourceId requiresShipping sku tracked variant",
+    "ProductVariant": "barcode displayName id inventoryItem inventoryQuantity legacyResourceId price product sku title",
+    "Product": "id legacyResourceId title",
+    "InventoryItem": "id inventoryLevel inventoryLevels legacyResourceId requiresShipping sku tracked unitCost variant",
     "InventoryLevel": "id isActive item location quantities",
     "InventoryQuantity": "name quantity updatedAt",
     "Location": "address fulfillsOnlineOrders id inventoryLevel isActive isPrimary legacyResourceId name",

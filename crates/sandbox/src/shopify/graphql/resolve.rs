@@ -49,6 +49,8 @@ pub enum Obj<'s> {
     TrackingInfo(&'s TrackingInfo),
     FulfillmentLineItem(&'s Order, &'s FulfillmentLine),
     ProductVariant(&'s ProductVariant),
+    /// The product, as far as a variant knows it.
+    Product(&'s ProductVariant),
     InventoryItem(&'s ProductVariant),
     InventoryLevel(&'s ProductVariant, &'s Location, InventoryQuantities),
     InventoryQuantity(&'static str, i64),
@@ -57,7 +59,10 @@ pub enum Obj<'s> {
     Connection(Rc<Page<Obj<'s>>>),
     Edge(Rc<(Obj<'s>, String)>),
     PageInfo(Rc<PageInfo>),
-    Count { count: u64, exact: bool },
+    Count {
+        count: u64,
+        exact: bool,
+    },
     Payload(Rc<Payload>),
     UserError(Rc<UserErrorData>),
     AdjustmentGroup(Rc<AdjustmentGroup>),
@@ -77,6 +82,7 @@ impl Obj<'_> {
             Obj::Fulfillment(..) => "Fulfillment",
             Obj::FulfillmentLineItem(..) => "FulfillmentLineItem",
             Obj::ProductVariant(_) => "ProductVariant",
+            Obj::Product(_) => "Product",
             Obj::InventoryItem(_) => "InventoryItem",
             Obj::InventoryLevel(..) => "InventoryLevel",
             Obj::Location(_) => "Location",
@@ -252,6 +258,12 @@ pub fn resolve<'s>(
             _ => return Err(not_served(parent, field)),
         }),
         Obj::ProductVariant(variant) => variant_field(shop, variant, field),
+        Obj::Product(variant) => Ok(match field {
+            "id" => leaf(gid("Product", variant.product_id)),
+            "legacyResourceId" => leaf(variant.product_id.to_string()),
+            "title" => leaf(variant.product_title.as_str()),
+            _ => return Err(not_served(parent, field)),
+        }),
         Obj::InventoryItem(variant) => inventory_item_field(shop, variant, field, args),
         Obj::InventoryLevel(variant, location, quantities) => Ok(match field {
             "id" => leaf(format!(
@@ -514,6 +526,11 @@ fn node<'s>(shop: &'s Shop, id: &str) -> Out<'s> {
             .iter()
             .find(|v| v.id == n)
             .map(Obj::ProductVariant)
+    } else if let Some(n) = parse_gid(id, "Product") {
+        shop.variants
+            .iter()
+            .find(|v| v.product_id == n)
+            .map(Obj::Product)
     } else if let Some(n) = parse_gid(id, "InventoryItem") {
         shop.variants
             .iter()
@@ -826,6 +843,10 @@ fn line_item_field<'s>(
             .variant_id
             .and_then(|id| shop.variants.iter().find(|v| v.id == id))
             .map_or(Out::Null, |v| obj(Obj::ProductVariant(v))),
+        "product" => line
+            .variant_id
+            .and_then(|id| shop.variants.iter().find(|v| v.id == id))
+            .map_or(Out::Null, |v| obj(Obj::Product(v))),
         "originalUnitPriceSet" | "discountedUnitPriceSet" => money(line.unit_price),
         "originalTotalSet" => money(line.unit_price * Decimal::from(line.quantity)),
         _ => return Err(not_served("LineItem", field)),
@@ -978,6 +999,7 @@ fn variant_field<'s>(
         // `Money` is a decimal string with two places, unlike `Decimal`.
         "price" => leaf(format!("{:.2}", variant.price)),
         "inventoryItem" => obj(Obj::InventoryItem(variant)),
+        "product" => obj(Obj::Product(variant)),
         "inventoryQuantity" => leaf(
             shop.inventory
                 .iter()
@@ -1003,6 +1025,8 @@ fn inventory_item_field<'s>(
         "tracked" => leaf(variant.tracked),
         "requiresShipping" => leaf(variant.requires_shipping),
         "variant" => obj(Obj::ProductVariant(variant)),
+        // The sandbox's records carry no unit cost.
+        "unitCost" => Out::Null,
         "inventoryLevel" => arg_str(args, "locationId")
             .and_then(|id| parse_gid(id, "Location"))
             .and_then(|id| shop.location(id))

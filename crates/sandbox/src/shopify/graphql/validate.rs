@@ -255,7 +255,7 @@ impl<'d> Validator<'d> {
                 (ty, variable.default_value.is_some()),
             );
         }
-        self.directives(directives, "operation");
+        self.directives(directives);
         let root = match kind {
             "query" => QUERY_ROOT,
             "mutation" => MUTATION_ROOT,
@@ -321,7 +321,7 @@ impl<'d> Validator<'d> {
                         None => "...".to_string(),
                     });
                     if report {
-                        self.directives(&inline.directives, "inline fragment");
+                        self.directives(&inline.directives);
                     }
                     if !self.schema.is_composite(condition) {
                         if report {
@@ -351,7 +351,7 @@ impl<'d> Validator<'d> {
                     self.used_fragments.insert(name.to_string());
                     self.path.push(format!("... {name}"));
                     if report {
-                        self.directives(&spread.directives, "fragment spread");
+                        self.directives(&spread.directives);
                     }
                     match self.fragments.get(name).copied() {
                         None => {
@@ -425,7 +425,7 @@ impl<'d> Validator<'d> {
             return;
         };
         if report {
-            self.directives(&field.directives, "field");
+            self.directives(&field.directives);
         } else {
             for directive in &field.directives {
                 for (_, value) in &directive.arguments {
@@ -542,7 +542,7 @@ impl<'d> Validator<'d> {
         }
     }
 
-    fn directives(&mut self, directives: &'d [Directive<'static, String>], _on: &str) {
+    fn directives(&mut self, directives: &'d [Directive<'static, String>]) {
         for directive in directives {
             let expected = match directive.name.as_str() {
                 "skip" | "include" => Some(("if", TypeRef::non_null("Boolean"))),
