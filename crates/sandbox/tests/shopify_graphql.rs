@@ -1195,6 +1195,43 @@ async fn inventory_set_quantities_follows_the_2026_04_contract() {
             on_hand: 10
         })
     );
+    // …and the legacy compare-and-swap fields still work there.
+    let mut legacy_input = set_input(item, madrid, 9, Value::Null);
+    if let Some(q) = legacy_input["quantities"][0].as_object_mut() {
+        q.remove("changeFromQuantity");
+        q.insert("compareQuantity".into(), json!(7));
+    }
+    let stale_legacy = h
+        .gql_version(
+            "2026-01",
+            "mutation M($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { field code } } }",
+            json!({"input": legacy_input.clone()}),
+        )
+        .await;
+    assert_eq!(
+        stale_legacy["data"]["inventorySetQuantities"]["userErrors"],
+        json!([{"field": ["input", "quantities", "0", "compareQuantity"], "code": "COMPARE_QUANTITY_STALE"}])
+    );
+    legacy_input["ignoreCompareQuantity"] = json!(true);
+    let ignored = h
+        .gql_version(
+            "2026-01",
+            "mutation M($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { code } } }",
+            json!({"input": legacy_input}),
+        )
+        .await;
+    assert_eq!(
+        ignored["data"]["inventorySetQuantities"]["userErrors"],
+        json!([]),
+        "{ignored}"
+    );
+    assert_eq!(
+        level(&h),
+        Some(InventoryQuantities {
+            available: 9,
+            on_hand: 11
+        })
+    );
 }
 
 #[tokio::test]

@@ -328,6 +328,10 @@ fn every_enum_value_the_sandbox_emits_is_real() {
         ),
         (
             "InventorySetQuantitiesUserErrorCode",
+            "COMPARE_QUANTITY_STALE",
+        ),
+        (
+            "InventorySetQuantitiesUserErrorCode",
             "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
         ),
     ] {

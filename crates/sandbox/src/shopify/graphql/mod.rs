@@ -136,10 +136,16 @@ fn run(state: &ShopifyState, version: &str, request: GraphqlRequest) -> Value {
         Err(error) => return errors::errors_only(vec![error]),
     };
     let (kind, _, variable_definitions, _, selection, _) = validate::operation_header(op);
-    let variables = match validate::coerce_variables(variable_definitions, &request.variables) {
-        Ok(variables) => variables,
-        Err(errors) => return errors::errors_only(errors),
+    let legacy = if version < mutations::IDEMPOTENT_INVENTORY_FROM {
+        mutations::LEGACY_INVENTORY_FIELDS
+    } else {
+        &[]
     };
+    let variables =
+        match validate::coerce_variables(variable_definitions, &request.variables, legacy) {
+            Ok(variables) => variables,
+            Err(errors) => return errors::errors_only(errors),
+        };
     let fragments: Fragments<'_> = doc
         .definitions
         .iter()

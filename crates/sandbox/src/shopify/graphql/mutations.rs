@@ -29,6 +29,12 @@ use crate::shopify::{ChangeError, ShopifyState};
 /// `changeFromQuantity` required).
 pub const IDEMPOTENT_INVENTORY_FROM: &str = "2026-04";
 
+/// Inventory input fields that versions before 2026-04 still accept.
+pub const LEGACY_INVENTORY_FIELDS: super::validate::LegacyFields = &[
+    ("InventorySetQuantitiesInput", "ignoreCompareQuantity"),
+    ("InventoryQuantityInput", "compareQuantity"),
+];
+
 /// How long an `orderCancel` job takes before the cancellation shows.
 pub const CANCEL_JOB_DELAY: Duration = Duration::from_millis(100);
 
@@ -339,6 +345,20 @@ fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) ->
                     "The specified compare quantity ({expected}) does not match the current quantity ({current_value})."
                 ),
                 Some("CHANGE_FROM_QUANTITY_STALE"),
+            ));
+            continue;
+        }
+        // Before 2026-04: `compareQuantity`, unless `ignoreCompareQuantity`.
+        if let Some(expected) = q.get("compareQuantity").and_then(Value::as_i64)
+            && input.get("ignoreCompareQuantity").and_then(Value::as_bool) != Some(true)
+            && expected != current_value
+        {
+            errors.push(UserErrorData::new(
+                &at("compareQuantity"),
+                format!(
+                    "The specified compare quantity ({expected}) does not match the current quantity ({current_value})."
+                ),
+                Some("COMPARE_QUANTITY_STALE"),
             ));
             continue;
         }

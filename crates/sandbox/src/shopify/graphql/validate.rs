@@ -790,12 +790,16 @@ pub fn literal_to_json(
     })
 }
 
+/// Input fields that older API versions still accept: (input type, field).
+pub type LegacyFields = &'static [(&'static str, &'static str)];
+
 /// Coerces the request's variables for `definitions`, answering `INVALID_VARIABLE` errors.
 /// Keys absent from the request stay absent (unless defaulted), so "not given" and "null"
-/// remain distinguishable.
+/// remain distinguishable. `legacy` input fields pass through unchecked.
 pub fn coerce_variables(
     definitions: &[VariableDefinition<'static, String>],
     provided: &Map<String, Value>,
+    legacy: LegacyFields,
 ) -> Result<Map<String, Value>, Vec<Value>> {
     let schema = Schema::get();
     let mut coerced = Map::new();
@@ -817,7 +821,14 @@ pub fn coerce_variables(
             },
         };
         let mut problems = Vec::new();
-        let value_out = coerce_value(schema, &value, &ty, &mut Vec::new(), &mut problems);
+        let mut coercion = Coercion {
+            schema,
+            legacy,
+            path: Vec::new(),
+            problems: Vec::new(),
+        };
+        let value_out = coercion.value(&value, &ty);
+        problems.append(&mut coercion.problems);
         if problems.is_empty() {
             coerced.insert(name.clone(), value_out);
             continue;
@@ -866,104 +877,109 @@ pub fn coerce_variables(
 
 type Problem = (Vec<Value>, String);
 
-fn coerce_value(
-    schema: &Schema,
-    value: &Value,
-    ty: &TypeRef,
-    path: &mut Vec<Value>,
-    problems: &mut Vec<Problem>,
-) -> Value {
-    match ty {
-        TypeRef::NonNull(inner) => {
-            if value.is_null() {
-                problems.push((path.clone(), "Expected value to not be null".into()));
-                return Value::Null;
+struct Coercion<'a> {
+    schema: &'a Schema,
+    legacy: LegacyFields,
+    path: Vec<Value>,
+    problems: Vec<Problem>,
+}
+
+impl Coercion<'_> {
+    fn problem(&mut self, explanation: String) {
+        self.problems.push((self.path.clone(), explanation));
+    }
+
+    fn value(&mut self, value: &Value, ty: &TypeRef) -> Value {
+        let schema = self.schema;
+        match ty {
+            TypeRef::NonNull(inner) => {
+                if value.is_null() {
+                    self.problem("Expected value to not be null".into());
+                    return Value::Null;
+                }
+                self.value(value, inner)
             }
-            coerce_value(schema, value, inner, path, problems)
-        }
-        _ if value.is_null() => Value::Null,
-        TypeRef::List(inner) => match value {
-            Value::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .enumerate()
-                    .map(|(index, item)| {
-                        path.push(json!(index));
-                        let out = coerce_value(schema, item, inner, path, problems);
-                        path.pop();
-                        out
-                    })
-                    .collect(),
-            ),
-            single => Value::Array(vec![coerce_value(schema, single, inner, path, problems)]),
-        },
-        TypeRef::Named(name) => {
-            let Some(def) = schema.type_def(name) else {
-                problems.push((path.clone(), format!("Unknown type {name}")));
-                return Value::Null;
-            };
-            match def.kind {
-                Kind::Enum => match value {
-                    Value::String(s) if def.enum_values.iter().any(|v| v == s) => value.clone(),
-                    other => {
-                        problems.push((
-                            path.clone(),
-                            format!(
+            _ if value.is_null() => Value::Null,
+            TypeRef::List(inner) => match value {
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(index, item)| {
+                            self.path.push(json!(index));
+                            let out = self.value(item, inner);
+                            self.path.pop();
+                            out
+                        })
+                        .collect(),
+                ),
+                single => Value::Array(vec![self.value(single, inner)]),
+            },
+            TypeRef::Named(name) => {
+                let Some(def) = schema.type_def(name) else {
+                    self.problem(format!("Unknown type {name}"));
+                    return Value::Null;
+                };
+                match def.kind {
+                    Kind::Enum => match value {
+                        Value::String(s) if def.enum_values.iter().any(|v| v == s) => value.clone(),
+                        other => {
+                            self.problem(format!(
                                 "Expected {other} to be one of: {}",
                                 def.enum_values.join(", ")
-                            ),
-                        ));
-                        Value::Null
-                    }
-                },
-                Kind::InputObject => {
-                    let Value::Object(fields) = value else {
-                        problems.push((
-                            path.clone(),
-                            format!("Expected {value} to be a key-value object."),
-                        ));
-                        return Value::Null;
-                    };
-                    let mut out = Map::new();
-                    for key in fields.keys() {
-                        if def.input_field(key).is_none() {
-                            let mut at = path.clone();
-                            at.push(json!(key));
-                            problems.push((at, format!("Field is not defined on {name}")));
+                            ));
+                            Value::Null
                         }
-                    }
-                    for field in &def.input_fields {
-                        path.push(json!(field.name));
-                        match fields.get(&field.name) {
-                            Some(v) => {
-                                let v = coerce_value(schema, v, &field.ty, path, problems);
-                                out.insert(field.name.clone(), v);
+                    },
+                    Kind::InputObject => {
+                        let Value::Object(fields) = value else {
+                            self.problem(format!("Expected {value} to be a key-value object."));
+                            return Value::Null;
+                        };
+                        let mut out = Map::new();
+                        for (key, v) in fields {
+                            if def.input_field(key).is_some() {
+                                continue;
                             }
-                            None => match &field.default {
-                                Some(default) => {
-                                    if let Some(v) = literal_to_json(default, &Map::new()) {
-                                        out.insert(field.name.clone(), v);
-                                    }
-                                }
-                                None if field.ty.is_non_null() => problems
-                                    .push((path.clone(), "Expected value to not be null".into())),
-                                None => {}
-                            },
+                            if self.legacy.contains(&(name.as_str(), key.as_str())) {
+                                out.insert(key.clone(), v.clone());
+                                continue;
+                            }
+                            self.path.push(json!(key));
+                            self.problem(format!("Field is not defined on {name}"));
+                            self.path.pop();
                         }
-                        path.pop();
+                        for field in &def.input_fields {
+                            self.path.push(json!(field.name));
+                            match fields.get(&field.name) {
+                                Some(v) => {
+                                    let v = self.value(v, &field.ty);
+                                    out.insert(field.name.clone(), v);
+                                }
+                                None => match &field.default {
+                                    Some(default) => {
+                                        if let Some(v) = literal_to_json(default, &Map::new()) {
+                                            out.insert(field.name.clone(), v);
+                                        }
+                                    }
+                                    None if field.ty.is_non_null() => {
+                                        self.problem("Expected value to not be null".into())
+                                    }
+                                    None => {}
+                                },
+                            }
+                            self.path.pop();
+                        }
+                        Value::Object(out)
                     }
-                    Value::Object(out)
+                    _ => match coerce_scalar(name, value) {
+                        Some(v) => v,
+                        None => {
+                            self.problem(format!("Could not coerce value {value} to {name}"));
+                            Value::Null
+                        }
+                    },
                 }
-                _ => match coerce_scalar(name, value) {
-                    Some(v) => v,
-                    None => {
-                        problems.push((
-                            path.clone(),
-                            format!("Could not coerce value {value} to {name}"),
-                        ));
-                        Value::Null
-                    }
-                },
             }
         }
     }
@@ -1021,7 +1037,7 @@ mod tests {
         let Value::Object(provided) = provided else {
             panic!()
         };
-        let errors = coerce_variables(variables, &provided)
+        let errors = coerce_variables(variables, &provided, &[])
             .err()
             .unwrap_or_default();
         assert_eq!(errors.len(), 2);
