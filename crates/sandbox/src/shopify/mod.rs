@@ -105,6 +105,8 @@ pub struct ShopifyState {
     pub faults: Faults,
     pub webhooks: Option<webhooks::WebhookSender>,
     pub stats: Arc<ShopifyStats>,
+    /// `inventorySetQuantities` results by `@idempotent` key.
+    pub idempotency: Arc<Mutex<graphql::IdempotencyStore>>,
 }
 
 /// Why a change to an order was refused.
@@ -280,6 +282,7 @@ fn build_state(config: ShopifyConfig) -> Result<ShopifyState, StartError> {
         search_index: Arc::new(Mutex::new(index)),
         webhooks,
         stats: Arc::new(ShopifyStats::default()),
+        idempotency: Arc::default(),
     })
 }
 

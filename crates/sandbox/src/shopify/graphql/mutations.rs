@@ -1,0 +1,926 @@
+//! The mutations the sandbox serves (reference §9), with Shopify's texts for their errors.
+//!
+//! Business errors are `userErrors` in the payload; contract errors (a missing `@idempotent`,
+//! a missing `changeFromQuantity`) are top-level errors with the field `null`. Every order change
+//! goes through `ShopifyState::change_order`, so `updatedAt`, the search index and webhooks
+//! follow.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use graphql_parser::query::Field;
+use serde_json::{Map, Value};
+
+use super::errors::FieldError;
+use super::execute::Executor;
+use super::resolve::find_fulfillment_order;
+use super::validate::literal_to_json;
+use crate::rng::Rng;
+use crate::shopify::model::{
+    CancelReason, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrderStatus,
+    InventoryQuantities, Shop, TrackingInfo, parse_gid,
+};
+use crate::shopify::webhooks::Topic;
+use crate::shopify::{ChangeError, ShopifyState};
+
+/// First API version with the 2026-04 inventory contract (`@idempotent` and
+/// `changeFromQuantity` required).
+pub const IDEMPOTENT_INVENTORY_FROM: &str = "2026-04";
+
+/// Inventory input fields that versions before 2026-04 still accept.
+pub const LEGACY_INVENTORY_FIELDS: super::validate::LegacyFields = &[
+    ("InventorySetQuantitiesInput", "ignoreCompareQuantity"),
+    ("InventoryQuantityInput", "compareQuantity"),
+];
+
+/// How long an `orderCancel` job takes before the cancellation shows.
+pub const CANCEL_JOB_DELAY: Duration = Duration::from_millis(100);
+
+/// `UserError`, `InventorySetQuantitiesUserError` or `OrderCancelUserError`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserErrorData {
+    pub field: Option<Vec<String>>,
+    pub message: String,
+    pub code: Option<&'static str>,
+}
+
+impl UserErrorData {
+    fn new(field: &[&str], message: impl Into<String>, code: Option<&'static str>) -> Self {
+        UserErrorData {
+            field: Some(field.iter().map(|f| f.to_string()).collect()),
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// One line of `InventoryAdjustmentGroup.changes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryChange {
+    pub name: &'static str,
+    pub delta: i64,
+    pub item_id: u64,
+    pub location_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdjustmentGroup {
+    pub id: u64,
+    pub created_at: DateTime<Utc>,
+    pub reason: String,
+    pub reference_document_uri: Option<String>,
+    pub changes: Vec<InventoryChange>,
+}
+
+/// What a mutation answered, before its selection is read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    InventorySet {
+        group: Option<AdjustmentGroup>,
+        errors: Vec<UserErrorData>,
+    },
+    FulfillmentCreate {
+        /// (order id, fulfillment id).
+        fulfillment: Option<(u64, u64)>,
+        errors: Vec<UserErrorData>,
+    },
+    TagsAdd {
+        node: Option<u64>,
+        errors: Vec<UserErrorData>,
+    },
+    OrderUpdate {
+        order: Option<u64>,
+        errors: Vec<UserErrorData>,
+    },
+    OrderCancel {
+        job: Option<String>,
+        errors: Vec<UserErrorData>,
+    },
+}
+
+impl Payload {
+    pub fn user_errors(&self) -> &[UserErrorData] {
+        match self {
+            Payload::InventorySet { errors, .. }
+            | Payload::FulfillmentCreate { errors, .. }
+            | Payload::TagsAdd { errors, .. }
+            | Payload::OrderUpdate { errors, .. }
+            | Payload::OrderCancel { errors, .. } => errors,
+        }
+    }
+}
+
+/// Results of `inventorySetQuantities` by idempotency key, with the input they answered.
+#[derive(Debug, Default)]
+pub struct IdempotencyStore {
+    entries: HashMap<String, (Value, Payload)>,
+}
+
+/// Runs mutation `name` with its argument values.
+pub fn run(
+    ex: &mut Executor<'_>,
+    name: &str,
+    args: &Map<String, Value>,
+    field: &Field<'static, String>,
+) -> Result<Payload, FieldError> {
+    match name {
+        "inventorySetQuantities" => inventory_set_quantities(ex, args, field),
+        "fulfillmentCreate" => Ok(fulfillment_create(ex.state, args, ex.now)),
+        "tagsAdd" => Ok(tags_add(ex.state, args)),
+        "orderUpdate" => Ok(order_update(ex.state, args)),
+        "orderCancel" => Ok(order_cancel(ex.state, args)),
+        other => Err(FieldError::new(
+            "INTERNAL_SERVER_ERROR",
+            format!("The sandbox does not serve Mutation.{other}"),
+        )),
+    }
+}
+
+fn str_at<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn now_seconds() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
+}
+
+fn inventory_set_quantities(
+    ex: &mut Executor<'_>,
+    args: &Map<String, Value>,
+    field: &Field<'static, String>,
+) -> Result<Payload, FieldError> {
+    let contract_2026_04 = ex.version.as_str() >= IDEMPOTENT_INVENTORY_FROM;
+    let key = field
+        .directives
+        .iter()
+        .find(|d| d.name == "idempotent")
+        .and_then(|d| d.arguments.iter().find(|(n, _)| n == "key"))
+        .and_then(|(_, v)| literal_to_json(v, &ex.variables))
+        .and_then(|v| v.as_str().map(str::to_string));
+    if contract_2026_04 && key.is_none() {
+        return Err(FieldError::bad_request(
+            "The @idempotent directive is required for this mutation but was not provided.",
+        ));
+    }
+    if key.as_deref() == Some("") {
+        return Err(FieldError::bad_request(
+            "The @idempotent directive requires a non-empty key.",
+        ));
+    }
+    let input = args.get("input").cloned().unwrap_or(Value::Null);
+    let quantities: Vec<Value> = input
+        .get("quantities")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if contract_2026_04
+        && quantities
+            .iter()
+            .any(|q| q.get("changeFromQuantity").is_none())
+    {
+        let mut error = FieldError::new(
+            "INVALID_FIELD_ARGUMENTS",
+            "InventoryQuantityInput must include the following argument: changeFromQuantity.",
+        );
+        // Shopify also points at the variable that carried the input.
+        let variable = field
+            .arguments
+            .iter()
+            .find_map(|(name, value)| match value {
+                graphql_parser::query::Value::Variable(v) if name == "input" => Some(v.as_str()),
+                _ => None,
+            });
+        if let Some(pos) = variable.and_then(|v| ex.variable_positions.get(v)) {
+            error.extra_locations.push(*pos);
+        }
+        return Err(error);
+    }
+    let state = ex.state;
+    let Some(key) = key else {
+        return Ok(apply_inventory(state, &input, &quantities));
+    };
+    // Holding the store's lock while applying makes a concurrent duplicate wait for the first
+    // answer instead of applying twice.
+    let mut store = state
+        .idempotency
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((previous_input, payload)) = store.entries.get(&key) {
+        if *previous_input == input {
+            return Ok(payload.clone());
+        }
+        return Ok(Payload::InventorySet {
+            group: None,
+            errors: vec![UserErrorData {
+                field: None,
+                message: "The idempotency key has already been used with different parameters."
+                    .into(),
+                code: Some("IDEMPOTENCY_KEY_PARAMETER_MISMATCH"),
+            }],
+        });
+    }
+    let payload = apply_inventory(state, &input, &quantities);
+    store.entries.insert(key, (input, payload.clone()));
+    Ok(payload)
+}
+
+/// Reasons Shopify accepts for inventory changes.
+const INVENTORY_REASONS: [&str; 17] = [
+    "correction",
+    "cycle_count_available",
+    "damaged",
+    "movement_canceled",
+    "movement_created",
+    "movement_received",
+    "movement_updated",
+    "other",
+    "promotion",
+    "quality_control",
+    "received",
+    "reservation_created",
+    "reservation_deleted",
+    "reservation_updated",
+    "restock",
+    "safety_stock",
+    "shrinkage",
+];
+
+const MAX_QUANTITY: i64 = 1_000_000_000;
+
+fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) -> Payload {
+    let name = str_at(input, "name").unwrap_or_default();
+    let reason = str_at(input, "reason").unwrap_or_default();
+    let fail = |errors: Vec<UserErrorData>| Payload::InventorySet {
+        group: None,
+        errors,
+    };
+    let quantity_name = match name {
+        "available" => "available",
+        "on_hand" => "on_hand",
+        _ => {
+            return fail(vec![UserErrorData::new(
+                &["input", "name"],
+                "The quantity name must be either 'available' or 'on_hand'.",
+                Some("INVALID_NAME"),
+            )]);
+        }
+    };
+    if !INVENTORY_REASONS.contains(&reason) {
+        return fail(vec![UserErrorData::new(
+            &["input", "reason"],
+            "The specified reason is invalid.",
+            Some("INVALID_REASON"),
+        )]);
+    }
+    let mut shop = state.shop();
+    let mut errors = Vec::new();
+    let mut targets = Vec::new();
+    for (index, q) in quantities.iter().enumerate() {
+        let index = index.to_string();
+        let at = |leaf: &'static str| ["input", "quantities", index.as_str(), leaf];
+        let item = str_at(q, "inventoryItemId")
+            .and_then(|id| parse_gid(id, "InventoryItem"))
+            .filter(|id| shop.variants.iter().any(|v| v.inventory_item_id == *id));
+        let location = str_at(q, "locationId")
+            .and_then(|id| parse_gid(id, "Location"))
+            .filter(|id| shop.location(*id).is_some());
+        let wanted = q
+            .get("quantity")
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
+        let (Some(item), Some(location)) = (item, location) else {
+            if item.is_none() {
+                errors.push(UserErrorData::new(
+                    &at("inventoryItemId"),
+                    "The specified inventory item could not be found.",
+                    Some("INVALID_INVENTORY_ITEM"),
+                ));
+            }
+            if location.is_none() {
+                errors.push(UserErrorData::new(
+                    &at("locationId"),
+                    "The specified location could not be found.",
+                    Some("INVALID_LOCATION"),
+                ));
+            }
+            continue;
+        };
+        if wanted > MAX_QUANTITY {
+            errors.push(UserErrorData::new(
+                &at("quantity"),
+                "The quantity can't be higher than 1,000,000,000.",
+                Some("INVALID_QUANTITY_TOO_HIGH"),
+            ));
+            continue;
+        }
+        if wanted < -MAX_QUANTITY {
+            errors.push(UserErrorData::new(
+                &at("quantity"),
+                "The quantity can't be lower than -1,000,000,000.",
+                Some("INVALID_QUANTITY_TOO_LOW"),
+            ));
+            continue;
+        }
+        let current =
+            shop.inventory
+                .get(&(item, location))
+                .copied()
+                .unwrap_or(InventoryQuantities {
+                    available: 0,
+                    on_hand: 0,
+                });
+        let current_value = if quantity_name == "available" {
+            current.available
+        } else {
+            current.on_hand
+        };
+        if let Some(expected) = q.get("changeFromQuantity").and_then(Value::as_i64)
+            && expected != current_value
+        {
+            errors.push(UserErrorData::new(
+                &at("changeFromQuantity"),
+                format!(
+                    "The specified compare quantity ({expected}) does not match the current quantity ({current_value})."
+                ),
+                Some("CHANGE_FROM_QUANTITY_STALE"),
+            ));
+            continue;
+        }
+        // Before 2026-04: `compareQuantity`, unless `ignoreCompareQuantity`.
+        if let Some(expected) = q.get("compareQuantity").and_then(Value::as_i64)
+            && input.get("ignoreCompareQuantity").and_then(Value::as_bool) != Some(true)
+            && expected != current_value
+        {
+            errors.push(UserErrorData::new(
+                &at("compareQuantity"),
+                format!(
+                    "The specified compare quantity ({expected}) does not match the current quantity ({current_value})."
+                ),
+                Some("COMPARE_QUANTITY_STALE"),
+            ));
+            continue;
+        }
+        targets.push((item, location, wanted - current_value));
+    }
+    if !errors.is_empty() {
+        return fail(errors);
+    }
+    let mut changes = Vec::new();
+    for (item, location, delta) in targets {
+        let level = shop
+            .inventory
+            .entry((item, location))
+            .or_insert(InventoryQuantities {
+                available: 0,
+                on_hand: 0,
+            });
+        // `available` and `on_hand` move together: the committed part stays put.
+        level.available += delta;
+        level.on_hand += delta;
+        let (first, second) = if quantity_name == "available" {
+            ("available", "on_hand")
+        } else {
+            ("on_hand", "available")
+        };
+        for name in [first, second] {
+            changes.push(InventoryChange {
+                name,
+                delta,
+                item_id: item,
+                location_id: location,
+            });
+        }
+    }
+    let group = AdjustmentGroup {
+        id: shop.allocate_id(),
+        created_at: now_seconds(),
+        reason: reason.to_string(),
+        reference_document_uri: str_at(input, "referenceDocumentUri").map(str::to_string),
+        changes,
+    };
+    Payload::InventorySet {
+        group: Some(group),
+        errors: Vec::new(),
+    }
+}
+
+fn fulfillment_error(message: impl Into<String>) -> UserErrorData {
+    UserErrorData::new(&["fulfillment"], message, None)
+}
+
+/// What one `lineItemsByFulfillmentOrder` entry asks for.
+struct FulfillmentRequest {
+    fulfillment_order_id: u64,
+    /// `None`: every remaining line.
+    lines: Option<Vec<(u64, i64)>>,
+}
+
+fn fulfillment_create(
+    state: &ShopifyState,
+    args: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Payload {
+    let fail = |errors: Vec<UserErrorData>| Payload::FulfillmentCreate {
+        fulfillment: None,
+        errors,
+    };
+    let input = args.get("fulfillment").cloned().unwrap_or(Value::Null);
+    let groups: Vec<Value> = input
+        .get("lineItemsByFulfillmentOrder")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut requests = Vec::new();
+    for (gi, group) in groups.iter().enumerate() {
+        let Some(fo_id) =
+            str_at(group, "fulfillmentOrderId").and_then(|id| parse_gid(id, "FulfillmentOrder"))
+        else {
+            return fail(vec![fulfillment_error("Fulfillment order does not exist.")]);
+        };
+        let lines = match group
+            .get("fulfillmentOrderLineItems")
+            .and_then(Value::as_array)
+        {
+            None => None,
+            Some(lines) => {
+                let mut parsed = Vec::new();
+                for (li, line) in lines.iter().enumerate() {
+                    let quantity = line.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+                    if quantity <= 0 {
+                        let (gi, li) = (gi.to_string(), li.to_string());
+                        return fail(vec![UserErrorData::new(
+                            &[
+                                "fulfillment",
+                                "lineItemsByFulfillmentOrder",
+                                &gi,
+                                "fulfillmentOrderLineItems",
+                                &li,
+                                "quantity",
+                            ],
+                            "Quantity must be greater than 0",
+                            None,
+                        )]);
+                    }
+                    let id = str_at(line, "id")
+                        .and_then(|id| parse_gid(id, "FulfillmentOrderLineItem"))
+                        .unwrap_or(0);
+                    parsed.push((id, quantity));
+                }
+                Some(parsed)
+            }
+        };
+        requests.push(FulfillmentRequest {
+            fulfillment_order_id: fo_id,
+            lines,
+        });
+    }
+    // Find the one order every fulfillment order belongs to.
+    let order_id = {
+        let shop = state.shop();
+        let mut order_id = None;
+        for request in &requests {
+            let Some((order, _)) = find_fulfillment_order(&shop, request.fulfillment_order_id)
+            else {
+                return fail(vec![fulfillment_error("Fulfillment order does not exist.")]);
+            };
+            if order_id.is_some_and(|id| id != order.id) {
+                return fail(vec![fulfillment_error(
+                    "All fulfillment orders must belong to the same order.",
+                )]);
+            }
+            order_id = Some(order.id);
+        }
+        match order_id {
+            Some(id) => id,
+            None => {
+                return fail(vec![fulfillment_error(
+                    "Invalid fulfillment order line item quantity requested.",
+                )]);
+            }
+        }
+    };
+    let tracking = tracking_infos(input.get("trackingInfo"));
+    let result = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+        apply_fulfillment(shop, id, &requests, tracking, now)
+    });
+    match result {
+        Ok(fulfillment_id) => Payload::FulfillmentCreate {
+            fulfillment: Some((order_id, fulfillment_id)),
+            errors: Vec::new(),
+        },
+        Err(ChangeError::Refused(error)) => fail(vec![error]),
+        Err(ChangeError::OrderNotFound(_)) => {
+            fail(vec![fulfillment_error("Fulfillment order does not exist.")])
+        }
+    }
+}
+
+fn tracking_infos(input: Option<&Value>) -> Vec<TrackingInfo> {
+    let Some(input) = input.filter(|v| v.is_object()) else {
+        return Vec::new();
+    };
+    let company = str_at(input, "company").map(str::to_string);
+    let strings = |key: &str| -> Vec<String> {
+        input
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut numbers: Vec<String> = str_at(input, "number")
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    numbers.extend(strings("numbers"));
+    let mut urls: Vec<String> = str_at(input, "url")
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    urls.extend(strings("urls"));
+    if numbers.is_empty() && urls.is_empty() && company.is_none() {
+        return Vec::new();
+    }
+    let count = numbers.len().max(urls.len()).max(1);
+    (0..count)
+        .map(|i| TrackingInfo {
+            company: company.clone(),
+            number: numbers.get(i).cloned(),
+            url: urls.get(i).cloned(),
+        })
+        .collect()
+}
+
+/// Fulfils the requested lines of order `order_id`; all or nothing.
+fn apply_fulfillment(
+    shop: &mut Shop,
+    order_id: u64,
+    requests: &[FulfillmentRequest],
+    tracking: Vec<TrackingInfo>,
+    now: DateTime<Utc>,
+) -> Result<u64, UserErrorData> {
+    let over = || fulfillment_error("Invalid fulfillment order line item quantity requested.");
+    // (fulfillment order index, line index, quantity) to take.
+    let mut takes = Vec::new();
+    let mut location_id = None;
+    {
+        let order = shop.orders.get(&order_id).ok_or_else(over)?;
+        for request in requests {
+            let (fo_index, fo) = order
+                .fulfillment_orders
+                .iter()
+                .enumerate()
+                .find(|(_, fo)| fo.id == request.fulfillment_order_id)
+                .ok_or_else(|| fulfillment_error("Fulfillment order does not exist."))?;
+            if !fo.status.is_fulfillable() {
+                return Err(fulfillment_error(format!(
+                    "Fulfillment order {} has an unfulfillable status= {}.",
+                    fo.id,
+                    fo.status.graphql().to_ascii_lowercase()
+                )));
+            }
+            if location_id.is_some_and(|l| l != fo.location_id) {
+                return Err(fulfillment_error(
+                    "All fulfillment orders must be assigned to the same location.",
+                ));
+            }
+            location_id = Some(fo.location_id);
+            match &request.lines {
+                None => {
+                    for (li, line) in fo.line_items.iter().enumerate() {
+                        if line.remaining_quantity > 0 {
+                            takes.push((fo_index, li, line.remaining_quantity));
+                        }
+                    }
+                }
+                Some(lines) => {
+                    for (line_id, quantity) in lines {
+                        let (li, line) = fo
+                            .line_items
+                            .iter()
+                            .enumerate()
+                            .find(|(_, l)| l.id == *line_id)
+                            .ok_or_else(over)?;
+                        let already: i64 = takes
+                            .iter()
+                            .filter(|(f, l, _)| *f == fo_index && *l == li)
+                            .map(|(_, _, q)| *q)
+                            .sum();
+                        if already + quantity > line.remaining_quantity {
+                            return Err(over());
+                        }
+                        takes.push((fo_index, li, *quantity));
+                    }
+                }
+            }
+        }
+    }
+    if takes.is_empty() {
+        return Err(over());
+    }
+    let fulfillment_id = shop.allocate_id();
+    let mut lines = Vec::new();
+    for _ in &takes {
+        lines.push(shop.allocate_id());
+    }
+    let order = shop.orders.get_mut(&order_id).ok_or_else(over)?;
+    let mut fulfillment_lines = Vec::new();
+    for ((fo_index, li, quantity), line_id) in takes.iter().zip(lines) {
+        let fo = &mut order.fulfillment_orders[*fo_index];
+        let line = &mut fo.line_items[*li];
+        line.remaining_quantity -= quantity;
+        fulfillment_lines.push(FulfillmentLine {
+            id: line_id,
+            line_item_id: line.line_item_id,
+            quantity: *quantity,
+        });
+        fo.updated_at = now.trunc_subsecs(0);
+    }
+    for (fo_index, _, _) in &takes {
+        let fo = &mut order.fulfillment_orders[*fo_index];
+        fo.status = if fo.line_items.iter().all(|l| l.remaining_quantity == 0) {
+            FulfillmentOrderStatus::Closed
+        } else {
+            FulfillmentOrderStatus::InProgress
+        };
+    }
+    order.fulfillments.push(Fulfillment {
+        id: fulfillment_id,
+        location_id: location_id.unwrap_or_default(),
+        tracking,
+        lines: fulfillment_lines,
+        created_at: now.trunc_subsecs(0),
+    });
+    order.refresh_fulfillment_status();
+    Ok(fulfillment_id)
+}
+
+/// Tags from `[String!]!`, each of which may itself be a comma-separated list.
+fn tag_list(value: Option<&Value>) -> Vec<String> {
+    let raw: Vec<&str> = match value {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        Some(Value::String(s)) => vec![s.as_str()],
+        _ => Vec::new(),
+    };
+    raw.iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The resource type of a GID (`gid://shopify/Product/1` → `Product`).
+fn gid_type(id: &str) -> Option<&str> {
+    id.strip_prefix("gid://shopify/")?.split('/').next()
+}
+
+fn tags_add(state: &ShopifyState, args: &Map<String, Value>) -> Payload {
+    let id = args.get("id").and_then(Value::as_str).unwrap_or_default();
+    let tags = tag_list(args.get("tags"));
+    let not_found = |kind: &str| Payload::TagsAdd {
+        node: None,
+        errors: vec![UserErrorData::new(
+            &["id"],
+            format!("{kind} does not exist"),
+            None,
+        )],
+    };
+    let Some(order_id) = parse_gid(id, "Order") else {
+        return not_found(gid_type(id).unwrap_or("Order"));
+    };
+    let missing = {
+        let shop = state.shop();
+        match shop.orders.get(&order_id) {
+            None => return not_found("Order"),
+            Some(order) => tags.iter().any(|t| !order.tags.contains(t)),
+        }
+    };
+    if missing {
+        let result = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+            if let Some(order) = shop.orders.get_mut(&id) {
+                order.tags.extend(tags.iter().cloned());
+            }
+            Ok::<(), ()>(())
+        });
+        if result.is_err() {
+            return not_found("Order");
+        }
+    }
+    Payload::TagsAdd {
+        node: Some(order_id),
+        errors: Vec::new(),
+    }
+}
+
+fn order_update(state: &ShopifyState, args: &Map<String, Value>) -> Payload {
+    let input = args.get("input").cloned().unwrap_or(Value::Null);
+    let not_found = || Payload::OrderUpdate {
+        order: None,
+        errors: vec![UserErrorData::new(&["id"], "Order does not exist", None)],
+    };
+    let Some(order_id) = str_at(&input, "id").and_then(|id| parse_gid(id, "Order")) else {
+        return not_found();
+    };
+    let text = |key: &str| -> Option<Option<String>> {
+        input.get(key).map(|v| v.as_str().map(str::to_string))
+    };
+    let result = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+        let Some(order) = shop.orders.get_mut(&id) else {
+            return Err(());
+        };
+        if let Some(note) = text("note") {
+            order.note = note;
+        }
+        if let Some(email) = text("email") {
+            order.email = email;
+        }
+        if let Some(phone) = text("phone") {
+            order.phone = phone;
+        }
+        if input.get("tags").is_some() {
+            order.tags = tag_list(input.get("tags")).into_iter().collect();
+        }
+        if let Some(address) = input.get("shippingAddress").filter(|a| a.is_object()) {
+            let target = order.shipping_address.get_or_insert_with(Default::default);
+            let fields: [(&str, &mut Option<String>); 12] = [
+                ("firstName", &mut target.first_name),
+                ("lastName", &mut target.last_name),
+                ("company", &mut target.company),
+                ("address1", &mut target.address1),
+                ("address2", &mut target.address2),
+                ("city", &mut target.city),
+                ("province", &mut target.province),
+                ("provinceCode", &mut target.province_code),
+                ("zip", &mut target.zip),
+                ("country", &mut target.country),
+                ("countryCode", &mut target.country_code),
+                ("phone", &mut target.phone),
+            ];
+            for (key, slot) in fields {
+                if let Some(value) = address.get(key) {
+                    *slot = value.as_str().map(str::to_string);
+                }
+            }
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Payload::OrderUpdate {
+            order: Some(order_id),
+            errors: Vec::new(),
+        },
+        Err(_) => not_found(),
+    }
+}
+
+fn cancel_reason(value: Option<&str>) -> CancelReason {
+    match value {
+        Some("CUSTOMER") => CancelReason::Customer,
+        Some("DECLINED") => CancelReason::Declined,
+        Some("FRAUD") => CancelReason::Fraud,
+        Some("INVENTORY") => CancelReason::Inventory,
+        Some("STAFF") => CancelReason::Staff,
+        _ => CancelReason::Other,
+    }
+}
+
+/// `gid://shopify/Job/<uuid>`.
+fn job_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let mut rng = Rng::new(nanos as u64 ^ COUNTER.fetch_add(1, Ordering::Relaxed).rotate_left(32));
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "gid://shopify/Job/{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
+}
+
+fn order_cancel(state: &ShopifyState, args: &Map<String, Value>) -> Payload {
+    let fail = |field: &str, message: &str, code: Option<&'static str>| Payload::OrderCancel {
+        job: None,
+        errors: vec![UserErrorData::new(&[field], message, code)],
+    };
+    let order_id = args
+        .get("orderId")
+        .and_then(Value::as_str)
+        .and_then(|id| parse_gid(id, "Order"));
+    let staff_note = args.get("staffNote").and_then(Value::as_str);
+    if staff_note.is_some_and(|n| n.chars().count() > 255) {
+        return fail(
+            "staffNote",
+            "Staff note is too long. Maximum length is 255 characters.",
+            None,
+        );
+    }
+    if args.get("refund").is_some_and(|v| !v.is_null())
+        && args.get("refundMethod").is_some_and(|v| !v.is_null())
+    {
+        return fail(
+            "refund",
+            "Only one of the arguments `refund` or `refund_method` is allowed.",
+            None,
+        );
+    }
+    let cancelled = {
+        let shop = state.shop();
+        order_id
+            .and_then(|id| shop.orders.get(&id))
+            .map(|o| o.cancelled_at.is_some())
+    };
+    let Some(order_id) = order_id else {
+        return fail("orderId", "Order does not exist", Some("NOT_FOUND"));
+    };
+    match cancelled {
+        None => return fail("orderId", "Order does not exist", Some("NOT_FOUND")),
+        Some(true) => {
+            return fail(
+                "orderId",
+                "Cannot cancel an order that has already been canceled",
+                Some("INVALID"),
+            );
+        }
+        Some(false) => {}
+    }
+    let reason = cancel_reason(args.get("reason").and_then(Value::as_str));
+    let state = state.clone();
+    // Shopify cancels on a job: the answer comes first, the cancellation shortly after.
+    tokio::spawn(async move {
+        tokio::time::sleep(CANCEL_JOB_DELAY).await;
+        let result = state.change_order(
+            order_id,
+            &[Topic::OrdersCancelled, Topic::OrdersUpdated],
+            |shop, id| {
+                let Some(order) = shop.orders.get_mut(&id) else {
+                    return Err(());
+                };
+                if order.cancelled_at.is_some() {
+                    return Err(());
+                }
+                let now = now_seconds();
+                order.cancelled_at = Some(now);
+                order.cancel_reason = Some(reason);
+                for fo in &mut order.fulfillment_orders {
+                    fo.status = FulfillmentOrderStatus::Closed;
+                    fo.updated_at = now;
+                }
+                // An unpaid order closes with the cancellation; a paid one stays open for
+                // the refund.
+                let paid = matches!(
+                    order.financial_status,
+                    Some(
+                        FinancialStatus::Paid
+                            | FinancialStatus::PartiallyPaid
+                            | FinancialStatus::PartiallyRefunded
+                    )
+                );
+                if !paid && order.closed_at.is_none() {
+                    order.closed_at = Some(now);
+                }
+                order.refresh_fulfillment_status();
+                Ok(())
+            },
+        );
+        if let Err(error) = result {
+            tracing::debug!(
+                order = order_id,
+                ?error,
+                "Cancellation job found nothing to do."
+            );
+        }
+    });
+    Payload::OrderCancel {
+        job: Some(job_id()),
+        errors: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_accept_comma_separated_strings() {
+        let value = serde_json::json!(["a, b", " c ", ""]);
+        assert_eq!(tag_list(Some(&value)), vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn job_ids_look_like_uuids() {
+        let id = job_id();
+        let uuid = id.strip_prefix("gid://shopify/Job/").unwrap_or_default();
+        let parts: Vec<usize> = uuid.split('-').map(str::len).collect();
+        assert_eq!(parts, vec![8, 4, 4, 4, 12], "{id}");
+        assert_ne!(job_id(), id);
+    }
+}
