@@ -52,7 +52,7 @@ async fn webhook_shaped_order_reads_back_through_graphql() {
         .json()
         .await
         .expect("json");
-    let barcelona = locations
+    let barcelona = locations["locations"]
         .as_array()
         .expect("a list of locations")
         .iter()
@@ -66,7 +66,7 @@ async fn webhook_shaped_order_reads_back_through_graphql() {
         .json()
         .await
         .expect("json");
-    let physical: Vec<&Value> = variants
+    let physical: Vec<&Value> = variants["variants"]
         .as_array()
         .expect("a list of variants")
         .iter()

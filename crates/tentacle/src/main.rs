@@ -41,7 +41,7 @@ enum Command {
     /// Show the log entries of a run.
     Logs(commands::run::LogsArgs),
     /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
-    Sandbox(commands::sandbox::SandboxArgs),
+    Sandbox(Box<commands::sandbox::SandboxArgs>),
     /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
-            Command::Sandbox(args) => commands::sandbox::run(args)
+            Command::Sandbox(args) => commands::sandbox::run(*args)
                 .await
                 .map(|()| ExitCode::SUCCESS),
             Command::Bench(command) => commands::bench::run(command)

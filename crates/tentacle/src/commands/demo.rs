@@ -124,10 +124,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  tentacle --db {db} run \"{INTEGRATION}\"           run again: nothing is imported twice"
     );
-    println!(
-        "  curl -s {}/sandbox/sales/orders | head     the orders PULPO received",
-        format!("http://{}", pulpo.address())
-    );
+    let pulpo_control = format!("http://{}/sandbox/sales/orders", pulpo.address());
+    println!("  curl -s {pulpo_control} | head     the orders PULPO received");
 
     if !args.no_serve {
         println!();

@@ -569,6 +569,7 @@ fn search_terms(
         .map(|f| SearchWarning {
             field: f.to_string(),
             message: "Invalid search field for this query.".into(),
+            code: "invalid_field".into(),
         })
         .collect();
     report_search(ex, key, query, &warnings);
@@ -585,14 +586,7 @@ fn report_search(ex: &mut Executor<'_>, key: &str, query: &str, warnings: &[Sear
     }
     let warnings: Vec<Value> = warnings
         .iter()
-        .map(|w| {
-            let code = if w.message == "Invalid search field for this query." {
-                "invalid_field"
-            } else {
-                "invalid_value"
-            };
-            json!({"field": w.field, "message": w.message, "code": code})
-        })
+        .map(|w| json!({"field": w.field, "message": w.message, "code": w.code}))
         .collect();
     ex.search.push(json!({
         "path": [key],
@@ -642,7 +636,7 @@ fn matching_orders(
     match arg_str(args, "query").filter(|q| !q.trim().is_empty()) {
         Some(query) => {
             let search = OrderSearch::parse(query);
-            report_search(ex, key, query, search.warnings());
+            ex.search.extend(search.extension(&[key]));
             // Lock order: the shop (held by the caller), then the index.
             ex.state
                 .search_index
