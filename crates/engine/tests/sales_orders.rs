@@ -34,7 +34,15 @@ struct TestApp {
 /// Both sandboxes on random ports (an empty shop), an in-memory store, credentials, and one
 /// sales orders configuration with `settings`.
 async fn spawn_app(settings: SalesOrderSettings) -> TestApp {
-    spawn_app_with(settings, ShopifyConfig::default(), PulpoConfig::default()).await
+    spawn_app_with(
+        settings,
+        ShopifyConfig {
+            orders: 0,
+            ..ShopifyConfig::default()
+        },
+        PulpoConfig::default(),
+    )
+    .await
 }
 
 async fn spawn_app_with(
@@ -46,7 +54,6 @@ async fn spawn_app_with(
     let shopify = ShopifySandbox::start(ShopifyConfig {
         listen: local,
         seed: SEED,
-        orders: 0,
         ..shopify
     })
     .await
@@ -840,6 +847,7 @@ async fn shopify_failures_and_throttling_slow_the_run_down_but_do_not_fail_it() 
     };
     // A bucket that holds about one page of orders: pages must wait for points.
     let shopify = ShopifyConfig {
+        orders: 0,
         bucket: 1000.0,
         restore_rate: 500.0,
         faults,
@@ -870,7 +878,15 @@ async fn an_expiring_pulpo_token_is_renewed_mid_run() {
         latency_ms: 20,
         ..PulpoConfig::default()
     };
-    let app = spawn_app_with(settings(), ShopifyConfig::default(), pulpo).await;
+    let app = spawn_app_with(
+        settings(),
+        ShopifyConfig {
+            orders: 0,
+            ..ShopifyConfig::default()
+        },
+        pulpo,
+    )
+    .await;
     let skus = physical_known(&app.catalog);
     for i in 0..30 {
         app.create_order(paid_order(vec![line(&skus[i % 9], 1)]))
@@ -894,4 +910,138 @@ async fn an_expiring_pulpo_token_is_renewed_mid_run() {
         "{}",
         app.log_text(&run).await
     );
+}
+
+/// What PULPO holds, independent of the ids PULPO assigns: per `order_num`, the warehouse, the
+/// state and the items.
+fn pulpo_snapshot(
+    app: &TestApp,
+) -> std::collections::BTreeMap<String, (u64, String, Vec<(u64, i64, Option<String>)>)> {
+    app.pulpo
+        .state
+        .sales_orders()
+        .into_iter()
+        .map(|order| {
+            let mut items: Vec<_> = order
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.product_id as u64,
+                        i.quantity as i64,
+                        i.line_order_id.clone(),
+                    )
+                })
+                .collect();
+            items.sort();
+            (
+                order.order_num.clone(),
+                (
+                    order.warehouse_id as u64,
+                    order.state.as_str().to_string(),
+                    items,
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_thousand_orders_with_every_fault_at_once_end_with_exactly_the_right_pulpo_orders() {
+    let settings = SalesOrderSettings {
+        initial_import_days: 30,
+        ..settings()
+    };
+    let generated = ShopifyConfig {
+        orders: 1000,
+        ..ShopifyConfig::default()
+    };
+
+    // The reference: the same shop imported with nothing going wrong.
+    // Shopify's rate limit out of the way: this run only establishes the expected orders.
+    let unlimited = ShopifyConfig {
+        bucket: 1e9,
+        restore_rate: 1e9,
+        ..generated.clone()
+    };
+    let clean = spawn_app_with(settings.clone(), unlimited, PulpoConfig::default()).await;
+    let reference = clean.run().await;
+    assert_ne!(reference.status, RunStatus::Failed);
+    let expected = pulpo_snapshot(&clean);
+    assert!(
+        expected.len() > 400,
+        "a meaningful share is imported: {} {:?}\n{}",
+        expected.len(),
+        reference.counters,
+        clean
+            .log_text(&reference)
+            .await
+            .lines()
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    let shopify_faults = FaultSettings {
+        error_share: 0.08,
+        rate_limit_share: 0.04,
+        retry_after_s: 0.05,
+        drop_share: 0.04,
+        ..FaultSettings::default()
+    };
+    let pulpo_faults = FaultSettings {
+        error_share: 0.04,
+        rate_limit_share: 0.03,
+        retry_after_s: 0.05,
+        drop_share: 0.03,
+        drop_after_share: 0.05,
+        ..FaultSettings::default()
+    };
+    let faulty = spawn_app_with(
+        settings,
+        ShopifyConfig {
+            bucket: 1000.0,
+            restore_rate: 2000.0,
+            faults: shopify_faults,
+            ..generated
+        },
+        PulpoConfig {
+            faults: pulpo_faults,
+            latency_ms: 5,
+            max_concurrency: Some(4),
+            token_lifetime: Duration::from_secs(2),
+            ..PulpoConfig::default()
+        },
+    )
+    .await;
+    // Failed orders are retried by the next run; give the faults a few runs to lose.
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let run = faulty.run().await;
+        let done =
+            run.status != RunStatus::Failed && run.counters.failed <= reference.counters.failed;
+        runs.push((run.status, run.counters));
+        if done {
+            break;
+        }
+    }
+    let actual = pulpo_snapshot(&faulty);
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}, runs {runs:?}"
+    );
+    assert_eq!(
+        actual, expected,
+        "same orders, warehouses, states and items; runs {runs:?}"
+    );
+    let pulpo = faulty.pulpo.stats();
+    assert!(pulpo.rejected > 0, "the concurrency cap was hit: {pulpo:?}");
 }

@@ -1,0 +1,357 @@
+//! The `tentacle` command as an operator uses it: the real binary, both sandboxes over real
+//! HTTP, a SQLite file.
+
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use serde_json::Value;
+use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tentacle");
+
+async fn tentacle(db: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("TENTACLE_MASTER_KEY")
+        .env_remove("TENTACLE_DATABASE_URL");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().await.expect("tentacle runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn config(shop_url: &str, pulpo_url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[credentials]]
+name = "shop"
+type = "shopify"
+shop_url = "{shop_url}"
+access_token = "${{SHOPIFY_TOKEN}}"
+
+[[credentials]]
+name = "wms"
+type = "pulpo"
+base_url = "{pulpo_url}"
+username = "sandbox_admin"
+password = "sandbox"
+
+[[integrations]]
+name = "Sales orders"
+type = "sales_orders"
+origin = "shop"
+destination = "wms"
+[integrations.settings]
+fallback_customer_id = 1
+initial_import_days = 30
+{extra}"#
+    )
+}
+
+struct Sandboxes {
+    shopify: ShopifySandbox,
+    pulpo: PulpoSandbox,
+}
+
+async fn sandboxes(orders: usize) -> Sandboxes {
+    let local = "127.0.0.1:0".parse().expect("address");
+    Sandboxes {
+        shopify: ShopifySandbox::start(ShopifyConfig {
+            listen: local,
+            orders,
+            seed: 3,
+            ..ShopifyConfig::default()
+        })
+        .await
+        .expect("shopify"),
+        pulpo: PulpoSandbox::start(PulpoConfig {
+            listen: local,
+            seed: 3,
+            unknown_share: 0.1,
+            ..PulpoConfig::default()
+        })
+        .await
+        .expect("pulpo"),
+    }
+}
+
+fn write(dir: &Path, name: &str, contents: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).expect("write file");
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn apply_is_idempotent_and_a_bad_file_changes_nothing() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let good = write(
+        dir.path(),
+        "tentacle.toml",
+        &config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), ""),
+    );
+    let env = [("SHOPIFY_TOKEN", "shpat_sandbox")];
+
+    let first = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(
+        out.contains("credential \"shop\" (shopify): created")
+            && out.contains("integration \"Sales orders\" (sales_orders): created"),
+        "{out}"
+    );
+    let again = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(again.status.success());
+    assert!(text(&again.stdout).contains("integration \"Sales orders\" (sales_orders): updated"));
+    assert!(
+        !text(&first.stdout).contains("shpat_sandbox")
+            && !text(&first.stderr).contains("shpat_sandbox"),
+        "secrets are never printed"
+    );
+    let key_file = dir.path().join("tentacle.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file)
+                .expect("key file beside the database")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    let database = std::fs::read(dir.path().join("tentacle.db")).expect("database file");
+    assert!(
+        !database.windows(13).any(|w| w == b"shpat_sandbox"),
+        "the token is encrypted at rest"
+    );
+
+    // One bad setting, one missing variable, and a new integration: the file is refused whole.
+    let bad_config = config(
+        &boxes.shopify.shop_url(),
+        &boxes.pulpo.base_url(),
+        "frequency_minutes = 0\n",
+    ) + "\n[[integrations]]\nname = \"Second\"\ntype = \"sales_orders\"\norigin = \"shop\"\ndestination = \"wms\"\n";
+    let bad = write(dir.path(), "bad.toml", &bad_config);
+    let refused = tentacle(&db, &["apply", "-f", &bad], &[]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    assert!(errors.contains("nothing was saved"), "{errors}");
+    assert!(
+        errors.contains(
+            "line 6: credentials[0].access_token: environment variable SHOPIFY_TOKEN is not set"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains(
+            "integrations[0].settings.frequency_minutes: frequency must be between 1 and 60 minutes"
+        ),
+        "{errors}"
+    );
+    let missing = tentacle(&db, &["run", "Second"], &[]).await;
+    assert!(
+        text(&missing.stderr).contains("no integration configuration named \"Second\""),
+        "{}",
+        text(&missing.stderr)
+    );
+}
+
+#[tokio::test]
+async fn run_prints_the_log_and_a_summary_and_exits_by_status() {
+    let boxes = sandboxes(40).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let file = write(
+        dir.path(),
+        "tentacle.toml",
+        &config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), ""),
+    );
+    assert!(
+        tentacle(
+            &db,
+            &["apply", "-f", &file],
+            &[("SHOPIFY_TOKEN", "shpat_sandbox")]
+        )
+        .await
+        .status
+        .success()
+    );
+
+    let run = tentacle(&db, &["run", "Sales orders"], &[]).await;
+    let out = text(&run.stdout);
+    let summary: Value = serde_json::from_str(out.lines().last().expect("a summary line"))
+        .expect("the last line is JSON");
+    for field in [
+        "run_id",
+        "integration",
+        "status",
+        "fetched",
+        "created",
+        "updated",
+        "cancelled",
+        "skipped",
+        "failed",
+        "conflicts",
+        "duration_ms",
+    ] {
+        assert!(
+            summary.get(field).is_some(),
+            "summary lacks {field}: {summary}"
+        );
+    }
+    assert_eq!(summary["fetched"], 40);
+    let expected_code = match summary["status"].as_str() {
+        Some("FINISHED") => 0,
+        Some("FINISHED_PARTIALLY") => 2,
+        other => panic!("unexpected status {other:?}: {out}"),
+    };
+    assert_eq!(run.status.code(), Some(expected_code), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("INFO") && l.contains("imported into PULPO as")),
+        "entries are printed as they happen:\n{out}"
+    );
+    assert_eq!(
+        summary["created"].as_u64(),
+        Some(boxes.pulpo.state.sales_orders().len() as u64)
+    );
+
+    let run_id = summary["run_id"].to_string();
+    let runs = text(&tentacle(&db, &["runs", "Sales orders"], &[]).await.stdout);
+    assert!(
+        runs.lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_start().starts_with(&run_id) && l.contains("manual")),
+        "{runs}"
+    );
+    let logs = tentacle(&db, &["logs", &run_id, "--level", "WARNING", "--json"], &[]).await;
+    assert!(logs.status.success());
+    for line in text(&logs.stdout).lines() {
+        let entry: Value = serde_json::from_str(line).expect("JSON lines");
+        assert!(
+            matches!(entry["level"].as_str(), Some("WARNING" | "ERROR")),
+            "{entry}"
+        );
+    }
+
+    let again = tentacle(&db, &["run", "Sales orders"], &[]).await;
+    let second: Value =
+        serde_json::from_str(text(&again.stdout).lines().last().expect("summary")).expect("JSON");
+    assert_eq!(second["created"], 0, "nothing is imported twice");
+
+    // PULPO gone: the run fails, says why, and exits 1.
+    boxes.pulpo.stop().await;
+    let failed = tentacle(&db, &["run", "Sales orders"], &[]).await;
+    let out = text(&failed.stdout);
+    assert_eq!(failed.status.code(), Some(1), "{out}");
+    assert!(out.contains("\"status\":\"FAILED\""), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ERROR") && l.contains("PULPO")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn demo_runs_the_product_end_to_end() {
+    let demo = Command::new(BIN)
+        .args(["demo", "--no-serve", "--orders", "40"])
+        .output()
+        .await
+        .expect("demo runs");
+    let out = text(&demo.stdout);
+    assert!(demo.status.success(), "{out}\n{}", text(&demo.stderr));
+    let summary: Value = out
+        .lines()
+        .find_map(|l| serde_json::from_str::<Value>(l).ok())
+        .expect("a JSON summary line");
+    assert_eq!(summary["fetched"], 40);
+    assert!(
+        summary["created"].as_u64().is_some_and(|n| n > 0),
+        "{summary}"
+    );
+    assert!(out.contains("Next:") && out.contains(" runs"), "{out}");
+}
+
+#[tokio::test]
+async fn sandbox_command_prints_its_urls_and_serves_until_stopped() {
+    let mut child = Command::new(BIN)
+        .args([
+            "sandbox",
+            "--shopify-listen",
+            "127.0.0.1:0",
+            "--pulpo-listen",
+            "127.0.0.1:0",
+            "--orders",
+            "5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sandbox starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut printed = Vec::new();
+    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("prints in time")
+    {
+        let done = line.starts_with("Serving");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let url_after = |label: &str| {
+        printed
+            .iter()
+            .find(|l| l.starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_string)
+            .expect(label)
+    };
+    let graphql = url_after("  GraphQL");
+    let pulpo = url_after("PULPO sandbox");
+    assert!(
+        printed.iter().any(|l| l.contains("shpat_sandbox"))
+            && printed.iter().any(|l| l.contains("sandbox_admin")),
+        "{printed:?}"
+    );
+    let http = reqwest::Client::new();
+    let answer: Value = http
+        .post(&graphql)
+        .header("X-Shopify-Access-Token", "shpat_sandbox")
+        .json(&serde_json::json!({"query": "{ orders(first: 10) { nodes { name } } }"}))
+        .send()
+        .await
+        .expect("graphql")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        answer["data"]["orders"]["nodes"].as_array().map(Vec::len),
+        Some(5),
+        "{answer}"
+    );
+    let auth = http
+        .post(format!("{pulpo}/auth"))
+        .json(&serde_json::json!({"username": "sandbox_admin", "password": "sandbox", "scope": "default"}))
+        .send()
+        .await
+        .expect("auth");
+    assert!(auth.status().is_success());
+    child.kill().await.expect("stopped");
+}
