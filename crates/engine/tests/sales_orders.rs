@@ -912,11 +912,12 @@ async fn an_expiring_pulpo_token_is_renewed_mid_run() {
     );
 }
 
-/// What PULPO holds, independent of the ids PULPO assigns: per `order_num`, the warehouse, the
-/// state and the items.
-fn pulpo_snapshot(
-    app: &TestApp,
-) -> std::collections::BTreeMap<String, (u64, String, Vec<(u64, i64, Option<String>)>)> {
+/// A PULPO order as the comparison sees it: warehouse, state, and sorted items
+/// (product id, quantity, line order id).
+type OrderShape = (u64, String, Vec<(u64, i64, Option<String>)>);
+
+/// What PULPO holds, independent of the ids PULPO assigns, by `order_num`.
+fn pulpo_snapshot(app: &TestApp) -> std::collections::BTreeMap<String, OrderShape> {
     app.pulpo
         .state
         .sales_orders()
@@ -925,13 +926,7 @@ fn pulpo_snapshot(
             let mut items: Vec<_> = order
                 .items
                 .iter()
-                .map(|i| {
-                    (
-                        i.product_id as u64,
-                        i.quantity as i64,
-                        i.line_order_id.clone(),
-                    )
-                })
+                .map(|i| (i.product_id as u64, i.quantity, i.line_order_id.clone()))
                 .collect();
             items.sort();
             (

@@ -29,10 +29,14 @@ pub const INTEGRATION: &str = "Sales orders";
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let local = "127.0.0.1:0".parse()?;
+    // The Shopify Plus plan's rate limit (1000 points/s, bucket 20000), so a first import of a
+    // few hundred orders takes seconds, as it would for a Plus merchant.
     let shopify = ShopifySandbox::start(ShopifyConfig {
         listen: local,
         seed: args.seed,
         orders: args.orders,
+        bucket: 20_000.0,
+        restore_rate: 1_000.0,
         ..ShopifyConfig::default()
     })
     .await?;
@@ -48,7 +52,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("tentacle demo");
     println!(
-        "  Shopify sandbox  {}  ({} generated orders, seed {})",
+        "  Shopify sandbox  {}  ({} generated orders, seed {}, Plus plan rate limit)",
         shopify.shop_url(),
         args.orders,
         args.seed
