@@ -6,6 +6,7 @@ pub mod messages;
 pub mod order;
 pub mod run;
 pub mod sales_order;
+pub mod schedule;
 pub mod settings;
 mod string_enum;
 

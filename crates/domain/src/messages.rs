@@ -339,6 +339,25 @@ pub fn daily_run_postponed(regular_configuration: &str, time_difference_seconds:
     )
 }
 
+/// WARNING (run): the worker running this run stopped answering (its lease expired); another
+/// worker takes the run over from where its committed work ends.
+pub fn worker_lost_resumed() -> LogEntry {
+    LogEntry::warning(
+        None,
+        "Worker lost; resumed: the process running this run stopped answering, so the run \
+         starts again from its last committed order (nothing is imported twice)",
+    )
+}
+
+/// INFO (run): tentacle shut down before the run ended; the next start resumes it.
+pub fn run_interrupted_by_shutdown() -> LogEntry {
+    LogEntry::info(
+        None,
+        "tentacle shut down before the run ended; it resumes from its last committed order \
+         when tentacle starts again",
+    )
+}
+
 /// The last entry of a run: its status and counters. INFO when finished, WARNING when finished
 /// partially, ERROR when failed.
 pub fn run_finished(status: RunStatus, counters: &RunCounters) -> LogEntry {
@@ -352,7 +371,7 @@ pub fn run_finished(status: RunStatus, counters: &RunCounters) -> LogEntry {
         conflicts,
     } = counters;
     let (level, advice) = match status {
-        RunStatus::Finished | RunStatus::Running => (LogLevel::Info, ""),
+        RunStatus::Finished | RunStatus::Queued | RunStatus::Running => (LogLevel::Info, ""),
         RunStatus::FinishedPartially => (
             LogLevel::Warning,
             ". Failed orders are retried on the next run; the ERROR entries say what to fix",

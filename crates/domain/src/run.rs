@@ -9,9 +9,13 @@ use crate::string_enum::string_enum;
 
 string_enum! {
     custom_display
-    /// The state of a run. Stored and serialized as `RUNNING`, `FINISHED`, `FINISHED_PARTIALLY`,
-    /// `FAILED` ([`RunStatus::as_str`]); `Display` gives the words shown to people.
+    /// The state of a run. Stored and serialized as `QUEUED`, `RUNNING`, `FINISHED`,
+    /// `FINISHED_PARTIALLY`, `FAILED` ([`RunStatus::as_str`]); `Display` gives the words shown
+    /// to people. A run goes `QUEUED → RUNNING →` one of the final three; a running run whose
+    /// worker stopped or was lost goes back to `QUEUED` and resumes.
     RunStatus, "run status" {
+        /// The run waits for its due time, for a worker, or for another run to end.
+        Queued => "QUEUED",
         /// The run is working.
         Running => "RUNNING",
         /// Every record was handled without error; skips by filter are not errors.
@@ -27,6 +31,7 @@ string_enum! {
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Queued => "QUEUED",
             Self::Running => "RUNNING",
             Self::Finished => "FINISHED",
             Self::FinishedPartially => "FINISHED PARTIALLY",
@@ -38,7 +43,7 @@ impl fmt::Display for RunStatus {
 impl RunStatus {
     /// Whether the run is over.
     pub fn is_final(self) -> bool {
-        self != Self::Running
+        !matches!(self, Self::Queued | Self::Running)
     }
 
     /// The final status of a run from what it counted and how it ended:
@@ -207,6 +212,11 @@ mod tests {
             Ok(RunStatus::FinishedPartially)
         );
         assert!(!RunStatus::Running.is_final());
+        assert!(!RunStatus::Queued.is_final());
+        assert_eq!(
+            serde_json::to_string(&RunStatus::Queued).unwrap(),
+            "\"QUEUED\""
+        );
         assert!(RunStatus::Failed.is_final());
     }
 

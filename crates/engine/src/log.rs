@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use tentacle_domain::run::{LogEntry, RecordRef, RunCounters};
-use tentacle_store::{NewLogEntry, Store, StoreError};
+use tentacle_store::{Lease, NewLogEntry, Store, StoreError};
 
 /// Called with every entry as it is recorded.
 pub type Observer = Arc<dyn Fn(&LogEntry) + Send + Sync>;
 
 pub struct RunLog {
-    run_id: i64,
+    lease: Lease,
     store: Arc<dyn Store>,
     observer: Option<Observer>,
     inner: Mutex<Inner>,
@@ -25,12 +25,22 @@ struct Inner {
 }
 
 impl RunLog {
-    pub fn new(run_id: i64, store: Arc<dyn Store>, observer: Option<Observer>) -> RunLog {
+    /// A log that writes under `lease` (a run whose lease is lost fails to flush and stops),
+    /// counting on from `counters` (a resumed run keeps what it counted before).
+    pub fn new(
+        lease: Lease,
+        counters: RunCounters,
+        store: Arc<dyn Store>,
+        observer: Option<Observer>,
+    ) -> RunLog {
         RunLog {
-            run_id,
+            lease,
             store,
             observer,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                pending: Vec::new(),
+                counters,
+            }),
         }
     }
 
@@ -72,8 +82,8 @@ impl RunLog {
             (std::mem::take(&mut inner.pending), inner.counters)
         };
         if !pending.is_empty() {
-            self.store.append_logs(self.run_id, &pending).await?;
+            self.store.append_logs(&self.lease, &pending).await?;
         }
-        self.store.update_run_counters(self.run_id, &counters).await
+        self.store.update_run_counters(&self.lease, &counters).await
     }
 }

@@ -11,7 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
+use tentacle_domain::run::{RunCounters, RunStatus};
 
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
@@ -29,6 +29,10 @@ pub enum StoreError {
     NotFound { what: String },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The run is no longer `RUNNING` under this lease (its worker was presumed lost, or the
+    /// run was released): the writer must stop.
+    #[error("run {run_id} is no longer held by this worker (lease lost)")]
+    LeaseLost { run_id: i64 },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -49,19 +53,37 @@ pub trait Store: Send + Sync + 'static {
     async fn integration(&self, id: i64) -> Result<Option<Integration>>;
     async fn integration_by_name(&self, name: &str) -> Result<Option<Integration>>;
     async fn integrations(&self) -> Result<Vec<Integration>>;
+    /// Starts (active: scheduled runs are queued) or stops a configuration. Stopping drops its
+    /// queued runs that never started; a running run (or one released to resume) goes on.
+    async fn set_integration_active(&self, id: i64, active: bool) -> Result<Option<Integration>>;
 
-    /// Records a run that starts now, `RUNNING`.
-    async fn start_run(
+    /// Queues a run, idempotently: a scheduled due time (`schedule`, `daily`) makes one run per
+    /// configuration, across restarts and processes, and a configuration that already has a
+    /// queued run that never started, due no later than this one, keeps that run instead of
+    /// piling up another.
+    async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued>;
+    /// Claims the oldest due `QUEUED` run (or only `claim.run_id`) whose configuration has no
+    /// running run and whose exclusion allows it, making it `RUNNING` under `claim.owner` until
+    /// `claim.lease_until`. Atomic; the database guarantees one running run per configuration.
+    async fn claim_run(&self, claim: &Claim) -> Result<Option<Run>>;
+    /// Extends the lease; `false` when it is lost.
+    async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<bool>;
+    /// Puts a running run back to `QUEUED` (it resumes later), with a log entry; `false` when
+    /// the lease was already lost.
+    async fn release_run(&self, lease: &Lease, entry: &NewLogEntry) -> Result<bool>;
+    /// Puts running runs whose lease expired before `now` back to `QUEUED`, each with the log
+    /// entry; returns their ids.
+    async fn requeue_expired_runs(
         &self,
-        integration_id: i64,
-        trigger: Trigger,
         now: DateTime<Utc>,
-    ) -> Result<Run>;
+        entry: &NewLogEntry,
+    ) -> Result<Vec<i64>>;
     /// Stores the counters so far (a run in progress is visible with live numbers).
-    async fn update_run_counters(&self, run_id: i64, counters: &RunCounters) -> Result<()>;
+    async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()>;
+    /// Ends a running run; [`StoreError::LeaseLost`] when it is not held by `lease`.
     async fn finish_run(
         &self,
-        run_id: i64,
+        lease: &Lease,
         status: RunStatus,
         counters: &RunCounters,
         error: Option<&str>,
@@ -70,7 +92,9 @@ pub trait Store: Send + Sync + 'static {
     async fn run(&self, id: i64) -> Result<Option<Run>>;
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>>;
 
-    async fn append_logs(&self, run_id: i64, entries: &[NewLogEntry]) -> Result<()>;
+    /// Appends entries to a running run's log; [`StoreError::LeaseLost`] when it is not held
+    /// by `lease`.
+    async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()>;
     async fn logs(&self, run_id: i64, filter: &LogFilter) -> Result<Vec<StoredLogEntry>>;
 
     /// The `updatedAt` up to which this integration's orders are handled.

@@ -137,11 +137,76 @@ pub struct Run {
     pub integration_id: i64,
     pub trigger: Trigger,
     pub status: RunStatus,
+    /// When the run first started; while it is queued and has never started, its due time.
     pub started_at: DateTime<Utc>,
+    /// When the run may start (its scheduled time for `schedule` and `daily` runs); `None` for
+    /// runs recorded before runs were queued.
+    pub due_at: Option<DateTime<Utc>>,
+    /// How often a worker claimed the run: 0 while it never started, more once it resumed.
+    pub attempts: i64,
     pub finished_at: Option<DateTime<Utc>>,
     pub counters: RunCounters,
     /// Why the run failed, when it did, in words an operator can act on.
     pub error: Option<String>,
+}
+
+/// A worker's hold on a running run: writes of the run succeed only while the run is still
+/// `RUNNING` under this owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub run_id: i64,
+    pub owner: String,
+}
+
+/// A run to queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRequest {
+    pub integration_id: i64,
+    pub trigger: Trigger,
+    /// When it may start; for `schedule` and `daily` runs also its identity (one run per
+    /// configuration and due time).
+    pub due_at: DateTime<Utc>,
+    pub exclusion: Option<RunExclusion>,
+}
+
+/// Runs with the same key and different roles never run at once, and a daily run keeps
+/// `gap_seconds` away from the end of a regular one (SPEC §3.4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunExclusion {
+    /// The shared resource, e.g. the Shopify store (origin credential).
+    pub key: String,
+    pub role: ExclusionRole,
+    /// For daily runs: the time difference kept after a regular run ends (and before a regular
+    /// run starts after this one ends). Ignored for regular runs.
+    pub gap_seconds: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExclusionRole {
+    /// The once-a-day re-fetch.
+    Daily,
+    /// A regular (every N minutes) configuration's run.
+    Regular,
+}
+
+/// What [`crate::Store::enqueue_run`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueued {
+    pub run: Run,
+    /// `false` when an equivalent run was already queued (same due time, or a run of the same
+    /// configuration that has not started yet and is due no later), and `run` is that one.
+    pub created: bool,
+}
+
+/// A worker asking for a run to work on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub owner: String,
+    pub now: DateTime<Utc>,
+    pub lease_until: DateTime<Utc>,
+    /// Only this run (`tentacle run` claims the run it queued); `None` for the oldest due one.
+    pub run_id: Option<i64>,
 }
 
 /// Which runs to list, newest first.

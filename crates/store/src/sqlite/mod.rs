@@ -11,12 +11,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
-use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
+use tentacle_domain::run::{RunCounters, RunStatus};
 
 use crate::{
-    Attention, Cipher, Credential, CredentialKind, Integration, LinkScope, LogFilter,
-    NewCredential, NewIntegration, NewLogEntry, OrderLink, Result, Run, RunFilter, Secrets, Store,
-    StoreError, StoredLogEntry,
+    Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease, LinkScope,
+    LogFilter, NewCredential, NewIntegration, NewLogEntry, OrderLink, Result, Run, RunFilter,
+    RunRequest, Secrets, Store, StoreError, StoredLogEntry,
 };
 
 pub struct SqliteStore {
@@ -124,6 +124,11 @@ fn run_from_row(row: &SqliteRow) -> Result<Run> {
         trigger: from_text(&trigger)?,
         status: from_text(&status)?,
         started_at: row.try_get("started_at")?,
+        due_at: row
+            .try_get::<Option<i64>, _>("due_ms")?
+            .map(from_ms)
+            .transpose()?,
+        attempts: row.try_get("attempts")?,
         finished_at: row.try_get("finished_at")?,
         counters: RunCounters {
             fetched: row.try_get::<i64, _>("fetched")? as u64,
@@ -174,7 +179,60 @@ fn attention_from_row(row: &SqliteRow) -> Result<Attention> {
     })
 }
 
-const RUN_COLUMNS: &str = "id, integration_id, trigger, status, started_at, finished_at, fetched, created, updated, cancelled, skipped, failed, conflicts, error";
+const RUN_COLUMNS: &str = "id, integration_id, trigger, status, started_at, due_ms, attempts, finished_at, fetched, created, updated, cancelled, skipped, failed, conflicts, error";
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms")))
+}
+
+/// The condition under which the run lease `?1` (run id) / `?2` (owner) still holds.
+const HELD: &str = "id = ?1 AND lease_owner = ?2 AND status = 'RUNNING'";
+
+/// The oldest claimable run: queued, due, its configuration not running, and no run of the other
+/// role on the same exclusion key running, ended less than the daily run's gap ago, or (for a
+/// daily candidate) a regular run queued due within the gap of the daily run's due time, which
+/// goes first. Parameters: `?2` now (ms), `?4` only this run id (or NULL).
+const CLAIMABLE: &str = "
+    SELECT c.id FROM runs c
+    WHERE c.status = 'QUEUED' AND c.due_ms <= ?2 AND (?4 IS NULL OR c.id = ?4)
+      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.integration_id = c.integration_id AND r.status = 'RUNNING')
+      AND (c.exclusion_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM runs o
+          WHERE o.exclusion_key = c.exclusion_key AND o.exclusion_role <> c.exclusion_role
+            AND (o.status = 'RUNNING'
+                 OR (o.ended_ms IS NOT NULL AND o.ended_ms +
+                     (CASE WHEN c.exclusion_role = 'daily' THEN c.exclusion_gap_ms ELSE o.exclusion_gap_ms END) > ?2)
+                 OR (c.exclusion_role = 'daily' AND o.status = 'QUEUED'
+                     AND o.due_ms <= c.due_ms + c.exclusion_gap_ms))))
+    ORDER BY c.due_ms, c.id LIMIT 1";
+
+fn lease_lost(run_id: i64) -> StoreError {
+    StoreError::LeaseLost { run_id }
+}
+
+async fn insert_logs(
+    tx: &mut sqlx::SqliteConnection,
+    run_id: i64,
+    entries: &[NewLogEntry],
+) -> Result<()> {
+    for entry in entries {
+        sqlx::query("INSERT INTO run_logs (run_id, at, level, record_kind, record, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .bind(run_id)
+            .bind(entry.at)
+            .bind(to_text(&entry.level))
+            .bind(&entry.record_kind)
+            .bind(&entry.record)
+            .bind(&entry.message)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -268,29 +326,166 @@ impl Store for SqliteStore {
         rows.iter().map(integration_from_row).collect()
     }
 
-    async fn start_run(
-        &self,
-        integration_id: i64,
-        trigger: Trigger,
-        now: DateTime<Utc>,
-    ) -> Result<Run> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO runs (integration_id, trigger, status, started_at) VALUES (?1, ?2, ?3, ?4) RETURNING {RUN_COLUMNS}"
-        )))
-        .bind(integration_id)
-        .bind(to_text(&trigger))
-        .bind(to_text(&RunStatus::Running))
-        .bind(now)
-        .fetch_one(&self.pool)
+    async fn set_integration_active(&self, id: i64, active: bool) -> Result<Option<Integration>> {
+        // Starts with a write, so the transaction holds SQLite's write lock from its first
+        // statement and cannot fail on a stale snapshot.
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE integrations SET active = ?2, updated_at = ?3 WHERE id = ?1 RETURNING *",
+        )
+        .bind(id)
+        .bind(active)
+        .bind(Utc::now())
+        .fetch_optional(&mut *tx)
         .await?;
-        run_from_row(&row)
+        if !active {
+            sqlx::query(
+                "DELETE FROM runs WHERE integration_id = ?1 AND status = 'QUEUED' AND attempts = 0",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        row.map(|r| integration_from_row(&r)).transpose()
     }
 
-    async fn update_run_counters(&self, run_id: i64, counters: &RunCounters) -> Result<()> {
-        sqlx::query(
-            "UPDATE runs SET fetched = ?2, created = ?3, updated = ?4, cancelled = ?5, skipped = ?6, failed = ?7, conflicts = ?8 WHERE id = ?1",
+    async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued> {
+        let (key, role, gap_ms) = match &request.exclusion {
+            Some(e) => (
+                Some(e.key.as_str()),
+                Some(to_text(&e.role)),
+                e.gap_seconds.max(0) * 1000,
+            ),
+            None => (None, None, 0),
+        };
+        let due = ms(request.due_at);
+        // One statement: SQLite runs it under its write lock, so two processes cannot both see
+        // "nothing queued"; the unique index on scheduled due times settles the rest.
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runs (integration_id, trigger, status, started_at, due_ms, exclusion_key, exclusion_role, exclusion_gap_ms)
+             SELECT ?1, ?2, 'QUEUED', ?3, ?4, ?5, ?6, ?7
+             WHERE NOT EXISTS (SELECT 1 FROM runs WHERE integration_id = ?1 AND status = 'QUEUED' AND attempts = 0 AND due_ms <= ?4)
+             ON CONFLICT DO NOTHING
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(request.integration_id)
+        .bind(to_text(&request.trigger))
+        .bind(request.due_at)
+        .bind(due)
+        .bind(key)
+        .bind(role)
+        .bind(gap_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok(Enqueued {
+                run: run_from_row(&row)?,
+                created: true,
+            });
+        }
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE integration_id = ?1 AND ((status = 'QUEUED' AND attempts = 0 AND due_ms <= ?2)
+                 OR (due_ms = ?2 AND trigger IN ('schedule', 'daily') AND ?3 IN ('schedule', 'daily')))
+             ORDER BY (status = 'QUEUED') DESC, due_ms, id LIMIT 1"
+        )))
+        .bind(request.integration_id)
+        .bind(due)
+        .bind(to_text(&request.trigger))
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("queued run of integration {}", request.integration_id),
+        })?;
+        Ok(Enqueued {
+            run: run_from_row(&existing)?,
+            created: false,
+        })
+    }
+
+    async fn claim_run(&self, claim: &Claim) -> Result<Option<Run>> {
+        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'RUNNING', lease_owner = ?1, lease_expires_ms = ?3,
+                 started_at = CASE WHEN attempts = 0 THEN ?5 ELSE started_at END,
+                 attempts = attempts + 1
+             WHERE id = ({CLAIMABLE})
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(&claim.owner)
+        .bind(ms(claim.now))
+        .bind(ms(claim.lease_until))
+        .bind(claim.run_id)
+        .bind(claim.now)
+        .fetch_optional(&self.pool)
+        .await;
+        match result {
+            Ok(row) => row.map(|r| run_from_row(&r)).transpose(),
+            // Another worker claimed a run of the same configuration first: nothing to claim.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET lease_expires_ms = ?3 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(ms(until))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_run(&self, lease: &Lease, entry: &NewLogEntry) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'QUEUED', lease_owner = NULL, lease_expires_ms = NULL WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_logs(&mut tx, lease.run_id, std::slice::from_ref(entry)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn requeue_expired_runs(
+        &self,
+        now: DateTime<Utc>,
+        entry: &NewLogEntry,
+    ) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "UPDATE runs SET status = 'QUEUED', lease_owner = NULL, lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < ?1 RETURNING id",
         )
-        .bind(run_id)
+        .bind(ms(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<i64, _>("id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        for id in &ids {
+            insert_logs(&mut tx, *id, std::slice::from_ref(entry)).await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET fetched = ?3, created = ?4, updated = ?5, cancelled = ?6, skipped = ?7, failed = ?8, conflicts = ?9 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
         .bind(counters.fetched as i64)
         .bind(counters.created as i64)
         .bind(counters.updated as i64)
@@ -300,25 +495,30 @@ impl Store for SqliteStore {
         .bind(counters.conflicts as i64)
         .execute(&self.pool)
         .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
         Ok(())
     }
 
     async fn finish_run(
         &self,
-        run_id: i64,
+        lease: &Lease,
         status: RunStatus,
         counters: &RunCounters,
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Run> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4, fetched = ?5, created = ?6, updated = ?7,
-                 cancelled = ?8, skipped = ?9, failed = ?10, conflicts = ?11
-             WHERE id = ?1 RETURNING {RUN_COLUMNS}"
+            "UPDATE runs SET status = ?3, finished_at = ?4, ended_ms = ?5, error = ?6, fetched = ?7, created = ?8, updated = ?9,
+                 cancelled = ?10, skipped = ?11, failed = ?12, conflicts = ?13, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE {HELD} RETURNING {RUN_COLUMNS}"
         )))
-        .bind(run_id)
+        .bind(lease.run_id)
+        .bind(&lease.owner)
         .bind(to_text(&status))
         .bind(now)
+        .bind(ms(now))
         .bind(error)
         .bind(counters.fetched as i64)
         .bind(counters.created as i64)
@@ -329,7 +529,7 @@ impl Store for SqliteStore {
         .bind(counters.conflicts as i64)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::NotFound { what: format!("run {run_id}") })?;
+        .ok_or_else(|| lease_lost(lease.run_id))?;
         run_from_row(&row)
     }
 
@@ -357,19 +557,21 @@ impl Store for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn append_logs(&self, run_id: i64, entries: &[NewLogEntry]) -> Result<()> {
+    async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()> {
+        // The lease check writes first, so the transaction holds the write lock throughout and
+        // the entries land only while the run is still ours.
         let mut tx = self.pool.begin().await?;
-        for entry in entries {
-            sqlx::query("INSERT INTO run_logs (run_id, at, level, record_kind, record, message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-                .bind(run_id)
-                .bind(entry.at)
-                .bind(to_text(&entry.level))
-                .bind(&entry.record_kind)
-                .bind(&entry.record)
-                .bind(&entry.message)
-                .execute(&mut *tx)
-                .await?;
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET lease_owner = lease_owner WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if held.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
         }
+        insert_logs(&mut tx, lease.run_id, entries).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -1,0 +1,201 @@
+//! The service loop behind `tentacle serve`: the scheduler tick, the reaper of runs whose
+//! worker was lost, and N claim loops that each work on one run at a time.
+//!
+//! Shutdown: stop claiming, let running runs finish within the grace period, then release the
+//! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
+//! sales orders run is exactly-once across interruptions).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tentacle_domain::messages;
+use tentacle_store::{Claim, Store};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::clock::Clock;
+use crate::runner::{self, EngineError, Executed, Leasing, RunOptions, lease_delta, to_new_entry};
+use crate::scheduler;
+
+/// How a worker process works.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Claim loops, i.e. runs worked on at once (of different configurations).
+    pub workers: usize,
+    /// How long a lease lasts without a heartbeat; a worker silent for longer is presumed lost.
+    pub lease: Duration,
+    /// How often idle loops look for due runs, and the scheduler and reaper tick.
+    pub poll: Duration,
+    /// How long running runs may go on after shutdown is asked before they are released.
+    pub grace: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            workers: 2,
+            lease: runner::DEFAULT_LEASE,
+            poll: Duration::from_secs(1),
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Schedules, reaps and works on runs until `shutdown` completes, then shuts down as described
+/// in the module documentation.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), EngineError> {
+    let (stop_tx, stop) = watch::channel(false);
+    let (release_tx, release) = watch::channel(false);
+    let process = runner::worker_id("serve");
+    let leasing = Leasing {
+        clock: clock.clone(),
+        lease: config.lease,
+    };
+    let mut loops = JoinSet::new();
+    loops.spawn(housekeeping(
+        store.clone(),
+        clock.clone(),
+        config.poll,
+        stop.clone(),
+    ));
+    for n in 0..config.workers.max(1) {
+        loops.spawn(claim_loop(
+            store.clone(),
+            leasing.clone(),
+            format!("{process}-{n}"),
+            config.poll,
+            stop.clone(),
+            release.clone(),
+        ));
+    }
+    tracing::info!(worker = %process, workers = config.workers, "Worker started.");
+    shutdown.await;
+    tracing::info!(worker = %process, grace = ?config.grace, "Shutting down: no new runs.");
+    let _ = stop_tx.send(true);
+    let mut result = Ok(());
+    let drained = tokio::time::timeout(config.grace, async {
+        while let Some(joined) = loops.join_next().await {
+            record(&mut result, joined);
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(worker = %process, "Grace period over: releasing running runs.");
+        let _ = release_tx.send(true);
+        while let Some(joined) = loops.join_next().await {
+            record(&mut result, joined);
+        }
+    }
+    result
+}
+
+fn record(
+    result: &mut Result<(), EngineError>,
+    joined: Result<Result<(), EngineError>, tokio::task::JoinError>,
+) {
+    match joined {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::error!(%error, "Worker loop failed.");
+            *result = Err(error);
+        }
+        Err(error) => tracing::error!(%error, "Worker loop panicked."),
+    }
+}
+
+/// The scheduler tick and the reaper, every `poll`, until stopped.
+async fn housekeeping(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    while !*stop.borrow() {
+        if let Err(error) = scheduler::tick(store.as_ref(), clock.as_ref()).await {
+            tracing::warn!(%error, "Scheduler tick failed.");
+        }
+        if let Err(error) = reap(store.as_ref(), clock.as_ref()).await {
+            tracing::warn!(%error, "Reaper failed.");
+        }
+        let _ = tokio::time::timeout(poll, stop.changed()).await;
+    }
+    Ok(())
+}
+
+/// Puts runs whose worker was lost (lease expired) back to `QUEUED`, logged "worker lost;
+/// resumed"; returns their ids.
+pub async fn reap(store: &dyn Store, clock: &dyn Clock) -> Result<Vec<i64>, EngineError> {
+    let entry = to_new_entry(messages::worker_lost_resumed());
+    let ids = store.requeue_expired_runs(clock.now(), &entry).await?;
+    for id in &ids {
+        tracing::warn!(run_id = id, "Worker lost; run queued to resume.");
+    }
+    Ok(ids)
+}
+
+/// Claims and executes runs one at a time until stopped.
+async fn claim_loop(
+    store: Arc<dyn Store>,
+    leasing: Leasing,
+    owner: String,
+    poll: Duration,
+    mut stop: watch::Receiver<bool>,
+    release: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    while !*stop.borrow() {
+        match work_once(store.clone(), &leasing, &owner, release.clone()).await {
+            Ok(Some(_)) => continue,
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(worker = %owner, %error, "Claiming or running a run failed.")
+            }
+        }
+        let _ = tokio::time::timeout(poll, stop.changed()).await;
+    }
+    Ok(())
+}
+
+/// Claims the oldest due run that may start and executes it; `None` when there was none.
+pub async fn work_once(
+    store: Arc<dyn Store>,
+    leasing: &Leasing,
+    owner: &str,
+    release: watch::Receiver<bool>,
+) -> Result<Option<Executed>, EngineError> {
+    let now = leasing.clock.now();
+    let claim = Claim {
+        owner: owner.to_string(),
+        now,
+        lease_until: now + lease_delta(leasing.lease),
+        run_id: None,
+    };
+    let Some(run) = store.claim_run(&claim).await? else {
+        return Ok(None);
+    };
+    let integration = store
+        .integration(run.integration_id)
+        .await?
+        .ok_or(EngineError::IntegrationNotFound(run.integration_id))?;
+    let options = RunOptions {
+        now,
+        ..RunOptions::default()
+    };
+    runner::execute(
+        store,
+        &integration,
+        run,
+        owner,
+        leasing,
+        options,
+        None,
+        release,
+    )
+    .await
+    .map(Some)
+}
