@@ -34,8 +34,12 @@ enum Command {
     /// Create or update credentials and integration configurations from a TOML file.
     Apply(commands::apply::ApplyArgs),
     /// Run one integration now; prints its log as it happens, then a JSON summary line.
-    /// Exit code 0 FINISHED, 2 FINISHED_PARTIALLY, 1 FAILED.
+    /// Exit code 0 FINISHED, 2 FINISHED_PARTIALLY, 1 FAILED. With --queue, only queue the run
+    /// for `tentacle serve` and print it.
     Run(commands::run::RunArgs),
+    /// Schedule and work on runs until SIGTERM or Ctrl-C; several processes may share one
+    /// database.
+    Serve(commands::serve::ServeArgs),
     /// List recent runs, newest first.
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => commands::demo::run(args).await,
             Command::Apply(args) => commands::apply::run(&cli.db, args).await,
             Command::Run(args) => commands::run::run(&cli.db, args).await,
+            Command::Serve(args) => commands::serve::run(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
             Command::Sandbox(args) => commands::sandbox::run(*args)

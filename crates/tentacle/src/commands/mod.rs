@@ -4,3 +4,4 @@ pub mod db;
 pub mod demo;
 pub mod run;
 pub mod sandbox;
+pub mod serve;

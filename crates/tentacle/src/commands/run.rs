@@ -14,6 +14,10 @@ use tentacle_store::{LogFilter, Run, RunFilter, Store};
 pub struct RunArgs {
     /// The integration configuration's name.
     name: String,
+    /// Queue the run ("run now") for `tentacle serve` instead of running it here; prints
+    /// `{"run_id": …, "status": "QUEUED"}`.
+    #[arg(long)]
+    queue: bool,
 }
 
 #[derive(Debug, Args)]
@@ -63,7 +67,7 @@ pub fn exit_code(status: RunStatus) -> ExitCode {
     match status {
         RunStatus::Finished => ExitCode::SUCCESS,
         RunStatus::FinishedPartially => ExitCode::from(2),
-        RunStatus::Failed | RunStatus::Running => ExitCode::FAILURE,
+        RunStatus::Failed | RunStatus::Queued | RunStatus::Running => ExitCode::FAILURE,
     }
 }
 
@@ -98,6 +102,28 @@ pub async fn run_now(store: Arc<dyn Store>, name: &str) -> anyhow::Result<Run> {
 
 pub async fn run(db: &str, args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = super::db::open(db).await?;
+    if args.queue {
+        let integration = store
+            .integration_by_name(&args.name)
+            .await?
+            .with_context(|| {
+                format!(
+                    "no integration configuration named {:?} (see `tentacle apply`)",
+                    args.name
+                )
+            })?;
+        let queued = tentacle_engine::controls::run_now(
+            store.as_ref(),
+            integration.id,
+            &tentacle_engine::clock::SystemClock,
+        )
+        .await?;
+        println!(
+            "{}",
+            json!({"run_id": queued.id, "integration": args.name, "status": queued.status.as_str()})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let finished = run_now(store, &args.name).await?;
     println!("{}", summary(&finished, &args.name));
     Ok(exit_code(finished.status))
