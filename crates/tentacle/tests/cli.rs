@@ -65,6 +65,11 @@ struct Sandboxes {
 }
 
 async fn sandboxes(orders: usize) -> Sandboxes {
+    sandboxes_with(orders, 0).await
+}
+
+/// Sandboxes whose PULPO answers every request after `latency_ms`, so runs last.
+async fn sandboxes_with(orders: usize, latency_ms: u64) -> Sandboxes {
     let local = "127.0.0.1:0".parse().expect("address");
     Sandboxes {
         shopify: ShopifySandbox::start(ShopifyConfig {
@@ -79,6 +84,7 @@ async fn sandboxes(orders: usize) -> Sandboxes {
             listen: local,
             seed: 3,
             unknown_share: 0.1,
+            latency_ms,
             ..PulpoConfig::default()
         })
         .await
@@ -354,4 +360,253 @@ async fn sandbox_command_prints_its_urls_and_serves_until_stopped() {
         .expect("auth");
     assert!(auth.status().is_success());
     child.kill().await.expect("stopped");
+}
+
+/// Both processes and the test share one SQLite file and its key.
+const SERVE_KEY: &str = "0303030303030303030303030303030303030303030303030303030303030303";
+
+fn serve(db: &str, extra: &[&str]) -> tokio::process::Child {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--poll-ms", "50", "--lease-seconds", "2"])
+        .args(extra)
+        .env("TENTACLE_MASTER_KEY", SERVE_KEY)
+        .env_remove("TENTACLE_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tentacle serve starts")
+}
+
+/// Provisions "Sales orders" without a schedule (runs start by `run --queue` only) and opens the
+/// store the serve processes use.
+async fn provision(
+    boxes: &Sandboxes,
+    dir: &Path,
+) -> (String, std::sync::Arc<dyn tentacle_store::Store>) {
+    let db = format!("sqlite://{}/tentacle.db", dir.display());
+    let file = write(
+        dir,
+        "tentacle.toml",
+        &config(
+            &boxes.shopify.shop_url(),
+            &boxes.pulpo.base_url(),
+            "automatic_transfer = false",
+        ),
+    );
+    let applied = tentacle(
+        &db,
+        &["apply", "-f", &file],
+        &[
+            ("SHOPIFY_TOKEN", "shpat_sandbox"),
+            ("TENTACLE_MASTER_KEY", SERVE_KEY),
+        ],
+    )
+    .await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let store = tentacle_store::SqliteStore::open(
+        &db,
+        tentacle_store::Cipher::from_hex(SERVE_KEY).expect("key"),
+    )
+    .await
+    .expect("store");
+    (db, std::sync::Arc::new(store))
+}
+
+async fn queue_run(db: &str) -> i64 {
+    let queued = tentacle(
+        db,
+        &["run", "Sales orders", "--queue"],
+        &[("TENTACLE_MASTER_KEY", SERVE_KEY)],
+    )
+    .await;
+    assert!(queued.status.success(), "{}", text(&queued.stderr));
+    let answer: Value = serde_json::from_str(text(&queued.stdout).trim()).expect("JSON");
+    assert_eq!(answer["status"], "QUEUED");
+    answer["run_id"].as_i64().expect("run id")
+}
+
+async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..1200 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Every Shopify order that PULPO has is there once, and each is the one our links point to.
+fn assert_pulpo_has_each_order_once(boxes: &Sandboxes, links: i64) {
+    let orders = boxes.pulpo.state.sales_orders();
+    let mut nums: Vec<&str> = orders.iter().map(|o| o.order_num.as_str()).collect();
+    nums.sort_unstable();
+    let before = nums.len();
+    nums.dedup();
+    assert_eq!(
+        nums.len(),
+        before,
+        "a sales order was created twice in PULPO"
+    );
+    assert_eq!(
+        before as i64, links,
+        "PULPO orders and tentacle's links differ"
+    );
+    assert!(before > 0);
+}
+
+#[tokio::test]
+async fn two_serve_processes_on_one_database_never_run_a_configuration_twice() {
+    let boxes = sandboxes_with(30, 5).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let integration = store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("read")
+        .expect("integration");
+    let mut first = serve(&db, &["--workers", "2"]);
+    let mut second = serve(&db, &["--workers", "2"]);
+
+    let mut queued = Vec::new();
+    for _ in 0..4 {
+        queued.push(queue_run(&db).await);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let runs = wait_for("every queued run to end", async || {
+        let runs = store
+            .runs(&tentacle_store::RunFilter {
+                integration_id: Some(integration.id),
+                ..Default::default()
+            })
+            .await
+            .expect("runs");
+        let ended = queued
+            .iter()
+            .all(|id| runs.iter().any(|r| r.id == *id && r.status.is_final()));
+        ended.then_some(runs)
+    })
+    .await;
+    first.start_kill().expect("stop first");
+    second.start_kill().expect("stop second");
+
+    let mut spans: Vec<_> = runs
+        .iter()
+        .map(|r| (r.started_at, r.finished_at.expect("ended")))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "two runs overlapped: {pair:?}");
+    }
+    let links = store
+        .count_order_links(tentacle_store::LinkScope {
+            origin_credential_id: integration.origin_credential_id,
+            destination_credential_id: integration.destination_credential_id,
+        })
+        .await
+        .expect("links");
+    assert_pulpo_has_each_order_once(&boxes, links);
+}
+
+#[tokio::test]
+async fn a_killed_serve_process_leaves_its_run_to_the_next_one_without_duplicates() {
+    let boxes = sandboxes_with(60, 60).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let integration = store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("read")
+        .expect("integration");
+
+    let mut doomed = serve(&db, &[]);
+    let run_id = queue_run(&db).await;
+    wait_for("the run to import a few orders", async || {
+        (boxes.pulpo.state.sales_orders().len() >= 3).then_some(())
+    })
+    .await;
+    doomed.start_kill().expect("kill -9");
+    doomed.wait().await.expect("killed");
+    let run = store.run(run_id).await.expect("run").expect("exists");
+    assert_eq!(run.status.as_str(), "RUNNING", "killed mid-run");
+
+    let mut successor = serve(&db, &[]);
+    let run = wait_for("the resumed run to end", async || {
+        let run = store.run(run_id).await.expect("run").expect("exists");
+        run.status.is_final().then_some(run)
+    })
+    .await;
+    successor.start_kill().expect("stop");
+    assert_eq!(run.attempts, 2, "{run:?}");
+    assert_ne!(run.status.as_str(), "FAILED", "{run:?}");
+    let logs = store
+        .logs(run_id, &tentacle_store::LogFilter::default())
+        .await
+        .expect("logs");
+    assert!(
+        logs.iter()
+            .any(|e| e.message.starts_with("Worker lost; resumed")),
+        "{logs:?}"
+    );
+    let links = store
+        .count_order_links(tentacle_store::LinkScope {
+            origin_credential_id: integration.origin_credential_id,
+            destination_credential_id: integration.destination_credential_id,
+        })
+        .await
+        .expect("links");
+    assert_pulpo_has_each_order_once(&boxes, links);
+    // Every eligible order made it: a second run finds nothing left to create.
+    let mut last = serve(&db, &[]);
+    let again = queue_run(&db).await;
+    let again = wait_for("a second run", async || {
+        let run = store.run(again).await.expect("run").expect("exists");
+        run.status.is_final().then_some(run)
+    })
+    .await;
+    last.start_kill().expect("stop");
+    assert_eq!(again.counters.created, 0, "{again:?}");
+    assert_eq!(boxes.pulpo.state.sales_orders().len() as i64, links);
+}
+
+#[tokio::test]
+async fn sigterm_releases_a_running_run_that_the_next_start_resumes() {
+    let boxes = sandboxes_with(40, 60).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+
+    let stopping = serve(&db, &["--grace-seconds", "0"]);
+    let run_id = queue_run(&db).await;
+    wait_for("the run to import a few orders", async || {
+        (boxes.pulpo.state.sales_orders().len() >= 2).then_some(())
+    })
+    .await;
+    let pid = stopping.id().expect("pid");
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .expect("kill");
+    assert!(term.success());
+    let output = stopping.wait_with_output().await.expect("stopped");
+    assert!(output.status.success());
+    let run = store.run(run_id).await.expect("run").expect("exists");
+    assert_eq!(run.status.as_str(), "QUEUED", "released for the next start");
+
+    let mut next = serve(&db, &[]);
+    let run = wait_for("the resumed run to end", async || {
+        let run = store.run(run_id).await.expect("run").expect("exists");
+        run.status.is_final().then_some(run)
+    })
+    .await;
+    next.start_kill().expect("stop");
+    assert_eq!(run.attempts, 2);
+    let orders = boxes.pulpo.state.sales_orders();
+    let mut nums: Vec<&str> = orders.iter().map(|o| o.order_num.as_str()).collect();
+    let before = nums.len();
+    nums.sort_unstable();
+    nums.dedup();
+    assert_eq!(nums.len(), before, "no order twice");
 }
