@@ -40,6 +40,11 @@ enum Command {
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
     Logs(commands::run::LogsArgs),
+    /// Run the service: the JSON API (with /healthz and /metrics) until Ctrl-C.
+    Serve(commands::serve::ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
     Sandbox(Box<commands::sandbox::SandboxArgs>),
     /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
@@ -72,6 +77,12 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
+            Command::Serve(args) => commands::serve::run(&cli.db, args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::Token(command) => commands::token::run(&cli.db, command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Sandbox(args) => commands::sandbox::run(*args)
                 .await
                 .map(|()| ExitCode::SUCCESS),

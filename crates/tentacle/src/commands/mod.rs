@@ -4,3 +4,5 @@ pub mod db;
 pub mod demo;
 pub mod run;
 pub mod sandbox;
+pub mod serve;
+pub mod token;
