@@ -50,26 +50,43 @@ fn expect_kind(credential: &Credential, kind: CredentialKind) -> Result<(), Conn
 }
 
 pub fn shopify_client(credential: &Credential) -> Result<ShopifyClient, ConnectionError> {
+    shopify_client_with(credential, ShopifyOptions::default())
+}
+
+/// Like [`shopify_client`], with other timeouts and retries (a connection check gives up
+/// sooner than a run).
+pub fn shopify_client_with(
+    credential: &Credential,
+    options: ShopifyOptions,
+) -> Result<ShopifyClient, ConnectionError> {
     expect_kind(credential, CredentialKind::Shopify)?;
     let credentials = ShopifyCredentials {
         shop_url: config_text(credential, "shop_url")?,
         access_token: secret(credential, "access_token")?,
         api_version: config_text(credential, "api_version").unwrap_or_else(|_| "2026-10".into()),
     };
-    ShopifyClient::new(credentials, ShopifyOptions::default()).map_err(|e| ConnectionError {
+    ShopifyClient::new(credentials, options).map_err(|e| ConnectionError {
         credential: credential.name.clone(),
         problem: e.to_string(),
     })
 }
 
 pub fn pulpo_client(credential: &Credential) -> Result<PulpoClient, ConnectionError> {
+    pulpo_client_with(credential, PulpoOptions::default())
+}
+
+/// Like [`pulpo_client`], with other timeouts and retries.
+pub fn pulpo_client_with(
+    credential: &Credential,
+    options: PulpoOptions,
+) -> Result<PulpoClient, ConnectionError> {
     expect_kind(credential, CredentialKind::Pulpo)?;
     let credentials = PulpoCredentials {
         base_url: config_text(credential, "base_url")?,
         username: config_text(credential, "username")?,
         password: secret(credential, "password")?,
     };
-    PulpoClient::new(credentials, PulpoOptions::default()).map_err(|e| ConnectionError {
+    PulpoClient::new(credentials, options).map_err(|e| ConnectionError {
         credential: credential.name.clone(),
         problem: e.to_string(),
     })

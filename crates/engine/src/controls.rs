@@ -80,6 +80,7 @@ pub async fn state(
             integration_id: Some(integration_id),
             status: Some(RunStatus::Running),
             limit: Some(1),
+            ..RunFilter::default()
         })
         .await?
         .into_iter()
@@ -90,6 +91,7 @@ pub async fn state(
             integration_id: Some(integration_id),
             status: None,
             limit: Some(50),
+            ..RunFilter::default()
         })
         .await?
         .into_iter()

@@ -64,6 +64,7 @@ pub async fn next_run_at(
             integration_id: Some(integration.id),
             status: Some(RunStatus::Queued),
             limit: Some(100),
+            ..RunFilter::default()
         })
         .await?;
     if let Some(due) = queued.iter().filter_map(|r| r.due_at).min() {
@@ -139,6 +140,7 @@ pub(crate) async fn log_postponement(
                 integration_id: Some(regular.id),
                 status: None,
                 limit: Some(5),
+                ..RunFilter::default()
             })
             .await?;
         if recent

@@ -33,6 +33,10 @@ pub enum StoreError {
     /// run was released): the writer must stop.
     #[error("run {run_id} is no longer held by this worker (lease lost)")]
     LeaseLost { run_id: i64 },
+    /// The change would break a uniqueness or reference rule, e.g. a name already taken or a
+    /// credential still used.
+    #[error("{what}")]
+    Conflict { what: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -46,6 +50,12 @@ pub trait Store: Send + Sync + 'static {
     async fn credential(&self, id: i64) -> Result<Option<Credential>>;
     async fn credential_by_name(&self, name: &str) -> Result<Option<Credential>>;
     async fn credentials(&self) -> Result<Vec<Credential>>;
+    /// Replaces the credential with this id (name, kind, config and secrets). `NotFound` when
+    /// there is none; `Conflict` when the new name belongs to another credential.
+    async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential>;
+    /// Deletes the credential; `false` when there was none. `Conflict` while an integration or
+    /// an order link still refers to it.
+    async fn delete_credential(&self, id: i64) -> Result<bool>;
 
     /// Creates the integration, or replaces the one with the same name (same id, same
     /// `active` flag).
@@ -56,6 +66,13 @@ pub trait Store: Send + Sync + 'static {
     /// Starts (active: scheduled runs are queued) or stops a configuration. Stopping drops its
     /// queued runs that never started; a running run (or one released to resume) goes on.
     async fn set_integration_active(&self, id: i64, active: bool) -> Result<Option<Integration>>;
+    /// Replaces the integration with this id (keeps its `active` flag). `NotFound` when there
+    /// is none; `Conflict` when the new name belongs to another integration.
+    async fn update_integration(&self, id: i64, integration: NewIntegration)
+    -> Result<Integration>;
+    /// Deletes the integration with its runs, logs, cursor and flags; `false` when there was
+    /// none.
+    async fn delete_integration(&self, id: i64) -> Result<bool>;
 
     /// Queues a run, idempotently: a scheduled due time (`schedule`, `daily`) makes one run per
     /// configuration, across restarts and processes, and a configuration that already has a
@@ -96,6 +113,8 @@ pub trait Store: Send + Sync + 'static {
     /// by `lease`.
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()>;
     async fn logs(&self, run_id: i64, filter: &LogFilter) -> Result<Vec<StoredLogEntry>>;
+    /// Run counts, summed counters and durations per integration and status.
+    async fn run_totals(&self) -> Result<Vec<RunTotals>>;
 
     /// The `updatedAt` up to which this integration's orders are handled.
     async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>>;
@@ -117,4 +136,11 @@ pub trait Store: Send + Sync + 'static {
     async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()>;
     /// Orders flagged for an integration, newest first.
     async fn flagged_orders(&self, integration_id: Option<i64>) -> Result<Vec<Attention>>;
+
+    /// Stores a new API token by its hash. `Conflict` when the name is taken.
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken>;
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+
+    /// Proves the database answers (for health checks).
+    async fn ping(&self) -> Result<()>;
 }

@@ -49,6 +49,11 @@ impl Secrets {
         self
     }
 
+    pub fn without(mut self, name: &str) -> Secrets {
+        self.0.remove(name);
+        self
+    }
+
     pub fn get(&self, name: &str) -> Option<&SecretString> {
         self.0.get(name)
     }
@@ -214,7 +219,34 @@ pub struct Claim {
 pub struct RunFilter {
     pub integration_id: Option<i64>,
     pub status: Option<RunStatus>,
+    /// Only runs started at or after this time.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Only runs started before this time.
+    pub started_until: Option<DateTime<Utc>>,
+    /// Only runs with a smaller id (the next page, newest first).
+    pub before_id: Option<i64>,
     pub limit: Option<u32>,
+}
+
+/// Totals over the runs of one integration that ended (or are running) in one status, for
+/// metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunTotals {
+    pub integration_id: i64,
+    pub status: RunStatus,
+    pub runs: u64,
+    pub counters: RunCounters,
+    /// Sum of `finished_at - started_at` over the runs that finished, in seconds.
+    pub finished_seconds: f64,
+}
+
+/// An API token as stored: its name and the SHA-256 of the token (hex), never the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -37,13 +37,16 @@ enum Command {
     /// Exit code 0 FINISHED, 2 FINISHED_PARTIALLY, 1 FAILED. With --queue, only queue the run
     /// for `tentacle serve` and print it.
     Run(commands::run::RunArgs),
-    /// Schedule and work on runs until SIGTERM or Ctrl-C; several processes may share one
-    /// database.
+    /// The service: schedule and work on runs until SIGTERM or Ctrl-C (several processes may
+    /// share one database); with --listen ADDR also the JSON API, /healthz and /metrics.
     Serve(commands::serve::ServeArgs),
     /// List recent runs, newest first.
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
     Logs(commands::run::LogsArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(commands::token::TokenCommand),
     /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
     Sandbox(Box<commands::sandbox::SandboxArgs>),
     /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
@@ -77,6 +80,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
+            Command::Token(command) => commands::token::run(&cli.db, command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Sandbox(args) => commands::sandbox::run(*args)
                 .await
                 .map(|()| ExitCode::SUCCESS),

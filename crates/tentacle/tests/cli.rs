@@ -610,3 +610,50 @@ async fn sigterm_releases_a_running_run_that_the_next_start_resumes() {
     nums.dedup();
     assert_eq!(nums.len(), before, "no order twice");
 }
+
+#[tokio::test]
+async fn token_create_prints_a_token_that_serve_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("tentacle.db").display());
+    let created = tentacle(&db, &["token", "create", "ci"], &[]).await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).trim().to_string();
+    assert!(token.starts_with("tnt_") && token.len() > 60, "{token}");
+    let again = tentacle(&db, &["token", "create", "ci"], &[]).await;
+    assert!(!again.status.success(), "names are unique");
+
+    let mut child = Command::new(BIN)
+        .args(["--db", &db, "serve", "--listen", "127.0.0.1:0"])
+        .env_remove("TENTACLE_MASTER_KEY")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("reads stderr") {
+            if line.contains("listening on") {
+                return line;
+            }
+        }
+        panic!("serve ended without saying where it listens");
+    })
+    .await
+    .expect("prints in time");
+    let base = line.split_whitespace().last().expect("the URL").to_string();
+    let http = reqwest::Client::new();
+    let refused = http
+        .get(format!("{base}/api/credentials"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status().as_u16(), 401);
+    let listed = http
+        .get(format!("{base}/api/credentials"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(listed.status().as_u16(), 200);
+    child.kill().await.expect("stopped");
+}

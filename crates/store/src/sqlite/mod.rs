@@ -14,9 +14,9 @@ use sqlx::{Row, SqlitePool};
 use tentacle_domain::run::{RunCounters, RunStatus};
 
 use crate::{
-    Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease, LinkScope,
-    LogFilter, NewCredential, NewIntegration, NewLogEntry, OrderLink, Result, Run, RunFilter,
-    RunRequest, Secrets, Store, StoreError, StoredLogEntry,
+    ApiToken, Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease,
+    LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, OrderLink, Result, Run,
+    RunFilter, RunRequest, RunTotals, Secrets, Store, StoreError, StoredLogEntry,
 };
 
 pub struct SqliteStore {
@@ -179,6 +179,16 @@ fn attention_from_row(row: &SqliteRow) -> Result<Attention> {
     })
 }
 
+/// Turns a unique or foreign-key violation into [`StoreError::Conflict`] with `what`.
+fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            StoreError::Conflict { what: what() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
 const RUN_COLUMNS: &str = "id, integration_id, trigger, status, started_at, due_ms, attempts, finished_at, fetched, created, updated, cancelled, skipped, failed, conflicts, error";
 
 fn ms(at: DateTime<Utc>) -> i64 {
@@ -282,6 +292,48 @@ impl Store for SqliteStore {
         rows.iter().map(|r| self.credential_from_row(r)).collect()
     }
 
+    async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential> {
+        // The name and kind are the AAD of the secrets, so they are sealed again with them.
+        let sealed = self.cipher.encrypt(
+            &credential.secrets.to_plain_json(),
+            &Self::secrets_aad(&credential.name, credential.kind),
+        );
+        let row = sqlx::query(
+            "UPDATE credentials SET name = ?2, kind = ?3, config = ?4, secrets = ?5, updated_at = ?6
+             WHERE id = ?1 RETURNING *",
+        )
+        .bind(id)
+        .bind(&credential.name)
+        .bind(credential.kind.as_str())
+        .bind(credential.config.to_string())
+        .bind(sealed)
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("another credential is named {:?}", credential.name)
+            })
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("credential {id}"),
+        })?;
+        self.credential_from_row(&row)
+    }
+
+    async fn delete_credential(&self, id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM credentials WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                conflict(e, || {
+                    format!("credential {id} is still used by an integration or by imported orders")
+                })
+            })?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn save_integration(&self, integration: NewIntegration) -> Result<Integration> {
         let row = sqlx::query(
             "INSERT INTO integrations (name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
@@ -324,6 +376,45 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(integration_from_row).collect()
+    }
+
+    async fn update_integration(
+        &self,
+        id: i64,
+        integration: NewIntegration,
+    ) -> Result<Integration> {
+        let row = sqlx::query(
+            "UPDATE integrations SET name = ?2, kind = ?3, origin_credential_id = ?4,
+                 destination_credential_id = ?5, settings = ?6, updated_at = ?7
+             WHERE id = ?1 RETURNING *",
+        )
+        .bind(id)
+        .bind(&integration.name)
+        .bind(&integration.kind)
+        .bind(integration.origin_credential_id)
+        .bind(integration.destination_credential_id)
+        .bind(integration.settings.to_string())
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("another integration is named {:?}", integration.name)
+            })
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("integration {id}"),
+        })?;
+        integration_from_row(&row)
+    }
+
+    async fn delete_integration(&self, id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM integrations WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict(e, || format!("integration {id} is still referenced")))?;
+        Ok(result.rows_affected() > 0)
     }
 
     async fn set_integration_active(&self, id: i64, active: bool) -> Result<Option<Integration>> {
@@ -547,11 +638,16 @@ impl Store for SqliteStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM runs
              WHERE (?1 IS NULL OR integration_id = ?1) AND (?2 IS NULL OR status = ?2)
+               AND (?4 IS NULL OR started_at >= ?4) AND (?5 IS NULL OR started_at < ?5)
+               AND (?6 IS NULL OR id < ?6)
              ORDER BY id DESC LIMIT ?3"
         )))
         .bind(filter.integration_id)
         .bind(filter.status.as_ref().map(to_text))
         .bind(i64::from(filter.limit.unwrap_or(100)))
+        .bind(filter.started_from)
+        .bind(filter.started_until)
+        .bind(filter.before_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_from_row).collect()
@@ -612,6 +708,42 @@ impl Store for SqliteStore {
                     record_kind: row.try_get("record_kind")?,
                     record: row.try_get("record")?,
                     message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn run_totals(&self) -> Result<Vec<RunTotals>> {
+        // julianday() reads the stored RFC 3339 text; the difference is in days.
+        let rows = sqlx::query(
+            "SELECT integration_id, status, COUNT(*) AS runs,
+                    SUM(fetched) AS fetched, SUM(created) AS created, SUM(updated) AS updated,
+                    SUM(cancelled) AS cancelled, SUM(skipped) AS skipped, SUM(failed) AS failed,
+                    SUM(conflicts) AS conflicts,
+                    COALESCE(SUM((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0)
+                        AS finished_seconds
+             FROM runs GROUP BY integration_id, status ORDER BY integration_id, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let count = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)? as u64) };
+                Ok(RunTotals {
+                    integration_id: row.try_get("integration_id")?,
+                    status: from_text(&status)?,
+                    runs: count("runs")?,
+                    counters: RunCounters {
+                        fetched: count("fetched")?,
+                        created: count("created")?,
+                        updated: count("updated")?,
+                        cancelled: count("cancelled")?,
+                        skipped: count("skipped")?,
+                        failed: count("failed")?,
+                        conflicts: count("conflicts")?,
+                    },
+                    finished_seconds: row.try_get("finished_seconds")?,
                 })
             })
             .collect()
@@ -746,4 +878,39 @@ impl Store for SqliteStore {
             .await?;
         rows.iter().map(attention_from_row).collect()
     }
+
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3) RETURNING *",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("an API token named {name:?} exists already")))?;
+        api_token_from_row(&row)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = ?1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| api_token_from_row(&r)).transpose()
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+fn api_token_from_row(row: &SqliteRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        token_hash: row.try_get("token_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
 }

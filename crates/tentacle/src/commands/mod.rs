@@ -5,3 +5,4 @@ pub mod demo;
 pub mod run;
 pub mod sandbox;
 pub mod serve;
+pub mod token;

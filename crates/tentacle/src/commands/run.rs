@@ -145,8 +145,8 @@ pub async fn runs(db: &str, args: RunsArgs) -> anyhow::Result<ExitCode> {
     let runs = store
         .runs(&RunFilter {
             integration_id,
-            status: None,
             limit: Some(args.limit),
+            ..RunFilter::default()
         })
         .await?;
     println!(

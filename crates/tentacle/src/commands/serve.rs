@@ -1,15 +1,25 @@
-//! `tentacle serve`: the scheduler, the reaper and the run workers until SIGTERM or Ctrl-C.
+//! `tentacle serve`: the always-on service. The scheduler, the reaper and the run workers run
+//! until SIGTERM or Ctrl-C; with `--listen ADDR` the JSON API (and `/healthz`, `/metrics`)
+//! serves alongside them and stops with them.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::worker::{self, WorkerConfig};
+use tentacle_store::Store;
+use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Serve the JSON API, /healthz and /metrics here.
+    #[arg(long, env = "TENTACLE_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Runs worked on at once (of different configurations).
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -34,13 +44,42 @@ pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
         poll: Duration::from_millis(args.poll_ms.max(10)),
         grace: Duration::from_secs(args.grace_seconds),
     };
+    // One signal stops everything: the API first refuses new requests, the workers stop
+    // claiming and get their grace period.
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let wait = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let api = args
+        .listen
+        .map(|listen| tokio::spawn(api(store.clone(), listen, wait(stopped.clone()))));
     eprintln!(
         "tentacle serve: {} workers; SIGTERM or Ctrl-C stops (grace {} s)",
         config.workers, args.grace_seconds
     );
-    worker::serve(store, Arc::new(SystemClock), config, shutdown_signal()).await?;
+    worker::serve(store, Arc::new(SystemClock), config, wait(stopped)).await?;
+    if let Some(api) = api {
+        api.await.context("the API task failed")??;
+    }
     eprintln!("tentacle serve: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the JSON API on `listen` until `shutdown` resolves.
+pub async fn api(
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = tentacle_web::build(tentacle_web::Config { listen, store })
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    eprintln!("tentacle API listening on http://{}", app.address());
+    app.serve(shutdown).await.context("the API server failed")
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,335 @@
+//! `/api/integrations`: integration configurations. A save names every bad field at once
+//! (settings are checked by the domain; origin and destination must exist and be of the right
+//! kind) and saves nothing when one is bad.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_store::{CredentialKind, Integration, NewIntegration, Store};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, FieldProblem, Result, json_body};
+
+/// The integration types this build can run.
+const KINDS: &[&str] = &["sales_orders"];
+
+/// An integration configuration as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationView {
+    pub id: i64,
+    pub name: String,
+    /// The integration type key, e.g. `sales_orders`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub origin_credential_id: i64,
+    pub destination_credential_id: i64,
+    /// The type's settings, every default filled in.
+    #[schema(value_type = Object)]
+    pub settings: Value,
+    /// Whether the schedule runs it.
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Integration> for IntegrationView {
+    fn from(integration: &Integration) -> Self {
+        IntegrationView {
+            id: integration.id,
+            name: integration.name.clone(),
+            kind: integration.kind.clone(),
+            origin_credential_id: integration.origin_credential_id,
+            destination_credential_id: integration.destination_credential_id,
+            settings: integration.settings.clone(),
+            active: integration.active,
+            created_at: integration.created_at,
+            updated_at: integration.updated_at,
+        }
+    }
+}
+
+/// The body of a create or update.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // Documents the body; handlers read it field by field to report every problem.
+pub struct IntegrationInput {
+    name: String,
+    /// `sales_orders`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// A Shopify credential.
+    origin_credential_id: i64,
+    /// A PULPO credential.
+    destination_credential_id: i64,
+    /// The type's settings (SPEC §3.1 keys); omitted keys take their defaults.
+    #[schema(value_type = Object)]
+    settings: Option<Value>,
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound(format!("integration {id}"))
+}
+
+#[utoipa::path(get, path = "/api/integrations", tag = "integrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<IntegrationView>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_integrations(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<IntegrationView>>> {
+    let integrations = state.store.integrations().await?;
+    Ok(Json(
+        integrations.iter().map(IntegrationView::from).collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/integrations/{id}", tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = IntegrationView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub(crate) async fn get_integration(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<IntegrationView>> {
+    let integration = state
+        .store
+        .integration(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(IntegrationView::from(&integration)))
+}
+
+#[utoipa::path(post, path = "/api/integrations", tag = "integrations",
+    security(("bearer" = [])),
+    request_body = IntegrationInput,
+    responses((status = 201, body = IntegrationView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(crate) async fn create_integration(
+    State(state): State<AppState>,
+    body: std::result::Result<Json<Value>, JsonRejection>,
+) -> Result<(StatusCode, Json<IntegrationView>)> {
+    let body = json_body(body)?;
+    let input = read_input(state.store.as_ref(), &body, None).await?;
+    let saved = state.store.save_integration(input).await?;
+    tracing::info!(integration = %saved.name, "Integration created.");
+    Ok((StatusCode::CREATED, Json(IntegrationView::from(&saved))))
+}
+
+#[utoipa::path(put, path = "/api/integrations/{id}", tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    request_body = IntegrationInput,
+    responses((status = 200, body = IntegrationView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub(crate) async fn update_integration(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: std::result::Result<Json<Value>, JsonRejection>,
+) -> Result<Json<IntegrationView>> {
+    let body = json_body(body)?;
+    state
+        .store
+        .integration(id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let input = read_input(state.store.as_ref(), &body, Some(id)).await?;
+    let saved = state.store.update_integration(id, input).await?;
+    tracing::info!(integration = %saved.name, "Integration updated.");
+    Ok(Json(IntegrationView::from(&saved)))
+}
+
+#[utoipa::path(delete, path = "/api/integrations/{id}", tag = "integrations",
+    security(("bearer" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted with its runs and logs"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn delete_integration(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    if state.store.delete_integration(id).await? {
+        tracing::info!(integration_id = id, "Integration deleted.");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// The settings with defaults filled in, or every bad key. Each key is read on its own first,
+/// so a mistyped value or an unknown key does not hide the problems of the others.
+fn read_settings(settings: &Map<String, Value>, problems: &mut Vec<FieldProblem>) -> Option<Value> {
+    let before = problems.len();
+    for (key, value) in settings {
+        let one = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(error) = serde_json::from_value::<SalesOrderSettings>(one) {
+            let message = error.to_string();
+            let message = if message.starts_with("unknown field") {
+                "is not a sales_orders setting".to_string()
+            } else {
+                message
+            };
+            problems.push(FieldProblem::new(format!("settings.{key}"), message));
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    let parsed: SalesOrderSettings = match serde_json::from_value(Value::Object(settings.clone())) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            problems.push(FieldProblem::new("settings", error.to_string()));
+            return None;
+        }
+    };
+    if let Err(errors) = parsed.validate() {
+        problems.extend(
+            errors
+                .into_iter()
+                .map(|e| FieldProblem::new(format!("settings.{}", e.field), e.message)),
+        );
+        return None;
+    }
+    serde_json::to_value(&parsed).ok()
+}
+
+/// A credential reference: it must exist and be of `expected` kind.
+async fn credential_ref(
+    store: &dyn Store,
+    top: &Map<String, Value>,
+    field: &str,
+    expected: CredentialKind,
+    problems: &mut Vec<FieldProblem>,
+) -> Result<i64> {
+    let Some(id) = top.get(field).and_then(Value::as_i64) else {
+        let message = if top.get(field).is_none_or(Value::is_null) {
+            "is required"
+        } else {
+            "must be a credential id (an integer)"
+        };
+        problems.push(FieldProblem::new(field, message));
+        return Ok(0);
+    };
+    match store.credential(id).await? {
+        None => problems.push(FieldProblem::new(
+            field,
+            format!("there is no credential {id}"),
+        )),
+        Some(found) if found.kind != expected => problems.push(FieldProblem::new(
+            field,
+            format!(
+                "credential {:?} is {}, it must be a {} credential",
+                found.name,
+                found.kind.as_str(),
+                expected.as_str()
+            ),
+        )),
+        Some(_) => {}
+    }
+    Ok(id)
+}
+
+async fn read_input(store: &dyn Store, body: &Value, id: Option<i64>) -> Result<NewIntegration> {
+    let mut problems = Vec::new();
+    let Some(top) = body.as_object() else {
+        return Err(ApiError::Invalid(vec![FieldProblem::new(
+            "body",
+            "must be a JSON object",
+        )]));
+    };
+    for key in top.keys() {
+        if ![
+            "name",
+            "type",
+            "origin_credential_id",
+            "destination_credential_id",
+            "settings",
+        ]
+        .contains(&key.as_str())
+        {
+            problems.push(FieldProblem::new(
+                key.clone(),
+                "is not a field of an integration",
+            ));
+        }
+    }
+    let name = match top.get("name") {
+        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
+        Some(Value::String(_)) => {
+            problems.push(FieldProblem::new("name", "must not be empty"));
+            String::new()
+        }
+        None | Some(Value::Null) => {
+            problems.push(FieldProblem::new("name", "is required"));
+            String::new()
+        }
+        Some(_) => {
+            problems.push(FieldProblem::new("name", "must be a string"));
+            String::new()
+        }
+    };
+    if !name.is_empty()
+        && let Some(other) = store.integration_by_name(&name).await?
+        && Some(other.id) != id
+    {
+        problems.push(FieldProblem::new(
+            "name",
+            format!("another integration is named {name:?}"),
+        ));
+    }
+    let kind = match top.get("type").and_then(Value::as_str) {
+        Some(kind) if KINDS.contains(&kind) => kind.to_string(),
+        Some(kind) => {
+            problems.push(FieldProblem::new(
+                "type",
+                format!(
+                    "unknown or not yet supported integration type {kind:?}: use \"sales_orders\""
+                ),
+            ));
+            String::new()
+        }
+        None => {
+            problems.push(FieldProblem::new("type", "is required: \"sales_orders\""));
+            String::new()
+        }
+    };
+    let origin = credential_ref(
+        store,
+        top,
+        "origin_credential_id",
+        CredentialKind::Shopify,
+        &mut problems,
+    )
+    .await?;
+    let destination = credential_ref(
+        store,
+        top,
+        "destination_credential_id",
+        CredentialKind::Pulpo,
+        &mut problems,
+    )
+    .await?;
+    let settings = match top.get("settings") {
+        None | Some(Value::Null) => read_settings(&Map::new(), &mut problems),
+        Some(Value::Object(settings)) => read_settings(settings, &mut problems),
+        Some(_) => {
+            problems.push(FieldProblem::new("settings", "must be an object"));
+            None
+        }
+    };
+    match settings {
+        Some(settings) if problems.is_empty() => Ok(NewIntegration {
+            name,
+            kind,
+            origin_credential_id: origin,
+            destination_credential_id: destination,
+            settings,
+        }),
+        _ => Err(ApiError::Invalid(problems)),
+    }
+}

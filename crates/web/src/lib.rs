@@ -1,0 +1,147 @@
+//! tentacle's HTTP surface: the JSON API (credentials, integrations, runs and their logs) with
+//! its OpenAPI document, `/healthz` and `/metrics`.
+//!
+//! Startup hands back the socket: [`build`] binds (port 0 in tests) and returns an [`App`]
+//! whose address is known before [`App::serve`] runs it until the shutdown future resolves.
+//!
+//! Every route but `/healthz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
+//! with a token made by `tentacle token create NAME` ([`auth::issue_token`]). `/metrics` needs
+//! one too: its labels name integrations, and Prometheus can send a bearer token.
+
+pub mod auth;
+mod credentials;
+mod error;
+mod integrations;
+mod ops;
+mod runs;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tentacle_store::Store;
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::{ApiError, ErrorBody, FieldProblem};
+
+/// What the web app needs to start.
+pub struct Config {
+    /// Where to listen; port 0 picks a free one.
+    pub listen: SocketAddr,
+    pub store: Arc<dyn Store>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// A bound, not yet serving, web app.
+pub struct App {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+}
+
+/// Binds the listener and builds the router.
+pub async fn build(config: Config) -> std::io::Result<App> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let address = listener.local_addr()?;
+    let (router, _) = router(config.store);
+    Ok(App {
+        listener,
+        address,
+        router,
+    })
+}
+
+impl App {
+    /// The bound address (with the real port when 0 was asked).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tentacle",
+        description = "Credentials, integration configurations and runs of tentacle, which keeps a Shopify store and a PULPO WMS warehouse in sync. Every route but /healthz and /api/openapi.json needs `Authorization: Bearer <token>` (`tentacle token create NAME`)."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(ErrorBody, FieldProblem))
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            auth::SCHEME,
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The router and the OpenAPI document describing it. Both come from the same route list, so
+/// a served route is a documented route.
+pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
+    let state = AppState { store };
+    let protected = OpenApiRouter::new()
+        .routes(routes!(
+            credentials::list_credentials,
+            credentials::create_credential
+        ))
+        .routes(routes!(
+            credentials::get_credential,
+            credentials::update_credential,
+            credentials::delete_credential
+        ))
+        .routes(routes!(credentials::check_credential))
+        .routes(routes!(
+            integrations::list_integrations,
+            integrations::create_integration
+        ))
+        .routes(routes!(
+            integrations::get_integration,
+            integrations::update_integration,
+            integrations::delete_integration
+        ))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run))
+        .routes(routes!(runs::list_logs))
+        .routes(routes!(ops::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    let public = OpenApiRouter::new()
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::openapi_json));
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(protected)
+        .merge(public)
+        .fallback(ops::not_found)
+        .with_state(state)
+        .split_for_parts();
+    let document = Arc::new(api.clone());
+    (router.layer(axum::Extension(document)), api)
+}

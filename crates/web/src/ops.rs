@@ -1,0 +1,117 @@
+//! Operations routes: `/healthz`, `/metrics`, `/api/openapi.json`, and the JSON 404.
+//!
+//! Metrics are computed from the store at scrape time, so they are exactly what the runs
+//! recorded and survive restarts: runs per integration and status, records per outcome, run
+//! durations. The Shopify and PULPO clients' request counters are not persisted by runs, so
+//! they are not exposed here.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use metrics_exporter_prometheus::PrometheusBuilder;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody, Result};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The store answers", body = Health),
+        (status = 503, description = "The store does not answer", body = ErrorBody)))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Health>> {
+    state.store.ping().await.map_err(|error| {
+        tracing::error!(%error, "Health check: the store does not answer.");
+        ApiError::Unavailable("the database does not answer".into())
+    })?;
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", content_type = "application/json", body = Object)))]
+pub(crate) async fn openapi_json(
+    Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(document.as_ref().clone())
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, body = ErrorBody)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response> {
+    let names: HashMap<i64, String> = state
+        .store
+        .integrations()
+        .await?
+        .into_iter()
+        .map(|i| (i.id, i.name))
+        .collect();
+    let totals = state.store.run_totals().await?;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for total in &totals {
+            let integration = names
+                .get(&total.integration_id)
+                .cloned()
+                .unwrap_or_else(|| total.integration_id.to_string());
+            let status = total.status.as_str();
+            metrics::describe_counter!(
+                "tentacle_runs_total",
+                "Runs recorded, by integration and status."
+            );
+            metrics::counter!("tentacle_runs_total", "integration" => integration.clone(), "status" => status)
+                .absolute(total.runs);
+            let c = &total.counters;
+            metrics::describe_counter!(
+                "tentacle_records_total",
+                "Records handled by runs, by integration and outcome (fetched counts source records)."
+            );
+            for (outcome, value) in [
+                ("fetched", c.fetched),
+                ("created", c.created),
+                ("updated", c.updated),
+                ("cancelled", c.cancelled),
+                ("skipped", c.skipped),
+                ("failed", c.failed),
+                ("conflict", c.conflicts),
+            ] {
+                metrics::counter!("tentacle_records_total", "integration" => integration.clone(), "outcome" => outcome)
+                    .increment(value);
+            }
+            if total.status.is_final() {
+                metrics::describe_gauge!(
+                    "tentacle_run_duration_seconds_sum",
+                    "Total duration of finished runs, by integration and status."
+                );
+                metrics::gauge!("tentacle_run_duration_seconds_sum", "integration" => integration.clone(), "status" => status)
+                    .set(total.finished_seconds);
+                metrics::counter!("tentacle_run_duration_seconds_count", "integration" => integration, "status" => status)
+                    .absolute(total.runs);
+            }
+        }
+    });
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
+}
+
+/// Unknown routes answer in the API's error shape.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::NotFound("route".into())
+}

@@ -1,0 +1,275 @@
+//! The OpenAPI document against the running app: every documented operation answers with a
+//! documented status and a body whose top-level properties match the documented schema; every
+//! protected operation refuses a missing token; no undocumented method or route is served.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PULPO_PASSWORD, SHOPIFY_TOKEN, TestApp, running_run, spawn_app};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+
+/// Follows a `$ref` into `components`.
+fn resolve<'a>(document: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            &document["components"]["schemas"][name]
+        }
+        None => schema,
+    }
+}
+
+/// Top-level check: the body's type, required properties present, no undocumented property.
+fn conforms(document: &Value, schema: &Value, body: &Value, context: &str) {
+    let schema = resolve(document, schema);
+    let kind = schema["type"].as_str().or_else(|| {
+        schema["type"].as_array().and_then(|types| {
+            types
+                .iter()
+                .find_map(|t| t.as_str().filter(|t| *t != "null"))
+        })
+    });
+    match kind {
+        Some("object") => {
+            let object = body
+                .as_object()
+                .unwrap_or_else(|| panic!("{context}: not an object: {body}"));
+            if let Some(properties) = schema["properties"].as_object() {
+                for key in object.keys() {
+                    assert!(
+                        properties.contains_key(key),
+                        "{context}: undocumented property {key:?}"
+                    );
+                }
+                for required in schema["required"].as_array().into_iter().flatten() {
+                    let required = required.as_str().expect("JSON shape");
+                    assert!(
+                        object.contains_key(required),
+                        "{context}: missing {required:?} in {body}"
+                    );
+                }
+            }
+        }
+        Some("array") => {
+            let items = body
+                .as_array()
+                .unwrap_or_else(|| panic!("{context}: not an array: {body}"));
+            for item in items {
+                conforms(document, &schema["items"], item, context);
+            }
+        }
+        Some("string") => assert!(body.is_string(), "{context}: not a string"),
+        Some("integer") => assert!(body.is_i64() || body.is_u64(), "{context}: not an integer"),
+        other => panic!("{context}: schema type {other:?} not checked: {schema}"),
+    }
+}
+
+/// The request the test makes for each documented operation: (method, documented path,
+/// concrete path, body). A new documented operation fails the test until it is added here.
+fn requests(
+    app: &TestApp,
+    shop: i64,
+    wms: i64,
+    spare: i64,
+    integration: i64,
+    run: i64,
+) -> Vec<(&'static str, &'static str, String, Option<Value>)> {
+    vec![
+        ("get", "/api/credentials", "/api/credentials".into(), None),
+        (
+            "post",
+            "/api/credentials",
+            "/api/credentials".into(),
+            Some(app.pulpo_body("created", PULPO_PASSWORD)),
+        ),
+        (
+            "get",
+            "/api/credentials/{id}",
+            format!("/api/credentials/{shop}"),
+            None,
+        ),
+        (
+            "put",
+            "/api/credentials/{id}",
+            format!("/api/credentials/{shop}"),
+            Some(app.shopify_body("shop", SHOPIFY_TOKEN)),
+        ),
+        (
+            "delete",
+            "/api/credentials/{id}",
+            format!("/api/credentials/{spare}"),
+            None,
+        ),
+        (
+            "post",
+            "/api/credentials/{id}/check",
+            format!("/api/credentials/{wms}/check"),
+            None,
+        ),
+        ("get", "/api/integrations", "/api/integrations".into(), None),
+        (
+            "post",
+            "/api/integrations",
+            "/api/integrations".into(),
+            Some(
+                json!({"name": "second", "type": "sales_orders", "origin_credential_id": shop, "destination_credential_id": wms}),
+            ),
+        ),
+        (
+            "get",
+            "/api/integrations/{id}",
+            format!("/api/integrations/{integration}"),
+            None,
+        ),
+        (
+            "put",
+            "/api/integrations/{id}",
+            format!("/api/integrations/{integration}"),
+            Some(
+                json!({"name": "renamed", "type": "sales_orders", "origin_credential_id": shop, "destination_credential_id": wms}),
+            ),
+        ),
+        ("get", "/api/runs", "/api/runs?limit=1".into(), None),
+        ("get", "/api/runs/{id}", format!("/api/runs/{run}"), None),
+        (
+            "get",
+            "/api/runs/{id}/logs",
+            format!("/api/runs/{run}/logs"),
+            None,
+        ),
+        ("get", "/metrics", "/metrics".into(), None),
+        ("get", "/healthz", "/healthz".into(), None),
+        ("get", "/api/openapi.json", "/api/openapi.json".into(), None),
+        // Last: it removes the integration the others use.
+        (
+            "delete",
+            "/api/integrations/{id}",
+            format!("/api/integrations/{integration}"),
+            None,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_documented_route_answers_as_documented() {
+    let app = spawn_app().await;
+    let (shop, wms, integration) = app.provision().await;
+    let spare = app
+        .create_credential(app.pulpo_body("spare", PULPO_PASSWORD))
+        .await;
+    let run = running_run(
+        &app.store,
+        integration,
+        tentacle_domain::run::Trigger::Manual,
+        chrono::Utc::now(),
+    )
+    .await
+    .0
+    .id;
+    let document = app.get("/api/openapi.json").await.json();
+    assert!(
+        document["openapi"]
+            .as_str()
+            .expect("JSON shape")
+            .starts_with("3.")
+    );
+
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("JSON shape") {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                documented.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    let plan = requests(&app, shop, wms, spare, integration, run);
+    let mut planned: Vec<(String, String)> = plan
+        .iter()
+        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
+        .collect();
+    documented.sort();
+    planned.sort();
+    assert_eq!(
+        documented, planned,
+        "every documented operation is exercised"
+    );
+
+    for (method, template, path, body) in plan {
+        let operation = &document["paths"][template][method];
+        let context = format!("{} {path}", method.to_uppercase());
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("JSON shape");
+        let secured = operation.get("security").is_some();
+        if secured {
+            let refused = app.call_as(None, method.clone(), &path, body.clone()).await;
+            assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{context}");
+            assert!(
+                operation["responses"].get("401").is_some(),
+                "{context}: 401 undocumented"
+            );
+        }
+        let answer = app.call(method, &path, body).await;
+        let status = answer.status.as_u16().to_string();
+        let response = operation["responses"].get(&status).unwrap_or_else(|| {
+            panic!(
+                "{context}: status {status} is not documented: {}",
+                answer.text
+            )
+        });
+        assert!(
+            answer.status.is_success(),
+            "{context}: {status} {}",
+            answer.text
+        );
+        if let Some(content) = response.get("content").and_then(Value::as_object) {
+            let (content_type, media) = content.iter().next().expect("JSON shape");
+            assert!(
+                answer.content_type.starts_with(content_type.as_str()),
+                "{context}: {} is not {content_type}",
+                answer.content_type
+            );
+            if content_type == "application/json" {
+                conforms(&document, &media["schema"], &answer.json(), &context);
+            }
+        } else {
+            assert!(
+                answer.text.is_empty(),
+                "{context}: undocumented body {}",
+                answer.text
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn nothing_undocumented_is_served() {
+    let app = spawn_app().await;
+    let document = app.get("/api/openapi.json").await.json();
+    for (path, item) in document["paths"].as_object().expect("JSON shape") {
+        let concrete = path.replace("{id}", "1");
+        for method in METHODS {
+            if item.get(method).is_none() {
+                let answer = app
+                    .call(
+                        Method::from_bytes(method.to_uppercase().as_bytes()).expect("JSON shape"),
+                        &concrete,
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    answer.status,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    for path in [
+        "/api",
+        "/api/tokens",
+        "/api/credentials/1/secrets",
+        "/admin",
+    ] {
+        assert_eq!(app.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
