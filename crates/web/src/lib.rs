@@ -9,6 +9,7 @@
 //! one too: its labels name integrations, and Prometheus can send a bearer token.
 
 pub mod auth;
+mod controls;
 mod credentials;
 mod error;
 mod integrations;
@@ -125,6 +126,10 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
             integrations::update_integration,
             integrations::delete_integration
         ))
+        .routes(routes!(controls::get_state))
+        .routes(routes!(controls::start))
+        .routes(routes!(controls::stop))
+        .routes(routes!(controls::run_now))
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::list_logs))

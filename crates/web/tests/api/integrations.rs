@@ -136,3 +136,66 @@ async fn create_update_and_delete_an_integration() {
     let missing = app.put("/api/integrations/999", json!({"name": "x"})).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn controls_start_stop_and_queue_a_run_that_never_runs_alongside_another() {
+    let app = crate::helpers::spawn_app().await;
+    let (_, _, integration) = app.provision().await;
+    let state = app
+        .post(
+            &format!("/api/integrations/{integration}/stop"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(state.status, reqwest::StatusCode::OK);
+    let body = state.json();
+    assert_eq!(
+        (body["active"].as_bool(), body["state"].as_str()),
+        (Some(false), Some("stopped"))
+    );
+    assert!(
+        body["next_run_at"].is_null(),
+        "a stopped configuration has nothing due: {body}"
+    );
+
+    let started = app
+        .post(
+            &format!("/api/integrations/{integration}/start"),
+            serde_json::json!({}),
+        )
+        .await
+        .json();
+    assert_eq!(started["state"], "active");
+    assert!(
+        started["next_run_at"].is_string(),
+        "an active configuration shows its next run: {started}"
+    );
+
+    let first = app
+        .post(
+            &format!("/api/integrations/{integration}/run"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(first.status, reqwest::StatusCode::ACCEPTED);
+    let first = first.json();
+    assert_eq!(
+        (first["status"].as_str(), first["trigger"].as_str()),
+        (Some("QUEUED"), Some("manual"))
+    );
+    let second = app
+        .post(
+            &format!("/api/integrations/{integration}/run"),
+            serde_json::json!({}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        second["id"], first["id"],
+        "run now twice queues one run, not two"
+    );
+    let missing = app
+        .post("/api/integrations/999999/run", serde_json::json!({}))
+        .await;
+    assert_eq!(missing.status, reqwest::StatusCode::NOT_FOUND);
+}

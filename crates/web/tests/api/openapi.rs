@@ -130,6 +130,30 @@ fn requests(
                 json!({"name": "renamed", "type": "sales_orders", "origin_credential_id": shop, "destination_credential_id": wms}),
             ),
         ),
+        (
+            "get",
+            "/api/integrations/{id}/state",
+            format!("/api/integrations/{integration}/state"),
+            None,
+        ),
+        (
+            "post",
+            "/api/integrations/{id}/stop",
+            format!("/api/integrations/{integration}/stop"),
+            None,
+        ),
+        (
+            "post",
+            "/api/integrations/{id}/start",
+            format!("/api/integrations/{integration}/start"),
+            None,
+        ),
+        (
+            "post",
+            "/api/integrations/{id}/run",
+            format!("/api/integrations/{integration}/run"),
+            None,
+        ),
         ("get", "/api/runs", "/api/runs?limit=1".into(), None),
         ("get", "/api/runs/{id}", format!("/api/runs/{run}"), None),
         (
