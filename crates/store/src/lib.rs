@@ -141,6 +141,20 @@ pub trait Store: Send + Sync + 'static {
     async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken>;
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
 
+    /// Creates a web UI account. `Conflict` when the name is taken.
+    async fn create_user(&self, name: &str, password_hash: &str) -> Result<User>;
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>>;
+    /// Stores a login session; expired sessions are deleted on the way.
+    async fn create_session(&self, session: &NewSession) -> Result<Session>;
+    /// The session with this hash while it has not expired at `now`.
+    async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>>;
+    /// Ends a session (logout); `false` when there was none.
+    async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+
     /// Proves the database answers (for health checks).
     async fn ping(&self) -> Result<()>;
 }

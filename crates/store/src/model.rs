@@ -249,6 +249,37 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
 }
 
+/// A local admin account of the web UI: its name and argon2 password hash (PHC string).
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A web UI login session, stored by the SHA-256 of its cookie value (hex).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: i64,
+    pub token_hash: String,
+    pub user_id: i64,
+    pub user_name: String,
+    /// Every form of this session carries it; a post without it is refused.
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a new session holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    pub token_hash: String,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredLogEntry {
     pub id: i64,

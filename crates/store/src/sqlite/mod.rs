@@ -15,8 +15,9 @@ use tentacle_domain::run::{RunCounters, RunStatus};
 
 use crate::{
     ApiToken, Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease,
-    LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, OrderLink, Result, Run,
-    RunFilter, RunRequest, RunTotals, Secrets, Store, StoreError, StoredLogEntry,
+    LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
+    Result, Run, RunFilter, RunRequest, RunTotals, Secrets, Session, Store, StoreError,
+    StoredLogEntry, User,
 };
 
 pub struct SqliteStore {
@@ -900,10 +901,103 @@ impl Store for SqliteStore {
         row.map(|r| api_token_from_row(&r)).transpose()
     }
 
+    async fn create_user(&self, name: &str, password_hash: &str) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING *",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("a user named {name:?} exists already")))?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<Session> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(&session.token_hash)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        session_from_row(&row)
+    }
+
+    async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>> {
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+const SESSION_SELECT: &str = "SELECT s.*, u.name AS user_name FROM sessions s \
+     JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+
+fn user_from_row(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<Session> {
+    Ok(Session {
+        id: row.try_get("id")?,
+        token_hash: row.try_get("token_hash")?,
+        user_id: row.try_get("user_id")?,
+        user_name: row.try_get("user_name")?,
+        csrf_token: row.try_get("csrf_token")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
 }
 
 fn api_token_from_row(row: &SqliteRow) -> Result<ApiToken> {
