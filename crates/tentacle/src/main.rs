@@ -38,12 +38,16 @@ enum Command {
     /// for `tentacle serve` and print it.
     Run(commands::run::RunArgs),
     /// The service: schedule and work on runs until SIGTERM or Ctrl-C (several processes may
-    /// share one database); with --listen ADDR also the JSON API, /healthz and /metrics.
+    /// share one database); with --listen ADDR also the web UI, the JSON API, /healthz and
+    /// /metrics.
     Serve(commands::serve::ServeArgs),
     /// List recent runs, newest first.
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
     Logs(commands::run::LogsArgs),
+    /// Manage the web UI's accounts.
+    #[command(subcommand)]
+    User(commands::user::UserCommand),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
@@ -80,6 +84,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
+            Command::User(command) => commands::user::run(&cli.db, command)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Token(command) => commands::token::run(&cli.db, command)
                 .await
                 .map(|()| ExitCode::SUCCESS),

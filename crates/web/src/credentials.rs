@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use tentacle_engine::connections::{pulpo_client_with, shopify_client_with};
 use tentacle_pulpo::PulpoError;
 use tentacle_shopify::ShopifyError;
-use tentacle_store::{Credential, CredentialKind, NewCredential};
+use tentacle_store::{Credential, CredentialKind, NewCredential, Store};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -127,20 +127,7 @@ pub(crate) async fn create_credential(
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CredentialView>)> {
     let body = json_body(body)?;
-    let mut problems = Vec::new();
-    let input = read_input(&body, None, &mut problems);
-    if let Some(input) = &input
-        && state.store.credential_by_name(&input.name).await?.is_some()
-    {
-        problems.push(FieldProblem::new(
-            "name",
-            format!("another credential is named {:?}", input.name),
-        ));
-    }
-    let input = match input {
-        Some(input) if problems.is_empty() => input,
-        _ => return Err(ApiError::Invalid(problems)),
-    };
+    let input = validated(state.store.as_ref(), &body, None).await?;
     let saved = state.store.save_credential(input).await?;
     tracing::info!(credential = %saved.name, "Credential created.");
     Ok((StatusCode::CREATED, Json(CredentialView::from(&saved))))
@@ -164,21 +151,7 @@ pub(crate) async fn update_credential(
         .credential(id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let mut problems = Vec::new();
-    let input = read_input(&body, Some(&existing), &mut problems);
-    if let Some(input) = &input
-        && let Some(other) = state.store.credential_by_name(&input.name).await?
-        && other.id != id
-    {
-        problems.push(FieldProblem::new(
-            "name",
-            format!("another credential is named {:?}", input.name),
-        ));
-    }
-    let input = match input {
-        Some(input) if problems.is_empty() => input,
-        _ => return Err(ApiError::Invalid(problems)),
-    };
+    let input = validated(state.store.as_ref(), &body, Some(&existing)).await?;
     let saved = state.store.update_credential(id, input).await?;
     tracing::info!(credential = %saved.name, "Credential updated.");
     Ok(Json(CredentialView::from(&saved)))
@@ -193,25 +166,8 @@ pub(crate) async fn delete_credential(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    let users: Vec<String> = state
-        .store
-        .integrations()
-        .await?
-        .into_iter()
-        .filter(|i| i.origin_credential_id == id || i.destination_credential_id == id)
-        .map(|i| i.name)
-        .collect();
-    if !users.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "credential {id} is used by the integrations {users:?}: delete or change them first"
-        )));
-    }
-    if state.store.delete_credential(id).await? {
-        tracing::info!(credential_id = id, "Credential deleted.");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(not_found(id))
-    }
+    remove(state.store.as_ref(), id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(post, path = "/api/credentials/{id}/check", tag = "credentials",
@@ -233,6 +189,52 @@ pub(crate) async fn check_credential(
     Ok(Json(result))
 }
 
+/// Checks a create (`existing` = `None`) or update body, with the name's uniqueness: the
+/// credential to save, or every problem.
+pub(crate) async fn validated(
+    store: &dyn Store,
+    body: &Value,
+    existing: Option<&Credential>,
+) -> Result<NewCredential> {
+    let mut problems = Vec::new();
+    let input = read_input(body, existing, &mut problems);
+    if let Some(input) = &input
+        && let Some(other) = store.credential_by_name(&input.name).await?
+        && Some(other.id) != existing.map(|e| e.id)
+    {
+        problems.push(FieldProblem::new(
+            "name",
+            format!("another credential is named {:?}", input.name),
+        ));
+    }
+    match input {
+        Some(input) if problems.is_empty() => Ok(input),
+        _ => Err(ApiError::Invalid(problems)),
+    }
+}
+
+/// Deletes a credential no integration uses.
+pub(crate) async fn remove(store: &dyn Store, id: i64) -> Result<()> {
+    let users: Vec<String> = store
+        .integrations()
+        .await?
+        .into_iter()
+        .filter(|i| i.origin_credential_id == id || i.destination_credential_id == id)
+        .map(|i| i.name)
+        .collect();
+    if !users.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "credential {id} is used by the integrations {users:?}: delete or change them first"
+        )));
+    }
+    if store.delete_credential(id).await? {
+        tracing::info!(credential_id = id, "Credential deleted.");
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
+}
+
 fn verdict(verdict: &str, message: impl ToString) -> CheckResult {
     CheckResult {
         ok: false,
@@ -244,7 +246,7 @@ fn verdict(verdict: &str, message: impl ToString) -> CheckResult {
 
 /// Builds the client and asks for locations (Shopify) or warehouses (PULPO), with few retries
 /// so an unreachable system is reported in seconds.
-async fn check(credential: &Credential) -> CheckResult {
+pub(crate) async fn check(credential: &Credential) -> CheckResult {
     const TIMEOUT: Duration = Duration::from_secs(10);
     const ATTEMPTS: u32 = 2;
     let places = match credential.kind {

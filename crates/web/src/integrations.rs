@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldProblem, Result, json_body};
 
 /// The integration types this build can run.
-const KINDS: &[&str] = &["sales_orders"];
+pub(crate) const KINDS: &[&str] = &["sales_orders"];
 
 /// An integration configuration as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -234,7 +234,13 @@ async fn credential_ref(
     Ok(id)
 }
 
-async fn read_input(store: &dyn Store, body: &Value, id: Option<i64>) -> Result<NewIntegration> {
+/// Checks a create (`id` = `None`) or update body: the configuration to save, or every
+/// problem.
+pub(crate) async fn read_input(
+    store: &dyn Store,
+    body: &Value,
+    id: Option<i64>,
+) -> Result<NewIntegration> {
     let mut problems = Vec::new();
     let Some(top) = body.as_object() else {
         return Err(ApiError::Invalid(vec![FieldProblem::new(

@@ -1,10 +1,11 @@
-//! tentacle's HTTP surface: the JSON API (credentials, integrations, runs and their logs) with
-//! its OpenAPI document, `/healthz` and `/metrics`.
+//! tentacle's HTTP surface: the web UI at `/` ([`ui`], login with a local account), the JSON
+//! API under `/api/` (credentials, integrations, runs and their logs) with its OpenAPI
+//! document, `/healthz` and `/metrics`.
 //!
 //! Startup hands back the socket: [`build`] binds (port 0 in tests) and returns an [`App`]
 //! whose address is known before [`App::serve`] runs it until the shutdown future resolves.
 //!
-//! Every route but `/healthz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
+//! Every API route but `/healthz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
 //! with a token made by `tentacle token create NAME` ([`auth::issue_token`]). `/metrics` needs
 //! one too: its labels name integrations, and Prometheus can send a bearer token.
 
@@ -15,6 +16,8 @@ mod error;
 mod integrations;
 mod ops;
 mod runs;
+mod ui;
+pub mod users;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -106,6 +109,7 @@ impl utoipa::Modify for BearerScheme {
 /// a served route is a documented route.
 pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
     let state = AppState { store };
+    let pages = ui::router(state.clone());
     let protected = OpenApiRouter::new()
         .routes(routes!(
             credentials::list_credentials,
@@ -148,5 +152,5 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         .with_state(state)
         .split_for_parts();
     let document = Arc::new(api.clone());
-    (router.layer(axum::Extension(document)), api)
+    (pages.merge(router).layer(axum::Extension(document)), api)
 }

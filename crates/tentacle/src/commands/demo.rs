@@ -1,7 +1,8 @@
 //! `tentacle demo`: the whole product on one machine with nothing to set up. Both sandboxes run
 //! in-process with generated data, a fresh SQLite database lives in a temporary directory,
 //! credentials and a sales orders configuration are provisioned, and a first run imports the
-//! orders.
+//! orders. Then (unless `--no-serve`) the web UI and the workers serve until Ctrl-C, with a
+//! generated admin login printed once.
 
 use std::process::ExitCode;
 
@@ -20,9 +21,13 @@ pub struct DemoArgs {
     orders: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Stop after the first run instead of serving the sandboxes until Ctrl-C.
+    /// Stop after the first run instead of serving the sandboxes, the web UI and the workers
+    /// until Ctrl-C.
     #[arg(long)]
     no_serve: bool,
+    /// Where the web UI (and the JSON API) listen; port 0 picks a free one.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
 }
 
 pub const INTEGRATION: &str = "Sales orders";
@@ -132,13 +137,48 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  curl -s {pulpo_control} | head     the orders PULPO received");
 
     if !args.no_serve {
-        println!();
-        println!("The sandboxes keep serving until Ctrl-C.");
-        tokio::signal::ctrl_c().await?;
+        serve(store, args.listen).await?;
     }
     shopify.stop().await;
     pulpo.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The web UI with a generated admin account, and the workers that carry out "Run now" and the
+/// schedule, until Ctrl-C.
+async fn serve(
+    store: std::sync::Arc<dyn tentacle_store::Store>,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    const ADMIN: &str = "admin";
+    let password = tentacle_web::users::generate_password()?;
+    tentacle_web::users::create_user(store.as_ref(), ADMIN, &password).await?;
+    let app = tentacle_web::build(tentacle_web::Config {
+        listen,
+        store: store.clone(),
+    })
+    .await?;
+    println!();
+    println!("Web UI     http://{}/", app.address());
+    println!("  user     {ADMIN}");
+    println!("  password {password}   (generated for this demo)");
+    println!("The sandboxes, the web UI and the workers keep serving until Ctrl-C.");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let wait = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let web = tokio::spawn(app.serve(wait(stopped.clone())));
+    let workers = tokio::spawn(tentacle_engine::worker::serve(
+        store,
+        std::sync::Arc::new(tentacle_engine::clock::SystemClock),
+        tentacle_engine::worker::WorkerConfig::default(),
+        wait(stopped),
+    ));
+    tokio::signal::ctrl_c().await?;
+    let _ = stop.send(true);
+    workers.await??;
+    web.await??;
+    Ok(())
 }
 
 /// A fresh directory for the demo's database; kept after exit so its runs can be read.

@@ -1,6 +1,6 @@
 //! `tentacle serve`: the always-on service. The scheduler, the reaper and the run workers run
-//! until SIGTERM or Ctrl-C; with `--listen ADDR` the JSON API (and `/healthz`, `/metrics`)
-//! serves alongside them and stops with them.
+//! until SIGTERM or Ctrl-C; with `--listen ADDR` the web UI (at `/`), the JSON API (under
+//! `/api/`, with `/healthz` and `/metrics`) serve alongside them and stop with them.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Serve the JSON API, /healthz and /metrics here.
+    /// Serve the web UI, the JSON API, /healthz and /metrics here.
     #[arg(long, env = "TENTACLE_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Runs worked on at once (of different configurations).
@@ -69,7 +69,7 @@ pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves the JSON API on `listen` until `shutdown` resolves.
+/// Serves the web UI and the JSON API on `listen` until `shutdown` resolves.
 pub async fn api(
     store: Arc<dyn Store>,
     listen: SocketAddr,
@@ -78,7 +78,10 @@ pub async fn api(
     let app = tentacle_web::build(tentacle_web::Config { listen, store })
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    eprintln!("tentacle API listening on http://{}", app.address());
+    eprintln!(
+        "tentacle web UI: log in with an account from `tentacle user create NAME`; JSON API under /api/"
+    );
+    eprintln!("tentacle listening on http://{}", app.address());
     app.serve(shutdown).await.context("the API server failed")
 }
 

@@ -1,9 +1,11 @@
-//! The JSON API over real HTTP, on a real SQLite file, with both sandboxes for connection
-//! checks.
+//! The JSON API and the web UI over real HTTP, on a real SQLite file, with both sandboxes for
+//! connection checks; the UI also in a real headless browser.
 
 mod auth;
+mod browser;
 mod credentials;
 mod helpers;
 mod integrations;
 mod openapi;
 mod runs;
+mod ui;
