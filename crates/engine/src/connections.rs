@@ -62,14 +62,22 @@ pub fn shopify_client(credential: &Credential) -> Result<ShopifyClient, Connecti
     })
 }
 
-pub fn pulpo_client(credential: &Credential) -> Result<PulpoClient, ConnectionError> {
+/// A PULPO client that keeps at most `max_in_flight` requests in flight.
+pub fn pulpo_client(
+    credential: &Credential,
+    max_in_flight: usize,
+) -> Result<PulpoClient, ConnectionError> {
     expect_kind(credential, CredentialKind::Pulpo)?;
     let credentials = PulpoCredentials {
         base_url: config_text(credential, "base_url")?,
         username: config_text(credential, "username")?,
         password: secret(credential, "password")?,
     };
-    PulpoClient::new(credentials, PulpoOptions::default()).map_err(|e| ConnectionError {
+    let options = PulpoOptions {
+        max_in_flight: Some(max_in_flight.max(1)),
+        ..PulpoOptions::default()
+    };
+    PulpoClient::new(credentials, options).map_err(|e| ConnectionError {
         credential: credential.name.clone(),
         problem: e.to_string(),
     })

@@ -93,7 +93,9 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
 
     let defaults = RunOptions::default();
     let options = RunOptions {
-        concurrency: args.pulpo_max_concurrency.unwrap_or(defaults.concurrency),
+        pulpo_concurrency: args
+            .pulpo_max_concurrency
+            .unwrap_or(defaults.pulpo_concurrency),
         page_size: args.page_size.unwrap_or(defaults.page_size),
         ..defaults
     };
