@@ -351,11 +351,7 @@ impl SalesOrdersRun<'_> {
             })
             .flatten()
             .collect();
-        let resolved = if drafts.is_empty() {
-            None
-        } else {
-            Some(self.resolve(&drafts).await)
-        };
+        let resolved = self.resolve(&drafts).await;
         let orders = decided
             .into_iter()
             .map(|(order, decision)| {
@@ -372,15 +368,8 @@ impl SalesOrdersRun<'_> {
                     Ok(Decision::Import(drafts)) => {
                         // An order whose PULPO orders cannot all be prepared creates none of
                         // them this run.
-                        let bodies: Result<Vec<_>, Failure> = drafts
-                            .iter()
-                            .map(|draft| match &resolved {
-                                Some(resolved) => resolved.body(draft),
-                                None => Err(Failure::Pulpo(PulpoError::Decode(
-                                    "nothing was resolved for the batch".into(),
-                                ))),
-                            })
-                            .collect();
+                        let bodies: Result<Vec<_>, Failure> =
+                            drafts.iter().map(|draft| resolved.body(draft)).collect();
                         match bodies {
                             Ok(bodies) => Work::Import(drafts.into_iter().zip(bodies).collect()),
                             Err(failure) => Work::Failed(failure),
@@ -396,7 +385,7 @@ impl SalesOrdersRun<'_> {
     /// Carries out a planned batch: every new PULPO order in as few requests as possible, the
     /// changes to existing ones order by order, then every outcome recorded.
     async fn write(&self, batch: PlannedBatch) -> Result<(), Abort> {
-        // Orders whose planning failed have nothing to write.
+        // Orders whose planning failed have nothing to write: settled first.
         let (failed, orders): (Vec<Planned>, Vec<Planned>) = batch
             .orders
             .into_iter()
@@ -436,12 +425,17 @@ impl SalesOrdersRun<'_> {
             .collect::<std::collections::HashMap<_, _>>();
         for (index, planned) in orders.iter().enumerate() {
             let outcome = match &planned.work {
-                Work::Settled | Work::Failed(_) => Ok(Handled::Done),
-                Work::Import(drafts) => created
-                    .by_ref()
-                    .take(drafts.len())
-                    .collect::<Result<Vec<()>, Failure>>()
-                    .map(|_| Handled::Done),
+                Work::Settled => Ok(Handled::Done),
+                Work::Failed(_) => continue,
+                Work::Import(drafts) => {
+                    // Every result of this order is taken, failed or not, so the next order
+                    // gets its own.
+                    let results: Vec<_> = created.by_ref().take(drafts.len()).collect();
+                    results
+                        .into_iter()
+                        .collect::<Result<Vec<()>, Failure>>()
+                        .map(|_| Handled::Done)
+                }
                 Work::Sync(_) => synced.remove(&index).unwrap_or(Ok(Handled::Done)),
             };
             self.settle(&planned.order, outcome).await?;
