@@ -3,6 +3,7 @@
 //! Each measurement prints one JSON line so results can be collected and compared. They are
 //! measurements, not tests: nothing here asserts a speed.
 
+mod child;
 mod sales_orders;
 mod sandboxes;
 mod usage;

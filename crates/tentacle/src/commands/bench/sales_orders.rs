@@ -4,11 +4,15 @@
 //! The bound comes from the sandboxes' own counters: Shopify's is the points charged beyond the
 //! initial bucket divided by the restore rate; PULPO's is the summed service time of its
 //! requests divided by its concurrency cap. `efficiency = bound / wall`.
+//!
+//! The sandboxes run in this process (the default) or, with `--sandboxes child-process`, in a
+//! `tentacle sandbox` child: they hold every order in memory, so only then are this process's
+//! peak memory and CPU time tentacle's own. The child's are reported beside them.
 
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 use serde_json::json;
 use tentacle_domain::run::Trigger;
@@ -19,7 +23,17 @@ use tentacle_sandbox::shopify::generator::ORDER_DAYS;
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox, ShopifyStatsSnapshot};
 use tentacle_store::{CredentialKind, NewCredential, NewIntegration, Secrets, Store};
 
+use super::child::{ChildConfig, SandboxProcess};
 use super::usage;
+
+/// Where the sandboxes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Placement {
+    /// In this process, over real HTTP.
+    InProcess,
+    /// In a `tentacle sandbox` child process, so this process's memory and CPU are tentacle's.
+    ChildProcess,
+}
 
 #[derive(Debug, Args)]
 pub struct SalesOrdersArgs {
@@ -48,31 +62,16 @@ pub struct SalesOrdersArgs {
     /// Shopify orders per page (default: the engine's).
     #[arg(long)]
     page_size: Option<u32>,
+    /// Where the sandboxes run.
+    #[arg(long, value_enum, default_value_t = Placement::InProcess)]
+    sandboxes: Placement,
 }
 
 const API_VERSION: &str = "2026-10";
 const INTEGRATION: &str = "Bench sales orders";
 
 pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
-    let local = "127.0.0.1:0".parse()?;
-    let shopify = ShopifySandbox::start(ShopifyConfig {
-        listen: local,
-        seed: args.seed,
-        orders: args.orders,
-        bucket: args.bucket,
-        restore_rate: args.restore_rate,
-        ..ShopifyConfig::default()
-    })
-    .await?;
-    let pulpo = PulpoSandbox::start(PulpoConfig {
-        listen: local,
-        seed: args.seed,
-        latency_ms: args.pulpo_latency_ms,
-        item_latency_ms: args.pulpo_item_latency_ms,
-        max_concurrency: args.pulpo_max_concurrency,
-        ..PulpoConfig::default()
-    })
-    .await?;
+    let sandboxes = Sandboxes::start(&args).await?;
 
     // A database file, not `:memory:`: tentacle's memory is what is measured, and SQLite keeps
     // only its page cache in memory.
@@ -81,9 +80,9 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
     let store = super::super::db::open(&db).await?;
     provision(
         store.as_ref(),
-        &shopify.shop_url(),
-        &shopify.state.config.access_token,
-        &pulpo.base_url(),
+        &sandboxes.shop_url(),
+        &sandboxes.access_token(),
+        &sandboxes.pulpo_url(),
     )
     .await?;
     let integration = store
@@ -103,18 +102,27 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
     let finished = run_integration(store, &integration, Trigger::Manual, options, None).await?;
     let wall_s = started.elapsed().as_secs_f64();
     let usage = usage::own()?;
+    let (shopify, pulpo) = sandboxes.stats().await?;
 
     let figures = Figures {
         orders: args.orders,
         wall_s,
         bucket: args.bucket,
         restore_rate: args.restore_rate,
-        shopify: shopify.stats(),
-        pulpo: pulpo.stats(),
+        shopify,
+        pulpo,
         usage,
     };
     let mut line = figures.json();
-    line["sandboxes"] = json!("in-process");
+    match &sandboxes {
+        Sandboxes::InProcess { .. } => line["sandboxes"] = json!("in-process"),
+        Sandboxes::Child(child) => {
+            let theirs = child.usage()?;
+            line["sandboxes"] = json!("child process");
+            line["sandbox_peak_rss_mb"] = json!(round(theirs.peak_rss_mb, 1));
+            line["sandbox_cpu_s"] = json!(round(theirs.cpu_s, 2));
+        }
+    }
     line["run"] = json!({
         "status": finished.status.as_str(),
         "fetched": finished.counters.fetched,
@@ -123,10 +131,98 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
         "failed": finished.counters.failed,
     });
     println!("{line}");
-
-    shopify.stop().await;
-    pulpo.stop().await;
+    sandboxes.stop().await;
     Ok(())
+}
+
+/// The two sandboxes the run talks to, wherever they run.
+enum Sandboxes {
+    InProcess {
+        shopify: Box<ShopifySandbox>,
+        pulpo: Box<PulpoSandbox>,
+    },
+    Child(SandboxProcess),
+}
+
+impl Sandboxes {
+    async fn start(args: &SalesOrdersArgs) -> anyhow::Result<Sandboxes> {
+        if args.sandboxes == Placement::ChildProcess {
+            return Ok(Sandboxes::Child(
+                SandboxProcess::start(ChildConfig {
+                    orders: args.orders,
+                    seed: args.seed,
+                    restore_rate: args.restore_rate,
+                    bucket: args.bucket,
+                    pulpo_latency_ms: args.pulpo_latency_ms,
+                    pulpo_item_latency_ms: args.pulpo_item_latency_ms,
+                    pulpo_max_concurrency: args.pulpo_max_concurrency,
+                })
+                .await?,
+            ));
+        }
+        let local = "127.0.0.1:0".parse()?;
+        let shopify = ShopifySandbox::start(ShopifyConfig {
+            listen: local,
+            seed: args.seed,
+            orders: args.orders,
+            bucket: args.bucket,
+            restore_rate: args.restore_rate,
+            ..ShopifyConfig::default()
+        })
+        .await?;
+        let pulpo = PulpoSandbox::start(PulpoConfig {
+            listen: local,
+            seed: args.seed,
+            latency_ms: args.pulpo_latency_ms,
+            item_latency_ms: args.pulpo_item_latency_ms,
+            max_concurrency: args.pulpo_max_concurrency,
+            ..PulpoConfig::default()
+        })
+        .await?;
+        Ok(Sandboxes::InProcess {
+            shopify: Box::new(shopify),
+            pulpo: Box::new(pulpo),
+        })
+    }
+
+    fn shop_url(&self) -> String {
+        match self {
+            Sandboxes::InProcess { shopify, .. } => shopify.shop_url(),
+            Sandboxes::Child(child) => child.shop_url.clone(),
+        }
+    }
+
+    fn access_token(&self) -> String {
+        match self {
+            Sandboxes::InProcess { shopify, .. } => shopify.state.config.access_token.clone(),
+            Sandboxes::Child(_) => super::child::ACCESS_TOKEN.to_string(),
+        }
+    }
+
+    fn pulpo_url(&self) -> String {
+        match self {
+            Sandboxes::InProcess { pulpo, .. } => pulpo.base_url(),
+            Sandboxes::Child(child) => child.pulpo_url.clone(),
+        }
+    }
+
+    async fn stats(&self) -> anyhow::Result<(ShopifyStatsSnapshot, PulpoStatsSnapshot)> {
+        match self {
+            Sandboxes::InProcess { shopify, pulpo } => Ok((shopify.stats(), pulpo.stats())),
+            Sandboxes::Child(child) => child.stats().await,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Sandboxes::InProcess { shopify, pulpo } => {
+                shopify.stop().await;
+                pulpo.stop().await;
+            }
+            // Killed when dropped.
+            Sandboxes::Child(child) => drop(child),
+        }
+    }
 }
 
 /// Credentials for both sandboxes and a sales orders configuration that imports every
