@@ -18,9 +18,11 @@
 //! runs, so the cursor never waits for it.
 
 mod resolve;
+#[cfg(test)]
+mod tests;
 mod writer;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
@@ -28,7 +30,9 @@ use futures_util::future::{Either, select};
 use tentacle_domain::messages::{self, System};
 use tentacle_domain::order::ShopifyOrder;
 use tentacle_domain::run::{LogEntry, RecordRef};
-use tentacle_domain::sales_order::{Decision, Planner, SalesOrderDraft, Step, Warehouses};
+use tentacle_domain::sales_order::{
+    Decision, Planner, SalesOrderDraft, SkipReason, Step, Warehouses,
+};
 use tentacle_domain::settings::SalesOrderSettings;
 use tentacle_pulpo::model::SalesOrderBody;
 use tentacle_pulpo::{PulpoClient, PulpoError};
@@ -50,6 +54,10 @@ pub const TYPE: &str = "sales_orders";
 /// behind changes (about a minute observed), and an order it did not show yet must not be
 /// skipped for good.
 pub const OVERLAP: TimeDelta = TimeDelta::minutes(5);
+
+/// Pages written while a page waits to be written: the one being written when its planning
+/// started, and the one planned just before it (one page waits between plan and write).
+const STALE_PAGES: usize = 2;
 
 /// Everything one run works with.
 struct SalesOrdersRun<'a> {
@@ -82,8 +90,10 @@ struct Planned {
 }
 
 enum Work {
-    /// Nothing to write to PULPO (skipped, unchanged): already recorded.
-    Settled,
+    /// Left out by the rules, for this reason.
+    Skip(SkipReason),
+    /// Nothing changed since it was handled.
+    Unchanged,
     /// Planning failed.
     Failed(Failure),
     /// New PULPO orders, one per fulfillment order, with their bodies.
@@ -105,62 +115,74 @@ pub async fn run(
     log: &RunLog,
     options: &RunOptions,
 ) -> Result<(), Abort> {
-    let settings: SalesOrderSettings = serde_json::from_value(integration.settings.clone()).map_err(|e| {
-        Abort::Entry(LogEntry::error(None, format!("The integration settings cannot be read ({e}): fix them in Integration configuration")))
-    })?;
-    if let Err(errors) = settings.validate() {
-        return Err(Abort::Entry(messages::invalid_settings(&errors)));
-    }
-    let origin = load_credential(store, integration.origin_credential_id).await?;
-    let destination = load_credential(store, integration.destination_credential_id).await?;
-    let shop = connections::shopify_client(&origin)
-        .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
-    let wms = connections::pulpo_client(&destination, options.pulpo_concurrency)
-        .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
-
-    let pulpo_warehouses = wms
-        .warehouses()
-        .await
-        .map_err(|e| pulpo_abort(&e, &destination.name))?;
-    let warehouses = Warehouses::new(pulpo_warehouses.iter().map(|w| (w.name.clone(), w.id)))
-        .map_err(|e| Abort::Entry(messages::duplicate_warehouse(&e)))?;
-    let locations = shop
-        .locations()
-        .await
-        .map_err(|e| shopify_abort(&e, &origin.name))?;
-    if !locations
-        .iter()
-        .any(|l| warehouses.id_of(&l.name).is_some())
-    {
-        log.record(messages::no_connected_location(
-            &locations.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
-            &warehouses.names().map(str::to_string).collect::<Vec<_>>(),
-        ));
-    }
-
-    let flagged = store.flagged_orders(Some(integration.id)).await?;
-    let run = SalesOrdersRun {
-        store,
-        integration,
-        log,
-        settings,
-        warehouses,
-        shop,
-        wms,
-        scope: LinkScope {
-            origin_credential_id: origin.id,
-            destination_credential_id: destination.id,
-        },
-        products: ProductCache::default(),
-        pulpo_concurrency: options.pulpo_concurrency.max(1),
-        flagged: flagged
-            .iter()
-            .filter(|f| f.kind == AttentionKind::Failed)
-            .map(|f| f.shopify_order_id.clone())
-            .collect(),
-    };
+    let run = SalesOrdersRun::start(store, integration, log, options).await?;
     run.retry_flagged(options).await?;
     run.fetch_and_handle(options).await
+}
+
+impl<'a> SalesOrdersRun<'a> {
+    /// Reads the settings and credentials and checks both systems can be reached.
+    async fn start(
+        store: &'a dyn Store,
+        integration: &'a Integration,
+        log: &'a RunLog,
+        options: &RunOptions,
+    ) -> Result<SalesOrdersRun<'a>, Abort> {
+        let settings: SalesOrderSettings = serde_json::from_value(integration.settings.clone()).map_err(|e| {
+        Abort::Entry(LogEntry::error(None, format!("The integration settings cannot be read ({e}): fix them in Integration configuration")))
+    })?;
+        if let Err(errors) = settings.validate() {
+            return Err(Abort::Entry(messages::invalid_settings(&errors)));
+        }
+        let origin = load_credential(store, integration.origin_credential_id).await?;
+        let destination = load_credential(store, integration.destination_credential_id).await?;
+        let shop = connections::shopify_client(&origin)
+            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
+        let wms = connections::pulpo_client(&destination, options.pulpo_concurrency)
+            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
+
+        let pulpo_warehouses = wms
+            .warehouses()
+            .await
+            .map_err(|e| pulpo_abort(&e, &destination.name))?;
+        let warehouses = Warehouses::new(pulpo_warehouses.iter().map(|w| (w.name.clone(), w.id)))
+            .map_err(|e| Abort::Entry(messages::duplicate_warehouse(&e)))?;
+        let locations = shop
+            .locations()
+            .await
+            .map_err(|e| shopify_abort(&e, &origin.name))?;
+        if !locations
+            .iter()
+            .any(|l| warehouses.id_of(&l.name).is_some())
+        {
+            log.record(messages::no_connected_location(
+                &locations.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+                &warehouses.names().map(str::to_string).collect::<Vec<_>>(),
+            ));
+        }
+
+        let flagged = store.flagged_orders(Some(integration.id)).await?;
+        Ok(SalesOrdersRun {
+            store,
+            integration,
+            log,
+            settings,
+            warehouses,
+            shop,
+            wms,
+            scope: LinkScope {
+                origin_credential_id: origin.id,
+                destination_credential_id: destination.id,
+            },
+            products: ProductCache::default(),
+            pulpo_concurrency: options.pulpo_concurrency.max(1),
+            flagged: flagged
+                .iter()
+                .filter(|f| f.kind == AttentionKind::Failed)
+                .map(|f| f.shopify_order_id.clone())
+                .collect(),
+        })
+    }
 }
 
 async fn load_credential(store: &dyn Store, id: i64) -> Result<tentacle_store::Credential, Abort> {
@@ -292,9 +314,15 @@ impl SalesOrdersRun<'_> {
             }
         };
         let write = async move {
+            // The orders of the pages written while the page at hand was planned.
+            let mut recent: VecDeque<HashSet<String>> = VecDeque::with_capacity(STALE_PAGES);
             while let Some(batch) = planned.recv().await {
-                let batch = batch?;
+                let batch = self.replan_stale(batch?, &recent).await;
                 let cursor = batch.cursor;
+                if recent.len() == STALE_PAGES {
+                    recent.pop_front();
+                }
+                recent.push_back(batch.orders.iter().map(|p| p.order.id.clone()).collect());
                 self.write(batch).await?;
                 self.log.flush().await?;
                 // Everything on this page is committed: later runs start after it.
@@ -317,6 +345,33 @@ impl SalesOrdersRun<'_> {
             self.store.set_cursor(self.integration.id, until).await?;
         }
         Ok(())
+    }
+
+    /// An order changed while a run reads it shows up again on a later page. If that page was
+    /// planned before the earlier one was written, its decision rests on links that have
+    /// changed since (a create that has happened, a cancel that has been done): such orders
+    /// are decided again now that the earlier pages are written.
+    async fn replan_stale(
+        &self,
+        batch: PlannedBatch,
+        recent: &VecDeque<HashSet<String>>,
+    ) -> PlannedBatch {
+        let (stale, mut orders): (Vec<Planned>, Vec<Planned>) =
+            batch.orders.into_iter().partition(|planned| {
+                recent
+                    .iter()
+                    .any(|written| written.contains(&planned.order.id))
+            });
+        if !stale.is_empty() {
+            let again = self
+                .plan(stale.into_iter().map(|p| p.order).collect(), None)
+                .await;
+            orders.extend(again.orders);
+        }
+        PlannedBatch {
+            orders,
+            cursor: batch.cursor,
+        }
     }
 
     /// Counts a fetched page, records the orders it could not read, and plans the others.
@@ -357,13 +412,8 @@ impl SalesOrdersRun<'_> {
             .map(|(order, decision)| {
                 let work = match decision {
                     Err(failure) => Work::Failed(failure),
-                    Ok(Decision::Skip(reason)) => {
-                        self.log.count(|c| c.skipped += 1);
-                        self.log
-                            .record(messages::order_skipped(&order.name, &reason));
-                        Work::Settled
-                    }
-                    Ok(Decision::Unchanged) => Work::Settled,
+                    Ok(Decision::Skip(reason)) => Work::Skip(reason),
+                    Ok(Decision::Unchanged) => Work::Unchanged,
                     Ok(Decision::Sync(steps)) => Work::Sync(steps),
                     Ok(Decision::Import(drafts)) => {
                         // An order whose PULPO orders cannot all be prepared creates none of
@@ -425,7 +475,13 @@ impl SalesOrdersRun<'_> {
             .collect::<std::collections::HashMap<_, _>>();
         for (index, planned) in orders.iter().enumerate() {
             let outcome = match &planned.work {
-                Work::Settled => Ok(Handled::Done),
+                Work::Skip(reason) => {
+                    self.log.count(|c| c.skipped += 1);
+                    self.log
+                        .record(messages::order_skipped(&planned.order.name, reason));
+                    Ok(Handled::Done)
+                }
+                Work::Unchanged => Ok(Handled::Done),
                 Work::Failed(_) => continue,
                 Work::Import(drafts) => {
                     // Every result of this order is taken, failed or not, so the next order
