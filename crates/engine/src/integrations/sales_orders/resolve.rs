@@ -144,6 +144,15 @@ async fn create_customer(wms: &PulpoClient, customer: &Customer) -> Result<i64, 
                 None => Ok(wms.create_customer(&new).await?.id),
             }
         }
+        // Created since the look-up (another worker, an overlapping run): use that one.
+        Err(PulpoError::Rejected { status, errors })
+            if errors.iter().any(|e| e.field == "identifier_number") =>
+        {
+            match wms.customers_by_identifier(&identifier).await?.first() {
+                Some(found) => Ok(found.id),
+                None => Err(PulpoError::Rejected { status, errors }),
+            }
+        }
         Err(other) => Err(other),
     }
 }
