@@ -302,6 +302,9 @@ impl SalesOrdersRun<'_> {
                 after = next;
             }
         };
+        // One page at a time: a page planned ahead in a `buffered` stream would not be polled
+        // while this loop waits for the write stage, and could sit on database connections
+        // and PULPO turns the write stage needs.
         let plan = async move {
             while let Some(page) = pages.recv().await {
                 let batch = match page {

@@ -130,6 +130,9 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
         "skipped": finished.counters.skipped,
         "failed": finished.counters.failed,
     });
+    if let Some(error) = &finished.error {
+        line["run"]["error"] = json!(error);
+    }
     println!("{line}");
     sandboxes.stop().await;
     Ok(())
