@@ -238,7 +238,7 @@ impl SalesOrdersRun<'_> {
             .collect())
     }
 
-    /// Saves the link of a created order and counts and logs the import.
+    /// Saves the link of an order PULPO has and counts it as created.
     async fn confirm(
         &self,
         entry: &NewSalesOrder<'_>,
@@ -251,6 +251,7 @@ impl SalesOrdersRun<'_> {
         Ok(())
     }
 
+    /// [`Self::confirm`], and logs the import.
     async fn confirm_created(
         &self,
         entry: &NewSalesOrder<'_>,
