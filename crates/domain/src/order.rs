@@ -88,7 +88,9 @@ pub struct ShopifyOrder {
     pub phone: Option<String>,
     pub customer: Option<Customer>,
     pub shipping_address: Option<Address>,
-    /// Every line item of the order (all pages).
+    /// The line items its fulfillment orders ship, each once. A line on no fulfillment order
+    /// (nothing to ship for it) need not be here: the rules only read lines through
+    /// [`FulfillmentOrderLine::line_item_id`].
     pub line_items: Vec<LineItem>,
     /// Every fulfillment order of the order (all pages).
     pub fulfillment_orders: Vec<FulfillmentOrder>,
@@ -195,8 +197,6 @@ pub struct FulfillmentOrder {
     /// GraphQL id, `gid://shopify/FulfillmentOrder/<n>`.
     pub id: String,
     pub status: FulfillmentOrderStatus,
-    /// `assignedLocation.location.id`; absent when the location was deleted.
-    pub location_id: Option<String>,
     /// `assignedLocation.name`: matched against PULPO warehouse names.
     pub location_name: String,
     pub lines: Vec<FulfillmentOrderLine>,

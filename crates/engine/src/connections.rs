@@ -71,11 +71,20 @@ pub fn shopify_client_with(
     })
 }
 
-pub fn pulpo_client(credential: &Credential) -> Result<PulpoClient, ConnectionError> {
-    pulpo_client_with(credential, PulpoOptions::default())
+/// A PULPO client that keeps at most `max_in_flight` requests in flight.
+pub fn pulpo_client(
+    credential: &Credential,
+    max_in_flight: usize,
+) -> Result<PulpoClient, ConnectionError> {
+    let options = PulpoOptions {
+        max_in_flight: Some(max_in_flight.max(1)),
+        ..PulpoOptions::default()
+    };
+    pulpo_client_with(credential, options)
 }
 
-/// Like [`pulpo_client`], with other timeouts and retries.
+/// Like [`pulpo_client`], with other timeouts and retries (a connection check gives up sooner
+/// than a run).
 pub fn pulpo_client_with(
     credential: &Credential,
     options: PulpoOptions,

@@ -27,8 +27,9 @@ pub enum EngineError {
 /// How a run works; the defaults suit production.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// Orders handled at once (PULPO calls in flight).
-    pub concurrency: usize,
+    /// PULPO requests in flight at once: set it to the concurrency the PULPO instance serves
+    /// (beyond it PULPO answers 429). Also how many orders are decided at once.
+    pub pulpo_concurrency: usize,
     /// Shopify orders per page.
     pub page_size: u32,
     /// The run's notion of "now" (injected so tests and the scheduler control time).
@@ -38,7 +39,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
-            concurrency: 8,
+            pulpo_concurrency: 8,
             page_size: 50,
             now: Utc::now(),
         }

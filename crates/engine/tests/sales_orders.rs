@@ -780,6 +780,75 @@ async fn a_create_whose_answer_is_lost_is_not_duplicated() {
 }
 
 #[tokio::test]
+async fn a_page_of_new_orders_goes_to_pulpo_in_one_bulk_request_and_a_refused_order_fails_alone() {
+    let app = spawn_app(settings()).await;
+    let skus = physical_known(&app.catalog);
+    let mut ids = Vec::new();
+    for i in 0..5u64 {
+        let mut order = paid_order(vec![line(&skus[i as usize], 1)]);
+        order["customer"]["id"] = json!(9_100_000 + i);
+        ids.push(app.create_order(order).await);
+    }
+    // Someone else's PULPO order already uses the third order's number.
+    let taken = order_num(&app.shopify_order(ids[2]).await);
+    let token: Value = app
+        .http
+        .post(format!("{}/auth", app.pulpo.base_url()))
+        .json(&json!({"username": "sandbox_admin", "password": "sandbox", "scope": "default"}))
+        .send()
+        .await
+        .expect("auth")
+        .json()
+        .await
+        .expect("json");
+    let product = app
+        .pulpo
+        .state
+        .product_by_sku(&skus[0])
+        .expect("product")
+        .id;
+    let other = app
+        .http
+        .post(format!("{}/sales/orders", app.pulpo.base_url()))
+        .bearer_auth(token["access_token"].as_str().expect("token"))
+        .json(&json!({
+            "order_num": taken, "external_order_num": "not-from-this-shop", "warehouse_id": 1,
+            "items": [{"product_id": product, "quantity": 1}],
+            "ship_to": {"address": {"street": "Rua Augusta 1"}},
+        }))
+        .send()
+        .await
+        .expect("create the other order");
+    assert!(other.status().is_success());
+    let before = app.pulpo.stats().requests;
+
+    let run = app.run().await;
+    let log = app.log_text(&run).await;
+    assert_eq!(
+        (run.status, run.counters.created, run.counters.failed),
+        (RunStatus::FinishedPartially, 4, 1),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("ERROR") && l.contains(&taken)),
+        "{log}"
+    );
+    assert_eq!(
+        app.pulpo_order(&taken)
+            .and_then(|o| o.external_order_num)
+            .as_deref(),
+        Some("not-from-this-shop"),
+        "the other order is left alone"
+    );
+    assert_eq!(app.pulpo.state.sales_orders().len(), 5);
+    // Login, warehouses, one SKU look-up, one customer look-up, five customer creates, one
+    // bulk create, one look-up of the taken number: not a request per order and per SKU.
+    let requests = app.pulpo.stats().requests - before;
+    assert!(requests <= 11, "{requests} PULPO requests");
+}
+
+#[tokio::test]
 async fn a_crash_between_pulpos_answer_and_our_commit_is_recovered_without_duplicate() {
     let app = spawn_app(settings()).await;
     let skus = physical_known(&app.catalog);

@@ -44,6 +44,10 @@ pub struct ClientOptions {
     pub max_attempts: u32,
     pub min_backoff: Duration,
     pub max_backoff: Duration,
+    /// Requests in flight at once, at most; further ones wait their turn. Set it to the
+    /// concurrency PULPO serves: beyond it PULPO answers 429 and the request comes back later
+    /// anyway. `None`: no limit.
+    pub max_in_flight: Option<usize>,
 }
 
 impl Default for ClientOptions {
@@ -53,9 +57,15 @@ impl Default for ClientOptions {
             max_attempts: 8,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            max_in_flight: None,
         }
     }
 }
+
+/// Values sent in one `to_list:` filter; keeps URLs short.
+const LIST_FILTER_VALUES: usize = 50;
+/// Records asked for per page of a list.
+const LIST_PAGE: usize = 100;
 
 /// Counters of what the client did, for run summaries and metrics.
 #[derive(Debug, Default)]
@@ -89,6 +99,7 @@ pub struct PulpoClient {
     password: SecretString,
     options: ClientOptions,
     token: tokio::sync::Mutex<Option<Token>>,
+    in_flight: Option<tokio::sync::Semaphore>,
     stats: Arc<RequestStats>,
 }
 
@@ -124,6 +135,9 @@ impl PulpoClient {
             base_url,
             username: credentials.username,
             password: credentials.password,
+            in_flight: options
+                .max_in_flight
+                .map(|n| tokio::sync::Semaphore::new(n.max(1))),
             options,
             token: tokio::sync::Mutex::new(None),
             stats: Arc::new(RequestStats::default()),
@@ -157,6 +171,18 @@ impl PulpoClient {
         Ok(products.into_iter().find(|p| p.sku.as_deref() == Some(sku)))
     }
 
+    /// The products with exactly these SKUs that PULPO has, in as few requests as PULPO's list
+    /// filter allows.
+    pub async fn products_by_skus(&self, skus: &[&str]) -> Result<Vec<Product>> {
+        let products: Vec<Product> = self
+            .list_matching("/inventory/products", "products", &[], "sku", skus)
+            .await?;
+        Ok(products
+            .into_iter()
+            .filter(|p| p.sku.as_deref().is_some_and(|sku| skus.contains(&sku)))
+            .collect())
+    }
+
     /// Customers (third parties of type `C`) with this identifier number.
     pub async fn customers_by_identifier(
         &self,
@@ -175,6 +201,31 @@ impl PulpoClient {
         Ok(parties
             .into_iter()
             .filter(|p| p.identifier_number.as_deref() == Some(identifier_number))
+            .collect())
+    }
+
+    /// Customers (third parties of type `C`) with any of these identifier numbers, in as few
+    /// requests as PULPO's list filter allows.
+    pub async fn customers_by_identifiers(
+        &self,
+        identifier_numbers: &[&str],
+    ) -> Result<Vec<ThirdParty>> {
+        let parties: Vec<ThirdParty> = self
+            .list_matching(
+                "/iam/third_parties",
+                "third_parties",
+                &[("third_type", "C".into())],
+                "identifier_number",
+                identifier_numbers,
+            )
+            .await?;
+        Ok(parties
+            .into_iter()
+            .filter(|p| {
+                p.identifier_number
+                    .as_deref()
+                    .is_some_and(|n| identifier_numbers.contains(&n))
+            })
             .collect())
     }
 
@@ -214,6 +265,24 @@ impl PulpoClient {
         Ok(orders.into_iter().find(|o| o.order_num == order_num))
     }
 
+    /// The sales orders with these `order_num`s that PULPO has, in as few requests as PULPO's
+    /// list filter allows.
+    pub async fn sales_orders_by_nums(&self, order_nums: &[&str]) -> Result<Vec<SalesOrder>> {
+        let orders: Vec<SalesOrder> = self
+            .list_matching(
+                "/sales/orders",
+                "sales_orders",
+                &[],
+                "order_num",
+                order_nums,
+            )
+            .await?;
+        Ok(orders
+            .into_iter()
+            .filter(|o| order_nums.contains(&o.order_num.as_str()))
+            .collect())
+    }
+
     /// Creates one sales order. On [`PulpoError::Ambiguous`] the order may exist: look it up by
     /// `order_num` before creating it again.
     pub async fn create_sales_order(&self, body: &SalesOrderBody) -> Result<SalesOrder> {
@@ -228,7 +297,7 @@ impl PulpoClient {
     }
 
     /// Creates several sales orders in one request; PULPO continues past the ones it refuses.
-    pub async fn create_sales_orders(&self, bodies: &[SalesOrderBody]) -> Result<BulkOutcome> {
+    pub async fn create_sales_orders(&self, bodies: &[&SalesOrderBody]) -> Result<BulkOutcome> {
         let (status, answer) = self
             .send(
                 Method::POST,
@@ -238,9 +307,13 @@ impl PulpoClient {
                 Replay::Unsafe,
             )
             .await?;
-        // 201: all created; 400: `{created: [...], errors: {<order_num>: ...}}`.
+        // 201: all created; 400: `{created: [...], errors: {<order_num>: ...}}`. A 400 without
+        // `created` is a verdict on the whole request.
         match status {
-            s if s.is_success() || s == StatusCode::BAD_REQUEST => Ok(bulk_outcome(&answer)),
+            s if s.is_success() => Ok(bulk_outcome(&answer)),
+            StatusCode::BAD_REQUEST if answer.get("created").is_some_and(Value::is_array) => {
+                Ok(bulk_outcome(&answer))
+            }
             s => Err(PulpoError::Rejected {
                 status: s.as_u16(),
                 errors: field_messages(&answer),
@@ -284,6 +357,60 @@ impl PulpoClient {
             .await?;
         let items = answer.get(key).cloned().unwrap_or(Value::Array(Vec::new()));
         serde_json::from_value(items).map_err(|e| PulpoError::Decode(format!("{path}: {e}")))
+    }
+
+    /// Every record of a list whose `field` is one of `values`: `field=to_list:a,b,…` in chunks,
+    /// each read page by page. A value with a comma cannot be in a list and is asked for alone.
+    async fn list_matching<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        filters: &[(&str, String)],
+        field: &str,
+        values: &[&str],
+    ) -> Result<Vec<T>> {
+        let (listable, alone): (Vec<&str>, Vec<&str>) =
+            values.iter().partition(|value| !value.contains(','));
+        let mut conditions: Vec<String> = listable
+            .chunks(LIST_FILTER_VALUES)
+            .map(|chunk| format!("to_list:{}", chunk.join(",")))
+            .collect();
+        conditions.extend(alone.into_iter().map(str::to_string));
+        let mut items = Vec::new();
+        for condition in conditions {
+            let mut query = filters.to_vec();
+            query.push((field, condition));
+            items.extend(self.list_all(path, key, &query).await?);
+        }
+        Ok(items)
+    }
+
+    /// Every page of a list: `limit`/`offset` until `total_results` are read.
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, String)],
+    ) -> Result<Vec<T>> {
+        let mut items: Vec<T> = Vec::new();
+        loop {
+            let mut paged = query.to_vec();
+            paged.push(("limit", LIST_PAGE.to_string()));
+            paged.push(("offset", items.len().to_string()));
+            let answer: Value = self
+                .call::<(), _>(Method::GET, path, &paged, None, Replay::Safe)
+                .await?;
+            let page: Vec<T> = serde_json::from_value(
+                answer.get(key).cloned().unwrap_or(Value::Array(Vec::new())),
+            )
+            .map_err(|e| PulpoError::Decode(format!("{path}: {e}")))?;
+            let total = answer["total_results"].as_u64().unwrap_or(0) as usize;
+            let read = page.len();
+            items.extend(page);
+            if read == 0 || items.len() >= total {
+                return Ok(items);
+            }
+        }
     }
 
     /// One call; decodes a 2xx body into `T`, turns a 4xx into [`PulpoError::Rejected`].
@@ -331,7 +458,19 @@ impl PulpoClient {
                 request = request.json(body);
             }
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match request.send().await {
+            // A turn is held until the answer is read, and released before any backoff.
+            let sent = {
+                let _turn = self.turn().await;
+                match request.send().await {
+                    Err(error) => Err(error),
+                    Ok(response) => {
+                        let status = response.status();
+                        let retry_after = retry_after(&response);
+                        Ok((status, retry_after, response.text().await))
+                    }
+                }
+            };
+            let failure = match sent {
                 Err(error) if error.is_connect() => RetryLater {
                     reason: format!("cannot connect: {error}"),
                     retry_after: None,
@@ -345,10 +484,8 @@ impl PulpoClient {
                     reason: transport_detail(&error),
                     retry_after: None,
                 },
-                Ok(response) => {
-                    let status = response.status();
-                    let retry_after = retry_after(&response);
-                    let text = match response.text().await {
+                Ok((status, retry_after, text)) => {
+                    let text = match text {
                         Ok(text) => text,
                         Err(error) if replay == Replay::Unsafe => {
                             return Err(PulpoError::Ambiguous {
@@ -405,6 +542,14 @@ impl PulpoClient {
                 }
             };
             self.backoff(attempt, &failure).await?;
+        }
+    }
+
+    /// A turn among the requests allowed in flight (none needed without a limit).
+    async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match &self.in_flight {
+            Some(semaphore) => semaphore.acquire().await.ok(),
+            None => None,
         }
     }
 
@@ -467,7 +612,11 @@ impl PulpoClient {
         loop {
             attempt += 1;
             self.stats.logins.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.http.post(&url).json(&body).send().await {
+            let sent = {
+                let _turn = self.turn().await;
+                self.http.post(&url).json(&body).send().await
+            };
+            let failure = match sent {
                 Err(error) => RetryLater {
                     reason: transport_detail(&error),
                     retry_after: None,

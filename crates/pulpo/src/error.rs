@@ -15,7 +15,7 @@ impl std::fmt::Display for FieldMessage {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PulpoError {
     #[error(
         "PULPO refused the login for user {username}: check the username (<tenant>_<user>) and the password"

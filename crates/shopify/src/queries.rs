@@ -15,28 +15,34 @@ use tentacle_domain::order::{
 use crate::client::ShopifyClient;
 use crate::error::{Result, ShopifyError};
 
-/// Line items and fulfillment-order lines read per order. An order with more is reported as a
-/// problem rather than imported incomplete.
+/// Lines read per fulfillment order. An order with a fulfillment order of more lines is reported
+/// as a problem rather than imported incomplete.
 pub const MAX_LINES: usize = 100;
 /// Fulfillment orders read per order.
 pub const MAX_FULFILLMENT_ORDERS: usize = 10;
 
+// Each object in the answer costs a point and `nodes` of a connection one each, scalars are
+// free. The order's line items are read through its fulfillment orders' lines (which need
+// `lineItem` for the line item's id anyway), not through `Order.lineItems` as well: a line that
+// is on no fulfillment order is never shipped, so the rules never ask for it.
 macro_rules! sync_order_fragment {
     () => {
         "fragment SyncOrder on Order {
   id legacyResourceId name updatedAt cancelledAt displayFinancialStatus displayFulfillmentStatus tags email phone
   customer { id firstName lastName defaultEmailAddress { emailAddress } defaultPhoneNumber { phoneNumber } }
   shippingAddress { firstName lastName name company address1 address2 city province provinceCode zip country countryCodeV2 phone }
-  lineItems(first: 100) {
-    pageInfo { hasNextPage }
-    nodes { id sku name quantity requiresShipping isGiftCard originalUnitPriceSet { shopMoney { amount } } }
-  }
   fulfillmentOrders(first: 10) {
     pageInfo { hasNextPage }
     nodes {
       id status
-      assignedLocation { name location { id } }
-      lineItems(first: 100) { pageInfo { hasNextPage } nodes { id remainingQuantity totalQuantity lineItem { id } } }
+      assignedLocation { name }
+      lineItems(first: 100) {
+        pageInfo { hasNextPage }
+        nodes {
+          id remainingQuantity totalQuantity
+          lineItem { id sku name quantity requiresShipping isGiftCard originalUnitPriceSet { shopMoney { amount } } }
+        }
+      }
     }
   }
 }"
@@ -214,7 +220,6 @@ struct OrderNode {
     phone: Option<String>,
     customer: Option<CustomerNode>,
     shipping_address: Option<AddressNode>,
-    line_items: Nodes<LineItemNode>,
     fulfillment_orders: Nodes<FulfillmentOrderNode>,
 }
 
@@ -293,12 +298,6 @@ struct FulfillmentOrderNode {
 #[derive(Deserialize)]
 struct AssignedLocation {
     name: String,
-    location: Option<IdNode>,
-}
-
-#[derive(Deserialize)]
-struct IdNode {
-    id: String,
 }
 
 #[derive(Deserialize)]
@@ -307,18 +306,16 @@ struct FulfillmentOrderLineNode {
     id: String,
     remaining_quantity: u32,
     total_quantity: u32,
-    line_item: IdNode,
+    line_item: LineItemNode,
 }
 
 impl OrderNode {
     /// The domain's order, or why it cannot be used (a value tentacle does not know, more
     /// lines than one read returns).
     fn into_domain(self) -> std::result::Result<ShopifyOrder, String> {
-        if self.line_items.page_info.has_next_page
-            || self.fulfillment_orders.page_info.has_next_page
-        {
+        if self.fulfillment_orders.page_info.has_next_page {
             return Err(format!(
-                "the order has more than {MAX_LINES} lines or {MAX_FULFILLMENT_ORDERS} fulfillment orders, which tentacle does not import yet: import it by hand"
+                "the order has more than {MAX_FULFILLMENT_ORDERS} fulfillment orders, which tentacle does not import yet: import it by hand"
             ));
         }
         let financial_status = self
@@ -329,6 +326,7 @@ impl OrderNode {
             .display_fulfillment_status
             .parse::<FulfillmentStatus>()
             .map_err(|e| e.to_string())?;
+        let mut line_items: Vec<LineItem> = Vec::new();
         let mut fulfillment_orders = Vec::with_capacity(self.fulfillment_orders.nodes.len());
         for fo in self.fulfillment_orders.nodes {
             if fo.line_items.page_info.has_next_page {
@@ -336,25 +334,36 @@ impl OrderNode {
                     "a fulfillment order has more than {MAX_LINES} lines, which tentacle does not import yet: import it by hand"
                 ));
             }
+            let mut lines = Vec::with_capacity(fo.line_items.nodes.len());
+            for l in fo.line_items.nodes {
+                let item = l.line_item;
+                lines.push(FulfillmentOrderLine {
+                    id: l.id,
+                    line_item_id: item.id.clone(),
+                    remaining_quantity: l.remaining_quantity,
+                    total_quantity: l.total_quantity,
+                });
+                // A line item split over several fulfillment orders is read once per part.
+                if !line_items.iter().any(|known| known.id == item.id) {
+                    line_items.push(LineItem {
+                        id: item.id,
+                        sku: item.sku,
+                        name: item.name,
+                        quantity: item.quantity,
+                        requires_shipping: item.requires_shipping,
+                        is_gift_card: item.is_gift_card,
+                        unit_price: item.original_unit_price_set.shop_money.amount,
+                    });
+                }
+            }
             fulfillment_orders.push(FulfillmentOrder {
                 id: fo.id,
                 status: fo
                     .status
                     .parse::<FulfillmentOrderStatus>()
                     .map_err(|e| e.to_string())?,
-                location_id: fo.assigned_location.location.map(|l| l.id),
                 location_name: fo.assigned_location.name,
-                lines: fo
-                    .line_items
-                    .nodes
-                    .into_iter()
-                    .map(|l| FulfillmentOrderLine {
-                        id: l.id,
-                        line_item_id: l.line_item.id,
-                        remaining_quantity: l.remaining_quantity,
-                        total_quantity: l.total_quantity,
-                    })
-                    .collect(),
+                lines,
             });
         }
         Ok(ShopifyOrder {
@@ -395,20 +404,7 @@ impl OrderNode {
                 country_code: a.country_code_v2,
                 phone: a.phone,
             }),
-            line_items: self
-                .line_items
-                .nodes
-                .into_iter()
-                .map(|l| LineItem {
-                    id: l.id,
-                    sku: l.sku,
-                    name: l.name,
-                    quantity: l.quantity,
-                    requires_shipping: l.requires_shipping,
-                    is_gift_card: l.is_gift_card,
-                    unit_price: l.original_unit_price_set.shop_money.amount,
-                })
-                .collect(),
+            line_items,
             fulfillment_orders,
         })
     }

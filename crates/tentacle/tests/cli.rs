@@ -573,7 +573,9 @@ async fn a_killed_serve_process_leaves_its_run_to_the_next_one_without_duplicate
 
 #[tokio::test]
 async fn sigterm_releases_a_running_run_that_the_next_start_resumes() {
-    let boxes = sandboxes_with(40, 60).await;
+    // Pages of bulk creates are quick: enough orders and latency that the run is still at work
+    // when the signal comes.
+    let boxes = sandboxes_with(300, 150).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let (db, store) = provision(&boxes, dir.path()).await;
 

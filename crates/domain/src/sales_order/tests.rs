@@ -39,7 +39,6 @@ fn fulfillment_order(id: u64, location: &str, lines: &[(u64, u32)]) -> Fulfillme
     FulfillmentOrder {
         id: format!("gid://shopify/FulfillmentOrder/{id}"),
         status: FulfillmentOrderStatus::Open,
-        location_id: Some(format!("gid://shopify/Location/{location}")),
         location_name: location.to_owned(),
         lines: lines
             .iter()

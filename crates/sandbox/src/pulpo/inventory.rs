@@ -12,7 +12,7 @@ use super::error::{ApiError, parse_json};
 use super::model::{
     Availability, ListResponse, Product, ProductBody, ThirdParty, ThirdPartyBody, Warehouse,
 };
-use super::query::{Params, allows};
+use super::query::{Filter, Params, allows};
 
 /// `GET /warehouses/` (filters `id`, `name`, `city`, `active`).
 pub async fn list_warehouses(
@@ -120,9 +120,23 @@ pub async fn list_third_parties(
     let active = params.flag("active")?;
     let page = params.page()?;
     let store = state.store();
-    let matches: Vec<&ThirdParty> = store
-        .third_parties
-        .values()
+    // Looking customers up by identifier (how a sync service matches them) uses the index
+    // instead of scanning every third party.
+    let candidates: Vec<&ThirdParty> = match identifier_number.as_ref().and_then(Filter::candidates)
+    {
+        Some(numbers) => {
+            let mut found: Vec<&ThirdParty> = numbers
+                .iter()
+                .flat_map(|number| store.third_parties_by_identifier(number))
+                .collect();
+            found.sort_by_key(|t| t.id);
+            found.dedup_by_key(|t| t.id);
+            found
+        }
+        None => store.third_parties.values().collect(),
+    };
+    let matches: Vec<&ThirdParty> = candidates
+        .into_iter()
         .filter(|t| {
             allows(&id, Some(&t.id))
                 && allows(&third_type, Some(&t.third_type))

@@ -137,6 +137,9 @@ pub struct Store {
     /// change so availability does not scan every order.
     held: HashMap<(Id, Id), i64>,
     pub third_parties: BTreeMap<Id, ThirdParty>,
+    /// Third parties by `identifier_number` (customers and suppliers may share one), so
+    /// looking customers up by identifier does not scan every third party.
+    identifiers: HashMap<String, Vec<Id>>,
     pub sales_orders: BTreeMap<Id, SalesOrder>,
     order_nums: HashMap<String, Id>,
     pub packing_orders: BTreeMap<Id, PackingOrder>,
@@ -197,6 +200,7 @@ impl Store {
             stock: HashMap::new(),
             held: HashMap::new(),
             third_parties: BTreeMap::new(),
+            identifiers: HashMap::new(),
             sales_orders: BTreeMap::new(),
             order_nums: HashMap::new(),
             packing_orders: BTreeMap::new(),
@@ -240,28 +244,25 @@ impl Store {
         // `unknown_share` settings.
         store.ids.product = catalog.products.len() as Id;
         store.ids.third_party = FALLBACK_CUSTOMER_ID;
-        store.third_parties.insert(
-            FALLBACK_CUSTOMER_ID,
-            ThirdParty {
-                id: FALLBACK_CUSTOMER_ID,
-                name: FALLBACK_CUSTOMER_NAME.into(),
-                third_type: "C".into(),
-                identifier_type: "FALLBACK".into(),
-                identifier_number: "FALLBACK".into(),
-                active: true,
-                email: None,
-                erp_code: None,
-                erp_id: None,
-                attributes: None,
-                merchant_id: None,
-                merchant_channel_id: None,
-                tenant_id: TENANT_ID,
-                deleted_at: None,
-                deleted_by: None,
-                inserted_at: now,
-                updated_at: now,
-            },
-        );
+        store.insert_third_party(ThirdParty {
+            id: FALLBACK_CUSTOMER_ID,
+            name: FALLBACK_CUSTOMER_NAME.into(),
+            third_type: "C".into(),
+            identifier_type: "FALLBACK".into(),
+            identifier_number: "FALLBACK".into(),
+            active: true,
+            email: None,
+            erp_code: None,
+            erp_id: None,
+            attributes: None,
+            merchant_id: None,
+            merchant_channel_id: None,
+            tenant_id: TENANT_ID,
+            deleted_at: None,
+            deleted_by: None,
+            inserted_at: now,
+            updated_at: now,
+        });
         store
     }
 
@@ -272,6 +273,26 @@ impl Store {
 
     pub fn product_by_sku(&self, sku: &str) -> Option<&Product> {
         self.skus.get(sku).and_then(|id| self.products.get(id))
+    }
+
+    /// Third parties with this `identifier_number`, by id.
+    pub fn third_parties_by_identifier<'a>(
+        &'a self,
+        identifier_number: &str,
+    ) -> impl Iterator<Item = &'a ThirdParty> {
+        self.identifiers
+            .get(identifier_number)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.third_parties.get(id))
+    }
+
+    fn insert_third_party(&mut self, third_party: ThirdParty) {
+        self.identifiers
+            .entry(third_party.identifier_number.clone())
+            .or_default()
+            .push(third_party.id);
+        self.third_parties.insert(third_party.id, third_party);
     }
 
     pub fn sales_order_by_num(&self, order_num: &str) -> Option<&SalesOrder> {
@@ -337,9 +358,8 @@ impl Store {
         }
         if let (Some(kind), Some(number)) = (&third_type, &identifier_number)
             && self
-                .third_parties
-                .values()
-                .any(|t| &t.third_type == kind && &t.identifier_number == number)
+                .third_parties_by_identifier(number)
+                .any(|t| &t.third_type == kind)
         {
             errors.push(FieldError::new(
                 "identifier_number",
@@ -375,8 +395,7 @@ impl Store {
             inserted_at: now,
             updated_at: now,
         };
-        self.third_parties
-            .insert(third_party.id, third_party.clone());
+        self.insert_third_party(third_party.clone());
         Ok(third_party)
     }
 

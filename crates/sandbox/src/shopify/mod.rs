@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use axum::Router;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::faults::{FaultSettings, Faults};
 use crate::{RunningServer, StartError};
@@ -78,7 +78,7 @@ pub struct ShopifyStats {
     pub throttled: AtomicU64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ShopifyStatsSnapshot {
     pub requests: u64,
     pub points_charged: u64,

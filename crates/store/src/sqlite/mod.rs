@@ -775,16 +775,20 @@ impl Store for SqliteStore {
         scope: LinkScope,
         shopify_order_id: &str,
     ) -> Result<Vec<OrderLink>> {
+        // Sorted here, not with ORDER BY: SQLite would then walk the primary key (which is in
+        // that order) through every link of the scope instead of using `order_links_by_order`,
+        // and a run would slow down with every order ever imported.
         let rows = sqlx::query(
-            "SELECT * FROM order_links WHERE origin_credential_id = ?1 AND destination_credential_id = ?2 AND shopify_order_id = ?3
-             ORDER BY fulfillment_order_id",
+            "SELECT * FROM order_links WHERE origin_credential_id = ?1 AND destination_credential_id = ?2 AND shopify_order_id = ?3",
         )
         .bind(scope.origin_credential_id)
         .bind(scope.destination_credential_id)
         .bind(shopify_order_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(link_from_row).collect()
+        let mut links = rows.iter().map(link_from_row).collect::<Result<Vec<_>>>()?;
+        links.sort_by(|a, b| a.fulfillment_order_id.cmp(&b.fulfillment_order_id));
+        Ok(links)
     }
 
     async fn order_link(

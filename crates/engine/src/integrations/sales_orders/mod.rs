@@ -2,31 +2,51 @@
 //! cursor, decide per order with the domain's rules, and carry the decision out in PULPO exactly
 //! once.
 //!
-//! Order of work per page: every order of the page is handled (up to `concurrency` at once) and
-//! committed, then the cursor moves to the page's last `updatedAt`. A failed order is flagged and
-//! re-fetched by id on later runs, so the cursor never waits for it.
+//! The work is a pipeline of three stages, each taking pages in order, so that Shopify's rate
+//! limit and PULPO's latency are paid at the same time rather than one after the other:
+//!
+//! 1. **fetch** reads the next page of orders from Shopify while the pages before it are worked
+//!    on;
+//! 2. **plan** decides what to do with each order of a page (up to `pulpo_concurrency` at once)
+//!    and resolves the SKUs and customers of the page's new PULPO orders, each kind in one go;
+//! 3. **write** carries the page's decisions out in PULPO (new orders in bulk, see
+//!    [`writer`]), records every outcome, and only then moves the cursor to the page's last
+//!    `updatedAt`.
+//!
+//! Channels of one page between the stages bound what is held in memory by the page size, not
+//! by the number of orders a run reads. A failed order is flagged and re-fetched by id on later
+//! runs, so the cursor never waits for it.
 
-mod caches;
+mod resolve;
+#[cfg(test)]
+mod tests;
 mod writer;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use tentacle_domain::messages::{self, System};
 use tentacle_domain::order::ShopifyOrder;
 use tentacle_domain::run::{LogEntry, RecordRef};
-use tentacle_domain::sales_order::{Decision, Planner, Warehouses};
+use tentacle_domain::sales_order::{
+    Decision, Planner, SalesOrderDraft, SkipReason, Step, Warehouses,
+};
 use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_pulpo::model::SalesOrderBody;
 use tentacle_pulpo::{PulpoClient, PulpoError};
+use tentacle_shopify::queries::OrdersPage;
 use tentacle_shopify::{ShopifyClient, ShopifyError};
 use tentacle_store::{Attention, AttentionKind, Integration, LinkScope, Store};
+use tokio::sync::mpsc;
 
 use super::Abort;
 use crate::connections;
 use crate::log::RunLog;
 use crate::runner::RunOptions;
-use caches::{CustomerCache, ProductCache};
+use resolve::ProductCache;
+use writer::{Failure, NewSalesOrder};
 
 pub const TYPE: &str = "sales_orders";
 
@@ -34,6 +54,10 @@ pub const TYPE: &str = "sales_orders";
 /// behind changes (about a minute observed), and an order it did not show yet must not be
 /// skipped for good.
 pub const OVERLAP: TimeDelta = TimeDelta::minutes(5);
+
+/// Pages written while a page waits to be written: the one being written when its planning
+/// started, and the one planned just before it (one page waits between plan and write).
+const STALE_PAGES: usize = 2;
 
 /// Everything one run works with.
 struct SalesOrdersRun<'a> {
@@ -46,7 +70,8 @@ struct SalesOrdersRun<'a> {
     wms: PulpoClient,
     scope: LinkScope,
     products: ProductCache,
-    customers: CustomerCache,
+    /// PULPO requests in flight at once (the client holds to it) and orders decided at once.
+    pulpo_concurrency: usize,
     /// Orders flagged as failed before this run, to clear once they succeed.
     flagged: HashSet<String>,
 }
@@ -58,68 +83,106 @@ enum Handled {
     Conflict(String),
 }
 
+/// One order of a batch and what is left to do for it once it is planned.
+struct Planned {
+    order: ShopifyOrder,
+    work: Work,
+}
+
+enum Work {
+    /// Left out by the rules, for this reason.
+    Skip(SkipReason),
+    /// Nothing changed since it was handled.
+    Unchanged,
+    /// Planning failed.
+    Failed(Failure),
+    /// New PULPO orders, one per fulfillment order, with their bodies.
+    Import(Vec<(SalesOrderDraft, SalesOrderBody)>),
+    /// Changes to the order's PULPO orders.
+    Sync(Vec<Step>),
+}
+
+/// A page (or a batch of re-fetched orders), planned.
+struct PlannedBatch {
+    orders: Vec<Planned>,
+    /// Where the cursor moves once the batch is written; `None` for orders that do not move it.
+    cursor: Option<DateTime<Utc>>,
+}
+
 pub async fn run(
     store: &dyn Store,
     integration: &Integration,
     log: &RunLog,
     options: &RunOptions,
 ) -> Result<(), Abort> {
-    let settings: SalesOrderSettings = serde_json::from_value(integration.settings.clone()).map_err(|e| {
+    let run = SalesOrdersRun::start(store, integration, log, options).await?;
+    run.retry_flagged(options).await?;
+    run.fetch_and_handle(options).await
+}
+
+impl<'a> SalesOrdersRun<'a> {
+    /// Reads the settings and credentials and checks both systems can be reached.
+    async fn start(
+        store: &'a dyn Store,
+        integration: &'a Integration,
+        log: &'a RunLog,
+        options: &RunOptions,
+    ) -> Result<SalesOrdersRun<'a>, Abort> {
+        let settings: SalesOrderSettings = serde_json::from_value(integration.settings.clone()).map_err(|e| {
         Abort::Entry(LogEntry::error(None, format!("The integration settings cannot be read ({e}): fix them in Integration configuration")))
     })?;
-    if let Err(errors) = settings.validate() {
-        return Err(Abort::Entry(messages::invalid_settings(&errors)));
-    }
-    let origin = load_credential(store, integration.origin_credential_id).await?;
-    let destination = load_credential(store, integration.destination_credential_id).await?;
-    let shop = connections::shopify_client(&origin)
-        .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
-    let wms = connections::pulpo_client(&destination)
-        .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
+        if let Err(errors) = settings.validate() {
+            return Err(Abort::Entry(messages::invalid_settings(&errors)));
+        }
+        let origin = load_credential(store, integration.origin_credential_id).await?;
+        let destination = load_credential(store, integration.destination_credential_id).await?;
+        let shop = connections::shopify_client(&origin)
+            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
+        let wms = connections::pulpo_client(&destination, options.pulpo_concurrency)
+            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
 
-    let pulpo_warehouses = wms
-        .warehouses()
-        .await
-        .map_err(|e| pulpo_abort(&e, &destination.name))?;
-    let warehouses = Warehouses::new(pulpo_warehouses.iter().map(|w| (w.name.clone(), w.id)))
-        .map_err(|e| Abort::Entry(messages::duplicate_warehouse(&e)))?;
-    let locations = shop
-        .locations()
-        .await
-        .map_err(|e| shopify_abort(&e, &origin.name))?;
-    if !locations
-        .iter()
-        .any(|l| warehouses.id_of(&l.name).is_some())
-    {
-        log.record(messages::no_connected_location(
-            &locations.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
-            &warehouses.names().map(str::to_string).collect::<Vec<_>>(),
-        ));
-    }
-
-    let flagged = store.flagged_orders(Some(integration.id)).await?;
-    let run = SalesOrdersRun {
-        store,
-        integration,
-        log,
-        settings,
-        warehouses,
-        shop,
-        wms,
-        scope: LinkScope {
-            origin_credential_id: origin.id,
-            destination_credential_id: destination.id,
-        },
-        products: ProductCache::default(),
-        customers: CustomerCache::default(),
-        flagged: flagged
+        let pulpo_warehouses = wms
+            .warehouses()
+            .await
+            .map_err(|e| pulpo_abort(&e, &destination.name))?;
+        let warehouses = Warehouses::new(pulpo_warehouses.iter().map(|w| (w.name.clone(), w.id)))
+            .map_err(|e| Abort::Entry(messages::duplicate_warehouse(&e)))?;
+        let locations = shop
+            .locations()
+            .await
+            .map_err(|e| shopify_abort(&e, &origin.name))?;
+        if !locations
             .iter()
-            .filter(|f| f.kind == AttentionKind::Failed)
-            .map(|f| f.shopify_order_id.clone())
-            .collect(),
-    };
-    run.retry_flagged().await?;
-    run.fetch_and_handle(options).await
+            .any(|l| warehouses.id_of(&l.name).is_some())
+        {
+            log.record(messages::no_connected_location(
+                &locations.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
+                &warehouses.names().map(str::to_string).collect::<Vec<_>>(),
+            ));
+        }
+
+        let flagged = store.flagged_orders(Some(integration.id)).await?;
+        Ok(SalesOrdersRun {
+            store,
+            integration,
+            log,
+            settings,
+            warehouses,
+            shop,
+            wms,
+            scope: LinkScope {
+                origin_credential_id: origin.id,
+                destination_credential_id: destination.id,
+            },
+            products: ProductCache::default(),
+            pulpo_concurrency: options.pulpo_concurrency.max(1),
+            flagged: flagged
+                .iter()
+                .filter(|f| f.kind == AttentionKind::Failed)
+                .map(|f| f.shopify_order_id.clone())
+                .collect(),
+        })
+    }
 }
 
 async fn load_credential(store: &dyn Store, id: i64) -> Result<tentacle_store::Credential, Abort> {
@@ -167,9 +230,17 @@ fn is_systemic(error: &PulpoError) -> bool {
     )
 }
 
+/// One order's sync with PULPO, tagged with the order's place in its page.
+type SyncJob<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = (usize, Result<Handled, Failure>)> + Send + 'a>,
+>;
+
 impl SalesOrdersRun<'_> {
-    /// Orders that failed in earlier runs are read again by id, whatever the cursor says.
-    async fn retry_flagged(&self) -> Result<(), Abort> {
+    /// Orders that failed in earlier runs are read again by id, whatever the cursor says, and
+    /// handled in batches of a page.
+    async fn retry_flagged(&self, options: &RunOptions) -> Result<(), Abort> {
+        let batch_size = (options.page_size as usize).max(1);
+        let mut batch = Vec::new();
         for order_id in &self.flagged {
             let order = match self.shop.order(order_id).await {
                 Ok(Some(order)) => order,
@@ -186,13 +257,22 @@ impl SalesOrdersRun<'_> {
                 Err(error) => return Err(shopify_abort(&error, "of this integration")),
             };
             self.log.count(|c| c.fetched += 1);
-            self.handle_and_record(order).await?;
+            batch.push(order);
+            if batch.len() >= batch_size {
+                let planned = self.plan(std::mem::take(&mut batch), None).await;
+                self.write(planned).await?;
+            }
+        }
+        if !batch.is_empty() {
+            let planned = self.plan(batch, None).await;
+            self.write(planned).await?;
         }
         self.log.flush().await?;
         Ok(())
     }
 
-    /// The incremental fetch (or, in daily mode, the re-fetch of the whole timeframe).
+    /// The incremental fetch (or, in daily mode, the re-fetch of the whole timeframe), as the
+    /// fetch → plan → write pipeline.
     async fn fetch_and_handle(&self, options: &RunOptions) -> Result<(), Abort> {
         let daily = self.settings.transfer_once_a_day;
         let until = options.now;
@@ -204,41 +284,70 @@ impl SalesOrdersRun<'_> {
                 None => until - TimeDelta::days(self.settings.initial_import_days),
             }
         };
-        let mut after: Option<String> = None;
-        loop {
-            let page = self
-                .shop
-                .orders_page(since, Some(until), after.as_deref(), options.page_size)
-                .await
-                .map_err(|e| shopify_abort(&e, "of this integration"))?;
-            self.log
-                .count(|c| c.fetched += (page.orders.len() + page.problems.len()) as u64);
-            for (name, why) in &page.problems {
-                self.log.record(LogEntry::error(
-                    Some(RecordRef::Order(name.clone())),
-                    why.clone(),
-                ));
-                self.log.count(|c| c.failed += 1);
+        // One page waits between stages; errors travel down the pipeline in page order, so
+        // the pages before a failure are still written.
+        let (pages_in, mut pages) = mpsc::channel::<Result<OrdersPage, Abort>>(1);
+        let (planned_in, mut planned) = mpsc::channel::<Result<PlannedBatch, Abort>>(1);
+        let fetch = async move {
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .shop
+                    .orders_page(since, Some(until), after.as_deref(), options.page_size)
+                    .await
+                    .map_err(|e| shopify_abort(&e, "of this integration"));
+                let next = match &page {
+                    Ok(page) if page.has_next_page => page.end_cursor.clone(),
+                    _ => None,
+                };
+                // A closed channel: the write stage stopped, the run is over.
+                if pages_in.send(page).await.is_err() || next.is_none() {
+                    return;
+                }
+                after = next;
             }
-            let mut handled = futures_util::stream::iter(
-                page.orders
-                    .into_iter()
-                    .map(|order| self.handle_and_record(order)),
-            )
-            .buffer_unordered(options.concurrency.max(1));
-            while let Some(result) = handled.next().await {
-                result?;
+        };
+        // One page at a time: a page planned ahead in a `buffered` stream would not be polled
+        // while this loop waits for the write stage, and could sit on database connections
+        // and PULPO turns the write stage needs.
+        let plan = async move {
+            while let Some(page) = pages.recv().await {
+                let batch = match page {
+                    Ok(page) => Ok(self.plan_page(page, daily).await),
+                    Err(abort) => Err(abort),
+                };
+                if planned_in.send(batch).await.is_err() {
+                    return;
+                }
             }
-            drop(handled);
-            self.log.flush().await?;
-            // Everything on this page is committed: later runs start after it.
-            if let (false, Some(last)) = (daily, page.last_updated_at) {
-                self.store.set_cursor(self.integration.id, last).await?;
+        };
+        let write = async move {
+            // The orders of the pages written while the page at hand was planned.
+            let mut recent: VecDeque<HashSet<String>> = VecDeque::with_capacity(STALE_PAGES);
+            while let Some(batch) = planned.recv().await {
+                let batch = self.replan_stale(batch?, &recent).await;
+                let cursor = batch.cursor;
+                if recent.len() == STALE_PAGES {
+                    recent.pop_front();
+                }
+                recent.push_back(batch.orders.iter().map(|p| p.order.id.clone()).collect());
+                self.write(batch).await?;
+                self.log.flush().await?;
+                // Everything on this page is committed: later runs start after it.
+                if let Some(last) = cursor {
+                    self.store.set_cursor(self.integration.id, last).await?;
+                }
             }
-            if !page.has_next_page {
-                break;
-            }
-            after = page.end_cursor;
+            Ok::<(), Abort>(())
+        };
+        let feed = async {
+            tokio::join!(fetch, plan);
+        };
+        // The write stage decides the outcome; when it stops early, the stages feeding it are
+        // dropped with it.
+        match select(std::pin::pin!(write), std::pin::pin!(feed)).await {
+            Either::Left((written, _)) => written?,
+            Either::Right(((), write)) => write.await?,
         }
         if !daily {
             self.store.set_cursor(self.integration.id, until).await?;
@@ -246,14 +355,173 @@ impl SalesOrdersRun<'_> {
         Ok(())
     }
 
-    /// Handles one order and records its outcome in the counters and flags.
-    async fn handle_and_record(&self, order: ShopifyOrder) -> Result<(), Abort> {
-        let outcome = match self.handle(&order).await {
+    /// An order changed while a run reads it shows up again on a later page. If that page was
+    /// planned before the earlier one was written, its decision rests on links that have
+    /// changed since (a create that has happened, a cancel that has been done): such orders
+    /// are decided again now that the earlier pages are written.
+    async fn replan_stale(
+        &self,
+        batch: PlannedBatch,
+        recent: &VecDeque<HashSet<String>>,
+    ) -> PlannedBatch {
+        let (stale, mut orders): (Vec<Planned>, Vec<Planned>) =
+            batch.orders.into_iter().partition(|planned| {
+                recent
+                    .iter()
+                    .any(|written| written.contains(&planned.order.id))
+            });
+        if !stale.is_empty() {
+            let again = self
+                .plan(stale.into_iter().map(|p| p.order).collect(), None)
+                .await;
+            orders.extend(again.orders);
+        }
+        PlannedBatch {
+            orders,
+            cursor: batch.cursor,
+        }
+    }
+
+    /// Counts a fetched page, records the orders it could not read, and plans the others.
+    async fn plan_page(&self, page: OrdersPage, daily: bool) -> PlannedBatch {
+        self.log
+            .count(|c| c.fetched += (page.orders.len() + page.problems.len()) as u64);
+        for (name, why) in page.problems {
+            self.log
+                .record(LogEntry::error(Some(RecordRef::Order(name)), why));
+            self.log.count(|c| c.failed += 1);
+        }
+        let cursor = if daily { None } else { page.last_updated_at };
+        self.plan(page.orders, cursor).await
+    }
+
+    /// Decides for each order (up to `pulpo_concurrency` at once), then resolves the SKUs and
+    /// customers of every new PULPO order of the batch in one go.
+    async fn plan(&self, orders: Vec<ShopifyOrder>, cursor: Option<DateTime<Utc>>) -> PlannedBatch {
+        let decided: Vec<(ShopifyOrder, Result<Decision, Failure>)> =
+            futures_util::stream::iter(orders.into_iter().map(|order| async move {
+                let decision = self.decide(&order).await;
+                (order, decision)
+            }))
+            .buffered(self.pulpo_concurrency)
+            .collect()
+            .await;
+        let drafts: Vec<&SalesOrderDraft> = decided
+            .iter()
+            .filter_map(|(_, decision)| match decision {
+                Ok(Decision::Import(drafts)) => Some(drafts),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        let resolved = self.resolve(&drafts).await;
+        let orders = decided
+            .into_iter()
+            .map(|(order, decision)| {
+                let work = match decision {
+                    Err(failure) => Work::Failed(failure),
+                    Ok(Decision::Skip(reason)) => Work::Skip(reason),
+                    Ok(Decision::Unchanged) => Work::Unchanged,
+                    Ok(Decision::Sync(steps)) => Work::Sync(steps),
+                    Ok(Decision::Import(drafts)) => {
+                        // An order whose PULPO orders cannot all be prepared creates none of
+                        // them this run.
+                        let bodies: Result<Vec<_>, Failure> =
+                            drafts.iter().map(|draft| resolved.body(draft)).collect();
+                        match bodies {
+                            Ok(bodies) => Work::Import(drafts.into_iter().zip(bodies).collect()),
+                            Err(failure) => Work::Failed(failure),
+                        }
+                    }
+                };
+                Planned { order, work }
+            })
+            .collect();
+        PlannedBatch { orders, cursor }
+    }
+
+    /// Carries out a planned batch: every new PULPO order in as few requests as possible, the
+    /// changes to existing ones order by order, then every outcome recorded.
+    async fn write(&self, batch: PlannedBatch) -> Result<(), Abort> {
+        // Orders whose planning failed have nothing to write: settled first.
+        let (failed, orders): (Vec<Planned>, Vec<Planned>) = batch
+            .orders
+            .into_iter()
+            .partition(|planned| matches!(planned.work, Work::Failed(_)));
+        for planned in failed {
+            if let Work::Failed(failure) = planned.work {
+                self.settle(&planned.order, Err(failure)).await?;
+            }
+        }
+        let new: Vec<NewSalesOrder<'_>> = orders
+            .iter()
+            .filter_map(|planned| match &planned.work {
+                Work::Import(drafts) => Some(drafts.iter().map(|(draft, body)| NewSalesOrder {
+                    order: &planned.order,
+                    draft,
+                    body: body.clone(),
+                })),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        // Boxed one by one (not built in an iterator adapter): the worker spawns this future,
+        // and closures returning futures inside adapters defeat the compiler's `Send` proof.
+        let mut sync_jobs: Vec<SyncJob<'_>> = Vec::new();
+        for (index, planned) in orders.iter().enumerate() {
+            if let Work::Sync(steps) = &planned.work {
+                let steps = steps.clone();
+                sync_jobs.push(Box::pin(async move {
+                    (index, self.sync(&planned.order, steps).await)
+                }));
+            }
+        }
+        let syncs = futures_util::stream::iter(sync_jobs)
+            .buffer_unordered(self.pulpo_concurrency)
+            .collect::<Vec<_>>();
+        let (created, synced) = tokio::join!(self.create(&new), syncs);
+        let mut created = created?.into_iter();
+        let mut synced = synced
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>();
+        for (index, planned) in orders.iter().enumerate() {
+            let outcome = match &planned.work {
+                Work::Skip(reason) => {
+                    self.log.count(|c| c.skipped += 1);
+                    self.log
+                        .record(messages::order_skipped(&planned.order.name, reason));
+                    Ok(Handled::Done)
+                }
+                Work::Unchanged => Ok(Handled::Done),
+                Work::Failed(_) => continue,
+                Work::Import(drafts) => {
+                    // Every result of this order is taken, failed or not, so the next order
+                    // gets its own.
+                    let results: Vec<_> = created.by_ref().take(drafts.len()).collect();
+                    results
+                        .into_iter()
+                        .collect::<Result<Vec<()>, Failure>>()
+                        .map(|_| Handled::Done)
+                }
+                Work::Sync(_) => synced.remove(&index).unwrap_or(Ok(Handled::Done)),
+            };
+            self.settle(&planned.order, outcome).await?;
+        }
+        Ok(())
+    }
+
+    /// Records how handling `order` ended in the counters, the log and the flags.
+    async fn settle(
+        &self,
+        order: &ShopifyOrder,
+        outcome: Result<Handled, Failure>,
+    ) -> Result<(), Abort> {
+        let outcome = match outcome {
             Ok(outcome) => outcome,
-            Err(writer::Failure::Pulpo(error)) if is_systemic(&error) => {
+            Err(Failure::Pulpo(error)) if is_systemic(&error) => {
                 return Err(pulpo_abort(&error, "of this integration"));
             }
-            Err(writer::Failure::Pulpo(error)) => {
+            Err(Failure::Pulpo(error)) => {
                 let entry = LogEntry::error(
                     Some(RecordRef::Order(order.name.clone())),
                     format!("{error}: the order is retried on the next run"),
@@ -262,18 +530,18 @@ impl SalesOrdersRun<'_> {
                 self.log.record(entry);
                 Handled::Failed(reason)
             }
-            Err(writer::Failure::Order(error)) => {
+            Err(Failure::Order(error)) => {
                 let entry = messages::order_failed(&order.name, &error);
                 let reason = entry.message.clone();
                 self.log.record(entry);
                 Handled::Failed(reason)
             }
-            Err(writer::Failure::Logged(entry)) => {
+            Err(Failure::Logged(entry)) => {
                 let reason = entry.message.clone();
                 self.log.record(entry);
                 Handled::Failed(reason)
             }
-            Err(writer::Failure::Store(error)) => return Err(Abort::Store(error)),
+            Err(Failure::Store(error)) => return Err(Abort::Store(error)),
         };
         match outcome {
             Handled::Done => {
@@ -285,9 +553,9 @@ impl SalesOrdersRun<'_> {
             }
             Handled::Failed(reason) => {
                 self.log.count(|c| c.failed += 1);
-                self.flag(&order, AttentionKind::Failed, reason).await?;
+                self.flag(order, AttentionKind::Failed, reason).await?;
             }
-            Handled::Conflict(reason) => self.flag(&order, AttentionKind::Conflict, reason).await?,
+            Handled::Conflict(reason) => self.flag(order, AttentionKind::Conflict, reason).await?,
         }
         Ok(())
     }
@@ -311,11 +579,12 @@ impl SalesOrdersRun<'_> {
         Ok(self.store.flag_order(&attention).await?)
     }
 
-    async fn handle(&self, order: &ShopifyOrder) -> Result<Handled, writer::Failure> {
+    /// What to do with `order`, from the rules and what we know of its PULPO orders.
+    async fn decide(&self, order: &ShopifyOrder) -> Result<Decision, Failure> {
         let planner = Planner::new(&self.settings, &self.warehouses);
         let links = self.store.order_links(self.scope, &order.id).await?;
         let confirmed: Vec<_> = links.iter().filter_map(|l| l.linked()).collect();
-        let decision = match planner.decide(order, &confirmed)? {
+        Ok(match planner.decide(order, &confirmed)? {
             Decision::Sync(_) => {
                 // What we remember of PULPO's states may be stale (PULPO works without telling
                 // us): read them fresh before changing or cancelling anything.
@@ -323,22 +592,6 @@ impl SalesOrdersRun<'_> {
                 planner.decide(order, &fresh)?
             }
             other => other,
-        };
-        match decision {
-            Decision::Skip(reason) => {
-                self.log.count(|c| c.skipped += 1);
-                self.log
-                    .record(messages::order_skipped(&order.name, &reason));
-                Ok(Handled::Done)
-            }
-            Decision::Unchanged => Ok(Handled::Done),
-            Decision::Import(drafts) => {
-                for draft in &drafts {
-                    self.create(order, draft).await?;
-                }
-                Ok(Handled::Done)
-            }
-            Decision::Sync(steps) => self.sync(order, steps).await,
-        }
+        })
     }
 }

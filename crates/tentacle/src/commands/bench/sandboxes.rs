@@ -1,22 +1,15 @@
-//! `tentacle bench …`: measurements against the sandboxes, in-process over real HTTP.
-//!
-//! Each measurement prints one JSON line so results can be collected and compared.
+//! `tentacle bench sandboxes`: simple requests per second each sandbox serves (it must never be
+//! what limits a benchmark).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde_json::json;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Simple requests per second each sandbox serves (it must never be what limits a benchmark).
-    Sandboxes(SandboxesArgs),
-}
 
 #[derive(Debug, Args)]
 pub struct SandboxesArgs {
@@ -28,13 +21,7 @@ pub struct SandboxesArgs {
     concurrency: u64,
 }
 
-pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {
-        BenchCommand::Sandboxes(args) => sandboxes(args).await,
-    }
-}
-
-async fn sandboxes(args: SandboxesArgs) -> anyhow::Result<()> {
+pub async fn run(args: SandboxesArgs) -> anyhow::Result<()> {
     let local = "127.0.0.1:0".parse()?;
     // Limits out of the way: this measures the sandboxes' own speed, not the limits they emulate.
     let shopify = ShopifySandbox::start(ShopifyConfig {

@@ -1,0 +1,27 @@
+//! `tentacle bench …`: measurements against the sandboxes over real HTTP.
+//!
+//! Each measurement prints one JSON line so results can be collected and compared. They are
+//! measurements, not tests: nothing here asserts a speed.
+
+mod child;
+mod sales_orders;
+mod sandboxes;
+mod usage;
+
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Simple requests per second each sandbox serves (it must never be what limits a benchmark).
+    Sandboxes(sandboxes::SandboxesArgs),
+    /// One full sales orders import of a generated shop, against the bound the sandboxes'
+    /// limits set.
+    SalesOrders(Box<sales_orders::SalesOrdersArgs>),
+}
+
+pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Sandboxes(args) => sandboxes::run(args).await,
+        BenchCommand::SalesOrders(args) => sales_orders::run(*args).await,
+    }
+}

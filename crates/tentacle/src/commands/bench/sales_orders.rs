@@ -1,0 +1,326 @@
+//! `tentacle bench sales-orders`: one full sales orders import of a generated shop, measured
+//! against the least time the sandboxes' limits allow.
+//!
+//! The bound comes from the sandboxes' own counters: Shopify's is the points charged beyond the
+//! initial bucket divided by the restore rate; PULPO's is the summed service time of its
+//! requests divided by its concurrency cap. `efficiency = bound / wall`.
+//!
+//! The sandboxes run in this process (the default) or, with `--sandboxes child-process`, in a
+//! `tentacle sandbox` child: they hold every order in memory, so only then are this process's
+//! peak memory and CPU time tentacle's own. The child's are reported beside them.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use serde_json::json;
+use tentacle_domain::run::Trigger;
+use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_engine::{RunOptions, run_integration};
+use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox, PulpoStatsSnapshot};
+use tentacle_sandbox::shopify::generator::ORDER_DAYS;
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox, ShopifyStatsSnapshot};
+use tentacle_store::{CredentialKind, NewCredential, NewIntegration, Secrets, Store};
+
+use super::child::{ChildConfig, SandboxProcess};
+use super::usage;
+
+/// Where the sandboxes run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Placement {
+    /// In this process, over real HTTP.
+    InProcess,
+    /// In a `tentacle sandbox` child process, so this process's memory and CPU are tentacle's.
+    ChildProcess,
+}
+
+#[derive(Debug, Args)]
+pub struct SalesOrdersArgs {
+    /// Generated Shopify orders, all imported by one run.
+    #[arg(long, default_value_t = 1000)]
+    orders: usize,
+    /// Seed of the generated shop and catalog.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Shopify cost points restored per second (Standard plan: 100).
+    #[arg(long, default_value_t = 100.0)]
+    restore_rate: f64,
+    /// Shopify cost bucket size (Standard plan: 2000).
+    #[arg(long, default_value_t = 2000.0)]
+    bucket: f64,
+    /// PULPO latency added to every request.
+    #[arg(long, default_value_t = 0)]
+    pulpo_latency_ms: u64,
+    /// PULPO latency added per order of a bulk request.
+    #[arg(long, default_value_t = 0)]
+    pulpo_item_latency_ms: u64,
+    /// PULPO concurrent requests beyond which it answers 429 (none: no cap). tentacle keeps
+    /// this many PULPO requests in flight.
+    #[arg(long)]
+    pulpo_max_concurrency: Option<usize>,
+    /// Shopify orders per page (default: the engine's).
+    #[arg(long)]
+    page_size: Option<u32>,
+    /// Where the sandboxes run.
+    #[arg(long, value_enum, default_value_t = Placement::InProcess)]
+    sandboxes: Placement,
+}
+
+const API_VERSION: &str = "2026-10";
+const INTEGRATION: &str = "Bench sales orders";
+
+pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
+    let sandboxes = Sandboxes::start(&args).await?;
+
+    // A database file, not `:memory:`: tentacle's memory is what is measured, and SQLite keeps
+    // only its page cache in memory.
+    let directory = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let db = format!("sqlite://{}/tentacle.db", directory.path().display());
+    let store = super::super::db::open(&db).await?;
+    provision(
+        store.as_ref(),
+        &sandboxes.shop_url(),
+        &sandboxes.access_token(),
+        &sandboxes.pulpo_url(),
+    )
+    .await?;
+    let integration = store
+        .integration_by_name(INTEGRATION)
+        .await?
+        .context("the bench integration was not saved")?;
+
+    let defaults = RunOptions::default();
+    let options = RunOptions {
+        pulpo_concurrency: args
+            .pulpo_max_concurrency
+            .unwrap_or(defaults.pulpo_concurrency),
+        page_size: args.page_size.unwrap_or(defaults.page_size),
+        ..defaults
+    };
+    let started = Instant::now();
+    let finished = run_integration(store, &integration, Trigger::Manual, options, None).await?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let usage = usage::own()?;
+    let (shopify, pulpo) = sandboxes.stats().await?;
+
+    let figures = Figures {
+        orders: args.orders,
+        wall_s,
+        bucket: args.bucket,
+        restore_rate: args.restore_rate,
+        shopify,
+        pulpo,
+        usage,
+    };
+    let mut line = figures.json();
+    match &sandboxes {
+        Sandboxes::InProcess { .. } => line["sandboxes"] = json!("in-process"),
+        Sandboxes::Child(child) => {
+            let theirs = child.usage()?;
+            line["sandboxes"] = json!("child process");
+            line["sandbox_peak_rss_mb"] = json!(round(theirs.peak_rss_mb, 1));
+            line["sandbox_cpu_s"] = json!(round(theirs.cpu_s, 2));
+        }
+    }
+    line["run"] = json!({
+        "status": finished.status.as_str(),
+        "fetched": finished.counters.fetched,
+        "created": finished.counters.created,
+        "skipped": finished.counters.skipped,
+        "failed": finished.counters.failed,
+    });
+    if let Some(error) = &finished.error {
+        line["run"]["error"] = json!(error);
+    }
+    println!("{line}");
+    sandboxes.stop().await;
+    Ok(())
+}
+
+/// The two sandboxes the run talks to, wherever they run.
+enum Sandboxes {
+    InProcess {
+        shopify: Box<ShopifySandbox>,
+        pulpo: Box<PulpoSandbox>,
+    },
+    Child(SandboxProcess),
+}
+
+impl Sandboxes {
+    async fn start(args: &SalesOrdersArgs) -> anyhow::Result<Sandboxes> {
+        if args.sandboxes == Placement::ChildProcess {
+            return Ok(Sandboxes::Child(
+                SandboxProcess::start(ChildConfig {
+                    orders: args.orders,
+                    seed: args.seed,
+                    restore_rate: args.restore_rate,
+                    bucket: args.bucket,
+                    pulpo_latency_ms: args.pulpo_latency_ms,
+                    pulpo_item_latency_ms: args.pulpo_item_latency_ms,
+                    pulpo_max_concurrency: args.pulpo_max_concurrency,
+                })
+                .await?,
+            ));
+        }
+        let local = "127.0.0.1:0".parse()?;
+        let shopify = ShopifySandbox::start(ShopifyConfig {
+            listen: local,
+            seed: args.seed,
+            orders: args.orders,
+            bucket: args.bucket,
+            restore_rate: args.restore_rate,
+            ..ShopifyConfig::default()
+        })
+        .await?;
+        let pulpo = PulpoSandbox::start(PulpoConfig {
+            listen: local,
+            seed: args.seed,
+            latency_ms: args.pulpo_latency_ms,
+            item_latency_ms: args.pulpo_item_latency_ms,
+            max_concurrency: args.pulpo_max_concurrency,
+            ..PulpoConfig::default()
+        })
+        .await?;
+        Ok(Sandboxes::InProcess {
+            shopify: Box::new(shopify),
+            pulpo: Box::new(pulpo),
+        })
+    }
+
+    fn shop_url(&self) -> String {
+        match self {
+            Sandboxes::InProcess { shopify, .. } => shopify.shop_url(),
+            Sandboxes::Child(child) => child.shop_url.clone(),
+        }
+    }
+
+    fn access_token(&self) -> String {
+        match self {
+            Sandboxes::InProcess { shopify, .. } => shopify.state.config.access_token.clone(),
+            Sandboxes::Child(_) => super::child::ACCESS_TOKEN.to_string(),
+        }
+    }
+
+    fn pulpo_url(&self) -> String {
+        match self {
+            Sandboxes::InProcess { pulpo, .. } => pulpo.base_url(),
+            Sandboxes::Child(child) => child.pulpo_url.clone(),
+        }
+    }
+
+    async fn stats(&self) -> anyhow::Result<(ShopifyStatsSnapshot, PulpoStatsSnapshot)> {
+        match self {
+            Sandboxes::InProcess { shopify, pulpo } => Ok((shopify.stats(), pulpo.stats())),
+            Sandboxes::Child(child) => child.stats().await,
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Sandboxes::InProcess { shopify, pulpo } => {
+                shopify.stop().await;
+                pulpo.stop().await;
+            }
+            // Killed when dropped.
+            Sandboxes::Child(child) => drop(child),
+        }
+    }
+}
+
+/// Credentials for both sandboxes and a sales orders configuration that imports every
+/// generated order it can: orders without a customer go to PULPO's fallback customer, and the
+/// first run reaches back past the oldest generated order.
+async fn provision(
+    store: &dyn Store,
+    shop_url: &str,
+    access_token: &str,
+    pulpo_url: &str,
+) -> anyhow::Result<()> {
+    let shop = store
+        .save_credential(NewCredential {
+            name: "Bench Shopify sandbox".into(),
+            kind: CredentialKind::Shopify,
+            config: json!({"shop_url": shop_url, "api_version": API_VERSION}),
+            secrets: Secrets::new()
+                .with("access_token", SecretString::from(access_token.to_string())),
+        })
+        .await?;
+    let wms = store
+        .save_credential(NewCredential {
+            name: "Bench PULPO sandbox".into(),
+            kind: CredentialKind::Pulpo,
+            config: json!({"base_url": pulpo_url, "username": "sandbox_admin"}),
+            secrets: Secrets::new().with("password", SecretString::from("sandbox".to_string())),
+        })
+        .await?;
+    let settings = SalesOrderSettings {
+        fallback_customer_id: Some(1),
+        initial_import_days: ORDER_DAYS + 1,
+        ..SalesOrderSettings::default()
+    };
+    store
+        .save_integration(NewIntegration {
+            name: INTEGRATION.into(),
+            kind: "sales_orders".into(),
+            origin_credential_id: shop.id,
+            destination_credential_id: wms.id,
+            settings: serde_json::to_value(&settings)?,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Everything the JSON line is computed from.
+struct Figures {
+    orders: usize,
+    wall_s: f64,
+    bucket: f64,
+    restore_rate: f64,
+    shopify: ShopifyStatsSnapshot,
+    pulpo: PulpoStatsSnapshot,
+    usage: usage::Usage,
+}
+
+impl Figures {
+    /// Shopify: the points charged beyond the bucket the run started with, at the restore rate.
+    fn shopify_bound_s(&self) -> f64 {
+        if self.restore_rate <= 0.0 {
+            return 0.0;
+        }
+        (self.shopify.points_charged as f64 - self.bucket).max(0.0) / self.restore_rate
+    }
+
+    /// PULPO: summed service time over the concurrency cap (no cap, no bound).
+    fn pulpo_bound_s(&self) -> f64 {
+        self.pulpo.bound().map_or(0.0, |bound| bound.as_secs_f64())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let orders = self.orders.max(1) as f64;
+        let bound_s = self.shopify_bound_s().max(self.pulpo_bound_s());
+        json!({
+            "orders": self.orders,
+            "wall_s": round(self.wall_s, 3),
+            "orders_per_s": round(self.orders as f64 / self.wall_s, 1),
+            "shopify_points": self.shopify.points_charged,
+            "points_per_order": round(self.shopify.points_charged as f64 / orders, 2),
+            "pulpo_requests": self.pulpo.requests,
+            "bound_s": round(bound_s, 3),
+            "efficiency": round(bound_s / self.wall_s, 3),
+            "peak_rss_mb": round(self.usage.peak_rss_mb, 1),
+            "cpu_s": round(self.usage.cpu_s, 2),
+            "cpu_s_per_1000_orders": round(self.usage.cpu_s * 1000.0 / orders, 3),
+            "shopify_bound_s": round(self.shopify_bound_s(), 3),
+            "pulpo_bound_s": round(self.pulpo_bound_s(), 3),
+            "shopify_requests": self.shopify.requests,
+            "shopify_throttled": self.shopify.throttled,
+            "pulpo_rejected": self.pulpo.rejected,
+        })
+    }
+}
+
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
