@@ -98,6 +98,36 @@ impl RunCounters {
     }
 }
 
+/// What a run spent of the external APIs: the merchant's Shopify budget and PULPO's capacity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUsage {
+    pub shopify_requests: u64,
+    /// Sum of Shopify's `actualQueryCost`: the points charged to the store's shared bucket.
+    pub shopify_points: u64,
+    /// Answers `THROTTLED` (each waited for the bucket, then went again).
+    pub shopify_throttled: u64,
+    pub pulpo_requests: u64,
+    /// PULPO answers that had to be retried (429, 5xx, transport failures).
+    pub pulpo_retries: u64,
+}
+
+impl ApiUsage {
+    /// What was spent since `earlier` (counters only grow).
+    pub fn since(&self, earlier: &ApiUsage) -> ApiUsage {
+        ApiUsage {
+            shopify_requests: self
+                .shopify_requests
+                .saturating_sub(earlier.shopify_requests),
+            shopify_points: self.shopify_points.saturating_sub(earlier.shopify_points),
+            shopify_throttled: self
+                .shopify_throttled
+                .saturating_sub(earlier.shopify_throttled),
+            pulpo_requests: self.pulpo_requests.saturating_sub(earlier.pulpo_requests),
+            pulpo_retries: self.pulpo_retries.saturating_sub(earlier.pulpo_retries),
+        }
+    }
+}
+
 string_enum! {
     /// What started a run. Stored as `schedule`, `daily`, `manual`, `webhook`.
     Trigger, "run trigger" {

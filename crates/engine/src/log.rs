@@ -1,15 +1,18 @@
 //! A run's log and counters while it works: entries reach an observer at once (the CLI prints
-//! them as they happen) and the store in batches, with the counters, so a run in progress shows
-//! live numbers.
+//! them as they happen) and the store in batches, with the counters and what the run spent of
+//! the external APIs, so a run in progress shows live numbers.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use tentacle_domain::run::{LogEntry, RecordRef, RunCounters};
+use tentacle_domain::run::{ApiUsage, LogEntry, RecordRef, RunCounters};
 use tentacle_store::{Lease, NewLogEntry, Store, StoreError};
 
 /// Called with every entry as it is recorded.
 pub type Observer = Arc<dyn Fn(&LogEntry) + Send + Sync>;
+
+/// Reads what the run's API clients have spent so far.
+pub type UsageSource = Box<dyn Fn() -> ApiUsage + Send + Sync>;
 
 pub struct RunLog {
     lease: Lease,
@@ -22,6 +25,9 @@ pub struct RunLog {
 struct Inner {
     pending: Vec<NewLogEntry>,
     counters: RunCounters,
+    usage: Option<UsageSource>,
+    /// Usage already added to the store.
+    reported: ApiUsage,
 }
 
 impl RunLog {
@@ -38,8 +44,8 @@ impl RunLog {
             store,
             observer,
             inner: Mutex::new(Inner {
-                pending: Vec::new(),
                 counters,
+                ..Inner::default()
             }),
         }
     }
@@ -77,13 +83,30 @@ impl RunLog {
 
     /// Writes the entries recorded since the last flush and the counters so far.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let (pending, counters) = {
+        let (pending, counters, usage) = {
             let mut inner = self.inner();
-            (std::mem::take(&mut inner.pending), inner.counters)
+            let usage = inner.usage.as_ref().map(|source| source());
+            (std::mem::take(&mut inner.pending), inner.counters, usage)
         };
         if !pending.is_empty() {
             self.store.append_logs(&self.lease, &pending).await?;
         }
-        self.store.update_run_counters(&self.lease, &counters).await
+        self.store
+            .update_run_counters(&self.lease, &counters)
+            .await?;
+        if let Some(usage) = usage {
+            // Increments, so a resumed run adds to what its first worker spent.
+            let spent = usage.since(&self.inner().reported);
+            if spent != ApiUsage::default() {
+                self.store.add_run_usage(&self.lease, &spent).await?;
+                self.inner().reported = usage;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports what `source` says the run's API clients spent with every flush.
+    pub fn track_usage(&self, source: UsageSource) {
+        self.inner().usage = Some(source);
     }
 }

@@ -483,6 +483,20 @@ async fn imports_eligible_orders_once_and_skips_the_others_with_reasons() {
         "a second run creates nothing"
     );
     assert_eq!(app.pulpo.state.sales_orders().len(), 2);
+
+    // What the runs spent is recorded for /metrics, as the sandboxes counted it.
+    let totals = app.store.run_totals().await.expect("totals");
+    let points: u64 = totals.iter().map(|t| t.usage.shopify_points).sum();
+    assert_eq!(
+        points,
+        app.shopify.stats().points_charged,
+        "every Shopify point charged is recorded"
+    );
+    let pulpo_requests: u64 = totals.iter().map(|t| t.usage.pulpo_requests).sum();
+    assert!(
+        pulpo_requests > 0 && pulpo_requests <= app.pulpo.stats().requests,
+        "{totals:?}"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ mod sqlite;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tentacle_domain::run::{RunCounters, RunStatus};
+use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
@@ -95,6 +95,9 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         entry: &NewLogEntry,
     ) -> Result<Vec<i64>>;
+    /// Adds what the run spent of the external APIs since its last report;
+    /// [`StoreError::LeaseLost`] when it is not held by `lease`.
+    async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()>;
     /// Stores the counters so far (a run in progress is visible with live numbers).
     async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()>;
     /// Ends a running run; [`StoreError::LeaseLost`] when it is not held by `lease`.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tentacle_domain::run::{LogLevel, RunCounters, RunStatus, Trigger};
+use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus, Trigger};
 use tentacle_domain::sales_order::{Fingerprint, LinkedSalesOrder, PulpoOrderState};
 
 /// Which system a credential connects to.
@@ -238,6 +238,7 @@ pub struct RunTotals {
     pub counters: RunCounters,
     /// Sum of `finished_at - started_at` over the runs that finished, in seconds.
     pub finished_seconds: f64,
+    pub usage: ApiUsage,
 }
 
 /// An API token as stored: its name and the SHA-256 of the token (hex), never the token.

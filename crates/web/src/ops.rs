@@ -91,6 +91,21 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response> {
                 metrics::counter!("tentacle_records_total", "integration" => integration.clone(), "outcome" => outcome)
                     .increment(value);
             }
+            let usage = &total.usage;
+            metrics::describe_counter!(
+                "tentacle_api_usage_total",
+                "What runs spent of the external APIs, by integration and kind: Shopify requests, points (actualQueryCost) and throttled answers, PULPO requests and retried answers."
+            );
+            for (kind, value) in [
+                ("shopify_requests", usage.shopify_requests),
+                ("shopify_points", usage.shopify_points),
+                ("shopify_throttled", usage.shopify_throttled),
+                ("pulpo_requests", usage.pulpo_requests),
+                ("pulpo_retries", usage.pulpo_retries),
+            ] {
+                metrics::counter!("tentacle_api_usage_total", "integration" => integration.clone(), "kind" => kind)
+                    .increment(value);
+            }
             if total.status.is_final() {
                 metrics::describe_gauge!(
                     "tentacle_run_duration_seconds_sum",

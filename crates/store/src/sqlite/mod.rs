@@ -11,7 +11,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
-use tentacle_domain::run::{RunCounters, RunStatus};
+use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
 use crate::{
     ApiToken, Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease,
@@ -572,6 +572,28 @@ impl Store for SqliteStore {
         Ok(ids)
     }
 
+    async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET shopify_requests = shopify_requests + ?3, shopify_points = shopify_points + ?4,
+                 shopify_throttled = shopify_throttled + ?5, pulpo_requests = pulpo_requests + ?6,
+                 pulpo_retries = pulpo_retries + ?7
+             WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(usage.shopify_requests as i64)
+        .bind(usage.shopify_points as i64)
+        .bind(usage.shopify_throttled as i64)
+        .bind(usage.pulpo_requests as i64)
+        .bind(usage.pulpo_retries as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(())
+    }
+
     async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()> {
         let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET fetched = ?3, created = ?4, updated = ?5, cancelled = ?6, skipped = ?7, failed = ?8, conflicts = ?9 WHERE {HELD}"
@@ -721,6 +743,9 @@ impl Store for SqliteStore {
                     SUM(fetched) AS fetched, SUM(created) AS created, SUM(updated) AS updated,
                     SUM(cancelled) AS cancelled, SUM(skipped) AS skipped, SUM(failed) AS failed,
                     SUM(conflicts) AS conflicts,
+                    SUM(shopify_requests) AS shopify_requests, SUM(shopify_points) AS shopify_points,
+                    SUM(shopify_throttled) AS shopify_throttled, SUM(pulpo_requests) AS pulpo_requests,
+                    SUM(pulpo_retries) AS pulpo_retries,
                     COALESCE(SUM((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0)
                         AS finished_seconds
              FROM runs GROUP BY integration_id, status ORDER BY integration_id, status",
@@ -745,6 +770,13 @@ impl Store for SqliteStore {
                         conflicts: count("conflicts")?,
                     },
                     finished_seconds: row.try_get("finished_seconds")?,
+                    usage: ApiUsage {
+                        shopify_requests: count("shopify_requests")?,
+                        shopify_points: count("shopify_points")?,
+                        shopify_throttled: count("shopify_throttled")?,
+                        pulpo_requests: count("pulpo_requests")?,
+                        pulpo_retries: count("pulpo_retries")?,
+                    },
                 })
             })
             .collect()

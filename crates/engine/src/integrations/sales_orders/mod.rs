@@ -29,7 +29,7 @@ use futures_util::StreamExt;
 use futures_util::future::{Either, select};
 use tentacle_domain::messages::{self, System};
 use tentacle_domain::order::ShopifyOrder;
-use tentacle_domain::run::{LogEntry, RecordRef};
+use tentacle_domain::run::{ApiUsage, LogEntry, RecordRef};
 use tentacle_domain::sales_order::{
     Decision, Planner, SalesOrderDraft, SkipReason, Step, Warehouses,
 };
@@ -140,6 +140,19 @@ impl<'a> SalesOrdersRun<'a> {
             .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
         let wms = connections::pulpo_client(&destination, options.pulpo_concurrency)
             .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
+        let (shopify_stats, pulpo_stats) = (shop.stats(), wms.stats());
+        log.track_usage(Box::new(move || {
+            let read = |counter: &std::sync::atomic::AtomicU64| {
+                counter.load(std::sync::atomic::Ordering::Relaxed)
+            };
+            ApiUsage {
+                shopify_requests: read(&shopify_stats.requests),
+                shopify_points: read(&shopify_stats.points),
+                shopify_throttled: read(&shopify_stats.throttled),
+                pulpo_requests: read(&pulpo_stats.requests),
+                pulpo_retries: read(&pulpo_stats.retries),
+            }
+        }));
 
         let pulpo_warehouses = wms
             .warehouses()
