@@ -1123,3 +1123,76 @@ async fn a_thousand_orders_with_every_fault_at_once_end_with_exactly_the_right_p
     let pulpo = faulty.pulpo.stats();
     assert!(pulpo.rejected > 0, "the concurrency cap was hit: {pulpo:?}");
 }
+
+#[tokio::test]
+async fn the_daily_re_fetch_imports_what_regular_runs_missed_and_never_duplicates() {
+    let app = spawn_app(settings()).await;
+    let skus = physical_known(&app.catalog);
+    let first = app.create_order(paid_order(vec![line(&skus[0], 1)])).await;
+    assert_eq!(
+        app.run().await.counters.created,
+        1,
+        "the regular run imports the first order"
+    );
+
+    // Two orders the regular runs miss: their cursor has moved past them (as when Shopify's
+    // search index showed them too late).
+    for sku in &skus[1..3] {
+        app.create_order(paid_order(vec![line(sku, 1)])).await;
+    }
+    app.store
+        .set_cursor(
+            app.integration.id,
+            chrono::Utc::now() + chrono::TimeDelta::hours(1),
+        )
+        .await
+        .expect("cursor");
+    assert_eq!(app.run().await.counters.created, 0);
+
+    let daily = app
+        .store
+        .save_integration(NewIntegration {
+            name: "Sales orders, daily".into(),
+            kind: "sales_orders".into(),
+            origin_credential_id: app.integration.origin_credential_id,
+            destination_credential_id: app.integration.destination_credential_id,
+            settings: serde_json::to_value(SalesOrderSettings {
+                // No gap after the regular run (SPEC §3.4 would hold the daily run 60 s).
+                time_difference_seconds: 0,
+                transfer_once_a_day: true,
+                timeframe_days: 7,
+                ..settings()
+            })
+            .expect("settings"),
+        })
+        .await
+        .expect("daily configuration");
+    let run_daily = || async {
+        let options = RunOptions {
+            now: chrono::Utc::now() + chrono::TimeDelta::seconds(2),
+            ..RunOptions::default()
+        };
+        run_integration(app.store.clone(), &daily, Trigger::Daily, options, None)
+            .await
+            .expect("daily run")
+    };
+    let caught_up = run_daily().await;
+    assert_eq!(
+        (caught_up.status, caught_up.counters.created),
+        (RunStatus::Finished, 2),
+        "{}",
+        app.log_text(&caught_up).await
+    );
+    let again = run_daily().await;
+    assert_eq!(
+        again.counters.created, 0,
+        "a second daily run creates nothing"
+    );
+    assert_eq!(
+        app.pulpo.state.sales_orders().len(),
+        3,
+        "each order once, whichever configuration saw it"
+    );
+    let first_num = order_num(&app.shopify_order(first).await);
+    assert!(app.pulpo_order(&first_num).is_some());
+}
