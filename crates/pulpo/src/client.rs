@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use tentacle_http::{Backoff, retry_after, transport_detail};
+
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
     BulkCreated, BulkOutcome, NewCustomer, Product, SalesOrder, SalesOrderBody, ThirdParty,
@@ -562,16 +564,11 @@ impl PulpoClient {
             });
         }
         self.stats.retries.fetch_add(1, Ordering::Relaxed);
-        let exponential = self
-            .options
-            .min_backoff
-            .saturating_mul(1 << attempt.min(16))
-            .min(self.options.max_backoff);
-        // Full jitter: many clients retrying at once must not come back in lockstep.
-        let jittered = exponential.mul_f64(0.5 + fastrand::f64() * 0.5);
-        let delay = failure.retry_after.map_or(jittered, |after| {
-            after.max(jittered).min(Duration::from_secs(60))
-        });
+        let backoff = Backoff {
+            min: self.options.min_backoff,
+            max: self.options.max_backoff,
+        };
+        let delay = backoff.delay(attempt, failure.retry_after);
         tracing::debug!(attempt, reason = %failure.reason, delay_ms = delay.as_millis() as u64, "PULPO request will be retried");
         tokio::time::sleep(delay).await;
         Ok(())
@@ -659,39 +656,6 @@ impl PulpoClient {
             self.backoff(attempt, &failure).await?;
         }
     }
-}
-
-fn transport_detail(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else {
-        // The cause, without the URL: it is ours, and long.
-        let mut detail = error.to_string();
-        if let Some(url) = error.url() {
-            detail = detail.replace(&format!(" for url ({url})"), "");
-        }
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        detail
-    }
-}
-
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let value = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
 }
 
 fn bulk_outcome(answer: &Value) -> BulkOutcome {
