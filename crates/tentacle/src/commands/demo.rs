@@ -51,7 +51,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ..PulpoConfig::default()
     })
     .await?;
-    let directory = tempfile_dir()?;
+    let directory = fresh_directory()?;
     let db = format!("sqlite://{}/tentacle.db", directory.display());
     let store = super::db::open(&db).await?;
 
@@ -182,17 +182,17 @@ async fn serve(
 }
 
 /// A fresh directory for the demo's database; kept after exit so its runs can be read.
-fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+fn fresh_directory() -> anyhow::Result<std::path::PathBuf> {
     let directory = std::env::temp_dir().join(format!(
         "tentacle-demo-{}-{}",
         std::process::id(),
-        chrono_stamp()
+        unix_seconds()
     ));
     std::fs::create_dir_all(&directory)?;
     Ok(directory)
 }
 
-fn chrono_stamp() -> u64 {
+fn unix_seconds() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
