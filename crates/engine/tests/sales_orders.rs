@@ -14,8 +14,7 @@ use tentacle_sandbox::faults::FaultSettings;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::{
-    Cipher, CredentialKind, Integration, LogFilter, NewCredential, NewIntegration, Run, Secrets,
-    SqliteStore, Store,
+    Cipher, Integration, LogFilter, NewCredential, NewIntegration, Run, SqliteStore, Store,
 };
 
 const SEED: u64 = 7;
@@ -72,24 +71,21 @@ async fn spawn_app_with(
             .expect("store"),
     );
     let shop = store
-        .save_credential(NewCredential {
-            name: "shop".into(),
-            kind: CredentialKind::Shopify,
-            config: json!({"shop_url": shopify.shop_url(), "api_version": "2026-10"}),
-            secrets: Secrets::new().with(
-                "access_token",
-                SecretString::from("shpat_sandbox".to_string()),
-            ),
-        })
+        .save_credential(NewCredential::shopify(
+            "shop",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
         .await
         .expect("shop credential");
     let wms = store
-        .save_credential(NewCredential {
-            name: "wms".into(),
-            kind: CredentialKind::Pulpo,
-            config: json!({"base_url": pulpo.base_url(), "username": "sandbox_admin"}),
-            secrets: Secrets::new().with("password", SecretString::from("sandbox".to_string())),
-        })
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
         .await
         .expect("wms credential");
     let integration = store

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
-use serde_json::json;
 use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
 use tentacle_domain::settings::SalesOrderSettings;
 use tentacle_engine::clock::{Clock, TestClock};
@@ -16,8 +15,8 @@ use tentacle_engine::{controls, scheduler, worker};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::{
-    Cipher, Claim, CredentialKind, Integration, Lease, LogFilter, NewCredential, NewIntegration,
-    Run, RunFilter, Secrets, SqliteStore, Store,
+    Cipher, Claim, Integration, Lease, LogFilter, NewCredential, NewIntegration, Run, RunFilter,
+    SqliteStore, Store,
 };
 use tokio::sync::watch;
 
@@ -63,24 +62,21 @@ async fn service(pulpo: PulpoConfig) -> Service {
             .expect("store"),
     );
     let shop = store
-        .save_credential(NewCredential {
-            name: "shop".into(),
-            kind: CredentialKind::Shopify,
-            config: json!({"shop_url": shopify.shop_url(), "api_version": "2026-10"}),
-            secrets: Secrets::new().with(
-                "access_token",
-                SecretString::from("shpat_sandbox".to_string()),
-            ),
-        })
+        .save_credential(NewCredential::shopify(
+            "shop",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
         .await
         .expect("shop credential");
     let wms = store
-        .save_credential(NewCredential {
-            name: "wms".into(),
-            kind: CredentialKind::Pulpo,
-            config: json!({"base_url": pulpo.base_url(), "username": "sandbox_admin"}),
-            secrets: Secrets::new().with("password", SecretString::from("sandbox".to_string())),
-        })
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
         .await
         .expect("wms credential");
     Service {

@@ -111,6 +111,40 @@ pub struct NewCredential {
     pub secrets: Secrets,
 }
 
+impl NewCredential {
+    /// A Shopify credential: shop URL and API version in the clear, the Admin API access token
+    /// among the secrets. The one place that knows this layout; the engine reads it back.
+    pub fn shopify(
+        name: impl Into<String>,
+        shop_url: &str,
+        api_version: &str,
+        access_token: SecretString,
+    ) -> NewCredential {
+        NewCredential {
+            name: name.into(),
+            kind: CredentialKind::Shopify,
+            config: serde_json::json!({"shop_url": shop_url, "api_version": api_version}),
+            secrets: Secrets::new().with("access_token", access_token),
+        }
+    }
+
+    /// A PULPO credential: instance base URL and API username in the clear, the password among
+    /// the secrets.
+    pub fn pulpo(
+        name: impl Into<String>,
+        base_url: &str,
+        username: &str,
+        password: SecretString,
+    ) -> NewCredential {
+        NewCredential {
+            name: name.into(),
+            kind: CredentialKind::Pulpo,
+            config: serde_json::json!({"base_url": base_url, "username": username}),
+            secrets: Secrets::new().with("password", password),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Integration {
     pub id: i64,

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tentacle_domain::settings::SalesOrderSettings;
-use tentacle_store::{CredentialKind, NewCredential, Secrets};
+use tentacle_store::{CredentialKind, NewCredential};
 use toml::Spanned;
 
 /// One problem in the file.
@@ -211,17 +211,19 @@ impl Reader<'_> {
                 ] {
                     self.forbid(value, &path(field), "shopify");
                 }
-                let mut secrets = Secrets::new().with("access_token", SecretString::from(token));
+                let mut credential = NewCredential::shopify(
+                    name,
+                    &shop_url,
+                    &api_version,
+                    SecretString::from(token),
+                );
                 if let Some(secret) = &raw.webhook_secret {
                     let secret = self.expand(secret, &path("webhook_secret"));
-                    secrets = secrets.with("webhook_secret", SecretString::from(secret));
+                    credential.secrets = credential
+                        .secrets
+                        .with("webhook_secret", SecretString::from(secret));
                 }
-                Some(NewCredential {
-                    name,
-                    kind: CredentialKind::Shopify,
-                    config: json!({"shop_url": shop_url, "api_version": api_version}),
-                    secrets,
-                })
+                Some(credential)
             }
             "pulpo" => {
                 let base_url = self.url(&raw.base_url, &path("base_url"), at);
@@ -235,12 +237,12 @@ impl Reader<'_> {
                 ] {
                     self.forbid(value, &path(field), "pulpo");
                 }
-                Some(NewCredential {
+                Some(NewCredential::pulpo(
                     name,
-                    kind: CredentialKind::Pulpo,
-                    config: json!({"base_url": base_url, "username": username}),
-                    secrets: Secrets::new().with("password", SecretString::from(password)),
-                })
+                    &base_url,
+                    &username,
+                    SecretString::from(password),
+                ))
             }
             other => {
                 self.error(

@@ -8,11 +8,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 use secrecy::SecretString;
-use serde_json::json;
 use tentacle_domain::settings::SalesOrderSettings;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
-use tentacle_store::{CredentialKind, NewCredential, NewIntegration, Secrets};
+use tentacle_store::{NewCredential, NewIntegration};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -67,23 +66,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!();
 
     let shop = store
-        .save_credential(NewCredential {
-            name: "Shopify sandbox".into(),
-            kind: CredentialKind::Shopify,
-            config: json!({"shop_url": shopify.shop_url(), "api_version": "2026-10"}),
-            secrets: Secrets::new().with(
-                "access_token",
-                SecretString::from(shopify.state.config.access_token.clone()),
-            ),
-        })
+        .save_credential(NewCredential::shopify(
+            "Shopify sandbox",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from(shopify.state.config.access_token.clone()),
+        ))
         .await?;
     let wms = store
-        .save_credential(NewCredential {
-            name: "PULPO sandbox".into(),
-            kind: CredentialKind::Pulpo,
-            config: json!({"base_url": pulpo.base_url(), "username": "sandbox_admin"}),
-            secrets: Secrets::new().with("password", SecretString::from("sandbox".to_string())),
-        })
+        .save_credential(NewCredential::pulpo(
+            "PULPO sandbox",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
         .await?;
     let settings = SalesOrderSettings {
         fallback_customer_id: Some(1),

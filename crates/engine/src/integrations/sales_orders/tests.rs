@@ -1,6 +1,7 @@
 //! The pipeline's stages driven by hand, for what the end-to-end tests cannot time: an order
 //! that shows up on a second page planned before the first page was written.
 
+use secrecy::SecretString;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
@@ -10,9 +11,7 @@ use tentacle_domain::settings::SalesOrderSettings;
 use tentacle_sandbox::catalog::{Catalog, SHARED_WAREHOUSES};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
-use tentacle_store::{
-    Cipher, CredentialKind, Integration, NewCredential, NewIntegration, Secrets, SqliteStore, Store,
-};
+use tentacle_store::{Cipher, Integration, NewCredential, NewIntegration, SqliteStore, Store};
 
 use super::{SalesOrdersRun, Work};
 use crate::log::RunLog;
@@ -48,21 +47,21 @@ async fn systems() -> Systems {
             .expect("store"),
     );
     let shop = store
-        .save_credential(NewCredential {
-            name: "shop".into(),
-            kind: CredentialKind::Shopify,
-            config: json!({"shop_url": shopify.shop_url()}),
-            secrets: Secrets::new().with("access_token", "shpat_sandbox".to_string().into()),
-        })
+        .save_credential(NewCredential::shopify(
+            "shop",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
         .await
         .expect("shop credential");
     let wms = store
-        .save_credential(NewCredential {
-            name: "wms".into(),
-            kind: CredentialKind::Pulpo,
-            config: json!({"base_url": pulpo.base_url(), "username": "sandbox_admin"}),
-            secrets: Secrets::new().with("password", "sandbox".to_string().into()),
-        })
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
         .await
         .expect("wms credential");
     let settings = SalesOrderSettings {

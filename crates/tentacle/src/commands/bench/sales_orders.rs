@@ -21,7 +21,7 @@ use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox, PulpoStatsSnapshot};
 use tentacle_sandbox::shopify::generator::ORDER_DAYS;
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox, ShopifyStatsSnapshot};
-use tentacle_store::{CredentialKind, NewCredential, NewIntegration, Secrets, Store};
+use tentacle_store::{NewCredential, NewIntegration, Store};
 
 use super::child::{ChildConfig, SandboxProcess};
 use super::usage;
@@ -238,21 +238,20 @@ async fn provision(
     pulpo_url: &str,
 ) -> anyhow::Result<()> {
     let shop = store
-        .save_credential(NewCredential {
-            name: "Bench Shopify sandbox".into(),
-            kind: CredentialKind::Shopify,
-            config: json!({"shop_url": shop_url, "api_version": API_VERSION}),
-            secrets: Secrets::new()
-                .with("access_token", SecretString::from(access_token.to_string())),
-        })
+        .save_credential(NewCredential::shopify(
+            "Bench Shopify sandbox",
+            shop_url,
+            API_VERSION,
+            SecretString::from(access_token.to_string()),
+        ))
         .await?;
     let wms = store
-        .save_credential(NewCredential {
-            name: "Bench PULPO sandbox".into(),
-            kind: CredentialKind::Pulpo,
-            config: json!({"base_url": pulpo_url, "username": "sandbox_admin"}),
-            secrets: Secrets::new().with("password", SecretString::from("sandbox".to_string())),
-        })
+        .save_credential(NewCredential::pulpo(
+            "Bench PULPO sandbox",
+            pulpo_url,
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
         .await?;
     let settings = SalesOrderSettings {
         fallback_customer_id: Some(1),
