@@ -349,6 +349,30 @@ pub fn worker_lost_resumed() -> LogEntry {
     )
 }
 
+/// ERROR (run): the run's worker was lost once more and the run reached the retry limit; it
+/// ends FAILED instead of going round again (a run that kills every worker it lands on).
+pub fn worker_lost_gave_up(losses: i64) -> LogEntry {
+    LogEntry::error(
+        None,
+        format!(
+            "Worker lost {losses} times; the run is failed instead of resumed again: every process \
+             that took it over stopped answering (crashed, killed or cut off from the database). \
+             Orders it committed are kept; check the workers' logs and memory limits, then run \
+             it again"
+        ),
+    )
+}
+
+/// WARNING (run): the database could not be reached during the run (a restart, a dropped
+/// connection); the run stopped and resumes from its last committed order.
+pub fn database_unreachable_resumed() -> LogEntry {
+    LogEntry::warning(
+        None,
+        "Database unreachable during the run (restarted or connection lost); the run stopped and \
+         resumes from its last committed order (nothing is imported twice)",
+    )
+}
+
 /// INFO (run): tentacle shut down before the run ended; the next start resumes it.
 pub fn run_interrupted_by_shutdown() -> LogEntry {
     LogEntry::info(

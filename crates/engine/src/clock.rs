@@ -43,3 +43,36 @@ impl Clock for TestClock {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// A clock several processes share: the time is read from a file (RFC 3339) that a test
+/// rewrites, by renaming a new file over it so readers never see half a write. Until the file
+/// can be read, and whenever a read fails, the last time read stands.
+#[derive(Debug)]
+pub struct FileClock {
+    path: std::path::PathBuf,
+    last: Mutex<DateTime<Utc>>,
+}
+
+impl FileClock {
+    pub fn new(path: impl Into<std::path::PathBuf>) -> FileClock {
+        let clock = FileClock {
+            path: path.into(),
+            last: Mutex::new(DateTime::<Utc>::MIN_UTC),
+        };
+        clock.now();
+        clock
+    }
+}
+
+impl Clock for FileClock {
+    fn now(&self) -> DateTime<Utc> {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(read) = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|text| DateTime::parse_from_rfc3339(text.trim()).ok())
+        {
+            *last = read.with_timezone(&Utc);
+        }
+        *last
+    }
+}

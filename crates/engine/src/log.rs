@@ -88,8 +88,12 @@ impl RunLog {
             let usage = inner.usage.as_ref().map(|source| source());
             (std::mem::take(&mut inner.pending), inner.counters, usage)
         };
-        if !pending.is_empty() {
-            self.store.append_logs(&self.lease, &pending).await?;
+        if !pending.is_empty()
+            && let Err(error) = self.store.append_logs(&self.lease, &pending).await
+        {
+            // Kept for the next flush: after a database hiccup the entries still land, in order.
+            self.inner().pending.splice(0..0, pending);
+            return Err(error);
         }
         self.store
             .update_run_counters(&self.lease, &counters)

@@ -175,7 +175,7 @@ pub async fn execute(
     };
     // Whichever ends first wins; dropping `work` stops the run at its next await point, as a
     // crash would, which its exactly-once design makes safe.
-    let (end, error) = tokio::select! {
+    let outcome = tokio::select! {
         outcome = work => outcome,
         () = heartbeat => {
             tracing::warn!(run_id = run.id, integration = %integration.name, "Lease lost; the run stops.");
@@ -193,22 +193,41 @@ pub async fn execute(
             return Ok(Executed::Released);
         }
     };
+    let (end, error) = match outcome {
+        Ok(ended) => ended,
+        Err(error) => {
+            tracing::warn!(run_id = run.id, integration = %integration.name, %error, "Database unreachable; the run stops to resume.");
+            return release_after_outage(store.as_ref(), &log, &lease, leasing).await;
+        }
+    };
     let counters = log.counters();
     let status = RunStatus::conclude(&counters, end);
     log.record(messages::run_finished(status, &counters));
-    let finished = match log.flush().await {
-        Ok(()) => {
-            store
-                .finish_run(
-                    &lease,
-                    status,
-                    &counters,
-                    error.as_deref(),
-                    leasing.clock.now(),
-                )
-                .await
+    // The end is written even across a database restart: a finished run's work is done, so
+    // it waits for the database (as long as its lease lasts) rather than being redone.
+    let deadline = tokio::time::Instant::now() + leasing.lease;
+    let finished = loop {
+        let written = match log.flush().await {
+            Ok(()) => {
+                store
+                    .finish_run(
+                        &lease,
+                        status,
+                        &counters,
+                        error.as_deref(),
+                        leasing.clock.now(),
+                    )
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match written {
+            Err(error) if error.is_transient() && tokio::time::Instant::now() < deadline => {
+                tracing::warn!(run_id = lease.run_id, %error, "Cannot record the end of the run yet; retrying.");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            other => break other,
         }
-        Err(error) => Err(error),
     };
     match finished {
         Ok(run) => {
@@ -220,13 +239,53 @@ pub async fn execute(
     }
 }
 
-/// The run's own work and how it ended.
+/// A run that lost the database for a moment (a restart, a dropped connection) stops and goes
+/// back to the queue to resume, rather than failing: its committed work is safe, and the rest is
+/// done when the database answers again. Tries for as long as the lease lasts; after that the
+/// reaper of some process puts the run back once the database is up.
+async fn release_after_outage(
+    store: &dyn Store,
+    log: &RunLog,
+    lease: &Lease,
+    leasing: &Leasing,
+) -> Result<Executed, EngineError> {
+    let entry = to_new_entry(messages::database_unreachable_resumed());
+    let deadline = tokio::time::Instant::now() + leasing.lease;
+    loop {
+        let flushed = match log.flush().await {
+            Ok(()) => Ok(()),
+            Err(StoreError::LeaseLost { .. }) => return Ok(Executed::LeaseLost),
+            Err(error) => Err(error),
+        };
+        let released = match flushed {
+            Ok(()) => store.release_run(lease, &entry).await,
+            Err(error) => Err(error),
+        };
+        match released {
+            Ok(true) => {
+                tracing::info!(
+                    run_id = lease.run_id,
+                    "Run released after the database came back."
+                );
+                return Ok(Executed::Released);
+            }
+            Ok(false) => return Ok(Executed::LeaseLost),
+            Err(error) if error.is_transient() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// The run's own work and how it ended; `Err` when the database was unreachable for a moment
+/// (the run should resume rather than fail).
 async fn work(
     store: &dyn Store,
     integration: &Integration,
     log: &RunLog,
     options: &RunOptions,
-) -> (RunEnd, Option<String>) {
+) -> Result<(RunEnd, Option<String>), StoreError> {
     let outcome = match integration.kind.as_str() {
         integrations::sales_orders::TYPE => {
             integrations::sales_orders::run(store, integration, log, options).await
@@ -237,17 +296,18 @@ async fn work(
         ))),
     };
     match outcome {
-        Ok(()) => (RunEnd::Completed, None),
+        Ok(()) => Ok((RunEnd::Completed, None)),
         Err(Abort::Entry(entry)) => {
             let message = entry.message.clone();
             log.record(entry);
-            (RunEnd::Aborted, Some(message))
+            Ok((RunEnd::Aborted, Some(message)))
         }
+        Err(Abort::Store(error)) if error.is_transient() => Err(error),
         Err(Abort::Store(error)) => {
             // The run's own bookkeeping failed: record what we can, then report.
             let message = format!("tentacle's database failed during the run: {error}");
             log.record(LogEntry::error(None, message.clone()));
-            (RunEnd::Aborted, Some(message))
+            Ok((RunEnd::Aborted, Some(message)))
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tentacle_domain::messages;
-use tentacle_store::{Claim, Store};
+use tentacle_store::{Claim, Reap, Reaped, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -29,7 +29,13 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// How long running runs may go on after shutdown is asked before they are released.
     pub grace: Duration,
+    /// How often a run's worker may be lost before the reaper fails the run instead of
+    /// resuming it again.
+    pub max_losses: i64,
 }
+
+/// The default retry limit of runs whose worker is lost: the third loss fails the run.
+pub const DEFAULT_MAX_LOSSES: i64 = 3;
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -38,6 +44,7 @@ impl Default for WorkerConfig {
             lease: runner::DEFAULT_LEASE,
             poll: Duration::from_secs(1),
             grace: Duration::from_secs(30),
+            max_losses: DEFAULT_MAX_LOSSES,
         }
     }
 }
@@ -61,7 +68,7 @@ pub async fn serve(
     loops.spawn(housekeeping(
         store.clone(),
         clock.clone(),
-        config.poll,
+        config.clone(),
         stop.clone(),
     ));
     for n in 0..config.workers.max(1) {
@@ -109,37 +116,58 @@ fn record(
     }
 }
 
-/// The scheduler tick and the reaper, every `poll`, until stopped.
+/// The scheduler tick and the reaper, every `poll`, until stopped. Every process runs both: the
+/// store makes them safe to run side by side.
 async fn housekeeping(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    poll: Duration,
+    config: WorkerConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     while !*stop.borrow() {
         if let Err(error) = scheduler::tick(store.as_ref(), clock.as_ref()).await {
             tracing::warn!(%error, "Scheduler tick failed.");
         }
-        if let Err(error) = reap(store.as_ref(), clock.as_ref()).await {
+        if let Err(error) = reap(store.as_ref(), clock.as_ref(), config.max_losses).await {
             tracing::warn!(%error, "Reaper failed.");
         }
-        let _ = tokio::time::timeout(poll, stop.changed()).await;
+        let _ = tokio::time::timeout(config.poll, stop.changed()).await;
     }
     Ok(())
 }
 
 /// Puts runs whose worker was lost (lease expired) back to `QUEUED`, logged "worker lost;
-/// resumed"; returns their ids.
-pub async fn reap(store: &dyn Store, clock: &dyn Clock) -> Result<Vec<i64>, EngineError> {
-    let entry = to_new_entry(messages::worker_lost_resumed());
-    let ids = store.requeue_expired_runs(clock.now(), &entry).await?;
-    for id in &ids {
+/// resumed", or, when their worker has now been lost `max_losses` times, fails them with a log
+/// entry saying so.
+pub async fn reap(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    max_losses: i64,
+) -> Result<Reaped, EngineError> {
+    let reaped = store
+        .reap_expired_runs(&Reap {
+            now: clock.now(),
+            max_losses,
+            resumed: to_new_entry(messages::worker_lost_resumed()),
+            failed: to_new_entry(messages::worker_lost_gave_up(max_losses)),
+        })
+        .await?;
+    for id in &reaped.requeued {
         tracing::warn!(run_id = id, "Worker lost; run queued to resume.");
     }
-    Ok(ids)
+    for id in &reaped.failed {
+        tracing::error!(
+            run_id = id,
+            max_losses,
+            "Worker lost too often; run failed."
+        );
+    }
+    Ok(reaped)
 }
 
-/// Claims and executes runs one at a time until stopped.
+/// Claims and executes runs one at a time until stopped. Idle, it waits for a wake-up (a run
+/// queued or freed anywhere, see [`tentacle_store::WakeUps`]) or `poll`, whichever comes first:
+/// runs that become due with time are found by polling.
 async fn claim_loop(
     store: Arc<dyn Store>,
     leasing: Leasing,
@@ -148,7 +176,10 @@ async fn claim_loop(
     mut stop: watch::Receiver<bool>,
     release: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
+    let mut wake_ups = store.wake_ups();
     while !*stop.borrow() {
+        // Changes from here on wake the wait below, even those made while claiming.
+        wake_ups.mark_seen();
         match work_once(store.clone(), &leasing, &owner, release.clone()).await {
             Ok(Some(_)) => continue,
             Ok(None) => {}
@@ -156,7 +187,10 @@ async fn claim_loop(
                 tracing::warn!(worker = %owner, %error, "Claiming or running a run failed.")
             }
         }
-        let _ = tokio::time::timeout(poll, stop.changed()).await;
+        tokio::select! {
+            _ = wake_ups.wait(poll) => {}
+            _ = stop.changed() => {}
+        }
     }
     Ok(())
 }

@@ -384,16 +384,18 @@ async fn a_lost_worker_stops_writing_and_its_run_resumes_elsewhere() {
 
     app.clock.advance(TimeDelta::seconds(29));
     assert!(
-        worker::reap(app.store.as_ref(), &app.clock)
+        worker::reap(app.store.as_ref(), &app.clock, 3)
             .await
             .expect("reap")
+            .requeued
             .is_empty()
     );
     app.clock.advance(TimeDelta::seconds(2));
     assert_eq!(
-        worker::reap(app.store.as_ref(), &app.clock)
+        worker::reap(app.store.as_ref(), &app.clock, 3)
             .await
-            .expect("reap"),
+            .expect("reap")
+            .requeued,
         vec![lost.id]
     );
     // The lost worker wakes up: every write of its run is refused.

@@ -2,12 +2,18 @@
 //! rest), integration configurations, runs with their counters and log entries, sync cursors,
 //! the order links that make imports exactly-once, and the orders that need attention.
 //!
-//! SQLite is the embedded default ([`SqliteStore`]). Callers only see the trait, so a
-//! PostgreSQL implementation can follow without changing them.
+//! SQLite is the embedded default for one merchant ([`SqliteStore`]); PostgreSQL ([`PgStore`])
+//! lets several tentacle processes on several machines share one database. Callers only see
+//! the trait. Both keep the same tables and column names, each with its own migrations.
 
 pub mod cipher;
 pub mod model;
+mod postgres;
+mod rows;
 mod sqlite;
+#[doc(hidden)]
+pub mod testing;
+mod wake;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,7 +21,9 @@ use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+pub use wake::WakeUps;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -23,6 +31,16 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The database was migrated by a newer tentacle: this one would misread it.
+    #[error(
+        "the database schema is newer than this tentacle: it has migration {database_version}, \
+         this tentacle knows migrations up to {binary_version}; run the newer tentacle that \
+         migrated it (downgrades are not supported)"
+    )]
+    SchemaTooNew {
+        database_version: i64,
+        binary_version: i64,
+    },
     #[error(transparent)]
     Cipher(#[from] CipherError),
     #[error("{what} not found")]
@@ -37,6 +55,30 @@ pub enum StoreError {
     /// credential still used.
     #[error("{what}")]
     Conflict { what: String },
+}
+
+impl StoreError {
+    /// Whether the database was unreachable for a moment (a restart, a dropped connection)
+    /// rather than refusing the operation: trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(error) => match error {
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_) => true,
+                // Class 08: connection exception; 57P01-57P03: the server is shutting down,
+                // crashed or not accepting connections yet; 40001 / 40P01: a serialization
+                // failure or deadlock the server resolved by aborting us.
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    code.starts_with("08")
+                        || matches!(
+                            code.as_ref(),
+                            "57P01" | "57P02" | "57P03" | "40001" | "40P01"
+                        )
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -88,13 +130,13 @@ pub trait Store: Send + Sync + 'static {
     /// Puts a running run back to `QUEUED` (it resumes later), with a log entry; `false` when
     /// the lease was already lost.
     async fn release_run(&self, lease: &Lease, entry: &NewLogEntry) -> Result<bool>;
-    /// Puts running runs whose lease expired before `now` back to `QUEUED`, each with the log
-    /// entry; returns their ids.
-    async fn requeue_expired_runs(
-        &self,
-        now: DateTime<Utc>,
-        entry: &NewLogEntry,
-    ) -> Result<Vec<i64>>;
+    /// Puts running runs whose lease expired back to `QUEUED`, or fails them once their worker
+    /// was lost too often (see [`Reap`]). Safe to call from every process at once: each run is
+    /// reaped by one of them.
+    async fn reap_expired_runs(&self, reap: &Reap) -> Result<Reaped>;
+    /// A signal that the run queue changed, for idle workers (see [`WakeUps`]). On PostgreSQL
+    /// it carries changes made by every process; on SQLite those of this process only.
+    fn wake_ups(&self) -> WakeUps;
     /// Adds what the run spent of the external APIs since its last report;
     /// [`StoreError::LeaseLost`] when it is not held by `lease`.
     async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()>;
@@ -160,4 +202,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Proves the database answers (for health checks).
     async fn ping(&self) -> Result<()>;
+    /// The newest migration applied to the database (its schema version).
+    async fn schema_version(&self) -> Result<i64>;
 }

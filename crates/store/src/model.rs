@@ -183,6 +183,9 @@ pub struct Run {
     pub due_at: Option<DateTime<Utc>>,
     /// How often a worker claimed the run: 0 while it never started, more once it resumed.
     pub attempts: i64,
+    /// The worker holding the run while it is `RUNNING` (e.g. `serve-4711-3f2a9c1b`: role,
+    /// process id, random suffix), so an operator can tell which process works on it.
+    pub worker: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     pub counters: RunCounters,
     /// Why the run failed, when it did, in words an operator can act on.
@@ -246,6 +249,26 @@ pub struct Claim {
     pub lease_until: DateTime<Utc>,
     /// Only this run (`tentacle run` claims the run it queued); `None` for the oldest due one.
     pub run_id: Option<i64>,
+}
+
+/// What the reaper does with running runs whose lease expired before `now` (their worker is
+/// presumed dead): each goes back to `QUEUED` with the `resumed` entry, unless its worker has
+/// now been lost `max_losses` times, in which case it ends `FAILED` with the `failed` entry, so
+/// a run that kills every worker it lands on does not go round forever.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reap {
+    pub now: DateTime<Utc>,
+    pub max_losses: i64,
+    pub resumed: NewLogEntry,
+    pub failed: NewLogEntry,
+}
+
+/// What [`crate::Store::reap_expired_runs`] did: ids of the runs queued again and of the runs
+/// failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reaped {
+    pub requeued: Vec<i64>,
+    pub failed: Vec<i64>,
 }
 
 /// Which runs to list, newest first.

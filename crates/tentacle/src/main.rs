@@ -14,8 +14,9 @@ use clap::{Parser, Subcommand};
     about = "Keeps a Shopify store and a PULPO WMS warehouse in sync."
 )]
 struct Cli {
-    /// Database URL (`sqlite://tentacle.db`); the key file for stored secrets sits beside it
-    /// unless TENTACLE_MASTER_KEY is set.
+    /// Database URL: `sqlite://tentacle.db` (the key file for stored secrets sits beside it
+    /// unless TENTACLE_MASTER_KEY is set) or `postgres://user@host/database` (several processes
+    /// on several machines share it; TENTACLE_MASTER_KEY is required).
     #[arg(
         long,
         global = true,
@@ -41,6 +42,12 @@ enum Command {
     /// share one database); with --listen ADDR also the web UI, the JSON API, /healthz and
     /// /metrics.
     Serve(commands::serve::ServeArgs),
+    /// The scheduler, the reaper and the run workers without the web server, until SIGTERM or
+    /// Ctrl-C: add these on more machines sharing one PostgreSQL database.
+    Worker(commands::serve::WorkerArgs),
+    /// Apply pending database migrations and print the schema version (start-up applies them
+    /// too; this lets a deployment migrate before rolling out new processes).
+    Migrate,
     /// List recent runs, newest first.
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
@@ -82,6 +89,10 @@ fn main() -> ExitCode {
             Command::Apply(args) => commands::apply::run(&cli.db, args).await,
             Command::Run(args) => commands::run::run(&cli.db, args).await,
             Command::Serve(args) => commands::serve::run(&cli.db, args).await,
+            Command::Worker(args) => commands::serve::worker(&cli.db, args).await,
+            Command::Migrate => commands::db::migrate(&cli.db)
+                .await
+                .map(|()| ExitCode::SUCCESS),
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
             Command::User(command) => commands::user::run(&cli.db, command)

@@ -5,25 +5,33 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
+use crate::rows::{
+    RUN_COLUMNS, api_token_from_row, attention_from_row, conflict, credential_from_row, from_text,
+    integration_from_row, lease_lost, link_from_row, migrate, ms, run_from_row, secrets_aad,
+    session_from_row, to_text, user_from_row,
+};
+use crate::wake::WakeSender;
 use crate::{
-    ApiToken, Attention, Cipher, Claim, Credential, CredentialKind, Enqueued, Integration, Lease,
-    LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
-    Result, Run, RunFilter, RunRequest, RunTotals, Secrets, Session, Store, StoreError,
-    StoredLogEntry, User,
+    ApiToken, Attention, Cipher, Claim, Credential, Enqueued, Integration, Lease, LinkScope,
+    LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink, Reap, Reaped,
+    Result, Run, RunFilter, RunRequest, RunTotals, Session, Store, StoreError, StoredLogEntry,
+    User, WakeUps,
 };
 
 pub struct SqliteStore {
     pool: SqlitePool,
     cipher: Cipher,
+    /// Wakes this process's idle workers; other processes on the same file poll.
+    wake: WakeSender,
 }
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,152 +61,13 @@ impl SqliteStore {
             .max_connections(if in_memory { 1 } else { 4 })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool, cipher })
-    }
-
-    fn secrets_aad(name: &str, kind: CredentialKind) -> Vec<u8> {
-        format!("credential:{}:{name}", kind.as_str()).into_bytes()
-    }
-
-    fn credential_from_row(&self, row: &SqliteRow) -> Result<Credential> {
-        let name: String = row.try_get("name")?;
-        let kind_text: String = row.try_get("kind")?;
-        let kind = CredentialKind::parse(&kind_text)
-            .ok_or_else(|| StoreError::Corrupt(format!("credential kind {kind_text}")))?;
-        let sealed: Vec<u8> = row.try_get("secrets")?;
-        let plain = self
-            .cipher
-            .decrypt(&sealed, &Self::secrets_aad(&name, kind))?;
-        let secrets = Secrets::from_plain_json(secrecy::ExposeSecret::expose_secret(&plain))
-            .ok_or_else(|| StoreError::Corrupt(format!("secrets of credential {name}")))?;
-        let config: String = row.try_get("config")?;
-        Ok(Credential {
-            id: row.try_get("id")?,
-            name,
-            kind,
-            config: serde_json::from_str(&config)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            secrets,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
+        migrate(&MIGRATOR, &pool).await?;
+        Ok(SqliteStore {
+            pool,
+            cipher,
+            wake: WakeSender::new(),
         })
     }
-}
-
-/// Enums are stored as their serde names (`FINISHED_PARTIALLY`, `manual`), so the text in the
-/// database is the same the API shows.
-fn to_text<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(text)) => text,
-        other => panic!("enum stored as text must serialize to a string, got {other:?}"),
-    }
-}
-
-fn from_text<T: DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_value(serde_json::Value::String(text.to_string()))
-        .map_err(|_| StoreError::Corrupt(format!("unknown stored value {text:?}")))
-}
-
-fn integration_from_row(row: &SqliteRow) -> Result<Integration> {
-    let settings: String = row.try_get("settings")?;
-    Ok(Integration {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        kind: row.try_get("kind")?,
-        origin_credential_id: row.try_get("origin_credential_id")?,
-        destination_credential_id: row.try_get("destination_credential_id")?,
-        settings: serde_json::from_str(&settings)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        active: row.try_get("active")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn run_from_row(row: &SqliteRow) -> Result<Run> {
-    let trigger: String = row.try_get("trigger")?;
-    let status: String = row.try_get("status")?;
-    Ok(Run {
-        id: row.try_get("id")?,
-        integration_id: row.try_get("integration_id")?,
-        trigger: from_text(&trigger)?,
-        status: from_text(&status)?,
-        started_at: row.try_get("started_at")?,
-        due_at: row
-            .try_get::<Option<i64>, _>("due_ms")?
-            .map(from_ms)
-            .transpose()?,
-        attempts: row.try_get("attempts")?,
-        finished_at: row.try_get("finished_at")?,
-        counters: RunCounters {
-            fetched: row.try_get::<i64, _>("fetched")? as u64,
-            created: row.try_get::<i64, _>("created")? as u64,
-            updated: row.try_get::<i64, _>("updated")? as u64,
-            cancelled: row.try_get::<i64, _>("cancelled")? as u64,
-            skipped: row.try_get::<i64, _>("skipped")? as u64,
-            failed: row.try_get::<i64, _>("failed")? as u64,
-            conflicts: row.try_get::<i64, _>("conflicts")? as u64,
-        },
-        error: row.try_get("error")?,
-    })
-}
-
-fn link_from_row(row: &SqliteRow) -> Result<OrderLink> {
-    let state: String = row.try_get("state")?;
-    let fingerprint: String = row.try_get("fingerprint")?;
-    Ok(OrderLink {
-        scope: LinkScope {
-            origin_credential_id: row.try_get("origin_credential_id")?,
-            destination_credential_id: row.try_get("destination_credential_id")?,
-        },
-        fulfillment_order_id: row.try_get("fulfillment_order_id")?,
-        shopify_order_id: row.try_get("shopify_order_id")?,
-        order_name: row.try_get("order_name")?,
-        order_num: row.try_get("order_num")?,
-        pulpo_order_id: row.try_get("pulpo_order_id")?,
-        warehouse_id: row.try_get("warehouse_id")?,
-        fingerprint: fingerprint
-            .parse()
-            .map_err(|_| StoreError::Corrupt(format!("fingerprint {fingerprint:?}")))?,
-        pulpo_state: from_text(&state)?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn attention_from_row(row: &SqliteRow) -> Result<Attention> {
-    let kind: String = row.try_get("kind")?;
-    Ok(Attention {
-        integration_id: row.try_get("integration_id")?,
-        shopify_order_id: row.try_get("shopify_order_id")?,
-        order_name: row.try_get("order_name")?,
-        kind: from_text(&kind)?,
-        reason: row.try_get("reason")?,
-        attempts: row.try_get("attempts")?,
-        run_id: row.try_get("run_id")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-/// Turns a unique or foreign-key violation into [`StoreError::Conflict`] with `what`.
-fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
-            StoreError::Conflict { what: what() }
-        }
-        _ => StoreError::Database(error),
-    }
-}
-
-const RUN_COLUMNS: &str = "id, integration_id, trigger, status, started_at, due_ms, attempts, finished_at, fetched, created, updated, cancelled, skipped, failed, conflicts, error";
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn from_ms(ms: i64) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms")))
 }
 
 /// The condition under which the run lease `?1` (run id) / `?2` (owner) still holds.
@@ -221,10 +90,6 @@ const CLAIMABLE: &str = "
                  OR (c.exclusion_role = 'daily' AND o.status = 'QUEUED'
                      AND o.due_ms <= c.due_ms + c.exclusion_gap_ms))))
     ORDER BY c.due_ms, c.id LIMIT 1";
-
-fn lease_lost(run_id: i64) -> StoreError {
-    StoreError::LeaseLost { run_id }
-}
 
 async fn insert_logs(
     tx: &mut sqlx::SqliteConnection,
@@ -251,7 +116,7 @@ impl Store for SqliteStore {
         let now = Utc::now();
         let sealed = self.cipher.encrypt(
             &credential.secrets.to_plain_json(),
-            &Self::secrets_aad(&credential.name, credential.kind),
+            &secrets_aad(&credential.name, credential.kind),
         );
         let row = sqlx::query(
             "INSERT INTO credentials (name, kind, config, secrets, created_at, updated_at)
@@ -267,7 +132,7 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
-        self.credential_from_row(&row)
+        credential_from_row(&self.cipher, &row)
     }
 
     async fn credential(&self, id: i64) -> Result<Option<Credential>> {
@@ -275,7 +140,8 @@ impl Store for SqliteStore {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| self.credential_from_row(&r)).transpose()
+        row.map(|r| credential_from_row(&self.cipher, &r))
+            .transpose()
     }
 
     async fn credential_by_name(&self, name: &str) -> Result<Option<Credential>> {
@@ -283,21 +149,24 @@ impl Store for SqliteStore {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| self.credential_from_row(&r)).transpose()
+        row.map(|r| credential_from_row(&self.cipher, &r))
+            .transpose()
     }
 
     async fn credentials(&self) -> Result<Vec<Credential>> {
         let rows = sqlx::query("SELECT * FROM credentials ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(|r| self.credential_from_row(r)).collect()
+        rows.iter()
+            .map(|r| credential_from_row(&self.cipher, r))
+            .collect()
     }
 
     async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential> {
         // The name and kind are the AAD of the secrets, so they are sealed again with them.
         let sealed = self.cipher.encrypt(
             &credential.secrets.to_plain_json(),
-            &Self::secrets_aad(&credential.name, credential.kind),
+            &secrets_aad(&credential.name, credential.kind),
         );
         let row = sqlx::query(
             "UPDATE credentials SET name = ?2, kind = ?3, config = ?4, secrets = ?5, updated_at = ?6
@@ -319,7 +188,7 @@ impl Store for SqliteStore {
         .ok_or_else(|| StoreError::NotFound {
             what: format!("credential {id}"),
         })?;
-        self.credential_from_row(&row)
+        credential_from_row(&self.cipher, &row)
     }
 
     async fn delete_credential(&self, id: i64) -> Result<bool> {
@@ -471,6 +340,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
+            self.wake.wake();
             return Ok(Enqueued {
                 run: run_from_row(&row)?,
                 created: true,
@@ -545,31 +415,51 @@ impl Store for SqliteStore {
         }
         insert_logs(&mut tx, lease.run_id, std::slice::from_ref(entry)).await?;
         tx.commit().await?;
+        self.wake.wake();
         Ok(true)
     }
 
-    async fn requeue_expired_runs(
-        &self,
-        now: DateTime<Utc>,
-        entry: &NewLogEntry,
-    ) -> Result<Vec<i64>> {
+    async fn reap_expired_runs(&self, reap: &Reap) -> Result<Reaped> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "UPDATE runs SET status = 'QUEUED', lease_owner = NULL, lease_expires_ms = NULL
+        let ids = |rows: Vec<SqliteRow>| {
+            rows.iter()
+                .map(|r| r.try_get::<i64, _>("id"))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let failed = ids(sqlx::query(
+            "UPDATE runs SET status = 'FAILED', losses = losses + 1, finished_at = ?2, ended_ms = ?1,
+                 error = ?3, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < ?1 AND losses + 1 >= ?4 RETURNING id",
+        )
+        .bind(ms(reap.now))
+        .bind(reap.now)
+        .bind(&reap.failed.message)
+        .bind(reap.max_losses)
+        .fetch_all(&mut *tx)
+        .await?)?;
+        let requeued = ids(sqlx::query(
+            "UPDATE runs SET status = 'QUEUED', losses = losses + 1, lease_owner = NULL,
+                 lease_expires_ms = NULL
              WHERE status = 'RUNNING' AND lease_expires_ms < ?1 RETURNING id",
         )
-        .bind(ms(now))
+        .bind(ms(reap.now))
         .fetch_all(&mut *tx)
-        .await?;
-        let ids = rows
-            .iter()
-            .map(|r| r.try_get::<i64, _>("id"))
-            .collect::<Result<Vec<_>, _>>()?;
-        for id in &ids {
-            insert_logs(&mut tx, *id, std::slice::from_ref(entry)).await?;
+        .await?)?;
+        for id in &failed {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.failed)).await?;
+        }
+        for id in &requeued {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.resumed)).await?;
         }
         tx.commit().await?;
-        Ok(ids)
+        if !(failed.is_empty() && requeued.is_empty()) {
+            self.wake.wake();
+        }
+        Ok(Reaped { requeued, failed })
+    }
+
+    fn wake_ups(&self) -> WakeUps {
+        self.wake.subscribe()
     }
 
     async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()> {
@@ -644,6 +534,8 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| lease_lost(lease.run_id))?;
+        // The configuration is free again: a run queued behind this one may start.
+        self.wake.wake();
         run_from_row(&row)
     }
 
@@ -1010,37 +902,16 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) AS version FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("version")?)
+    }
 }
 
 const SESSION_SELECT: &str = "SELECT s.*, u.name AS user_name FROM sessions s \
      JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2";
-
-fn user_from_row(row: &SqliteRow) -> Result<User> {
-    Ok(User {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn session_from_row(row: &SqliteRow) -> Result<Session> {
-    Ok(Session {
-        id: row.try_get("id")?,
-        token_hash: row.try_get("token_hash")?,
-        user_id: row.try_get("user_id")?,
-        user_name: row.try_get("user_name")?,
-        csrf_token: row.try_get("csrf_token")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-fn api_token_from_row(row: &SqliteRow) -> Result<ApiToken> {
-    Ok(ApiToken {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        token_hash: row.try_get("token_hash")?,
-        created_at: row.try_get("created_at")?,
-    })
-}

@@ -1,6 +1,8 @@
-//! `tentacle serve`: the always-on service. The scheduler, the reaper and the run workers run
-//! until SIGTERM or Ctrl-C; with `--listen ADDR` the web UI (at `/`), the JSON API (under
-//! `/api/`, with `/healthz` and `/metrics`) serve alongside them and stop with them.
+//! `tentacle serve` and `tentacle worker`: the always-on service. The scheduler, the reaper and
+//! the run workers run until SIGTERM or Ctrl-C; `serve --listen ADDR` also serves the web UI
+//! (at `/`) and the JSON API (under `/api/`, with `/healthz` and `/metrics`), which stop with
+//! them. `worker` is the same without the web server, for the extra machines of a PostgreSQL
+//! deployment.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,7 +12,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use tentacle_engine::clock::SystemClock;
+use std::path::PathBuf;
+
+use tentacle_engine::clock::{Clock, FileClock, SystemClock};
 use tentacle_engine::worker::{self, WorkerConfig};
 use tentacle_store::Store;
 use tokio::sync::watch;
@@ -20,6 +24,12 @@ pub struct ServeArgs {
     /// Serve the web UI, the JSON API, /healthz and /metrics here.
     #[arg(long, env = "TENTACLE_LISTEN")]
     pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub worker: WorkerArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
     /// Runs worked on at once (of different configurations).
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -34,16 +44,51 @@ pub struct ServeArgs {
     /// How often idle workers look for due runs and the scheduler ticks (tests shorten it).
     #[arg(long, default_value_t = 1000, hide = true)]
     poll_ms: u64,
+    /// How often a run's worker may be lost (killed, cut off) before the run is failed instead
+    /// of resumed again.
+    #[arg(long, default_value_t = worker::DEFAULT_MAX_LOSSES)]
+    max_losses: i64,
+    /// Read the time from this file (RFC 3339) instead of the system clock, so tests can move
+    /// the time of several processes at once.
+    #[arg(long, hide = true)]
+    fake_clock_file: Option<PathBuf>,
+}
+
+impl WorkerArgs {
+    fn config(&self) -> WorkerConfig {
+        WorkerConfig {
+            workers: self.workers.max(1),
+            lease: Duration::from_secs(self.lease_seconds.max(1)),
+            poll: Duration::from_millis(self.poll_ms.max(10)),
+            grace: Duration::from_secs(self.grace_seconds),
+            max_losses: self.max_losses.max(1),
+        }
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        match &self.fake_clock_file {
+            Some(path) => Arc::new(FileClock::new(path)),
+            None => Arc::new(SystemClock),
+        }
+    }
+}
+
+/// `tentacle worker`: the scheduler, the reaper and the workers, without the web server.
+pub async fn worker(db: &str, args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    run(
+        db,
+        ServeArgs {
+            listen: None,
+            worker: args,
+        },
+    )
+    .await
 }
 
 pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = super::db::open(db).await?;
-    let config = WorkerConfig {
-        workers: args.workers.max(1),
-        lease: Duration::from_secs(args.lease_seconds.max(1)),
-        poll: Duration::from_millis(args.poll_ms.max(10)),
-        grace: Duration::from_secs(args.grace_seconds),
-    };
+    let config = args.worker.config();
+    let clock = args.worker.clock();
     // One signal stops everything: the API first refuses new requests, the workers stop
     // claiming and get their grace period.
     let (stop, stopped) = watch::channel(false);
@@ -57,15 +102,22 @@ pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api = args
         .listen
         .map(|listen| tokio::spawn(api(store.clone(), listen, wait(stopped.clone()))));
+    let role = if args.listen.is_some() {
+        "serve"
+    } else {
+        "worker"
+    };
     eprintln!(
-        "tentacle serve: {} workers; SIGTERM or Ctrl-C stops (grace {} s)",
-        config.workers, args.grace_seconds
+        "tentacle {role}: {} workers, pid {}; SIGTERM or Ctrl-C stops (grace {} s)",
+        config.workers,
+        std::process::id(),
+        args.worker.grace_seconds
     );
-    worker::serve(store, Arc::new(SystemClock), config, wait(stopped)).await?;
+    worker::serve(store, clock, config, wait(stopped)).await?;
     if let Some(api) = api {
         api.await.context("the API task failed")??;
     }
-    eprintln!("tentacle serve: stopped");
+    eprintln!("tentacle {role}: stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,1101 @@
+//! The PostgreSQL store: several tentacle processes on several machines share one database, and
+//! PostgreSQL is the only coordinator between them.
+//!
+//! - Claims pick a run with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each
+//!   other's candidate; the partial unique index `runs_one_running_per_integration` makes "one
+//!   running run per configuration" a database rule, whatever a worker believes.
+//! - The daily/regular exclusion of one store spans two configurations, which no unique index
+//!   can express: claims of runs with an exclusion key serialize on a transaction-scoped
+//!   advisory lock of that key and check the exclusion again under it.
+//! - Every write of a running run checks the lease (`lease_owner`, `status = 'RUNNING'`) in the
+//!   same statement, so a worker presumed dead cannot write after its run was taken over.
+//! - Changes to the queue send `NOTIFY tentacle_runs` (payload: the schema), which wakes idle
+//!   workers of every process at once; polling remains the fallback.
+//!
+//! The schema is the connection's `search_path` (by default `public`); tests give each test its
+//! own with `?options=-c search_path=…` in the URL.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus};
+
+use crate::rows::{
+    RUN_COLUMNS, api_token_from_row, attention_from_row, conflict, credential_from_row, from_text,
+    integration_from_row, lease_lost, link_from_row, migrate, ms, run_from_row, secrets_aad,
+    session_from_row, to_text, user_from_row,
+};
+use crate::wake::WakeSender;
+use crate::{
+    ApiToken, Attention, Cipher, Claim, Credential, Enqueued, Integration, Lease, LinkScope,
+    LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink, Reap, Reaped,
+    Result, Run, RunFilter, RunRequest, RunTotals, Session, Store, StoreError, StoredLogEntry,
+    User, WakeUps,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The channel queue changes are announced on.
+const CHANNEL: &str = "tentacle_runs";
+
+/// How a [`PgStore`] connects.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections this process keeps at most (the LISTEN connection comes on top).
+    pub max_connections: u32,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: 10,
+        }
+    }
+}
+
+pub struct PgStore {
+    pool: PgPool,
+    cipher: Cipher,
+    connect: PgConnectOptions,
+    /// The schema this store works in: the payload of its notifications.
+    schema: String,
+    wake: WakeSender,
+    /// Started by the first [`Store::wake_ups`]: only workers need to listen.
+    listening: Arc<OnceLock<()>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:5432/database`) and applies pending
+    /// migrations; refuses a database migrated by a newer tentacle.
+    pub async fn open(url: &str, cipher: Cipher) -> Result<PgStore> {
+        PgStore::open_with(url, cipher, PgOptions::default()).await
+    }
+
+    pub async fn open_with(url: &str, cipher: Cipher, options: PgOptions) -> Result<PgStore> {
+        let connect = PgConnectOptions::from_str(url)?.application_name("tentacle");
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await?;
+        migrate(&MIGRATOR, &pool).await?;
+        let schema: String = sqlx::query_scalar("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
+        Ok(PgStore {
+            pool,
+            cipher,
+            connect,
+            schema,
+            wake: WakeSender::new(),
+            listening: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// The versions this binary's migrations go up to.
+    pub fn known_schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    /// Announces a queue change to every process listening on this schema.
+    async fn notify(&self, tx: &mut sqlx::PgConnection) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(&self.schema)
+            .execute(tx)
+            .await?;
+        Ok(())
+    }
+
+    /// LISTENs on its own connection and wakes this process's workers on every notification
+    /// for this schema, and after every reconnection (notifications sent while the connection
+    /// was down are lost, so the workers look once more). Stops when no worker listens.
+    fn start_listening(&self) {
+        let wake = self.wake.clone();
+        let schema = self.schema.clone();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with(self.connect.clone());
+        tokio::spawn(async move {
+            let mut listener = None::<PgListener>;
+            loop {
+                if wake.is_unheard() {
+                    return;
+                }
+                let Some(active) = listener.as_mut() else {
+                    match PgListener::connect_with(&pool).await {
+                        Ok(mut new) => match new.listen(CHANNEL).await {
+                            Ok(()) => {
+                                listener = Some(new);
+                                wake.wake();
+                            }
+                            Err(error) => {
+                                tracing::warn!(%error, "Cannot LISTEN for run queue changes; polling.");
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                            }
+                        },
+                        Err(error) => {
+                            tracing::warn!(%error, "Cannot connect to LISTEN for run queue changes; polling.");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                    continue;
+                };
+                // Wakes up now and then to notice that nobody listens any more.
+                match tokio::time::timeout(Duration::from_secs(5), active.try_recv()).await {
+                    Err(_) => {}
+                    Ok(Ok(Some(notification))) => {
+                        if notification.payload() == schema {
+                            wake.wake();
+                        }
+                    }
+                    // The connection was lost; `try_recv` reconnects and listens again on its
+                    // next call.
+                    Ok(Ok(None)) => {
+                        tracing::warn!("LISTEN connection lost; reconnecting.");
+                        wake.wake();
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "LISTEN connection failed; reconnecting.");
+                        listener = None;
+                        wake.wake();
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The condition under which the run lease `$1` (run id) / `$2` (owner) still holds.
+const HELD: &str = "id = $1 AND lease_owner = $2 AND status = 'RUNNING'";
+
+/// The oldest claimable runs: queued, due, their configuration not running, and no run of the
+/// other role on the same exclusion key running, ended less than the daily run's gap ago, or
+/// (for a daily candidate) a regular run queued due within the gap of the daily run's due time,
+/// which goes first. `$1` now (ms), `$2` only this run id (or NULL). The same rule as on SQLite.
+const CLAIMABLE: &str = "
+    SELECT c.id, c.exclusion_key FROM runs c
+    WHERE c.status = 'QUEUED' AND c.due_ms <= $1 AND ($2::BIGINT IS NULL OR c.id = $2)
+      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.integration_id = c.integration_id AND r.status = 'RUNNING')
+      AND (c.exclusion_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM runs o
+          WHERE o.exclusion_key = c.exclusion_key AND o.exclusion_role <> c.exclusion_role
+            AND (o.status = 'RUNNING'
+                 OR (o.ended_ms IS NOT NULL AND o.ended_ms +
+                     (CASE WHEN c.exclusion_role = 'daily' THEN c.exclusion_gap_ms ELSE o.exclusion_gap_ms END) > $1)
+                 OR (c.exclusion_role = 'daily' AND o.status = 'QUEUED'
+                     AND o.due_ms <= c.due_ms + c.exclusion_gap_ms))))";
+
+async fn insert_logs(
+    tx: &mut sqlx::PgConnection,
+    run_id: i64,
+    entries: &[NewLogEntry],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    // One statement for the whole batch: a run flushes its log in batches.
+    let at: Vec<DateTime<Utc>> = entries.iter().map(|e| e.at).collect();
+    let level: Vec<String> = entries.iter().map(|e| to_text(&e.level)).collect();
+    let record_kind: Vec<Option<String>> = entries.iter().map(|e| e.record_kind.clone()).collect();
+    let record: Vec<Option<String>> = entries.iter().map(|e| e.record.clone()).collect();
+    let message: Vec<String> = entries.iter().map(|e| e.message.clone()).collect();
+    sqlx::query(
+        "INSERT INTO run_logs (run_id, at, level, record_kind, record, message)
+         SELECT $1, e.at, e.level, e.record_kind, e.record, e.message
+         FROM UNNEST($2::TIMESTAMPTZ[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[])
+             WITH ORDINALITY AS e(at, level, record_kind, record, message, n)
+         ORDER BY e.n",
+    )
+    .bind(run_id)
+    .bind(at)
+    .bind(level)
+    .bind(record_kind)
+    .bind(record)
+    .bind(message)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Transaction-scoped advisory lock on a name (released at commit or rollback).
+async fn lock(tx: &mut sqlx::PgConnection, name: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(name)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn ids(rows: &[PgRow]) -> Result<Vec<i64>> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn save_credential(&self, credential: NewCredential) -> Result<Credential> {
+        let sealed = self.cipher.encrypt(
+            &credential.secrets.to_plain_json(),
+            &secrets_aad(&credential.name, credential.kind),
+        );
+        let row = sqlx::query(
+            "INSERT INTO credentials (name, kind, config, secrets, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config,
+                 secrets = excluded.secrets, updated_at = excluded.updated_at
+             RETURNING *",
+        )
+        .bind(&credential.name)
+        .bind(credential.kind.as_str())
+        .bind(credential.config.to_string())
+        .bind(sealed)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await?;
+        credential_from_row(&self.cipher, &row)
+    }
+
+    async fn credential(&self, id: i64) -> Result<Option<Credential>> {
+        let row = sqlx::query("SELECT * FROM credentials WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| credential_from_row(&self.cipher, &r))
+            .transpose()
+    }
+
+    async fn credential_by_name(&self, name: &str) -> Result<Option<Credential>> {
+        let row = sqlx::query("SELECT * FROM credentials WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| credential_from_row(&self.cipher, &r))
+            .transpose()
+    }
+
+    async fn credentials(&self) -> Result<Vec<Credential>> {
+        let rows = sqlx::query("SELECT * FROM credentials ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| credential_from_row(&self.cipher, r))
+            .collect()
+    }
+
+    async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential> {
+        // The name and kind are the AAD of the secrets, so they are sealed again with them.
+        let sealed = self.cipher.encrypt(
+            &credential.secrets.to_plain_json(),
+            &secrets_aad(&credential.name, credential.kind),
+        );
+        let row = sqlx::query(
+            "UPDATE credentials SET name = $2, kind = $3, config = $4, secrets = $5, updated_at = $6
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(&credential.name)
+        .bind(credential.kind.as_str())
+        .bind(credential.config.to_string())
+        .bind(sealed)
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("another credential is named {:?}", credential.name)
+            })
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("credential {id}"),
+        })?;
+        credential_from_row(&self.cipher, &row)
+    }
+
+    async fn delete_credential(&self, id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM credentials WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                conflict(e, || {
+                    format!("credential {id} is still used by an integration or by imported orders")
+                })
+            })?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn save_integration(&self, integration: NewIntegration) -> Result<Integration> {
+        let row = sqlx::query(
+            "INSERT INTO integrations (name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind,
+                 origin_credential_id = excluded.origin_credential_id,
+                 destination_credential_id = excluded.destination_credential_id,
+                 settings = excluded.settings, updated_at = excluded.updated_at
+             RETURNING *",
+        )
+        .bind(&integration.name)
+        .bind(&integration.kind)
+        .bind(integration.origin_credential_id)
+        .bind(integration.destination_credential_id)
+        .bind(integration.settings.to_string())
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || "the origin or destination credential does not exist".into()))?;
+        integration_from_row(&row)
+    }
+
+    async fn integration(&self, id: i64) -> Result<Option<Integration>> {
+        let row = sqlx::query("SELECT * FROM integrations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| integration_from_row(&r)).transpose()
+    }
+
+    async fn integration_by_name(&self, name: &str) -> Result<Option<Integration>> {
+        let row = sqlx::query("SELECT * FROM integrations WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| integration_from_row(&r)).transpose()
+    }
+
+    async fn integrations(&self) -> Result<Vec<Integration>> {
+        let rows = sqlx::query("SELECT * FROM integrations ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(integration_from_row).collect()
+    }
+
+    async fn set_integration_active(&self, id: i64, active: bool) -> Result<Option<Integration>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE integrations SET active = $2, updated_at = $3 WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(active)
+        .bind(Utc::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if !active {
+            sqlx::query(
+                "DELETE FROM runs WHERE integration_id = $1 AND status = 'QUEUED' AND attempts = 0",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        row.map(|r| integration_from_row(&r)).transpose()
+    }
+
+    async fn update_integration(
+        &self,
+        id: i64,
+        integration: NewIntegration,
+    ) -> Result<Integration> {
+        let row = sqlx::query(
+            "UPDATE integrations SET name = $2, kind = $3, origin_credential_id = $4,
+                 destination_credential_id = $5, settings = $6, updated_at = $7
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(&integration.name)
+        .bind(&integration.kind)
+        .bind(integration.origin_credential_id)
+        .bind(integration.destination_credential_id)
+        .bind(integration.settings.to_string())
+        .bind(Utc::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("another integration is named {:?}", integration.name)
+            })
+        })?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("integration {id}"),
+        })?;
+        integration_from_row(&row)
+    }
+
+    async fn delete_integration(&self, id: i64) -> Result<bool> {
+        let result = sqlx::query("DELETE FROM integrations WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict(e, || format!("integration {id} is still referenced")))?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued> {
+        let (key, role, gap_ms) = match &request.exclusion {
+            Some(e) => (
+                Some(e.key.as_str()),
+                Some(to_text(&e.role)),
+                e.gap_seconds.max(0) * 1000,
+            ),
+            None => (None, None, 0),
+        };
+        let due = ms(request.due_at);
+        let mut tx = self.pool.begin().await?;
+        // Concurrent schedulers and "run now"s of one configuration take turns, so "nothing
+        // queued yet" is decided by one of them at a time; the unique index on scheduled due
+        // times backs it up.
+        lock(
+            &mut tx,
+            &format!("tentacle:enqueue:{}", request.integration_id),
+        )
+        .await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runs (integration_id, trigger, status, started_at, due_ms, exclusion_key, exclusion_role, exclusion_gap_ms)
+             SELECT $1, $2, 'QUEUED', $3, $4, $5, $6, $7
+             WHERE NOT EXISTS (SELECT 1 FROM runs WHERE integration_id = $1 AND status = 'QUEUED' AND attempts = 0 AND due_ms <= $4)
+             ON CONFLICT DO NOTHING
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(request.integration_id)
+        .bind(to_text(&request.trigger))
+        .bind(request.due_at)
+        .bind(due)
+        .bind(key)
+        .bind(role)
+        .bind(gap_ms)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("integration {} does not exist", request.integration_id)
+            })
+        })?;
+        if let Some(row) = inserted {
+            self.notify(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(Enqueued {
+                run: run_from_row(&row)?,
+                created: true,
+            });
+        }
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE integration_id = $1 AND ((status = 'QUEUED' AND attempts = 0 AND due_ms <= $2)
+                 OR (due_ms = $2 AND trigger IN ('schedule', 'daily') AND $3 IN ('schedule', 'daily')))
+             ORDER BY (status = 'QUEUED') DESC, due_ms, id LIMIT 1"
+        )))
+        .bind(request.integration_id)
+        .bind(due)
+        .bind(to_text(&request.trigger))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound {
+            what: format!("queued run of integration {}", request.integration_id),
+        })?;
+        tx.commit().await?;
+        Ok(Enqueued {
+            run: run_from_row(&existing)?,
+            created: false,
+        })
+    }
+
+    async fn claim_run(&self, claim: &Claim) -> Result<Option<Run>> {
+        // A candidate can stop being claimable between the pick and the update (a run of its
+        // store or configuration was claimed meanwhile): pick again, a few times.
+        for _ in 0..4 {
+            let mut tx = self.pool.begin().await?;
+            let candidate = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{CLAIMABLE} ORDER BY c.due_ms, c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED"
+            )))
+            .bind(ms(claim.now))
+            .bind(claim.run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(candidate) = candidate else {
+                return Ok(None);
+            };
+            let id: i64 = candidate.try_get("id")?;
+            if let Some(key) = candidate.try_get::<Option<String>, _>("exclusion_key")? {
+                // Runs of one store's daily and regular configurations take turns here, and the
+                // check is made again under the lock, with what the other claims committed.
+                lock(&mut tx, &format!("tentacle:exclusion:{key}")).await?;
+                let still = sqlx::query(sqlx::AssertSqlSafe(format!("{CLAIMABLE} AND c.id = $3")))
+                    .bind(ms(claim.now))
+                    .bind(claim.run_id)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if still.is_none() {
+                    continue;
+                }
+            }
+            let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET status = 'RUNNING', lease_owner = $2, lease_expires_ms = $3,
+                     started_at = CASE WHEN attempts = 0 THEN $4 ELSE started_at END,
+                     attempts = attempts + 1
+                 WHERE id = $1 AND status = 'QUEUED'
+                 RETURNING {RUN_COLUMNS}"
+            )))
+            .bind(id)
+            .bind(&claim.owner)
+            .bind(ms(claim.lease_until))
+            .bind(claim.now)
+            .fetch_optional(&mut *tx)
+            .await;
+            match claimed {
+                Ok(Some(row)) => {
+                    tx.commit().await?;
+                    return run_from_row(&row).map(Some);
+                }
+                Ok(None) => continue,
+                // Another worker claimed a run of the same configuration first.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET lease_expires_ms = $3 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(ms(until))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_run(&self, lease: &Lease, entry: &NewLogEntry) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'QUEUED', lease_owner = NULL, lease_expires_ms = NULL WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_logs(&mut tx, lease.run_id, std::slice::from_ref(entry)).await?;
+        self.notify(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reap_expired_runs(&self, reap: &Reap) -> Result<Reaped> {
+        // Reapers of several processes may run at once: each expired run is updated by one of
+        // them (the others find it no longer RUNNING once they get its row lock).
+        let mut tx = self.pool.begin().await?;
+        let failed = ids(&sqlx::query(
+            "UPDATE runs SET status = 'FAILED', losses = losses + 1, finished_at = $2, ended_ms = $1,
+                 error = $3, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < $1 AND losses + 1 >= $4 RETURNING id",
+        )
+        .bind(ms(reap.now))
+        .bind(reap.now)
+        .bind(&reap.failed.message)
+        .bind(reap.max_losses)
+        .fetch_all(&mut *tx)
+        .await?)?;
+        let requeued = ids(&sqlx::query(
+            "UPDATE runs SET status = 'QUEUED', losses = losses + 1, lease_owner = NULL,
+                 lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < $1 RETURNING id",
+        )
+        .bind(ms(reap.now))
+        .fetch_all(&mut *tx)
+        .await?)?;
+        for id in &failed {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.failed)).await?;
+        }
+        for id in &requeued {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.resumed)).await?;
+        }
+        if !(failed.is_empty() && requeued.is_empty()) {
+            self.notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Reaped { requeued, failed })
+    }
+
+    fn wake_ups(&self) -> WakeUps {
+        let wake_ups = self.wake.subscribe();
+        self.listening.get_or_init(|| self.start_listening());
+        wake_ups
+    }
+
+    async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET shopify_requests = shopify_requests + $3, shopify_points = shopify_points + $4,
+                 shopify_throttled = shopify_throttled + $5, pulpo_requests = pulpo_requests + $6,
+                 pulpo_retries = pulpo_retries + $7
+             WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(usage.shopify_requests as i64)
+        .bind(usage.shopify_points as i64)
+        .bind(usage.shopify_throttled as i64)
+        .bind(usage.pulpo_requests as i64)
+        .bind(usage.pulpo_retries as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(())
+    }
+
+    async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET fetched = $3, created = $4, updated = $5, cancelled = $6, skipped = $7, failed = $8, conflicts = $9 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(counters.fetched as i64)
+        .bind(counters.created as i64)
+        .bind(counters.updated as i64)
+        .bind(counters.cancelled as i64)
+        .bind(counters.skipped as i64)
+        .bind(counters.failed as i64)
+        .bind(counters.conflicts as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        lease: &Lease,
+        status: RunStatus,
+        counters: &RunCounters,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Run> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = $3, finished_at = $4, ended_ms = $5, error = $6, fetched = $7, created = $8, updated = $9,
+                 cancelled = $10, skipped = $11, failed = $12, conflicts = $13, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE {HELD} RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(to_text(&status))
+        .bind(now)
+        .bind(ms(now))
+        .bind(error)
+        .bind(counters.fetched as i64)
+        .bind(counters.created as i64)
+        .bind(counters.updated as i64)
+        .bind(counters.cancelled as i64)
+        .bind(counters.skipped as i64)
+        .bind(counters.failed as i64)
+        .bind(counters.conflicts as i64)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| lease_lost(lease.run_id))?;
+        // The configuration is free again: a run queued behind this one may start.
+        self.notify(&mut tx).await?;
+        tx.commit().await?;
+        run_from_row(&row)
+    }
+
+    async fn run(&self, id: i64) -> Result<Option<Run>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| run_from_row(&r)).transpose()
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE ($1::BIGINT IS NULL OR integration_id = $1) AND ($2::TEXT IS NULL OR status = $2)
+               AND ($4::TIMESTAMPTZ IS NULL OR started_at >= $4) AND ($5::TIMESTAMPTZ IS NULL OR started_at < $5)
+               AND ($6::BIGINT IS NULL OR id < $6)
+             ORDER BY id DESC LIMIT $3"
+        )))
+        .bind(filter.integration_id)
+        .bind(filter.status.as_ref().map(to_text))
+        .bind(i64::from(filter.limit.unwrap_or(100)))
+        .bind(filter.started_from)
+        .bind(filter.started_until)
+        .bind(filter.before_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()> {
+        // The lease check locks the run's row, so a reaper taking the run over waits until the
+        // entries are in, and entries never land once the run is someone else's.
+        let mut tx = self.pool.begin().await?;
+        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM runs WHERE {HELD} FOR NO KEY UPDATE"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if held.is_none() {
+            return Err(lease_lost(lease.run_id));
+        }
+        insert_logs(&mut tx, lease.run_id, entries).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn logs(&self, run_id: i64, filter: &LogFilter) -> Result<Vec<StoredLogEntry>> {
+        // Levels by severity, so "WARNING" means warnings and errors.
+        let levels: Vec<String> = match filter.min_level {
+            None => Vec::new(),
+            Some(min) => LogLevel::ALL
+                .iter()
+                .filter(|l| **l >= min)
+                .map(to_text)
+                .collect(),
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM run_logs
+             WHERE run_id = $1 AND id > $2
+               AND (cardinality($3::TEXT[]) = 0 OR level = ANY($3))
+               AND ($4::TEXT IS NULL OR record ILIKE '%' || $4 || '%' OR message ILIKE '%' || $4 || '%')
+             ORDER BY id LIMIT $5",
+        )
+        .bind(run_id)
+        .bind(filter.after_id.unwrap_or(0))
+        .bind(levels)
+        .bind(&filter.record)
+        .bind(i64::from(filter.limit.unwrap_or(1000)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let level: String = row.try_get("level")?;
+                Ok(StoredLogEntry {
+                    id: row.try_get("id")?,
+                    run_id: row.try_get("run_id")?,
+                    at: row.try_get("at")?,
+                    level: from_text(&level)?,
+                    record_kind: row.try_get("record_kind")?,
+                    record: row.try_get("record")?,
+                    message: row.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn run_totals(&self) -> Result<Vec<RunTotals>> {
+        let rows = sqlx::query(
+            "SELECT integration_id, status, COUNT(*) AS runs,
+                    SUM(fetched)::BIGINT AS fetched, SUM(created)::BIGINT AS created,
+                    SUM(updated)::BIGINT AS updated, SUM(cancelled)::BIGINT AS cancelled,
+                    SUM(skipped)::BIGINT AS skipped, SUM(failed)::BIGINT AS failed,
+                    SUM(conflicts)::BIGINT AS conflicts,
+                    SUM(shopify_requests)::BIGINT AS shopify_requests,
+                    SUM(shopify_points)::BIGINT AS shopify_points,
+                    SUM(shopify_throttled)::BIGINT AS shopify_throttled,
+                    SUM(pulpo_requests)::BIGINT AS pulpo_requests,
+                    SUM(pulpo_retries)::BIGINT AS pulpo_retries,
+                    COALESCE(SUM(EXTRACT(EPOCH FROM finished_at - started_at)), 0)::FLOAT8
+                        AS finished_seconds
+             FROM runs GROUP BY integration_id, status ORDER BY integration_id, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let status: String = row.try_get("status")?;
+                let count = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)? as u64) };
+                Ok(RunTotals {
+                    integration_id: row.try_get("integration_id")?,
+                    status: from_text(&status)?,
+                    runs: count("runs")?,
+                    counters: RunCounters {
+                        fetched: count("fetched")?,
+                        created: count("created")?,
+                        updated: count("updated")?,
+                        cancelled: count("cancelled")?,
+                        skipped: count("skipped")?,
+                        failed: count("failed")?,
+                        conflicts: count("conflicts")?,
+                    },
+                    finished_seconds: row.try_get("finished_seconds")?,
+                    usage: ApiUsage {
+                        shopify_requests: count("shopify_requests")?,
+                        shopify_points: count("shopify_points")?,
+                        shopify_throttled: count("shopify_throttled")?,
+                        pulpo_requests: count("pulpo_requests")?,
+                        pulpo_retries: count("pulpo_retries")?,
+                    },
+                })
+            })
+            .collect()
+    }
+
+    async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT updated_at FROM sync_cursors WHERE integration_id = $1")
+            .bind(integration_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("updated_at")).transpose()?)
+    }
+
+    async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sync_cursors (integration_id, updated_at) VALUES ($1, $2)
+             ON CONFLICT (integration_id) DO UPDATE SET updated_at = excluded.updated_at",
+        )
+        .bind(integration_id)
+        .bind(updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn order_links(
+        &self,
+        scope: LinkScope,
+        shopify_order_id: &str,
+    ) -> Result<Vec<OrderLink>> {
+        let rows = sqlx::query(
+            "SELECT * FROM order_links WHERE origin_credential_id = $1 AND destination_credential_id = $2 AND shopify_order_id = $3
+             ORDER BY fulfillment_order_id",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .bind(shopify_order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
+    }
+
+    async fn order_link(
+        &self,
+        scope: LinkScope,
+        fulfillment_order_id: &str,
+    ) -> Result<Option<OrderLink>> {
+        let row = sqlx::query(
+            "SELECT * FROM order_links WHERE origin_credential_id = $1 AND destination_credential_id = $2 AND fulfillment_order_id = $3",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .bind(fulfillment_order_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| link_from_row(&r)).transpose()
+    }
+
+    async fn save_order_link(&self, link: &OrderLink) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO order_links (origin_credential_id, destination_credential_id, fulfillment_order_id, shopify_order_id,
+                 order_name, order_num, pulpo_order_id, warehouse_id, fingerprint, state, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (origin_credential_id, destination_credential_id, fulfillment_order_id) DO UPDATE SET
+                 shopify_order_id = excluded.shopify_order_id, order_name = excluded.order_name,
+                 order_num = excluded.order_num, pulpo_order_id = excluded.pulpo_order_id,
+                 warehouse_id = excluded.warehouse_id, fingerprint = excluded.fingerprint,
+                 state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(link.scope.origin_credential_id)
+        .bind(link.scope.destination_credential_id)
+        .bind(&link.fulfillment_order_id)
+        .bind(&link.shopify_order_id)
+        .bind(&link.order_name)
+        .bind(&link.order_num)
+        .bind(link.pulpo_order_id)
+        .bind(link.warehouse_id)
+        .bind(link.fingerprint.to_string())
+        .bind(to_text(&link.pulpo_state))
+        .bind(link.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn count_order_links(&self, scope: LinkScope) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM order_links WHERE origin_credential_id = $1 AND destination_credential_id = $2",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn flag_order(&self, attention: &Attention) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+             ON CONFLICT (integration_id, shopify_order_id) DO UPDATE SET order_name = excluded.order_name,
+                 kind = excluded.kind, reason = excluded.reason, attempts = order_attention.attempts + 1,
+                 run_id = excluded.run_id, updated_at = excluded.updated_at",
+        )
+        .bind(attention.integration_id)
+        .bind(&attention.shopify_order_id)
+        .bind(&attention.order_name)
+        .bind(to_text(&attention.kind))
+        .bind(&attention.reason)
+        .bind(attention.run_id)
+        .bind(attention.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM order_attention WHERE integration_id = $1 AND shopify_order_id = $2",
+        )
+        .bind(integration_id)
+        .bind(shopify_order_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn flagged_orders(&self, integration_id: Option<i64>) -> Result<Vec<Attention>> {
+        let rows = sqlx::query(
+            "SELECT * FROM order_attention WHERE ($1::BIGINT IS NULL OR integration_id = $1) ORDER BY updated_at DESC",
+        )
+        .bind(integration_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(attention_from_row).collect()
+    }
+
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) RETURNING *",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("an API token named {name:?} exists already")))?;
+        api_token_from_row(&row)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| api_token_from_row(&r)).transpose()
+    }
+
+    async fn create_user(&self, name: &str, password_hash: &str) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, password_hash, created_at) VALUES ($1, $2, $3) RETURNING *",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("a user named {name:?} exists already")))?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<Session> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(&session.token_hash)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        session_from_row(&row)
+    }
+
+    async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>> {
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0)::BIGINT FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(version)
+    }
+}
+
+const SESSION_SELECT: &str = "SELECT s.*, u.name AS user_name FROM sessions s \
+     JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2";

@@ -1,0 +1,239 @@
+//! What both backends share: reading a row into a record (the same column names and stored
+//! forms on SQLite and PostgreSQL), enums stored as their serde names, epoch-millisecond
+//! scheduling times, and the mapping of constraint violations to [`StoreError::Conflict`].
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Decode, Postgres, Row, Sqlite, Type};
+use tentacle_domain::run::RunCounters;
+
+use crate::{
+    ApiToken, Attention, Cipher, Credential, CredentialKind, Integration, LinkScope, OrderLink,
+    Result, Run, Secrets, Session, StoreError, User,
+};
+
+/// A value both backends decode.
+pub(crate) trait Column:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+impl<T> Column for T where
+    T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
+
+/// A result row of either backend, read by column name.
+pub(crate) trait Columns {
+    fn column<T: Column>(&self, name: &str) -> Result<T>;
+}
+
+impl Columns for SqliteRow {
+    fn column<T: Column>(&self, name: &str) -> Result<T> {
+        Ok(Row::try_get(self, name)?)
+    }
+}
+
+impl Columns for PgRow {
+    fn column<T: Column>(&self, name: &str) -> Result<T> {
+        Ok(Row::try_get(self, name)?)
+    }
+}
+
+/// The additional authenticated data of a credential's secrets: its kind and name.
+pub(crate) fn secrets_aad(name: &str, kind: CredentialKind) -> Vec<u8> {
+    format!("credential:{}:{name}", kind.as_str()).into_bytes()
+}
+
+pub(crate) fn credential_from_row(cipher: &Cipher, row: &impl Columns) -> Result<Credential> {
+    let name: String = row.column("name")?;
+    let kind_text: String = row.column("kind")?;
+    let kind = CredentialKind::parse(&kind_text)
+        .ok_or_else(|| StoreError::Corrupt(format!("credential kind {kind_text}")))?;
+    let sealed: Vec<u8> = row.column("secrets")?;
+    let plain = cipher.decrypt(&sealed, &secrets_aad(&name, kind))?;
+    let secrets = Secrets::from_plain_json(secrecy::ExposeSecret::expose_secret(&plain))
+        .ok_or_else(|| StoreError::Corrupt(format!("secrets of credential {name}")))?;
+    let config: String = row.column("config")?;
+    Ok(Credential {
+        id: row.column("id")?,
+        name,
+        kind,
+        config: serde_json::from_str(&config).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        secrets,
+        created_at: row.column("created_at")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+/// Enums are stored as their serde names (`FINISHED_PARTIALLY`, `manual`), so the text in the
+/// database is the same the API shows.
+pub(crate) fn to_text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        other => panic!("enum stored as text must serialize to a string, got {other:?}"),
+    }
+}
+
+pub(crate) fn from_text<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.to_string()))
+        .map_err(|_| StoreError::Corrupt(format!("unknown stored value {text:?}")))
+}
+
+pub(crate) fn integration_from_row(row: &impl Columns) -> Result<Integration> {
+    let settings: String = row.column("settings")?;
+    Ok(Integration {
+        id: row.column("id")?,
+        name: row.column("name")?,
+        kind: row.column("kind")?,
+        origin_credential_id: row.column("origin_credential_id")?,
+        destination_credential_id: row.column("destination_credential_id")?,
+        settings: serde_json::from_str(&settings)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        active: row.column("active")?,
+        created_at: row.column("created_at")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+pub(crate) fn run_from_row(row: &impl Columns) -> Result<Run> {
+    let trigger: String = row.column("trigger")?;
+    let status: String = row.column("status")?;
+    Ok(Run {
+        id: row.column("id")?,
+        integration_id: row.column("integration_id")?,
+        trigger: from_text(&trigger)?,
+        status: from_text(&status)?,
+        started_at: row.column("started_at")?,
+        due_at: row
+            .column::<Option<i64>>("due_ms")?
+            .map(from_ms)
+            .transpose()?,
+        attempts: row.column("attempts")?,
+        worker: row.column("lease_owner")?,
+        finished_at: row.column("finished_at")?,
+        counters: RunCounters {
+            fetched: row.column::<i64>("fetched")? as u64,
+            created: row.column::<i64>("created")? as u64,
+            updated: row.column::<i64>("updated")? as u64,
+            cancelled: row.column::<i64>("cancelled")? as u64,
+            skipped: row.column::<i64>("skipped")? as u64,
+            failed: row.column::<i64>("failed")? as u64,
+            conflicts: row.column::<i64>("conflicts")? as u64,
+        },
+        error: row.column("error")?,
+    })
+}
+
+pub(crate) fn link_from_row(row: &impl Columns) -> Result<OrderLink> {
+    let state: String = row.column("state")?;
+    let fingerprint: String = row.column("fingerprint")?;
+    Ok(OrderLink {
+        scope: LinkScope {
+            origin_credential_id: row.column("origin_credential_id")?,
+            destination_credential_id: row.column("destination_credential_id")?,
+        },
+        fulfillment_order_id: row.column("fulfillment_order_id")?,
+        shopify_order_id: row.column("shopify_order_id")?,
+        order_name: row.column("order_name")?,
+        order_num: row.column("order_num")?,
+        pulpo_order_id: row.column("pulpo_order_id")?,
+        warehouse_id: row.column("warehouse_id")?,
+        fingerprint: fingerprint
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("fingerprint {fingerprint:?}")))?,
+        pulpo_state: from_text(&state)?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+pub(crate) fn attention_from_row(row: &impl Columns) -> Result<Attention> {
+    let kind: String = row.column("kind")?;
+    Ok(Attention {
+        integration_id: row.column("integration_id")?,
+        shopify_order_id: row.column("shopify_order_id")?,
+        order_name: row.column("order_name")?,
+        kind: from_text(&kind)?,
+        reason: row.column("reason")?,
+        attempts: row.column("attempts")?,
+        run_id: row.column("run_id")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+/// Turns a unique or foreign-key violation into [`StoreError::Conflict`] with `what`.
+pub(crate) fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() || db.is_foreign_key_violation() => {
+            StoreError::Conflict { what: what() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+pub(crate) const RUN_COLUMNS: &str = "id, integration_id, trigger, status, started_at, due_ms, attempts, lease_owner, finished_at, fetched, created, updated, cancelled, skipped, failed, conflicts, error";
+
+pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms")))
+}
+
+pub(crate) fn user_from_row(row: &impl Columns) -> Result<User> {
+    Ok(User {
+        id: row.column("id")?,
+        name: row.column("name")?,
+        password_hash: row.column("password_hash")?,
+        created_at: row.column("created_at")?,
+    })
+}
+
+pub(crate) fn session_from_row(row: &impl Columns) -> Result<Session> {
+    Ok(Session {
+        id: row.column("id")?,
+        token_hash: row.column("token_hash")?,
+        user_id: row.column("user_id")?,
+        user_name: row.column("user_name")?,
+        csrf_token: row.column("csrf_token")?,
+        created_at: row.column("created_at")?,
+        expires_at: row.column("expires_at")?,
+    })
+}
+
+pub(crate) fn api_token_from_row(row: &impl Columns) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.column("id")?,
+        name: row.column("name")?,
+        token_hash: row.column("token_hash")?,
+        created_at: row.column("created_at")?,
+    })
+}
+
+pub(crate) fn lease_lost(run_id: i64) -> StoreError {
+    StoreError::LeaseLost { run_id }
+}
+
+/// Applies the pending migrations; a database that has a migration this binary does not know
+/// was migrated by a newer tentacle and is refused.
+pub(crate) async fn migrate<'a, A>(migrator: &sqlx::migrate::Migrator, pool: A) -> Result<()>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: sqlx::migrate::Migrate,
+{
+    match migrator.run(pool).await {
+        Ok(()) => Ok(()),
+        Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+            Err(StoreError::SchemaTooNew {
+                database_version: version,
+                binary_version: migrator.iter().map(|m| m.version).max().unwrap_or(0),
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
