@@ -344,8 +344,9 @@ pub fn daily_run_postponed(regular_configuration: &str, time_difference_seconds:
 pub fn worker_lost_resumed() -> LogEntry {
     LogEntry::warning(
         None,
-        "Worker lost; resumed: the process running this run stopped answering, so the run \
-         starts again from its last committed order (nothing is imported twice)",
+        "Worker lost; resumed: the process running this run stopped renewing its hold on it \
+         (it crashed, was killed, or could not reach the database), so the run starts again \
+         from its last committed order (nothing is imported twice)",
     )
 }
 

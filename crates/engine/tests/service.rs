@@ -1,6 +1,8 @@
 //! The service core with a test clock: the scheduler queues each due time once, workers claim
 //! under leases, the daily run keeps its distance from regular runs of the same store, and the
 //! controls start, stop and "run now". Runs that execute talk to both sandboxes over HTTP.
+//!
+//! Every scenario runs on SQLite and on PostgreSQL (a schema of its own per test).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,9 +16,10 @@ use tentacle_engine::runner::{Executed, Leasing};
 use tentacle_engine::{controls, scheduler, worker};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    Cipher, Claim, Integration, Lease, LogFilter, NewCredential, NewIntegration, Run, RunFilter,
-    SqliteStore, Store,
+    Cipher, Claim, Integration, Lease, LogFilter, NewCredential, NewIntegration, PgOptions,
+    PgStore, Run, RunFilter, SqliteStore, Store,
 };
 use tokio::sync::watch;
 
@@ -28,10 +31,32 @@ fn utc(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens (another handle on) the test database, as another process would.
+async fn open(db: &str) -> Arc<dyn Store> {
+    let cipher = Cipher::from_hex(KEY).expect("key");
+    if db.starts_with("postgres") {
+        let options = PgOptions { max_connections: 4 };
+        Arc::new(
+            PgStore::open_with(db, cipher, options)
+                .await
+                .expect("store"),
+        )
+    } else {
+        Arc::new(SqliteStore::open(db, cipher).await.expect("store"))
+    }
+}
+
 struct Service {
     _shopify: ShopifySandbox,
     _pulpo: PulpoSandbox,
     _dir: tempfile::TempDir,
+    _schema: Option<TestSchema>,
     db: String,
     store: Arc<dyn Store>,
     clock: TestClock,
@@ -39,7 +64,21 @@ struct Service {
     wms_id: i64,
 }
 
-async fn service(pulpo: PulpoConfig) -> Service {
+/// Both sandboxes and a store with their credentials; `None` when PostgreSQL is asked for but
+/// cannot be reached outside CI (the test then says it skipped).
+async fn service(backend: Backend, pulpo: PulpoConfig) -> Option<Service> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, schema) = match backend {
+        Backend::Sqlite => (
+            format!("sqlite://{}/tentacle.db", dir.path().display()),
+            None,
+        ),
+        Backend::Postgres => {
+            let schema = TestSchema::create("engine_service").await?;
+            (schema.url.clone(), Some(schema))
+        }
+    };
+    let store = open(&db).await;
     let local = "127.0.0.1:0".parse().expect("address");
     let shopify = ShopifySandbox::start(ShopifyConfig {
         listen: local,
@@ -54,13 +93,6 @@ async fn service(pulpo: PulpoConfig) -> Service {
     })
     .await
     .expect("PULPO sandbox");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&db, Cipher::from_hex(KEY).expect("key"))
-            .await
-            .expect("store"),
-    );
     let shop = store
         .save_credential(NewCredential::shopify(
             "shop",
@@ -79,16 +111,17 @@ async fn service(pulpo: PulpoConfig) -> Service {
         ))
         .await
         .expect("wms credential");
-    Service {
+    Some(Service {
         _shopify: shopify,
         _pulpo: pulpo,
         _dir: dir,
+        _schema: schema,
         db,
         store,
         clock: TestClock::at(utc("2026-05-04T10:07:00Z")),
         shop_id: shop.id,
         wms_id: wms.id,
-    }
+    })
 }
 
 impl Service {
@@ -172,6 +205,31 @@ impl Service {
     }
 }
 
+/// Each scenario as a test on SQLite and one on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Backend::Sqlite).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Backend::Postgres).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    every_due_time_makes_one_run_across_schedulers_and_restarts,
+    the_daily_run_waits_for_a_regular_run_of_the_same_store_and_vice_versa,
+    run_now_while_running_queues_and_stop_lets_the_running_run_finish,
+    a_lost_worker_stops_writing_and_its_run_resumes_elsewhere,
+);
+
 fn regular(frequency_minutes: i64) -> SalesOrderSettings {
     SalesOrderSettings {
         frequency_minutes,
@@ -189,16 +247,13 @@ fn daily(time: &str, time_difference_seconds: i64) -> SalesOrderSettings {
     }
 }
 
-#[tokio::test]
-async fn every_due_time_makes_one_run_across_schedulers_and_restarts() {
-    let app = service(PulpoConfig::default()).await;
+async fn every_due_time_makes_one_run_across_schedulers_and_restarts(backend: Backend) {
+    let Some(app) = service(backend, PulpoConfig::default()).await else {
+        return;
+    };
     let sales = app.integration("Sales orders", regular(10)).await;
     // Another process on the same file: its own store, its own scheduler.
-    let other: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&app.db, Cipher::from_hex(KEY).expect("key"))
-            .await
-            .expect("second store"),
-    );
+    let other = open(&app.db).await;
 
     assert_eq!(app.tick().await, 1, "10:07 queues the 10:10 run");
     assert_eq!(app.tick().await, 0);
@@ -256,9 +311,10 @@ async fn every_due_time_makes_one_run_across_schedulers_and_restarts() {
     );
 }
 
-#[tokio::test]
-async fn the_daily_run_waits_for_a_regular_run_of_the_same_store_and_vice_versa() {
-    let app = service(PulpoConfig::default()).await;
+async fn the_daily_run_waits_for_a_regular_run_of_the_same_store_and_vice_versa(backend: Backend) {
+    let Some(app) = service(backend, PulpoConfig::default()).await else {
+        return;
+    };
     app.clock.set(utc("2026-05-04T01:55:00Z"));
     let regular_config = app.integration("Sales orders", regular(10)).await;
     let daily_config = app.integration("Daily re-fetch", daily("02:00", 60)).await;
@@ -314,9 +370,10 @@ async fn the_daily_run_waits_for_a_regular_run_of_the_same_store_and_vice_versa(
     assert_eq!(next_regular.due_at, Some(utc("2026-05-04T02:10:00Z")));
 }
 
-#[tokio::test]
-async fn run_now_while_running_queues_and_stop_lets_the_running_run_finish() {
-    let app = service(PulpoConfig::default()).await;
+async fn run_now_while_running_queues_and_stop_lets_the_running_run_finish(backend: Backend) {
+    let Some(app) = service(backend, PulpoConfig::default()).await else {
+        return;
+    };
     let sales = app.integration("Sales orders", regular(10)).await;
 
     let first = controls::run_now(app.store.as_ref(), sales.id, &app.clock)
@@ -369,9 +426,10 @@ async fn run_now_while_running_queues_and_stop_lets_the_running_run_finish() {
     assert_eq!(app.tick().await, 1);
 }
 
-#[tokio::test]
-async fn a_lost_worker_stops_writing_and_its_run_resumes_elsewhere() {
-    let app = service(PulpoConfig::default()).await;
+async fn a_lost_worker_stops_writing_and_its_run_resumes_elsewhere(backend: Backend) {
+    let Some(app) = service(backend, PulpoConfig::default()).await else {
+        return;
+    };
     let sales = app.integration("Sales orders", regular(10)).await;
     controls::run_now(app.store.as_ref(), sales.id, &app.clock)
         .await

@@ -15,13 +15,15 @@ mod sqlite;
 pub mod testing;
 mod wake;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
-pub use postgres::PgStore;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 pub use wake::WakeUps;
 
@@ -121,6 +123,10 @@ pub trait Store: Send + Sync + 'static {
     /// queued run that never started, due no later than this one, keeps that run instead of
     /// piling up another.
     async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued>;
+    /// For each configuration with a queued run that never started, the earliest due time of
+    /// such a run: what lets the scheduler skip, in one query, the configurations whose next run
+    /// [`Store::enqueue_run`] would refuse to queue anyway.
+    async fn queued_unstarted_due(&self) -> Result<HashMap<i64, DateTime<Utc>>>;
     /// Claims the oldest due `QUEUED` run (or only `claim.run_id`) whose configuration has no
     /// running run and whose exclusion allows it, making it `RUNNING` under `claim.owner` until
     /// `claim.lease_until`. Atomic; the database guarantees one running run per configuration.

@@ -15,6 +15,7 @@
 //! The schema is the connection's `search_path` (by default `public`); tests give each test its
 //! own with `?options=-c search_path=…` in the URL.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -26,9 +27,9 @@ use sqlx::{PgPool, Row};
 use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus};
 
 use crate::rows::{
-    RUN_COLUMNS, api_token_from_row, attention_from_row, conflict, credential_from_row, from_text,
-    integration_from_row, lease_lost, link_from_row, migrate, ms, run_from_row, secrets_aad,
-    session_from_row, to_text, user_from_row,
+    RUN_COLUMNS, api_token_from_row, attention_from_row, conflict, credential_from_row, from_ms,
+    from_text, integration_from_row, lease_lost, link_from_row, migrate, ms, run_from_row,
+    secrets_aad, session_from_row, to_text, user_from_row,
 };
 use crate::wake::WakeSender;
 use crate::{
@@ -514,6 +515,21 @@ impl Store for PgStore {
             run: run_from_row(&existing)?,
             created: false,
         })
+    }
+
+    async fn queued_unstarted_due(&self) -> Result<HashMap<i64, DateTime<Utc>>> {
+        let rows = sqlx::query(
+            "SELECT integration_id, MIN(due_ms) AS due_ms FROM runs
+             WHERE status = 'QUEUED' AND attempts = 0 GROUP BY integration_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let due: i64 = row.try_get("due_ms")?;
+                Ok((row.try_get("integration_id")?, from_ms(due)?))
+            })
+            .collect()
     }
 
     async fn claim_run(&self, claim: &Claim) -> Result<Option<Run>> {

@@ -4,6 +4,7 @@
 //! measurements, not tests: nothing here asserts a speed.
 
 mod child;
+mod claims;
 mod sales_orders;
 mod sandboxes;
 mod usage;
@@ -17,11 +18,15 @@ pub enum BenchCommand {
     /// One full sales orders import of a generated shop, against the bound the sandboxes'
     /// limits set.
     SalesOrders(Box<sales_orders::SalesOrdersArgs>),
+    /// Runs claimed per second by 1, 2, 4… workers sharing one PostgreSQL database, on empty
+    /// runs, and the time of one scheduler tick over all configurations.
+    Claims(claims::ClaimsArgs),
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Sandboxes(args) => sandboxes::run(args).await,
         BenchCommand::SalesOrders(args) => sales_orders::run(*args).await,
+        BenchCommand::Claims(args) => claims::run(args).await,
     }
 }

@@ -1,0 +1,666 @@
+//! Several `tentacle worker` processes sharing one PostgreSQL database, as a warehouse operator
+//! with hundreds of stores runs them: the real binary, both sandboxes over real HTTP, a schema of
+//! its own per test (PostgreSQL at 127.0.0.1:5432; mandatory under CI=true, skipped with a
+//! message elsewhere when it cannot be reached).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tentacle_domain::run::{RunStatus, Trigger};
+use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_engine::clock::SystemClock;
+use tentacle_engine::controls;
+use tentacle_engine::runner::{RunOptions, run_integration};
+use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_store::testing::TestSchema;
+use tentacle_store::{
+    Cipher, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, PgOptions, PgStore,
+    Run, RunFilter, SqliteStore, Store,
+};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tentacle");
+const KEY: &str = "0505050505050505050505050505050505050505050505050505050505050505";
+
+async fn open(db: &str) -> Arc<dyn Store> {
+    let cipher = Cipher::from_hex(KEY).expect("key");
+    Arc::new(
+        PgStore::open_with(db, cipher, PgOptions { max_connections: 4 })
+            .await
+            .expect("store"),
+    )
+}
+
+/// A `tentacle worker` process on `db`.
+fn worker(db: &str, extra: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .arg("worker")
+        .args(extra)
+        .env("TENTACLE_MASTER_KEY", KEY)
+        .env_remove("TENTACLE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tentacle worker starts")
+}
+
+/// Runs a `tentacle` command to its end (at most 30 s: a command that should have been refused
+/// must not hang the test).
+async fn tentacle(db: &str, args: &[&str]) -> std::process::Output {
+    let output = Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("TENTACLE_MASTER_KEY", KEY)
+        .env_remove("TENTACLE_DATABASE_URL")
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(30), output)
+        .await
+        .unwrap_or_else(|_| panic!("tentacle {args:?} did not end"))
+        .expect("tentacle runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn wait_for<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+async fn sandboxes(orders: usize, pulpo_latency_ms: u64) -> (ShopifySandbox, PulpoSandbox) {
+    let local = "127.0.0.1:0".parse().expect("address");
+    let shopify = ShopifySandbox::start(ShopifyConfig {
+        listen: local,
+        orders,
+        seed: 3,
+        // Sixty stores share this sandbox: Plus-plan limits, so pacing does not dominate.
+        bucket: 20_000.0,
+        restore_rate: 10_000.0,
+        ..ShopifyConfig::default()
+    })
+    .await
+    .expect("shopify");
+    let pulpo = PulpoSandbox::start(PulpoConfig {
+        listen: local,
+        seed: 3,
+        unknown_share: 0.0,
+        latency_ms: pulpo_latency_ms,
+        ..PulpoConfig::default()
+    })
+    .await
+    .expect("pulpo");
+    (shopify, pulpo)
+}
+
+fn settings(prefix: &str, frequency_minutes: i64, automatic: bool) -> serde_json::Value {
+    serde_json::to_value(SalesOrderSettings {
+        automatic_transfer: automatic,
+        frequency_minutes,
+        fallback_customer_id: Some(1),
+        initial_import_days: 30,
+        order_number_prefix: prefix.to_string(),
+        ..SalesOrderSettings::default()
+    })
+    .expect("settings")
+}
+
+/// A store (Shopify credential `name`) importing into `wms` with `prefix`.
+async fn configuration(
+    store: &dyn Store,
+    shopify: &ShopifySandbox,
+    wms_id: i64,
+    name: &str,
+    settings: serde_json::Value,
+) -> Integration {
+    let shop = store
+        .save_credential(NewCredential::shopify(
+            name,
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
+        .await
+        .expect("shop credential");
+    store
+        .save_integration(NewIntegration {
+            name: name.to_string(),
+            kind: "sales_orders".into(),
+            origin_credential_id: shop.id,
+            destination_credential_id: wms_id,
+            settings,
+        })
+        .await
+        .expect("integration")
+}
+
+async fn pulpo_credential(store: &dyn Store, pulpo: &PulpoSandbox) -> i64 {
+    store
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
+        .await
+        .expect("wms credential")
+        .id
+}
+
+/// The order numbers one clean run imports from `shopify` (into a PULPO of its own, on SQLite):
+/// what every configuration must end up with in PULPO, no more, no less.
+async fn reference_order_numbers(shopify: &ShopifySandbox) -> BTreeSet<String> {
+    let (_, pulpo) = sandboxes(0, 0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(
+            &format!("sqlite://{}/reference.db", dir.path().display()),
+            Cipher::ephemeral(),
+        )
+        .await
+        .expect("reference store"),
+    );
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let reference = configuration(
+        store.as_ref(),
+        shopify,
+        wms,
+        "reference",
+        settings("", 10, false),
+    )
+    .await;
+    let run = run_integration(
+        store.clone(),
+        &reference,
+        Trigger::Manual,
+        RunOptions::default(),
+        None,
+    )
+    .await
+    .expect("reference run");
+    if run.status != RunStatus::Finished {
+        let logs = store
+            .logs(run.id, &LogFilter::default())
+            .await
+            .expect("logs");
+        panic!("the reference run did not finish cleanly: {run:?}\n{logs:#?}");
+    }
+    let numbers: BTreeSet<String> = pulpo
+        .state
+        .sales_orders()
+        .into_iter()
+        .map(|o| o.order_num)
+        .collect();
+    assert!(!numbers.is_empty());
+    numbers
+}
+
+/// PULPO's order numbers by configuration prefix (`S07-#1001` → `S07-`: `#1001`); panics on a
+/// number PULPO holds twice.
+fn pulpo_orders_by_prefix(pulpo: &PulpoSandbox) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_prefix: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for order in pulpo.state.sales_orders() {
+        let (prefix, number) = order
+            .order_num
+            .split_once('-')
+            .map(|(p, n)| (format!("{p}-"), n.to_string()))
+            .unwrap_or((String::new(), order.order_num.clone()));
+        assert!(
+            by_prefix.entry(prefix).or_default().insert(number),
+            "PULPO holds {} twice",
+            order.order_num
+        );
+    }
+    by_prefix
+}
+
+/// Paid orders added to the Shopify sandbox while the workers run, so later runs have new
+/// work.
+async fn add_paid_orders(shopify: &ShopifySandbox, count: usize) {
+    let client = reqwest::Client::new();
+    let base = shopify.shop_url();
+    let variants: Value = client
+        .get(format!("{base}/sandbox/variants"))
+        .send()
+        .await
+        .expect("variants")
+        .json()
+        .await
+        .expect("JSON");
+    let skus: Vec<String> = variants["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .filter(|v| v["requires_shipping"] != false)
+        .filter_map(|v| v["sku"].as_str().map(str::to_string))
+        .take(5)
+        .collect();
+    assert!(!skus.is_empty(), "{variants}");
+    for n in 0..count {
+        let created = client
+            .post(format!("{base}/sandbox/orders"))
+            .json(&json!({"order": {
+                "financial_status": "paid",
+                "email": format!("buyer{n}@example.com"),
+                "shipping_address": {
+                    "first_name": "Ana", "last_name": format!("Buyer {n}"),
+                    "address1": "Calle Mayor 1", "city": "Madrid", "zip": "28013",
+                    "country": "Spain", "country_code": "ES",
+                },
+                "line_items": [{"sku": skus[n % skus.len()], "quantity": 1 + n % 3}],
+            }}))
+            .send()
+            .await
+            .expect("create order");
+        assert!(created.status().is_success(), "{:?}", created.text().await);
+    }
+}
+
+/// Writes the time every `--fake-clock-file` process reads (renamed over, so never half
+/// written).
+fn set_clock(path: &Path, at: DateTime<Utc>) {
+    let next = path.with_extension("next");
+    std::fs::write(&next, at.to_rfc3339()).expect("write clock");
+    std::fs::rename(&next, path).expect("move clock");
+}
+
+async fn runs_of(store: &dyn Store, integration_id: i64) -> Vec<Run> {
+    store
+        .runs(&RunFilter {
+            integration_id: Some(integration_id),
+            limit: Some(1000),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("runs")
+}
+
+/// The real-time span a run worked in, from its first to its last log entry.
+async fn log_span(store: &dyn Store, run_id: i64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let logs = store
+        .logs(run_id, &LogFilter::default())
+        .await
+        .expect("logs");
+    let first = logs.first().expect("a run logs").at;
+    let last = logs.last().expect("a run logs").at;
+    (first, last)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_workers_sixty_configurations_every_minute_of_a_fake_clock() {
+    let Some(schema) = TestSchema::create("workers_sixty").await else {
+        return;
+    };
+    let db = schema.url.clone();
+    let migrated = tentacle(&db, &["migrate"]).await;
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let version: Value = serde_json::from_str(text(&migrated.stdout).trim()).expect("JSON");
+    assert_eq!(version["schema_version"], PgStore::known_schema_version());
+
+    let (shopify, pulpo) = sandboxes(40, 0).await;
+    let store = open(&db).await;
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let mut configurations = Vec::new();
+    for n in 1..=60 {
+        let name = format!("S{n:02}");
+        configurations.push(
+            configuration(
+                store.as_ref(),
+                &shopify,
+                wms,
+                &name,
+                settings(&format!("{name}-"), 1, true),
+            )
+            .await,
+        );
+    }
+
+    // The fake clock runs ahead of the sandboxes' real one, so every order is in the past.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock: PathBuf = dir.path().join("clock");
+    let start = Utc::now()
+        .duration_trunc(TimeDelta::minutes(1))
+        .expect("minute")
+        + TimeDelta::minutes(2);
+    set_clock(&clock, start + TimeDelta::seconds(30));
+    let clock_arg = clock.display().to_string();
+    let mut workers: Vec<Child> = (0..3)
+        .map(|_| {
+            worker(
+                &db,
+                &[
+                    "--workers",
+                    "3",
+                    "--poll-ms",
+                    "100",
+                    "--lease-seconds",
+                    "30",
+                    "--fake-clock-file",
+                    &clock_arg,
+                ],
+            )
+        })
+        .collect();
+
+    const MINUTES: i64 = 5;
+    let mut manual_runs = Vec::new();
+    for minute in 1..=MINUTES {
+        let due = start + TimeDelta::minutes(minute);
+        // Every configuration has its run for this minute queued (by some process's scheduler)
+        // before the clock gets there.
+        wait_for(
+            "the next minute's runs to be queued",
+            Duration::from_secs(30),
+            async || {
+                for configuration in &configurations {
+                    let runs = runs_of(store.as_ref(), configuration.id).await;
+                    if !runs.iter().any(|r| r.due_at == Some(due)) {
+                        return None;
+                    }
+                }
+                Some(())
+            },
+        )
+        .await;
+        set_clock(&clock, due);
+        // "Run now" on a few configurations while their scheduled run works: queued behind
+        // it, never beside it.
+        for configuration in configurations.iter().skip(minute as usize).step_by(7) {
+            let run = controls::run_now(store.as_ref(), configuration.id, &SystemClock)
+                .await
+                .expect("run now");
+            manual_runs.push((configuration.id, run.id));
+        }
+        if minute == 2 {
+            add_paid_orders(&shopify, 6).await;
+        }
+        wait_for(
+            "every run of this minute to end",
+            Duration::from_secs(120),
+            async || {
+                for configuration in &configurations {
+                    let runs = runs_of(store.as_ref(), configuration.id).await;
+                    let ended = runs
+                        .iter()
+                        .filter(|r| r.due_at <= Some(due))
+                        .all(|r| r.status.is_final());
+                    if !ended || !runs.iter().any(|r| r.due_at == Some(due)) {
+                        return None;
+                    }
+                }
+                Some(())
+            },
+        )
+        .await;
+    }
+    for worker in &mut workers {
+        worker.start_kill().expect("stop worker");
+    }
+
+    let expected = reference_order_numbers(&shopify).await;
+    let in_pulpo = pulpo_orders_by_prefix(&pulpo);
+    assert_eq!(in_pulpo.len(), 60, "{:?}", in_pulpo.keys());
+    for configuration in &configurations {
+        let runs = runs_of(store.as_ref(), configuration.id).await;
+        // No due run lost, none made twice: one scheduled run per minute, each worked once.
+        let scheduled: Vec<&Run> = runs
+            .iter()
+            .filter(|r| {
+                r.trigger == Trigger::Schedule
+                    && r.due_at <= Some(start + TimeDelta::minutes(MINUTES))
+            })
+            .collect();
+        let dues: BTreeSet<_> = scheduled.iter().filter_map(|r| r.due_at).collect();
+        let every_minute: BTreeSet<_> = (1..=MINUTES)
+            .map(|m| start + TimeDelta::minutes(m))
+            .collect();
+        assert_eq!(dues, every_minute, "{}: {runs:?}", configuration.name);
+        assert_eq!(scheduled.len(), MINUTES as usize, "{}", configuration.name);
+        for run in runs.iter().filter(|r| r.status.is_final()) {
+            assert_eq!(run.status, RunStatus::Finished, "{run:?}");
+            assert_eq!(run.attempts, 1, "claimed once: {run:?}");
+        }
+        // Never twice at once: the runs of one configuration worked one after the other.
+        let mut spans = Vec::new();
+        for run in runs.iter().filter(|r| r.status.is_final()) {
+            spans.push(log_span(store.as_ref(), run.id).await);
+        }
+        spans.sort();
+        for pair in spans.windows(2) {
+            assert!(
+                pair[0].1 <= pair[1].0,
+                "{}: two runs overlapped: {pair:?}",
+                configuration.name
+            );
+        }
+        // PULPO has exactly the orders one clean run imports, once each.
+        let prefix = format!("{}-", configuration.name);
+        assert_eq!(
+            in_pulpo.get(&prefix),
+            Some(&expected),
+            "{}",
+            configuration.name
+        );
+        let links = store
+            .count_order_links(LinkScope {
+                origin_credential_id: configuration.origin_credential_id,
+                destination_credential_id: configuration.destination_credential_id,
+            })
+            .await
+            .expect("links");
+        assert_eq!(links as usize, expected.len(), "{}", configuration.name);
+    }
+    // The manual runs waited for the scheduled ones and ran too.
+    for (integration_id, run_id) in manual_runs {
+        let run = store.run(run_id).await.expect("run").expect("exists");
+        assert_eq!(run.integration_id, integration_id);
+        assert_eq!(run.status, RunStatus::Finished, "{run:?}");
+    }
+}
+
+/// The process id in a worker's name (`serve-4711-3f2a9c1b-0`).
+fn pid_of(worker: &str) -> u32 {
+    worker
+        .split('-')
+        .nth(1)
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in worker name {worker:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_is_taken_over_within_the_lease_without_duplicates() {
+    let Some(schema) = TestSchema::create("workers_kill").await else {
+        return;
+    };
+    let db = schema.url.clone();
+    let (shopify, pulpo) = sandboxes(300, 25).await;
+    let store = open(&db).await;
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let sales = configuration(
+        store.as_ref(),
+        &shopify,
+        wms,
+        "Store",
+        settings("", 10, false),
+    )
+    .await;
+    const LEASE_SECONDS: u64 = 3;
+    let lease = ["--lease-seconds", "3", "--poll-ms", "200"];
+    let mut workers = vec![worker(&db, &lease), worker(&db, &lease)];
+
+    let run = controls::run_now(store.as_ref(), sales.id, &SystemClock)
+        .await
+        .expect("run now");
+    let holder = wait_for(
+        "a worker to import a few orders",
+        Duration::from_secs(30),
+        async || {
+            let current = store.run(run.id).await.expect("run").expect("exists");
+            (pulpo.state.sales_orders().len() >= 5).then_some(current.worker?)
+        },
+    )
+    .await;
+    let doomed = workers
+        .iter_mut()
+        .position(|w| w.id() == Some(pid_of(&holder)))
+        .expect("the holder is one of our workers");
+    let killed_at = Instant::now();
+    workers[doomed].start_kill().expect("kill -9");
+    workers[doomed].wait().await.expect("killed");
+
+    let successor = wait_for(
+        "another worker to take the run over",
+        Duration::from_secs(30),
+        async || {
+            let current = store.run(run.id).await.expect("run").expect("exists");
+            current.worker.filter(|w| *w != holder)
+        },
+    )
+    .await;
+    let takeover = killed_at.elapsed();
+    assert_ne!(pid_of(&successor), pid_of(&holder));
+    // The lease, plus a reaper tick and a claim poll.
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECONDS) + Duration::from_millis(1500),
+        "taken over after {takeover:?}"
+    );
+    let ended = wait_for("the run to end", Duration::from_secs(120), async || {
+        let current = store.run(run.id).await.expect("run").expect("exists");
+        current.status.is_final().then_some(current)
+    })
+    .await;
+    for worker in &mut workers {
+        let _ = worker.start_kill();
+    }
+    assert_eq!(ended.status, RunStatus::Finished, "{ended:?}");
+    assert_eq!(ended.attempts, 2, "{ended:?}");
+    let logs = store
+        .logs(run.id, &LogFilter::default())
+        .await
+        .expect("logs");
+    assert!(
+        logs.iter()
+            .any(|e| e.message.starts_with("Worker lost; resumed")),
+        "{logs:?}"
+    );
+    let expected = reference_order_numbers(&shopify).await;
+    let in_pulpo = pulpo_orders_by_prefix(&pulpo);
+    assert_eq!(in_pulpo.get(""), Some(&expected));
+    eprintln!("kill -9 taken over after {takeover:?} (lease {LEASE_SECONDS} s)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_now_starts_within_a_second_on_a_worker_of_another_process() {
+    let Some(schema) = TestSchema::create("workers_wake").await else {
+        return;
+    };
+    let db = schema.url.clone();
+    let (shopify, pulpo) = sandboxes(5, 0).await;
+    let store = open(&db).await;
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let sales = configuration(
+        store.as_ref(),
+        &shopify,
+        wms,
+        "Store",
+        settings("", 10, false),
+    )
+    .await;
+    // Polling every 60 s: only a notification explains a start within a second.
+    let mut worker = worker(&db, &["--poll-ms", "60000"]);
+    wait_for(
+        "the worker to LISTEN",
+        Duration::from_secs(30),
+        async || listening(&db).await.then_some(()),
+    )
+    .await;
+    // Its first poll happens at start; from here on only a wake-up makes it look again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    for _ in 0..3 {
+        let asked = Instant::now();
+        let run = controls::run_now(store.as_ref(), sales.id, &SystemClock)
+            .await
+            .expect("run now");
+        let started = wait_for("the run to start", Duration::from_secs(10), async || {
+            let current = store.run(run.id).await.expect("run").expect("exists");
+            (current.status != RunStatus::Queued).then(|| asked.elapsed())
+        })
+        .await;
+        assert!(
+            started < Duration::from_secs(1),
+            "started after {started:?}"
+        );
+        wait_for("the run to end", Duration::from_secs(30), async || {
+            let current = store.run(run.id).await.expect("run").expect("exists");
+            current.status.is_final().then_some(())
+        })
+        .await;
+        eprintln!("run now → RUNNING in {started:?}");
+    }
+    worker.start_kill().expect("stop");
+}
+
+/// Whether some tentacle connection LISTENs on this schema's database.
+async fn listening(db: &str) -> bool {
+    use sqlx::Row;
+    let Ok(pool) = sqlx::PgPool::connect(db).await else {
+        return false;
+    };
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity WHERE application_name = 'tentacle' AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(&pool)
+    .await;
+    pool.close().await;
+    row.ok()
+        .and_then(|r| r.try_get::<i64, _>("n").ok())
+        .is_some_and(|n| n > 0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_migrated_by_a_newer_tentacle_is_refused() {
+    let Some(schema) = TestSchema::create("workers_newer").await else {
+        return;
+    };
+    let db = schema.url.clone();
+    let migrated = tentacle(&db, &["migrate"]).await;
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    let pool = sqlx::PgPool::connect(&db).await.expect("connect");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99990101000000, 'from the future', TRUE, '\\x00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("a newer migration");
+    pool.close().await;
+    for command in [&["migrate"][..], &["worker"][..], &["runs"][..]] {
+        let refused = tentacle(&db, command).await;
+        assert!(!refused.status.success(), "{command:?} started");
+        let stderr = text(&refused.stderr);
+        assert!(
+            stderr.contains("the database schema is newer than this tentacle")
+                && stderr.contains("99990101000000"),
+            "{command:?}: {stderr}"
+        );
+    }
+}
