@@ -664,3 +664,26 @@ async fn a_database_migrated_by_a_newer_tentacle_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn postgresql_without_a_master_key_is_refused_with_what_to_do() {
+    let Some(schema) = TestSchema::create("workers_key").await else {
+        return;
+    };
+    let output = Command::new(BIN)
+        .arg("--db")
+        .arg(&schema.url)
+        .arg("migrate")
+        .env_remove("TENTACLE_MASTER_KEY")
+        .env_remove("TENTACLE_DATABASE_URL")
+        .output()
+        .await
+        .expect("tentacle runs");
+    assert!(!output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("TENTACLE_MASTER_KEY is not set")
+            && stderr.contains("every tentacle process must be given the same"),
+        "{stderr}"
+    );
+}

@@ -35,9 +35,16 @@ pub struct RunView {
     pub integration_id: i64,
     /// `schedule`, `daily`, `manual` or `webhook`.
     pub trigger: String,
-    /// `RUNNING`, `FINISHED`, `FINISHED_PARTIALLY` or `FAILED`.
+    /// `QUEUED`, `RUNNING`, `FINISHED`, `FINISHED_PARTIALLY` or `FAILED`.
     pub status: String,
     pub started_at: DateTime<Utc>,
+    /// How often a worker started the run: more than 1 when it resumed after a shutdown, a lost
+    /// worker or a database outage.
+    pub attempts: i64,
+    /// The worker holding the run while it is `RUNNING`, as `role-pid-suffix` (e.g.
+    /// `serve-4711-3f2a9c1b-0`), so an operator can tell which process on which machine works
+    /// on it.
+    pub worker: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<i64>,
     pub counters: CountersView,
@@ -54,6 +61,8 @@ impl From<&Run> for RunView {
             trigger: run.trigger.as_str().to_string(),
             status: run.status.as_str().to_string(),
             started_at: run.started_at,
+            attempts: run.attempts,
+            worker: run.worker.clone(),
             finished_at: run.finished_at,
             duration_ms: run
                 .finished_at

@@ -40,6 +40,9 @@ struct Live {
     started: String,
     finished: String,
     duration: String,
+    /// Which worker process holds the run while it runs, and how often it started.
+    worker: Option<String>,
+    attempts: i64,
     counters: Vec<(&'static str, u64)>,
     error: Option<String>,
     entries: Vec<Entry>,
@@ -106,6 +109,8 @@ async fn live(state: &AppState, run: &Run, query: &LogQuery) -> UiResult<Live> {
             when(run.started_at)
         },
         finished: when_opt(run.finished_at),
+        worker: run.worker.clone(),
+        attempts: run.attempts,
         duration: run
             .finished_at
             .map(|end| {

@@ -120,6 +120,13 @@ async fn logs_page_oldest_first_and_filter_by_level_and_record() {
     let app = spawn_app().await;
     let (_, _, integration) = app.provision().await;
     let (run, lease) = running_run(&app.store, integration, Trigger::Manual, Utc::now()).await;
+    let running = app.get(&format!("/api/runs/{}", run.id)).await.json();
+    assert_eq!(
+        (running["status"].as_str(), running["worker"].as_str()),
+        (Some("RUNNING"), Some("api-test-worker")),
+        "a running run names the worker holding it: {running}"
+    );
+    assert_eq!(running["attempts"], 1);
     let entries: Vec<NewLogEntry> = (1..=10)
         .map(|i| NewLogEntry {
             at: Utc::now(),

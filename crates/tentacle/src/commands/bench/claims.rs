@@ -61,10 +61,19 @@ pub async fn run(args: ClaimsArgs) -> anyhow::Result<()> {
     result
 }
 
-/// Empties the queue between rounds.
+async fn analyze_runs(url: &str) -> anyhow::Result<()> {
+    let mut connection = url.parse::<PgConnectOptions>()?.connect().await?;
+    sqlx::query("ANALYZE runs").execute(&mut connection).await?;
+    Ok(())
+}
+
+/// Empties the queue between rounds, and vacuums it so every round starts from the same table.
 async fn clear_runs(url: &str) -> anyhow::Result<()> {
     let mut connection = url.parse::<PgConnectOptions>()?.connect().await?;
     sqlx::query("DELETE FROM runs")
+        .execute(&mut connection)
+        .await?;
+    sqlx::query("VACUUM ANALYZE runs")
         .execute(&mut connection)
         .await?;
     Ok(())
@@ -152,6 +161,9 @@ async fn measure(url: &str, args: &ClaimsArgs) -> anyhow::Result<()> {
                 })
                 .await?;
         }
+        // Statistics as a long-lived queue has them (autovacuum keeps them current), not those of
+        // the empty table the previous round left.
+        analyze_runs(url).await?;
         let mut pools = Vec::with_capacity(workers);
         for _ in 0..workers {
             pools.push(open(url, 2).await?);
