@@ -21,7 +21,7 @@ use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
-pub use postgres::PgStore;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 pub use wake::WakeUps;
 
