@@ -11,6 +11,9 @@
 //!   same statement, so a worker presumed dead cannot write after its run was taken over.
 //! - Changes to the queue send `NOTIFY tentacle_runs` (payload: the schema), which wakes idle
 //!   workers of every process at once; polling remains the fallback.
+//! - A transaction that has nothing to do (no claimable run, a lost lease) is rolled back before
+//!   the method returns. Dropped, sqlx would roll it back only from a task spawned on the
+//!   runtime, and until that task runs it keeps its locks, advisory locks included.
 //!
 //! The schema is the connection's `search_path` (by default `public`); tests give each test its
 //! own with `?options=-c search_path=…` in the URL.
@@ -506,10 +509,13 @@ impl Store for PgStore {
         .bind(due)
         .bind(to_text(&request.trigger))
         .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound {
-            what: format!("queued run of integration {}", request.integration_id),
-        })?;
+        .await?;
+        let Some(existing) = existing else {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound {
+                what: format!("queued run of integration {}", request.integration_id),
+            });
+        };
         tx.commit().await?;
         Ok(Enqueued {
             run: run_from_row(&existing)?,
@@ -545,6 +551,7 @@ impl Store for PgStore {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(candidate) = candidate else {
+                tx.rollback().await?;
                 return Ok(None);
             };
             let id: i64 = candidate.try_get("id")?;
@@ -559,6 +566,7 @@ impl Store for PgStore {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if still.is_none() {
+                    tx.rollback().await?;
                     continue;
                 }
             }
@@ -580,9 +588,9 @@ impl Store for PgStore {
                     tx.commit().await?;
                     return run_from_row(&row).map(Some);
                 }
-                Ok(None) => continue,
-                // Another worker claimed a run of the same configuration first.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                // Another worker claimed it, or a run of the same configuration, first.
+                Ok(None) => tx.rollback().await?,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => tx.rollback().await?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -611,6 +619,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
+            tx.rollback().await?;
             return Ok(false);
         }
         insert_logs(&mut tx, lease.run_id, std::slice::from_ref(entry)).await?;
@@ -732,8 +741,11 @@ impl Store for PgStore {
         .bind(counters.failed as i64)
         .bind(counters.conflicts as i64)
         .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| lease_lost(lease.run_id))?;
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        };
         // The configuration is free again: a run queued behind this one may start.
         self.notify(&mut tx).await?;
         tx.commit().await?;
@@ -781,6 +793,7 @@ impl Store for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         if held.is_none() {
+            tx.rollback().await?;
             return Err(lease_lost(lease.run_id));
         }
         insert_logs(&mut tx, lease.run_id, entries).await?;

@@ -222,7 +222,8 @@ impl Store for SqliteStore {
         .bind(integration.settings.to_string())
         .bind(Utc::now())
         .fetch_one(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| conflict(e, || "the origin or destination credential does not exist".into()))?;
         integration_from_row(&row)
     }
 
@@ -339,7 +340,12 @@ impl Store for SqliteStore {
         .bind(role)
         .bind(gap_ms)
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("integration {} does not exist", request.integration_id)
+            })
+        })?;
         if let Some(row) = inserted {
             self.wake.wake();
             return Ok(Enqueued {

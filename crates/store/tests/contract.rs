@@ -1,0 +1,2247 @@
+//! The store contract: one story per behaviour, told the same way to [`SqliteStore`] and to
+//! [`PgStore`] through the [`Store`] trait, so the engine can rely on the trait whatever the
+//! backend. Each scenario becomes `sqlite::<name>` and `postgres::<name>`; the PostgreSQL tests
+//! skip (saying so) where no server can be reached, except under `CI=true`.
+//!
+//! `postgres_processes` adds what only PostgreSQL promises: several tentacle processes (a
+//! `PgStore` each, with a pool of its own) sharing one database.
+//!
+//! Times given to the store (due times, claims, leases, finishes) are fixed instants around
+//! 2026-05-04 10:00 UTC, never read from a clock, so no scenario depends on how fast it runs.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus, Trigger};
+use tentacle_domain::sales_order::PulpoOrderState;
+use tentacle_store::testing::TestSchema;
+use tentacle_store::{
+    Attention, AttentionKind, Cipher, Claim, Credential, CredentialKind, ExclusionRole,
+    Integration, Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry,
+    NewSession, OrderLink, PgOptions, PgStore, Reap, Reaped, Run, RunExclusion, RunFilter,
+    RunRequest, SqliteStore, Store, StoreError,
+};
+
+const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+/// 2026-05-04 10:00:00 UTC plus `seconds`.
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-05-04T10:00:00Z")
+        .expect("time")
+        .with_timezone(&Utc)
+        + TimeDelta::seconds(seconds)
+}
+
+/// A store on a database of its own, kept for the whole test (the temporary directory or the
+/// PostgreSQL schema goes away with it).
+struct Db {
+    store: Arc<dyn Store>,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<TestSchema>,
+}
+
+impl Db {
+    async fn sqlite() -> Db {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/tentacle.db", dir.path().display());
+        let store = open(&url).await.expect("SQLite store");
+        Db {
+            store,
+            url,
+            _dir: Some(dir),
+            _schema: None,
+        }
+    }
+
+    /// `None` when PostgreSQL cannot be reached outside CI (`TestSchema` said SKIPPED).
+    async fn postgres(test: &str) -> Option<Db> {
+        let schema = TestSchema::create(test).await?;
+        let url = schema.url.clone();
+        let store = open(&url).await.expect("PostgreSQL store");
+        Some(Db {
+            store,
+            url,
+            _dir: None,
+            _schema: Some(schema),
+        })
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
+    /// Another store on the same database, as another tentacle process would open it.
+    async fn open_again(&self) -> Arc<dyn Store> {
+        open(&self.url).await.expect("another store")
+    }
+
+    /// Records a migration this binary does not know, as a newer tentacle would have.
+    async fn apply_migration_from_the_future(&self) {
+        if self.is_postgres() {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("raw pool");
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+                 VALUES (99999999999, 'from the future', now(), TRUE, '\\x00', 0)",
+            )
+            .execute(&pool)
+            .await
+            .expect("insert the migration");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url)
+                .await
+                .expect("raw pool");
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+                 VALUES (99999999999, 'from the future', CURRENT_TIMESTAMP, TRUE, X'00', 0)",
+            )
+            .execute(&pool)
+            .await
+            .expect("insert the migration");
+            pool.close().await;
+        }
+    }
+}
+
+/// Few connections per store: the tests run in parallel against one PostgreSQL server.
+async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let cipher = Cipher::from_hex(KEY).expect("key");
+    Ok(if url.starts_with("postgres") {
+        let options = PgOptions { max_connections: 4 };
+        Arc::new(PgStore::open_with(url, cipher, options).await?)
+    } else {
+        Arc::new(SqliteStore::open(url, cipher).await?)
+    })
+}
+
+fn secret(value: &str) -> SecretString {
+    SecretString::from(value.to_string())
+}
+
+fn shopify(name: &str, token: &str) -> NewCredential {
+    NewCredential::shopify(name, "https://shop.example", "2026-10", secret(token))
+}
+
+fn pulpo(name: &str, password: &str) -> NewCredential {
+    NewCredential::pulpo(name, "https://wms.example", "api", secret(password))
+}
+
+/// The Shopify store `shop` and the PULPO instance `wms` (saved again when they exist: same ids).
+async fn systems(store: &dyn Store) -> (Credential, Credential) {
+    let shop = store
+        .save_credential(shopify("shop", "shpat_token"))
+        .await
+        .expect("shop credential");
+    let wms = store
+        .save_credential(pulpo("wms", "pulpo-password"))
+        .await
+        .expect("wms credential");
+    (shop, wms)
+}
+
+fn sales_orders(name: &str, shop: &Credential, wms: &Credential) -> NewIntegration {
+    NewIntegration {
+        name: name.into(),
+        kind: "sales_orders".into(),
+        origin_credential_id: shop.id,
+        destination_credential_id: wms.id,
+        settings: json!({"frequency_minutes": 10}),
+    }
+}
+
+/// A sales orders configuration from `shop` to `wms`.
+async fn configuration(store: &dyn Store, name: &str) -> Integration {
+    let (shop, wms) = systems(store).await;
+    store
+        .save_integration(sales_orders(name, &shop, &wms))
+        .await
+        .expect("integration")
+}
+
+fn manual(integration: &Integration, due_at: DateTime<Utc>) -> RunRequest {
+    RunRequest {
+        integration_id: integration.id,
+        trigger: Trigger::Manual,
+        due_at,
+        exclusion: None,
+    }
+}
+
+fn scheduled(integration: &Integration, due_at: DateTime<Utc>) -> RunRequest {
+    RunRequest {
+        trigger: Trigger::Schedule,
+        ..manual(integration, due_at)
+    }
+}
+
+/// A run of one role on the store `shop:1`, keeping `gap_seconds` between the roles.
+fn exclusive(
+    integration: &Integration,
+    role: ExclusionRole,
+    gap_seconds: i64,
+    due_at: DateTime<Utc>,
+) -> RunRequest {
+    RunRequest {
+        integration_id: integration.id,
+        trigger: match role {
+            ExclusionRole::Daily => Trigger::Daily,
+            ExclusionRole::Regular => Trigger::Schedule,
+        },
+        due_at,
+        exclusion: Some(RunExclusion {
+            key: "shop:1".into(),
+            role,
+            gap_seconds,
+        }),
+    }
+}
+
+async fn enqueue(store: &dyn Store, request: RunRequest) -> Run {
+    let enqueued = store.enqueue_run(&request).await.expect("enqueue");
+    assert!(enqueued.created, "{request:?} queued a run of its own");
+    enqueued.run
+}
+
+fn claim_at(owner: &str, now: DateTime<Utc>, lease_seconds: i64) -> Claim {
+    Claim {
+        owner: owner.into(),
+        now,
+        lease_until: now + TimeDelta::seconds(lease_seconds),
+        run_id: None,
+    }
+}
+
+/// Claims the oldest due run as `owner`, with a 30 s lease.
+async fn claim(store: &dyn Store, owner: &str, now: DateTime<Utc>) -> Option<Run> {
+    store
+        .claim_run(&claim_at(owner, now, 30))
+        .await
+        .expect("claim")
+}
+
+fn lease(run: &Run, owner: &str) -> Lease {
+    Lease {
+        run_id: run.id,
+        owner: owner.into(),
+    }
+}
+
+async fn finish(store: &dyn Store, run: &Run, owner: &str, now: DateTime<Utc>) -> Run {
+    store
+        .finish_run(
+            &lease(run, owner),
+            RunStatus::Finished,
+            &RunCounters::default(),
+            None,
+            now,
+        )
+        .await
+        .expect("finish")
+}
+
+fn entry(level: LogLevel, record: Option<&str>, message: &str) -> NewLogEntry {
+    NewLogEntry {
+        at: at(0),
+        level,
+        record_kind: record.map(|_| "order".to_string()),
+        record: record.map(str::to_string),
+        message: message.into(),
+    }
+}
+
+const RESUMED: &str = "The worker was lost; the run resumes.";
+const FAILED: &str = "The worker was lost too often; the run failed.";
+
+fn reap(now: DateTime<Utc>, max_losses: i64) -> Reap {
+    Reap {
+        now,
+        max_losses,
+        resumed: entry(LogLevel::Warning, None, RESUMED),
+        failed: entry(LogLevel::Error, None, FAILED),
+    }
+}
+
+async fn messages(store: &dyn Store, run_id: i64) -> Vec<String> {
+    store
+        .logs(run_id, &LogFilter::default())
+        .await
+        .expect("logs")
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
+#[track_caller]
+fn assert_conflict<T: Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::Conflict { .. })),
+        "expected a conflict, got {result:?}"
+    );
+}
+
+#[track_caller]
+fn assert_not_found<T: Debug>(result: Result<T, StoreError>) {
+    assert!(
+        matches!(result, Err(StoreError::NotFound { .. })),
+        "expected not found, got {result:?}"
+    );
+}
+
+/// Every write under `held` is refused: the run is no longer this worker's.
+async fn assert_lease_lost(store: &dyn Store, held: &Lease) {
+    let lost = |result: Result<(), StoreError>, what: &str| match result {
+        Err(StoreError::LeaseLost { run_id }) => assert_eq!(run_id, held.run_id, "{what}"),
+        other => panic!("{what}: expected the lease to be lost, got {other:?}"),
+    };
+    assert!(
+        !store.renew_lease(held, at(10_000)).await.expect("renew"),
+        "renew_lease"
+    );
+    let counters = RunCounters {
+        fetched: 99,
+        ..RunCounters::default()
+    };
+    lost(
+        store.update_run_counters(held, &counters).await,
+        "update_run_counters",
+    );
+    lost(
+        store
+            .append_logs(held, &[entry(LogLevel::Info, None, "too late")])
+            .await,
+        "append_logs",
+    );
+    let usage = ApiUsage {
+        shopify_requests: 1,
+        ..ApiUsage::default()
+    };
+    lost(store.add_run_usage(held, &usage).await, "add_run_usage");
+    lost(
+        store
+            .finish_run(held, RunStatus::Finished, &counters, None, at(10_000))
+            .await
+            .map(|_| ()),
+        "finish_run",
+    );
+    assert!(
+        !store
+            .release_run(held, &entry(LogLevel::Info, None, "too late"))
+            .await
+            .expect("release"),
+        "release_run"
+    );
+}
+
+/// Each scenario as a test on SQLite and one on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Db::sqlite().await).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                let Some(db) = super::Db::postgres(stringify!($scenario)).await else {
+                    return;
+                };
+                super::$scenario(db).await
+            })*
+        }
+    };
+}
+
+on_both_backends!(
+    credentials_keep_their_secrets_and_refuse_conflicts,
+    integrations_keep_their_id_and_stopping_drops_only_runs_never_started,
+    enqueue_makes_one_run_per_due_time_and_never_piles_up,
+    claims_take_the_oldest_due_run_and_one_per_configuration,
+    daily_and_regular_runs_of_one_store_take_turns_with_a_gap,
+    a_worker_whose_run_was_reaped_can_no_longer_write,
+    the_reaper_resumes_a_lost_run_until_the_retry_limit_then_fails_it,
+    logs_keep_their_order_and_filter_by_level_text_and_page,
+    run_totals_sum_counters_usage_and_durations,
+    cursors_order_links_and_flagged_orders,
+    api_tokens_users_and_sessions,
+    a_database_migrated_by_a_newer_tentacle_is_refused,
+    a_queue_change_wakes_idle_workers,
+    references_to_missing_rows_are_conflicts,
+);
+
+async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
+    let store = db.store.as_ref();
+    let shop = store
+        .save_credential(shopify("shop", "shpat_first"))
+        .await
+        .expect("save shop");
+    let wms = store
+        .save_credential(pulpo("wms", "pulpo-password"))
+        .await
+        .expect("save wms");
+    assert_ne!(shop.id, wms.id);
+
+    let read = store
+        .credential(shop.id)
+        .await
+        .expect("read")
+        .expect("by id");
+    assert_eq!(read.name, "shop");
+    assert_eq!(read.kind, CredentialKind::Shopify);
+    assert_eq!(read.config["shop_url"], "https://shop.example");
+    let token = read.secrets.get("access_token").expect("access token");
+    assert_eq!(token.expose_secret(), "shpat_first");
+    let by_name = store
+        .credential_by_name("wms")
+        .await
+        .expect("read")
+        .expect("by name");
+    assert_eq!(by_name.id, wms.id);
+    assert_eq!(by_name.kind, CredentialKind::Pulpo);
+    assert_eq!(
+        by_name
+            .secrets
+            .get("password")
+            .expect("password")
+            .expose_secret(),
+        "pulpo-password"
+    );
+    assert!(
+        store
+            .credential_by_name("nobody")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store
+            .credential(wms.id + 1000)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    let names: Vec<String> = store
+        .credentials()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, ["shop", "wms"]);
+
+    // Saving under a name that exists replaces that credential in place.
+    let replaced = store
+        .save_credential(shopify("shop", "shpat_second"))
+        .await
+        .expect("save again");
+    assert_eq!(replaced.id, shop.id);
+    assert_eq!(store.credentials().await.expect("list").len(), 2);
+    let read = store
+        .credential(shop.id)
+        .await
+        .expect("read")
+        .expect("by id");
+    assert_eq!(
+        read.secrets
+            .get("access_token")
+            .expect("token")
+            .expose_secret(),
+        "shpat_second"
+    );
+
+    // Logs and error pages print credentials: the secret names show, their values never do.
+    for shown in [
+        format!("{read:?}"),
+        format!("{:?}", shopify("shop", "shpat_second")),
+    ] {
+        assert!(!shown.contains("shpat_second"), "{shown}");
+        assert!(shown.contains("access_token"), "{shown}");
+    }
+
+    // The secrets are sealed with the name, so a rename seals them again.
+    let renamed = store
+        .update_credential(shop.id, shopify("shop-eu", "shpat_third"))
+        .await
+        .expect("rename");
+    assert_eq!((renamed.id, renamed.name.as_str()), (shop.id, "shop-eu"));
+    let read = store
+        .credential(shop.id)
+        .await
+        .expect("read")
+        .expect("by id");
+    assert_eq!(read.name, "shop-eu");
+    assert_eq!(
+        read.secrets
+            .get("access_token")
+            .expect("token")
+            .expose_secret(),
+        "shpat_third"
+    );
+    assert!(
+        store
+            .credential_by_name("shop")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_conflict(
+        store
+            .update_credential(shop.id, shopify("wms", "shpat_third"))
+            .await,
+    );
+    assert_eq!(
+        store
+            .credential(shop.id)
+            .await
+            .expect("read")
+            .expect("kept")
+            .name,
+        "shop-eu"
+    );
+    assert_not_found(
+        store
+            .update_credential(wms.id + 1000, shopify("ghost", "x"))
+            .await,
+    );
+
+    // A credential in use stays.
+    let sales = store
+        .save_integration(sales_orders("Sales orders", &shop, &wms))
+        .await
+        .expect("integration");
+    assert_conflict(store.delete_credential(shop.id).await);
+    assert!(store.credential(shop.id).await.expect("read").is_some());
+    assert!(
+        store
+            .delete_integration(sales.id)
+            .await
+            .expect("delete integration")
+    );
+    assert!(store.delete_credential(shop.id).await.expect("delete"));
+    assert!(
+        !store
+            .delete_credential(shop.id)
+            .await
+            .expect("delete again")
+    );
+    assert!(store.credential(shop.id).await.expect("read").is_none());
+}
+
+async fn integrations_keep_their_id_and_stopping_drops_only_runs_never_started(db: Db) {
+    let store = db.store.as_ref();
+    let (shop, wms) = systems(store).await;
+    let sales = store
+        .save_integration(sales_orders("Sales orders", &shop, &wms))
+        .await
+        .expect("save");
+    assert!(sales.active, "a new configuration is active");
+    assert_eq!(sales.kind, "sales_orders");
+    assert_eq!(
+        (sales.origin_credential_id, sales.destination_credential_id),
+        (shop.id, wms.id)
+    );
+    let stopped = store
+        .set_integration_active(sales.id, false)
+        .await
+        .expect("stop")
+        .expect("exists");
+    assert!(!stopped.active);
+
+    // Saving under the same name replaces the settings, not the id or the active flag.
+    let resaved = store
+        .save_integration(NewIntegration {
+            settings: json!({"frequency_minutes": 5}),
+            ..sales_orders("Sales orders", &shop, &wms)
+        })
+        .await
+        .expect("save again");
+    assert_eq!(resaved.id, sales.id);
+    assert!(
+        !resaved.active,
+        "saving again keeps the configuration stopped"
+    );
+    assert_eq!(resaved.settings, json!({"frequency_minutes": 5}));
+
+    let daily = store
+        .save_integration(sales_orders("Daily re-fetch", &shop, &wms))
+        .await
+        .expect("save daily");
+    let names: Vec<String> = store
+        .integrations()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["Daily re-fetch", "Sales orders"]);
+    assert_eq!(
+        store
+            .integration_by_name("Daily re-fetch")
+            .await
+            .expect("read")
+            .expect("by name")
+            .id,
+        daily.id
+    );
+
+    let renamed = store
+        .update_integration(sales.id, sales_orders("Sales orders EU", &shop, &wms))
+        .await
+        .expect("rename");
+    assert_eq!(renamed.id, sales.id);
+    assert!(!renamed.active, "an update keeps the active flag");
+    assert_eq!(renamed.settings, json!({"frequency_minutes": 10}));
+    assert_eq!(
+        store
+            .integration(sales.id)
+            .await
+            .expect("read")
+            .expect("by id")
+            .name,
+        "Sales orders EU"
+    );
+    assert!(
+        store
+            .integration_by_name("Sales orders")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_conflict(
+        store
+            .update_integration(sales.id, sales_orders("Daily re-fetch", &shop, &wms))
+            .await,
+    );
+    assert_not_found(
+        store
+            .update_integration(daily.id + 1000, sales_orders("Ghost", &shop, &wms))
+            .await,
+    );
+    assert!(
+        store
+            .set_integration_active(daily.id + 1000, false)
+            .await
+            .expect("stop")
+            .is_none()
+    );
+
+    // Stopping drops the queued runs that never started; a running run goes on, and so does a
+    // run released to resume.
+    let sales = store
+        .set_integration_active(sales.id, true)
+        .await
+        .expect("start")
+        .expect("exists");
+    assert!(sales.active);
+    enqueue(store, manual(&sales, at(0))).await;
+    let running = claim(store, "worker-1", at(0)).await.expect("sales run");
+    let waiting = enqueue(store, manual(&sales, at(1))).await;
+    enqueue(store, manual(&daily, at(0))).await;
+    let released = claim(store, "worker-2", at(0)).await.expect("daily run");
+    assert_eq!(released.integration_id, daily.id);
+    assert!(
+        store
+            .release_run(
+                &lease(&released, "worker-2"),
+                &entry(LogLevel::Info, None, "Released: tentacle stops.")
+            )
+            .await
+            .expect("release")
+    );
+    let never_started = enqueue(store, manual(&daily, at(5))).await;
+
+    store
+        .set_integration_active(sales.id, false)
+        .await
+        .expect("stop");
+    store
+        .set_integration_active(daily.id, false)
+        .await
+        .expect("stop");
+    assert!(store.run(waiting.id).await.expect("read").is_none());
+    assert!(store.run(never_started.id).await.expect("read").is_none());
+    let still = store.run(running.id).await.expect("read").expect("kept");
+    assert_eq!(still.status, RunStatus::Running);
+    assert_eq!(still.worker.as_deref(), Some("worker-1"));
+    let resumable = store.run(released.id).await.expect("read").expect("kept");
+    assert_eq!(resumable.status, RunStatus::Queued);
+    assert_eq!(resumable.attempts, 1);
+    assert_eq!(
+        finish(store, &running, "worker-1", at(10)).await.status,
+        RunStatus::Finished
+    );
+
+    // Deleting takes the runs, their logs, the cursor and the flags along.
+    store.set_cursor(daily.id, at(-3600)).await.expect("cursor");
+    store
+        .flag_order(&attention(daily.id, "1", AttentionKind::Failed, at(0)))
+        .await
+        .expect("flag");
+    assert!(store.delete_integration(daily.id).await.expect("delete"));
+    assert!(store.integration(daily.id).await.expect("read").is_none());
+    assert!(store.run(released.id).await.expect("read").is_none());
+    assert!(messages(store, released.id).await.is_empty());
+    assert!(store.cursor(daily.id).await.expect("cursor").is_none());
+    assert!(store.flagged_orders(None).await.expect("flags").is_empty());
+    assert!(
+        !store
+            .delete_integration(daily.id)
+            .await
+            .expect("delete again")
+    );
+    assert!(store.run(running.id).await.expect("read").is_some());
+}
+
+async fn enqueue_makes_one_run_per_due_time_and_never_piles_up(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+
+    let first = store
+        .enqueue_run(&scheduled(&sales, at(600)))
+        .await
+        .expect("enqueue");
+    assert!(first.created);
+    let run = &first.run;
+    assert_eq!(
+        (run.integration_id, run.trigger, run.status),
+        (sales.id, Trigger::Schedule, RunStatus::Queued)
+    );
+    assert_eq!(run.due_at, Some(at(600)));
+    assert_eq!(run.started_at, at(600), "a queued run shows its due time");
+    assert_eq!((run.attempts, run.worker.as_deref()), (0, None));
+
+    // The same due time from another scheduler (or after a restart) is the same run.
+    let again = store
+        .enqueue_run(&scheduled(&sales, at(600)))
+        .await
+        .expect("enqueue again");
+    assert!(!again.created);
+    assert_eq!(again.run.id, first.run.id);
+
+    // Later requests wait behind the queued run instead of piling up…
+    for later in [scheduled(&sales, at(1200)), manual(&sales, at(700))] {
+        let kept = store.enqueue_run(&later).await.expect("enqueue later");
+        assert!(!kept.created, "{later:?}");
+        assert_eq!(kept.run.id, first.run.id);
+    }
+    // …an earlier one is a run of its own.
+    let earlier = enqueue(store, manual(&sales, at(300))).await;
+    assert_ne!(earlier.id, first.run.id);
+    let runs = store
+        .runs(&RunFilter {
+            integration_id: Some(sales.id),
+            ..RunFilter::default()
+        })
+        .await
+        .expect("runs");
+    assert_eq!(runs.len(), 2, "{runs:?}");
+
+    // "Run now" while a run works queues one run beside it, once.
+    let busy = configuration(store, "Busy").await;
+    enqueue(store, manual(&busy, at(0))).await;
+    let running = claim(store, "worker", at(0)).await.expect("claimed");
+    assert_eq!(running.integration_id, busy.id);
+    let queued = enqueue(store, manual(&busy, at(10))).await;
+    assert_ne!(queued.id, running.id);
+    assert_eq!(queued.status, RunStatus::Queued);
+    let twice = store
+        .enqueue_run(&manual(&busy, at(20)))
+        .await
+        .expect("enqueue");
+    assert!(!twice.created);
+    assert_eq!(twice.run.id, queued.id);
+
+    // A scheduled due time that already ran is not run again.
+    let nightly = configuration(store, "Nightly").await;
+    let done = enqueue(store, scheduled(&nightly, at(0))).await;
+    let claimed = store
+        .claim_run(&Claim {
+            run_id: Some(done.id),
+            ..claim_at("worker", at(0), 30)
+        })
+        .await
+        .expect("claim")
+        .expect("claimed");
+    finish(store, &claimed, "worker", at(5)).await;
+    let after = store
+        .enqueue_run(&scheduled(&nightly, at(0)))
+        .await
+        .expect("enqueue");
+    assert!(!after.created);
+    assert_eq!(after.run.id, done.id);
+    assert_eq!(after.run.status, RunStatus::Finished);
+}
+
+async fn claims_take_the_oldest_due_run_and_one_per_configuration(db: Db) {
+    let store = db.store.as_ref();
+    let a = configuration(store, "A").await;
+    let b = configuration(store, "B").await;
+    let c = configuration(store, "C").await;
+    let run_a = enqueue(store, manual(&a, at(20))).await;
+    let run_b = enqueue(store, manual(&b, at(10))).await;
+    let run_c = enqueue(store, manual(&c, at(5))).await;
+
+    assert!(
+        claim(store, "early", at(4)).await.is_none(),
+        "nothing is due before 5 s"
+    );
+    let first = claim(store, "worker-1", at(100)).await.expect("first");
+    assert_eq!(first.id, run_c.id, "the oldest due run goes first");
+    assert_eq!(first.status, RunStatus::Running);
+    assert_eq!(first.worker.as_deref(), Some("worker-1"));
+    assert_eq!(first.attempts, 1);
+    assert_eq!(first.started_at, at(100), "started when claimed");
+    assert_eq!(first.due_at, Some(at(5)));
+    assert_eq!(
+        store
+            .run(first.id)
+            .await
+            .expect("read")
+            .expect("run")
+            .worker
+            .as_deref(),
+        Some("worker-1")
+    );
+    assert_eq!(
+        claim(store, "worker-2", at(100)).await.expect("second").id,
+        run_b.id
+    );
+    let third = claim(store, "worker-3", at(100)).await.expect("third");
+    assert_eq!(third.id, run_a.id);
+    assert!(claim(store, "worker-4", at(100)).await.is_none());
+
+    // One running run per configuration: the next run of A waits for the running one.
+    let next_a = enqueue(store, manual(&a, at(30))).await;
+    assert!(claim(store, "worker-4", at(100)).await.is_none());
+    let done = finish(store, &third, "worker-3", at(110)).await;
+    assert_eq!(done.status, RunStatus::Finished);
+    assert_eq!(done.worker, None, "nobody holds a finished run");
+    assert_eq!(done.finished_at, Some(at(110)));
+    assert_eq!(
+        store.run(done.id).await.expect("read").expect("run").worker,
+        None
+    );
+    assert_eq!(
+        claim(store, "worker-4", at(110)).await.expect("next").id,
+        next_a.id
+    );
+
+    // `run_id` claims that run only, and only once it is due.
+    let d = configuration(store, "D").await;
+    let e = configuration(store, "E").await;
+    let f = configuration(store, "F").await;
+    let run_d = enqueue(store, manual(&d, at(50))).await;
+    let run_e = enqueue(store, manual(&e, at(60))).await;
+    let run_f = enqueue(store, manual(&f, at(1000))).await;
+    let only = |run: &Run| Claim {
+        run_id: Some(run.id),
+        ..claim_at("cli", at(200), 30)
+    };
+    assert!(
+        store
+            .claim_run(&only(&run_f))
+            .await
+            .expect("claim")
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .claim_run(&only(&run_e))
+            .await
+            .expect("claim")
+            .expect("E")
+            .id,
+        run_e.id
+    );
+    assert!(
+        store
+            .claim_run(&only(&run_e))
+            .await
+            .expect("claim")
+            .is_none(),
+        "claimed already"
+    );
+    assert_eq!(
+        claim(store, "worker-5", at(200)).await.expect("D").id,
+        run_d.id
+    );
+}
+
+async fn daily_and_regular_runs_of_one_store_take_turns_with_a_gap(db: Db) {
+    use ExclusionRole::{Daily, Regular};
+    let store = db.store.as_ref();
+    let regular = configuration(store, "Sales orders").await;
+    let daily = configuration(store, "Daily re-fetch").await;
+
+    // Both due at once: the regular run goes first and the daily run waits for it.
+    let regular_run = enqueue(store, exclusive(&regular, Regular, 60, at(0))).await;
+    let daily_run = enqueue(store, exclusive(&daily, Daily, 60, at(0))).await;
+    let running = claim(store, "regular-worker", at(0))
+        .await
+        .expect("regular run");
+    assert_eq!(running.id, regular_run.id);
+    assert!(
+        claim(store, "other-worker", at(0)).await.is_none(),
+        "no daily run while a regular run of the same store runs"
+    );
+    finish(store, &running, "regular-worker", at(180)).await;
+    assert!(
+        claim(store, "other-worker", at(239)).await.is_none(),
+        "the daily run keeps 60 s from the end of the regular one"
+    );
+    let running = claim(store, "daily-worker", at(240))
+        .await
+        .expect("daily run");
+    assert_eq!(running.id, daily_run.id);
+
+    // A regular run due while the daily run works waits for it, and 60 s more.
+    let next_regular = enqueue(store, exclusive(&regular, Regular, 60, at(600))).await;
+    assert!(
+        claim(store, "other-worker", at(600)).await.is_none(),
+        "no regular run while the daily run of the same store runs"
+    );
+    finish(store, &running, "daily-worker", at(660)).await;
+    assert!(claim(store, "other-worker", at(719)).await.is_none());
+    let running = claim(store, "regular-worker", at(720))
+        .await
+        .expect("regular run");
+    assert_eq!(running.id, next_regular.id);
+    finish(store, &running, "regular-worker", at(730)).await;
+
+    // A regular run due within the gap after the daily run's due time goes first…
+    let daily_run = enqueue(store, exclusive(&daily, Daily, 60, at(1000))).await;
+    let regular_run = enqueue(store, exclusive(&regular, Regular, 60, at(1030))).await;
+    assert!(
+        claim(store, "other-worker", at(1010)).await.is_none(),
+        "the daily run waits for the regular run due 30 s after it"
+    );
+    let running = claim(store, "regular-worker", at(1030))
+        .await
+        .expect("regular run");
+    assert_eq!(running.id, regular_run.id);
+    finish(store, &running, "regular-worker", at(1040)).await;
+    assert!(claim(store, "other-worker", at(1099)).await.is_none());
+    let running = claim(store, "daily-worker", at(1100))
+        .await
+        .expect("daily run");
+    assert_eq!(running.id, daily_run.id);
+    finish(store, &running, "daily-worker", at(1110)).await;
+
+    // …one due later than the gap does not hold the daily run back.
+    let daily_run = enqueue(store, exclusive(&daily, Daily, 60, at(2000))).await;
+    enqueue(store, exclusive(&regular, Regular, 60, at(2100))).await;
+    let running = claim(store, "daily-worker", at(2000))
+        .await
+        .expect("daily run");
+    assert_eq!(running.id, daily_run.id);
+    assert!(claim(store, "other-worker", at(2100)).await.is_none());
+}
+
+async fn a_worker_whose_run_was_reaped_can_no_longer_write(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    enqueue(store, manual(&sales, at(-10))).await;
+    let run = claim(store, "lost-worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "lost-worker");
+
+    // A renewed lease outlives its first expiry.
+    assert!(store.renew_lease(&held, at(60)).await.expect("renew"));
+    assert_eq!(
+        store
+            .reap_expired_runs(&reap(at(45), 3))
+            .await
+            .expect("reap"),
+        Reaped::default()
+    );
+    let counters = RunCounters {
+        fetched: 3,
+        ..RunCounters::default()
+    };
+    store
+        .update_run_counters(&held, &counters)
+        .await
+        .expect("counters while held");
+    assert_eq!(
+        store
+            .run(run.id)
+            .await
+            .expect("read")
+            .expect("run")
+            .counters,
+        counters,
+        "a run in progress shows its live numbers"
+    );
+
+    let reaped = store
+        .reap_expired_runs(&reap(at(61), 3))
+        .await
+        .expect("reap");
+    assert_eq!(
+        reaped,
+        Reaped {
+            requeued: vec![run.id],
+            failed: vec![],
+        }
+    );
+    assert_lease_lost(store, &held).await;
+
+    // Taken over by another worker, the run is still not the lost worker's.
+    let resumed = claim(store, "new-worker", at(62)).await.expect("resumed");
+    assert_eq!(resumed.id, run.id);
+    assert_eq!(resumed.attempts, 2);
+    assert_eq!(resumed.worker.as_deref(), Some("new-worker"));
+    assert_eq!(resumed.started_at, at(0), "a resumed run keeps its start");
+    assert_lease_lost(store, &held).await;
+
+    let mine = lease(&resumed, "new-worker");
+    assert!(store.renew_lease(&mine, at(120)).await.expect("renew"));
+    store
+        .append_logs(&mine, &[entry(LogLevel::Info, None, "Resumed here.")])
+        .await
+        .expect("append");
+    let counters = RunCounters {
+        fetched: 7,
+        created: 7,
+        ..RunCounters::default()
+    };
+    let done = store
+        .finish_run(&mine, RunStatus::Finished, &counters, None, at(90))
+        .await
+        .expect("finish");
+    assert_eq!(done.status, RunStatus::Finished);
+    assert_eq!(done.counters, counters);
+    assert_eq!(messages(store, run.id).await, [RESUMED, "Resumed here."]);
+    assert_lease_lost(store, &mine).await;
+}
+
+async fn the_reaper_resumes_a_lost_run_until_the_retry_limit_then_fails_it(db: Db) {
+    let store = db.store.as_ref();
+    let flaky = configuration(store, "Flaky").await;
+    let other = configuration(store, "Other").await;
+    let steady = configuration(store, "Steady").await;
+    let flaky_run = enqueue(store, manual(&flaky, at(0))).await;
+    let other_run = enqueue(store, manual(&other, at(0))).await;
+    let steady_run = enqueue(store, manual(&steady, at(0))).await;
+    let only = |run: &Run, owner: &str, now: DateTime<Utc>| Claim {
+        run_id: Some(run.id),
+        ..claim_at(owner, now, 30)
+    };
+    store
+        .claim_run(&Claim {
+            run_id: Some(steady_run.id),
+            ..claim_at("steady-worker", at(0), 3600)
+        })
+        .await
+        .expect("claim")
+        .expect("steady");
+    store
+        .claim_run(&only(&other_run, "other-worker", at(0)))
+        .await
+        .expect("claim")
+        .expect("other");
+
+    for round in 1..=3 {
+        let start = (round - 1) * 100;
+        let run = store
+            .claim_run(&only(&flaky_run, &format!("worker-{round}"), at(start)))
+            .await
+            .expect("claim")
+            .expect("flaky run");
+        assert_eq!(run.attempts, round);
+        assert_eq!(
+            store
+                .reap_expired_runs(&reap(at(start + 30), 3))
+                .await
+                .expect("reap"),
+            Reaped::default(),
+            "a lease holds until its end"
+        );
+        let mut reaped = store
+            .reap_expired_runs(&reap(at(start + 31), 3))
+            .await
+            .expect("reap");
+        reaped.requeued.sort_unstable();
+        let expected = match round {
+            1 => Reaped {
+                requeued: vec![flaky_run.id, other_run.id],
+                failed: vec![],
+            },
+            2 => Reaped {
+                requeued: vec![flaky_run.id],
+                failed: vec![],
+            },
+            _ => Reaped {
+                requeued: vec![],
+                failed: vec![flaky_run.id],
+            },
+        };
+        assert_eq!(reaped, expected, "round {round}");
+        let after = store.run(flaky_run.id).await.expect("read").expect("run");
+        assert_eq!(after.worker, None);
+        if round < 3 {
+            assert_eq!(after.status, RunStatus::Queued);
+            assert_eq!(after.error, None);
+        }
+    }
+
+    let failed = store.run(flaky_run.id).await.expect("read").expect("run");
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some(FAILED));
+    assert_eq!(failed.finished_at, Some(at(231)));
+    assert_eq!(failed.attempts, 3);
+    let logs = store
+        .logs(flaky_run.id, &LogFilter::default())
+        .await
+        .expect("logs");
+    let entries: Vec<(LogLevel, &str)> =
+        logs.iter().map(|e| (e.level, e.message.as_str())).collect();
+    assert_eq!(
+        entries,
+        [
+            (LogLevel::Warning, RESUMED),
+            (LogLevel::Warning, RESUMED),
+            (LogLevel::Error, FAILED)
+        ]
+    );
+    assert!(
+        store
+            .claim_run(&only(&flaky_run, "worker-4", at(300)))
+            .await
+            .expect("claim")
+            .is_none(),
+        "a failed run is not claimed again"
+    );
+
+    // A run whose lease did not expire is left alone.
+    let steady_now = store.run(steady_run.id).await.expect("read").expect("run");
+    assert_eq!(steady_now.status, RunStatus::Running);
+    assert_eq!(steady_now.worker.as_deref(), Some("steady-worker"));
+    assert!(messages(store, steady_run.id).await.is_empty());
+    let other_now = store.run(other_run.id).await.expect("read").expect("run");
+    assert_eq!(other_now.status, RunStatus::Queued);
+    assert_eq!(messages(store, other_run.id).await, [RESUMED]);
+}
+
+async fn logs_keep_their_order_and_filter_by_level_text_and_page(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    enqueue(store, manual(&sales, at(0))).await;
+    let run = claim(store, "worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "worker");
+
+    let first_batch = [
+        entry(
+            LogLevel::Info,
+            Some("#1001"),
+            "Imported as sales order 1001-1.",
+        ),
+        entry(
+            LogLevel::Warning,
+            Some("#1002"),
+            "Skipped: a line has no SKU.",
+        ),
+        entry(
+            LogLevel::Error,
+            Some("#1003"),
+            "Failed: PULPO answered 500.",
+        ),
+    ];
+    let second_batch = [
+        NewLogEntry {
+            at: at(5),
+            record_kind: Some("sku".into()),
+            ..entry(LogLevel::Info, Some("SKU-ABC"), "Unknown in PULPO.")
+        },
+        entry(
+            LogLevel::Error,
+            None,
+            "PULPO unreachable while updating #1001.",
+        ),
+    ];
+    store
+        .append_logs(&held, &first_batch)
+        .await
+        .expect("append");
+    store.append_logs(&held, &[]).await.expect("append nothing");
+    store
+        .append_logs(&held, &second_batch)
+        .await
+        .expect("append");
+    let many: Vec<NewLogEntry> = (0..200)
+        .map(|n| entry(LogLevel::Info, None, &format!("entry {n}")))
+        .collect();
+    store.append_logs(&held, &many).await.expect("append many");
+
+    let all = store
+        .logs(run.id, &LogFilter::default())
+        .await
+        .expect("logs");
+    assert_eq!(all.len(), 205);
+    let written: Vec<&NewLogEntry> = first_batch
+        .iter()
+        .chain(&second_batch)
+        .chain(&many)
+        .collect();
+    for (stored, written) in all.iter().zip(written) {
+        assert_eq!(stored.run_id, run.id);
+        assert_eq!(
+            (
+                stored.at,
+                stored.level,
+                &stored.record_kind,
+                &stored.record,
+                &stored.message
+            ),
+            (
+                written.at,
+                written.level,
+                &written.record_kind,
+                &written.record,
+                &written.message
+            )
+        );
+    }
+    assert!(
+        all.windows(2).all(|w| w[0].id < w[1].id),
+        "ids grow in order"
+    );
+
+    let read = |filter: LogFilter| async move {
+        store
+            .logs(run.id, &filter)
+            .await
+            .expect("logs")
+            .into_iter()
+            .map(|e| e.message)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        read(LogFilter {
+            min_level: Some(LogLevel::Warning),
+            ..LogFilter::default()
+        })
+        .await,
+        [
+            "Skipped: a line has no SKU.",
+            "Failed: PULPO answered 500.",
+            "PULPO unreachable while updating #1001."
+        ]
+    );
+    assert_eq!(
+        read(LogFilter {
+            min_level: Some(LogLevel::Error),
+            ..LogFilter::default()
+        })
+        .await,
+        [
+            "Failed: PULPO answered 500.",
+            "PULPO unreachable while updating #1001."
+        ]
+    );
+    assert_eq!(
+        read(LogFilter {
+            min_level: Some(LogLevel::Info),
+            ..LogFilter::default()
+        })
+        .await
+        .len(),
+        205
+    );
+    // The text is looked for in the record and in the message, in any case.
+    assert_eq!(
+        read(LogFilter {
+            record: Some("#1001".into()),
+            ..LogFilter::default()
+        })
+        .await,
+        [
+            "Imported as sales order 1001-1.",
+            "PULPO unreachable while updating #1001."
+        ]
+    );
+    assert_eq!(
+        read(LogFilter {
+            record: Some("sku-abc".into()),
+            ..LogFilter::default()
+        })
+        .await,
+        ["Unknown in PULPO."]
+    );
+    assert_eq!(
+        read(LogFilter {
+            record: Some("pulpo".into()),
+            ..LogFilter::default()
+        })
+        .await,
+        [
+            "Failed: PULPO answered 500.",
+            "Unknown in PULPO.",
+            "PULPO unreachable while updating #1001."
+        ]
+    );
+    assert_eq!(
+        read(LogFilter {
+            record: Some("pulpo".into()),
+            min_level: Some(LogLevel::Error),
+            ..LogFilter::default()
+        })
+        .await,
+        [
+            "Failed: PULPO answered 500.",
+            "PULPO unreachable while updating #1001."
+        ]
+    );
+
+    // Paging: `after_id` continues where the last page ended.
+    let page = |after_id: Option<i64>| async move {
+        store
+            .logs(
+                run.id,
+                &LogFilter {
+                    after_id,
+                    limit: Some(2),
+                    ..LogFilter::default()
+                },
+            )
+            .await
+            .expect("logs")
+    };
+    let first = page(None).await;
+    assert_eq!(
+        first.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[0].id, all[1].id]
+    );
+    let second = page(Some(first[1].id)).await;
+    assert_eq!(
+        second.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [all[2].id, all[3].id]
+    );
+    assert!(page(Some(all[204].id)).await.is_empty());
+    assert_eq!(
+        read(LogFilter {
+            after_id: Some(all[1].id),
+            min_level: Some(LogLevel::Error),
+            limit: Some(1),
+            ..LogFilter::default()
+        })
+        .await,
+        ["Failed: PULPO answered 500."]
+    );
+    assert!(
+        store
+            .logs(run.id + 1000, &LogFilter::default())
+            .await
+            .expect("logs")
+            .is_empty()
+    );
+}
+
+async fn run_totals_sum_counters_usage_and_durations(db: Db) {
+    let store = db.store.as_ref();
+    let a = configuration(store, "A").await;
+    let b = configuration(store, "B").await;
+    let run_with = |integration: &Integration, due: i64| {
+        let request = manual(integration, at(due));
+        async move {
+            enqueue(store, request).await;
+            claim(store, "worker", at(due)).await.expect("claimed")
+        }
+    };
+    let end = |run: Run, status: RunStatus, counters: RunCounters, seconds: i64| async move {
+        let started = run.started_at;
+        store
+            .finish_run(
+                &lease(&run, "worker"),
+                status,
+                &counters,
+                None,
+                started + TimeDelta::seconds(seconds),
+            )
+            .await
+            .expect("finish")
+    };
+
+    // A: two finished runs (90 s and 30 s), one of them reporting its API usage in two parts.
+    let run = run_with(&a, 0).await;
+    let held = lease(&run, "worker");
+    let reported = [
+        ApiUsage {
+            shopify_requests: 2,
+            shopify_points: 50,
+            shopify_throttled: 1,
+            pulpo_requests: 3,
+            pulpo_retries: 0,
+        },
+        ApiUsage {
+            shopify_requests: 3,
+            shopify_points: 70,
+            shopify_throttled: 0,
+            pulpo_requests: 4,
+            pulpo_retries: 1,
+        },
+    ];
+    for usage in &reported {
+        store.add_run_usage(&held, usage).await.expect("usage");
+    }
+    let first = RunCounters {
+        fetched: 5,
+        created: 3,
+        updated: 1,
+        skipped: 1,
+        ..RunCounters::default()
+    };
+    end(run, RunStatus::Finished, first, 90).await;
+    let second = RunCounters {
+        fetched: 2,
+        created: 1,
+        cancelled: 1,
+        conflicts: 1,
+        ..RunCounters::default()
+    };
+    let run = run_with(&a, 100).await;
+    end(run, RunStatus::Finished, second, 30).await;
+    let partial = RunCounters {
+        fetched: 4,
+        created: 2,
+        failed: 2,
+        ..RunCounters::default()
+    };
+    let run = run_with(&a, 200).await;
+    end(run, RunStatus::FinishedPartially, partial, 60).await;
+    // B: a failed run, a running one and a queued one.
+    let failed = RunCounters {
+        fetched: 1,
+        failed: 1,
+        ..RunCounters::default()
+    };
+    let run = run_with(&b, 0).await;
+    end(run, RunStatus::Failed, failed, 15).await;
+    run_with(&b, 100).await;
+    enqueue(store, manual(&b, at(200))).await;
+
+    let totals = store.run_totals().await.expect("totals");
+    assert_eq!(totals.len(), 5, "{totals:#?}");
+    let of = |integration: &Integration, status: RunStatus| {
+        totals
+            .iter()
+            .find(|t| t.integration_id == integration.id && t.status == status)
+            .unwrap_or_else(|| panic!("no totals for {} {status:?}: {totals:#?}", integration.name))
+    };
+    let finished = of(&a, RunStatus::Finished);
+    assert_eq!(finished.runs, 2);
+    assert_eq!(
+        finished.counters,
+        RunCounters {
+            fetched: 7,
+            created: 4,
+            updated: 1,
+            cancelled: 1,
+            skipped: 1,
+            failed: 0,
+            conflicts: 1,
+        }
+    );
+    assert!(
+        (finished.finished_seconds - 120.0).abs() < 0.01,
+        "{finished:?}"
+    );
+    assert_eq!(
+        finished.usage,
+        ApiUsage {
+            shopify_requests: 5,
+            shopify_points: 120,
+            shopify_throttled: 1,
+            pulpo_requests: 7,
+            pulpo_retries: 1,
+        }
+    );
+    let partially = of(&a, RunStatus::FinishedPartially);
+    assert_eq!((partially.runs, partially.counters), (1, partial));
+    assert!((partially.finished_seconds - 60.0).abs() < 0.01);
+    assert_eq!(partially.usage, ApiUsage::default());
+    let failed_totals = of(&b, RunStatus::Failed);
+    assert_eq!((failed_totals.runs, failed_totals.counters), (1, failed));
+    assert!((failed_totals.finished_seconds - 15.0).abs() < 0.01);
+    for status in [RunStatus::Running, RunStatus::Queued] {
+        let open = of(&b, status);
+        assert_eq!(open.runs, 1);
+        assert_eq!(open.finished_seconds, 0.0, "{open:?}");
+    }
+}
+
+fn attention(
+    integration_id: i64,
+    order: &str,
+    kind: AttentionKind,
+    at: DateTime<Utc>,
+) -> Attention {
+    Attention {
+        integration_id,
+        shopify_order_id: format!("gid://shopify/Order/{order}"),
+        order_name: format!("#{order}"),
+        kind,
+        reason: "PULPO answered 500".into(),
+        attempts: 1,
+        run_id: None,
+        updated_at: at,
+    }
+}
+
+fn link(scope: LinkScope, fulfillment_order: &str, order: &str, order_num: &str) -> OrderLink {
+    OrderLink {
+        scope,
+        fulfillment_order_id: format!("gid://shopify/FulfillmentOrder/{fulfillment_order}"),
+        shopify_order_id: format!("gid://shopify/Order/{order}"),
+        order_name: format!("#{order}"),
+        order_num: order_num.into(),
+        warehouse_id: 1,
+        pulpo_order_id: None,
+        pulpo_state: PulpoOrderState::Queue,
+        fingerprint: "00000000000000aa".parse().expect("fingerprint"),
+        updated_at: at(0),
+    }
+}
+
+async fn cursors_order_links_and_flagged_orders(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    let daily = configuration(store, "Daily re-fetch").await;
+
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), None);
+    let moment = at(-3600) + TimeDelta::milliseconds(250);
+    store.set_cursor(sales.id, moment).await.expect("set");
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(moment));
+    store.set_cursor(sales.id, at(0)).await.expect("set again");
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(0)));
+    assert_eq!(store.cursor(daily.id).await.expect("cursor"), None);
+
+    // Links, per pair of systems.
+    let (shop, wms) = systems(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let scope = LinkScope {
+        origin_credential_id: shop.id,
+        destination_credential_id: wms.id,
+    };
+    let other_scope = LinkScope {
+        origin_credential_id: other_shop.id,
+        ..scope
+    };
+    let second = link(scope, "2", "1001", "1001-2");
+    let first = link(scope, "1", "1001", "1001-1");
+    store.save_order_link(&second).await.expect("save");
+    store.save_order_link(&first).await.expect("save");
+    store
+        .save_order_link(&link(scope, "3", "1002", "1002-1"))
+        .await
+        .expect("save");
+    assert_eq!(
+        store
+            .order_links(scope, "gid://shopify/Order/1001")
+            .await
+            .expect("links"),
+        [first.clone(), second.clone()],
+        "sorted by fulfillment order"
+    );
+    assert_eq!(
+        store
+            .order_link(scope, &second.fulfillment_order_id)
+            .await
+            .expect("link"),
+        Some(second.clone())
+    );
+    assert_eq!(store.count_order_links(scope).await.expect("count"), 3);
+
+    // Saving the link of a fulfillment order again replaces it (the create was confirmed).
+    let confirmed = OrderLink {
+        pulpo_order_id: Some(77),
+        pulpo_state: PulpoOrderState::Picking,
+        fingerprint: "00000000000000bb".parse().expect("fingerprint"),
+        warehouse_id: 2,
+        updated_at: at(60) + TimeDelta::milliseconds(5),
+        ..second.clone()
+    };
+    store.save_order_link(&confirmed).await.expect("upsert");
+    assert_eq!(
+        store
+            .order_link(scope, &second.fulfillment_order_id)
+            .await
+            .expect("link"),
+        Some(confirmed.clone())
+    );
+    assert_eq!(
+        confirmed.linked().map(|l| l.pulpo_order_id),
+        Some(77),
+        "a confirmed link is linked"
+    );
+    assert_eq!(store.count_order_links(scope).await.expect("count"), 3);
+
+    // An order number is PULPO's identity of the order: unique per pair of systems.
+    let clash = link(scope, "4", "1003", "1001-1");
+    assert!(
+        store.save_order_link(&clash).await.is_err(),
+        "a second link with order number 1001-1 in the same scope"
+    );
+    assert_eq!(
+        store
+            .order_link(scope, &clash.fulfillment_order_id)
+            .await
+            .expect("link"),
+        None
+    );
+    assert_eq!(store.count_order_links(scope).await.expect("count"), 3);
+    assert_eq!(
+        store.count_order_links(other_scope).await.expect("count"),
+        0
+    );
+    assert_eq!(
+        store
+            .order_link(other_scope, &first.fulfillment_order_id)
+            .await
+            .expect("link"),
+        None
+    );
+    store
+        .save_order_link(&link(other_scope, "1", "1001", "1001-1"))
+        .await
+        .expect("the same order number in another scope");
+    assert_eq!(
+        store.count_order_links(other_scope).await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store
+            .order_links(scope, "gid://shopify/Order/1001")
+            .await
+            .expect("links")
+            .len(),
+        2
+    );
+
+    // Flags: attempts count up, the newest is first, clearing removes one.
+    store
+        .flag_order(&attention(sales.id, "1001", AttentionKind::Failed, at(0)))
+        .await
+        .expect("flag");
+    store
+        .flag_order(&Attention {
+            reason: "PULPO refused: unknown SKU".into(),
+            kind: AttentionKind::Conflict,
+            run_id: Some(7),
+            ..attention(sales.id, "1001", AttentionKind::Failed, at(10))
+        })
+        .await
+        .expect("flag again");
+    store
+        .flag_order(&attention(sales.id, "1002", AttentionKind::Failed, at(20)))
+        .await
+        .expect("flag");
+    store
+        .flag_order(&attention(daily.id, "1003", AttentionKind::Failed, at(5)))
+        .await
+        .expect("flag");
+    let flagged = store.flagged_orders(Some(sales.id)).await.expect("flagged");
+    assert_eq!(
+        flagged,
+        [
+            attention(sales.id, "1002", AttentionKind::Failed, at(20)),
+            Attention {
+                reason: "PULPO refused: unknown SKU".into(),
+                attempts: 2,
+                run_id: Some(7),
+                ..attention(sales.id, "1001", AttentionKind::Conflict, at(10))
+            },
+        ]
+    );
+    let everywhere: Vec<String> = store
+        .flagged_orders(None)
+        .await
+        .expect("flagged")
+        .into_iter()
+        .map(|a| a.order_name)
+        .collect();
+    assert_eq!(everywhere, ["#1002", "#1001", "#1003"]);
+    store
+        .clear_order_flag(sales.id, "gid://shopify/Order/1001")
+        .await
+        .expect("clear");
+    store
+        .clear_order_flag(sales.id, "gid://shopify/Order/9999")
+        .await
+        .expect("clearing no flag");
+    let left: Vec<String> = store
+        .flagged_orders(Some(sales.id))
+        .await
+        .expect("flagged")
+        .into_iter()
+        .map(|a| a.order_name)
+        .collect();
+    assert_eq!(left, ["#1002"]);
+    assert_eq!(
+        store
+            .flagged_orders(Some(daily.id))
+            .await
+            .expect("flagged")
+            .len(),
+        1
+    );
+}
+
+async fn api_tokens_users_and_sessions(db: Db) {
+    let store = db.store.as_ref();
+    let token = store
+        .create_api_token("ci", "hash-ci")
+        .await
+        .expect("token");
+    assert_eq!(
+        (token.name.as_str(), token.token_hash.as_str()),
+        ("ci", "hash-ci")
+    );
+    assert_conflict(store.create_api_token("ci", "hash-other").await);
+    assert_conflict(store.create_api_token("deploy", "hash-ci").await);
+    assert_eq!(
+        store.api_token_by_hash("hash-ci").await.expect("read"),
+        Some(token)
+    );
+    assert_eq!(
+        store.api_token_by_hash("hash-other").await.expect("read"),
+        None
+    );
+
+    let admin = store
+        .create_user("admin", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")
+        .await
+        .expect("user");
+    assert_conflict(store.create_user("admin", "$argon2id$other").await);
+    assert_eq!(
+        store.user_by_name("admin").await.expect("read"),
+        Some(admin.clone())
+    );
+    assert_eq!(store.user_by_name("nobody").await.expect("read"), None);
+
+    let expires_at = Utc::now() + TimeDelta::hours(1);
+    let session = store
+        .create_session(&NewSession {
+            token_hash: "session-1".into(),
+            user_id: admin.id,
+            csrf_token: "csrf-1".into(),
+            expires_at,
+        })
+        .await
+        .expect("session");
+    assert_eq!(
+        (
+            session.user_id,
+            session.user_name.as_str(),
+            session.csrf_token.as_str()
+        ),
+        (admin.id, "admin", "csrf-1")
+    );
+    let found = |hash: &'static str, now: DateTime<Utc>| async move {
+        store.session_by_hash(hash, now).await.expect("read")
+    };
+    assert_eq!(found("session-1", Utc::now()).await, Some(session.clone()));
+    assert_eq!(
+        found("session-1", expires_at - TimeDelta::seconds(1))
+            .await
+            .map(|s| s.id),
+        Some(session.id)
+    );
+    assert_eq!(found("session-1", expires_at).await, None, "expired");
+    assert_eq!(found("session-2", Utc::now()).await, None);
+    assert!(store.delete_session("session-1").await.expect("logout"));
+    assert!(
+        !store
+            .delete_session("session-1")
+            .await
+            .expect("logout again")
+    );
+    assert_eq!(found("session-1", Utc::now()).await, None);
+
+    // A new session clears the expired ones away.
+    let short = store
+        .create_session(&NewSession {
+            token_hash: "session-short".into(),
+            user_id: admin.id,
+            csrf_token: "csrf-short".into(),
+            expires_at: Utc::now() + TimeDelta::milliseconds(300),
+        })
+        .await
+        .expect("short session");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(found("session-short", Utc::now()).await, None, "expired");
+    assert_eq!(
+        found("session-short", short.created_at).await.map(|s| s.id),
+        Some(short.id),
+        "still stored"
+    );
+    store
+        .create_session(&NewSession {
+            token_hash: "session-3".into(),
+            user_id: admin.id,
+            csrf_token: "csrf-3".into(),
+            expires_at: Utc::now() + TimeDelta::hours(1),
+        })
+        .await
+        .expect("session");
+    assert_eq!(
+        found("session-short", short.created_at).await,
+        None,
+        "deleted when the next session was created"
+    );
+    assert!(found("session-3", Utc::now()).await.is_some());
+}
+
+async fn a_database_migrated_by_a_newer_tentacle_is_refused(db: Db) {
+    let version = db.store.schema_version().await.expect("version");
+    assert!(version >= 1, "schema version {version}");
+    db.store.ping().await.expect("ping");
+    db.open_again()
+        .await
+        .schema_version()
+        .await
+        .expect("a second open of the same database works");
+
+    db.apply_migration_from_the_future().await;
+    match open(&db.url).await {
+        Err(
+            error @ StoreError::SchemaTooNew {
+                database_version,
+                binary_version,
+            },
+        ) => {
+            assert_eq!(database_version, 99_999_999_999);
+            assert_eq!(binary_version, version);
+            let text = error.to_string();
+            assert!(text.contains("schema is newer"), "{text}");
+        }
+        Err(other) => panic!("expected SchemaTooNew, got {other:?}"),
+        Ok(_) => panic!("a database from a newer tentacle was opened"),
+    }
+}
+
+async fn a_queue_change_wakes_idle_workers(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    let mut wake_ups = store.wake_ups();
+    if db.is_postgres() {
+        assert!(
+            wake_ups.wait(Duration::from_secs(5)).await,
+            "the listener wakes once when it connects"
+        );
+    }
+    wake_ups.mark_seen();
+    assert!(
+        !wake_ups.wait(Duration::from_millis(200)).await,
+        "nothing changed yet"
+    );
+
+    let queued = enqueue(store, manual(&sales, at(0))).await;
+    assert!(
+        wake_ups.wait(Duration::from_secs(1)).await,
+        "a queued run wakes"
+    );
+    wake_ups.mark_seen();
+    let kept = store
+        .enqueue_run(&manual(&sales, at(5)))
+        .await
+        .expect("enqueue");
+    assert!(!kept.created);
+    assert!(
+        !wake_ups.wait(Duration::from_millis(200)).await,
+        "nothing new was queued"
+    );
+
+    let running = claim(store, "worker", at(0)).await.expect("claimed");
+    assert_eq!(running.id, queued.id);
+    wake_ups.mark_seen();
+    finish(store, &running, "worker", at(1)).await;
+    assert!(
+        wake_ups.wait(Duration::from_secs(1)).await,
+        "a run that ends frees its configuration"
+    );
+}
+
+async fn references_to_missing_rows_are_conflicts(db: Db) {
+    let store = db.store.as_ref();
+    let (shop, wms) = systems(store).await;
+    let sales = configuration(store, "Sales orders").await;
+    let ghost = Credential {
+        id: shop.id.max(wms.id) + 1000,
+        ..shop.clone()
+    };
+    assert_conflict(
+        store
+            .save_integration(sales_orders("Ghost origin", &ghost, &wms))
+            .await,
+    );
+    assert_conflict(
+        store
+            .update_integration(sales.id, sales_orders("Sales orders", &shop, &ghost))
+            .await,
+    );
+    let missing = Integration {
+        id: sales.id + 1000,
+        ..sales.clone()
+    };
+    assert_conflict(store.enqueue_run(&manual(&missing, at(0))).await);
+    assert!(store.integrations().await.expect("list").len() == 1);
+
+    // A credential that imported orders refer to stays, like one an integration uses.
+    let linked = store
+        .save_credential(shopify("linked shop", "shpat_linked"))
+        .await
+        .expect("credential");
+    let scope = LinkScope {
+        origin_credential_id: linked.id,
+        destination_credential_id: wms.id,
+    };
+    store
+        .save_order_link(&link(scope, "1", "1001", "1001-1"))
+        .await
+        .expect("link");
+    assert_conflict(store.delete_credential(linked.id).await);
+    assert!(store.credential(linked.id).await.expect("read").is_some());
+}
+
+/// Several tentacle processes on one PostgreSQL database: a `PgStore` each, with its own
+/// pool, its own listener and its own workers.
+mod postgres_processes {
+    use super::*;
+
+    /// Runs the workers until every one has returned, failing with the first worker's panic.
+    async fn join_all(mut workers: tokio::task::JoinSet<()>) {
+        let all = async {
+            while let Some(done) = workers.join_next().await {
+                if let Err(error) = done {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(120), all)
+            .await
+            .expect("the workers are done within two minutes");
+    }
+
+    #[tokio::test]
+    async fn another_process_is_woken_through_listen_notify() {
+        let Some(db) = Db::postgres("listen_notify").await else {
+            return;
+        };
+        let sales = configuration(db.store.as_ref(), "Sales orders").await;
+        let other = db.open_again().await;
+        let mut wake_ups = other.wake_ups();
+        assert!(
+            wake_ups.wait(Duration::from_secs(5)).await,
+            "the listener wakes once when it connects"
+        );
+        wake_ups.mark_seen();
+        enqueue(db.store.as_ref(), manual(&sales, at(0))).await;
+        assert!(
+            wake_ups.wait(Duration::from_secs(1)).await,
+            "a run queued by another process wakes this one"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn six_processes_claim_every_run_exactly_once() {
+        const PROCESSES: usize = 6;
+        const WORKERS_PER_PROCESS: usize = 2;
+        let Some(db) = Db::postgres("six_processes").await else {
+            return;
+        };
+        let mut queued = Vec::new();
+        let mut running = HashMap::new();
+        for n in 0..10 {
+            let integration = configuration(db.store.as_ref(), &format!("Store {n}")).await;
+            // Due times going backwards: a queued later run never holds an earlier one back.
+            for due in (0..10).rev() {
+                queued.push(
+                    enqueue(db.store.as_ref(), manual(&integration, at(due)))
+                        .await
+                        .id,
+                );
+            }
+            running.insert(integration.id, AtomicBool::new(false));
+        }
+        let total = queued.len();
+        let running = Arc::new(running);
+        let claimed = Arc::new(Mutex::new(Vec::new()));
+        let finished = Arc::new(AtomicUsize::new(0));
+
+        let mut workers = tokio::task::JoinSet::new();
+        for process in 0..PROCESSES {
+            let store = db.open_again().await;
+            for worker in 0..WORKERS_PER_PROCESS {
+                let (store, running, claimed, finished) = (
+                    store.clone(),
+                    running.clone(),
+                    claimed.clone(),
+                    finished.clone(),
+                );
+                workers.spawn(async move {
+                    let owner = format!("process-{process}-worker-{worker}");
+                    while finished.load(Ordering::SeqCst) < total {
+                        let Some(run) = store
+                            .claim_run(&claim_at(&owner, at(3600), 600))
+                            .await
+                            .expect("claim")
+                        else {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            continue;
+                        };
+                        // Set right after the claim and cleared right before the finish: a
+                        // window inside the one in which the database holds the run RUNNING.
+                        assert!(
+                            !running[&run.integration_id].swap(true, Ordering::SeqCst),
+                            "two runs of integration {} at once",
+                            run.integration_id
+                        );
+                        claimed.lock().expect("claimed").push(run.id);
+                        tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=3))).await;
+                        running[&run.integration_id].store(false, Ordering::SeqCst);
+                        store
+                            .finish_run(
+                                &lease(&run, &owner),
+                                RunStatus::Finished,
+                                &RunCounters::default(),
+                                None,
+                                at(3600),
+                            )
+                            .await
+                            .expect("finish");
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+        join_all(workers).await;
+
+        let mut claimed = claimed.lock().expect("claimed").clone();
+        claimed.sort_unstable();
+        queued.sort_unstable();
+        assert_eq!(claimed, queued, "every run claimed exactly once");
+        let runs = db
+            .store
+            .runs(&RunFilter {
+                limit: Some(1000),
+                ..RunFilter::default()
+            })
+            .await
+            .expect("runs");
+        assert_eq!(runs.len(), total);
+        for run in runs {
+            assert_eq!(run.status, RunStatus::Finished, "{run:?}");
+            assert_eq!(run.attempts, 1, "{run:?}");
+            assert_eq!(run.worker, None, "{run:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_database_refuses_a_second_running_run_per_configuration() {
+        let Some(db) = Db::postgres("second_running").await else {
+            return;
+        };
+        let store = db.store.as_ref();
+        let sales = configuration(store, "Sales orders").await;
+        let other = configuration(store, "Other").await;
+        enqueue(store, manual(&sales, at(1))).await;
+        enqueue(store, manual(&sales, at(0))).await;
+        let running = claim(store, "worker", at(10)).await.expect("claimed");
+        let waiting = store
+            .runs(&RunFilter {
+                integration_id: Some(sales.id),
+                status: Some(RunStatus::Queued),
+                ..RunFilter::default()
+            })
+            .await
+            .expect("runs");
+        assert_eq!(waiting.len(), 1);
+        assert_ne!(waiting[0].id, running.id);
+        let other_run = enqueue(store, manual(&other, at(0))).await;
+
+        let pool = sqlx::PgPool::connect(&db.url).await.expect("raw pool");
+        let make_running = |id: i64| {
+            sqlx::query("UPDATE runs SET status = 'RUNNING' WHERE id = $1")
+                .bind(id)
+                .execute(&pool)
+        };
+        match make_running(waiting[0].id).await {
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
+            other => panic!("expected a unique violation, got {other:?}"),
+        }
+        make_running(other_run.id)
+            .await
+            .expect("another configuration's run may run beside it");
+        pool.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn daily_and_regular_runs_never_overlap_under_contention() {
+        use ExclusionRole::{Daily, Regular};
+        let Some(db) = Db::postgres("exclusion_contention").await else {
+            return;
+        };
+        let store = db.store.as_ref();
+        let mut queued = Vec::new();
+        for (name, role) in [
+            ("Sales orders A", Regular),
+            ("Sales orders B", Regular),
+            ("Daily re-fetch", Daily),
+        ] {
+            let integration = configuration(store, name).await;
+            // No gap: claims and finishes all happen at one instant, so only the "never at
+            // once" half of the rule is at stake here.
+            for due in (0..6).rev() {
+                queued.push(
+                    enqueue(store, exclusive(&integration, role, 0, at(due)))
+                        .await
+                        .id,
+                );
+            }
+        }
+        let daily = store
+            .integration_by_name("Daily re-fetch")
+            .await
+            .expect("read")
+            .expect("daily")
+            .id;
+        let total = queued.len();
+        let running_regular = Arc::new(AtomicI64::new(0));
+        let running_daily = Arc::new(AtomicI64::new(0));
+        let claimed = Arc::new(Mutex::new(Vec::new()));
+        let finished = Arc::new(AtomicUsize::new(0));
+
+        let mut workers = tokio::task::JoinSet::new();
+        for process in 0..6 {
+            let store = db.open_again().await;
+            for worker in 0..2 {
+                let (store, running_regular, running_daily, claimed, finished) = (
+                    store.clone(),
+                    running_regular.clone(),
+                    running_daily.clone(),
+                    claimed.clone(),
+                    finished.clone(),
+                );
+                workers.spawn(async move {
+                    let owner = format!("process-{process}-worker-{worker}");
+                    while finished.load(Ordering::SeqCst) < total {
+                        let Some(run) = store
+                            .claim_run(&claim_at(&owner, at(3600), 600))
+                            .await
+                            .expect("claim")
+                        else {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            continue;
+                        };
+                        let (mine, theirs) = if run.integration_id == daily {
+                            (&running_daily, &running_regular)
+                        } else {
+                            (&running_regular, &running_daily)
+                        };
+                        mine.fetch_add(1, Ordering::SeqCst);
+                        assert_eq!(
+                            theirs.load(Ordering::SeqCst),
+                            0,
+                            "a daily and a regular run of one store at once"
+                        );
+                        claimed.lock().expect("claimed").push(run.id);
+                        tokio::time::sleep(Duration::from_millis(fastrand::u64(1..=3))).await;
+                        mine.fetch_sub(1, Ordering::SeqCst);
+                        store
+                            .finish_run(
+                                &lease(&run, &owner),
+                                RunStatus::Finished,
+                                &RunCounters::default(),
+                                None,
+                                at(3600),
+                            )
+                            .await
+                            .expect("finish");
+                        finished.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        }
+        join_all(workers).await;
+
+        let mut claimed = claimed.lock().expect("claimed").clone();
+        claimed.sort_unstable();
+        queued.sort_unstable();
+        assert_eq!(claimed, queued, "every run claimed exactly once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_reapers_take_each_expired_run_once() {
+        const REAPERS: usize = 4;
+        let Some(db) = Db::postgres("concurrent_reapers").await else {
+            return;
+        };
+        let store = db.store.as_ref();
+        let mut runs = Vec::new();
+        for n in 0..20 {
+            let integration = configuration(store, &format!("Store {n}")).await;
+            runs.push(enqueue(store, manual(&integration, at(0))).await.id);
+        }
+        runs.sort_unstable();
+        let mut reapers = vec![db.store.clone()];
+        for _ in 1..REAPERS {
+            reapers.push(db.open_again().await);
+        }
+
+        // Two rounds resume every run, the third fails them (retry limit 3), each time with
+        // every process reaping at once.
+        for round in 1..=3_i64 {
+            let start = round * 100;
+            for n in 0..runs.len() {
+                claim(store, &format!("worker-{n}"), at(start))
+                    .await
+                    .expect("claimed");
+            }
+            let barrier = Arc::new(tokio::sync::Barrier::new(REAPERS));
+            let mut tasks = tokio::task::JoinSet::new();
+            for reaper in &reapers {
+                let (reaper, barrier) = (reaper.clone(), barrier.clone());
+                tasks.spawn(async move {
+                    barrier.wait().await;
+                    reaper
+                        .reap_expired_runs(&reap(at(start + 31), 3))
+                        .await
+                        .expect("reap")
+                });
+            }
+            let mut requeued = Vec::new();
+            let mut failed = Vec::new();
+            while let Some(reaped) = tasks.join_next().await {
+                let reaped = reaped.expect("reaper");
+                requeued.extend(reaped.requeued);
+                failed.extend(reaped.failed);
+            }
+            requeued.sort_unstable();
+            failed.sort_unstable();
+            if round < 3 {
+                assert_eq!(requeued, runs, "round {round}: each run resumed once");
+                assert!(failed.is_empty(), "round {round}: {failed:?}");
+            } else {
+                assert!(requeued.is_empty(), "round {round}: {requeued:?}");
+                assert_eq!(failed, runs, "round {round}: each run failed once");
+            }
+        }
+
+        for id in runs {
+            let run = store.run(id).await.expect("read").expect("run");
+            assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+            assert_eq!(messages(store, id).await, [RESUMED, RESUMED, FAILED]);
+        }
+    }
+}
