@@ -778,6 +778,14 @@ async fn enqueue_makes_one_run_per_due_time_and_never_piles_up(db: Db) {
     assert!(!after.created);
     assert_eq!(after.run.id, done.id);
     assert_eq!(after.run.status, RunStatus::Finished);
+
+    // What the scheduler reads in one query: per configuration, the earliest queued run that
+    // never started (a running or finished run does not count).
+    let unstarted = store.queued_unstarted_due().await.expect("queued runs");
+    let expected: std::collections::HashMap<i64, _> = [(sales.id, at(300)), (busy.id, at(10))]
+        .into_iter()
+        .collect();
+    assert_eq!(unstarted, expected);
 }
 
 async fn claims_take_the_oldest_due_run_and_one_per_configuration(db: Db) {
