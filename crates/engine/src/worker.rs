@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tentacle_domain::messages;
-use tentacle_store::{Claim, Reap, Reaped, Store};
+use tentacle_store::{Claim, Reap, Reaped, Run, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -167,7 +167,8 @@ pub async fn reap(
 
 /// Claims and executes runs one at a time until stopped. Idle, it waits for a wake-up (a run
 /// queued or freed anywhere, see [`tentacle_store::WakeUps`]) or `poll`, whichever comes first:
-/// runs that become due with time are found by polling.
+/// runs that become due with time are found by polling. A wake-up that comes while the loop
+/// works is kept for the next idle loop.
 async fn claim_loop(
     store: Arc<dyn Store>,
     leasing: Leasing,
@@ -178,13 +179,20 @@ async fn claim_loop(
 ) -> Result<(), EngineError> {
     let mut wake_ups = store.wake_ups();
     while !*stop.borrow() {
-        // Changes from here on wake the wait below, even those made while claiming.
-        wake_ups.mark_seen();
-        match work_once(store.clone(), &leasing, &owner, release.clone()).await {
-            Ok(Some(_)) => continue,
+        match claim_next(store.as_ref(), &leasing, &owner).await {
+            Ok(Some(run)) => {
+                // More runs may have become claimable at once: the next idle loop looks too.
+                wake_ups.pass_on();
+                if let Err(error) =
+                    execute_claimed(store.clone(), &leasing, &owner, run, release.clone()).await
+                {
+                    tracing::warn!(worker = %owner, %error, "Running a run failed.");
+                }
+                continue;
+            }
             Ok(None) => {}
             Err(error) => {
-                tracing::warn!(worker = %owner, %error, "Claiming or running a run failed.")
+                tracing::warn!(worker = %owner, %error, "Claiming a run failed.")
             }
         }
         tokio::select! {
@@ -202,6 +210,20 @@ pub async fn work_once(
     owner: &str,
     release: watch::Receiver<bool>,
 ) -> Result<Option<Executed>, EngineError> {
+    let Some(run) = claim_next(store.as_ref(), leasing, owner).await? else {
+        return Ok(None);
+    };
+    execute_claimed(store, leasing, owner, run, release)
+        .await
+        .map(Some)
+}
+
+/// Claims the oldest due run that may start, under a lease for `owner`.
+async fn claim_next(
+    store: &dyn Store,
+    leasing: &Leasing,
+    owner: &str,
+) -> Result<Option<Run>, EngineError> {
     let now = leasing.clock.now();
     let claim = Claim {
         owner: owner.to_string(),
@@ -209,9 +231,18 @@ pub async fn work_once(
         lease_until: now + lease_delta(leasing.lease),
         run_id: None,
     };
-    let Some(run) = store.claim_run(&claim).await? else {
-        return Ok(None);
-    };
+    Ok(store.claim_run(&claim).await?)
+}
+
+/// Executes a run `owner` claimed.
+async fn execute_claimed(
+    store: Arc<dyn Store>,
+    leasing: &Leasing,
+    owner: &str,
+    run: Run,
+    release: watch::Receiver<bool>,
+) -> Result<Executed, EngineError> {
+    let now = leasing.clock.now();
     let integration = store
         .integration(run.integration_id)
         .await?
@@ -231,5 +262,4 @@ pub async fn work_once(
         release,
     )
     .await
-    .map(Some)
 }
