@@ -1961,6 +1961,31 @@ mod postgres_processes {
         );
     }
 
+    #[tokio::test]
+    async fn workers_that_come_back_after_all_left_are_woken_again() {
+        let Some(db) = Db::postgres("listen_again").await else {
+            return;
+        };
+        let sales = configuration(db.store.as_ref(), "Sales orders").await;
+        let other = db.open_again().await;
+        let mut first = other.wake_ups();
+        assert!(first.wait(Duration::from_secs(5)).await, "listening");
+        drop(first);
+        // The listener notices within 5 s that nobody listens and stops.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let mut again = other.wake_ups();
+        assert!(
+            again.wait(Duration::from_secs(5)).await,
+            "a new listener connects"
+        );
+        again.mark_seen();
+        enqueue(db.store.as_ref(), manual(&sales, at(0))).await;
+        assert!(
+            again.wait(Duration::from_secs(1)).await,
+            "a run queued by another process wakes the returning worker"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn six_processes_claim_every_run_exactly_once() {
         const PROCESSES: usize = 6;

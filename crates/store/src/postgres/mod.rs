@@ -20,7 +20,8 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -69,8 +70,9 @@ pub struct PgStore {
     /// The schema this store works in: the payload of its notifications.
     schema: String,
     wake: WakeSender,
-    /// Started by the first [`Store::wake_ups`]: only workers need to listen.
-    listening: Arc<OnceLock<()>>,
+    /// Whether a listener task runs: [`Store::wake_ups`] starts one when none does (only
+    /// workers need to listen); it stops when the last worker is gone.
+    listening: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -105,7 +107,7 @@ impl PgStore {
             connect,
             schema,
             wake: WakeSender::new(),
-            listening: Arc::new(OnceLock::new()),
+            listening: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -129,6 +131,7 @@ impl PgStore {
     /// was down are lost, so the workers look once more). Stops when no worker listens.
     fn start_listening(&self) {
         let wake = self.wake.clone();
+        let listening = self.listening.clone();
         let schema = self.schema.clone();
         let pool = PgPoolOptions::new()
             .max_connections(1)
@@ -137,7 +140,12 @@ impl PgStore {
             let mut listener = None::<PgListener>;
             loop {
                 if wake.is_unheard() {
-                    return;
+                    listening.store(false, Ordering::SeqCst);
+                    // A worker that subscribed meanwhile saw the flag still up and started no
+                    // listener of its own: keep listening for it.
+                    if wake.is_unheard() || listening.swap(true, Ordering::SeqCst) {
+                        return;
+                    }
                 }
                 let Some(active) = listener.as_mut() else {
                     match PgListener::connect_with(&pool).await {
@@ -666,7 +674,9 @@ impl Store for PgStore {
 
     fn wake_ups(&self) -> WakeUps {
         let wake_ups = self.wake.subscribe();
-        self.listening.get_or_init(|| self.start_listening());
+        if !self.listening.swap(true, Ordering::SeqCst) {
+            self.start_listening();
+        }
         wake_ups
     }
 
