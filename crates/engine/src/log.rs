@@ -55,6 +55,11 @@ impl RunLog {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The run's lease: every write the run makes goes through it.
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
     pub fn record(&self, entry: LogEntry) {
         if let Some(observer) = &self.observer {
             observer(&entry);

@@ -157,6 +157,40 @@ impl Store for OutageStore {
         self.inner.reap_expired_runs(reap).await
     }
 
+    async fn set_cursor_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        updated_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.trip("set_cursor_leased")?;
+        self.inner
+            .set_cursor_leased(lease, integration_id, updated_at)
+            .await
+    }
+
+    async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()> {
+        self.trip("save_order_link_leased")?;
+        self.inner.save_order_link_leased(lease, link).await
+    }
+
+    async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()> {
+        self.trip("flag_order_leased")?;
+        self.inner.flag_order_leased(lease, attention).await
+    }
+
+    async fn clear_order_flag_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        shopify_order_id: &str,
+    ) -> Result<()> {
+        self.trip("clear_order_flag_leased")?;
+        self.inner
+            .clear_order_flag_leased(lease, integration_id, shopify_order_id)
+            .await
+    }
+
     fn wake_ups(&self) -> WakeUps {
         self.inner.wake_ups()
     }
@@ -449,12 +483,12 @@ impl TestApp {
 async fn a_run_that_loses_the_database_mid_run_resumes_instead_of_failing() {
     let app = spawn_app(60).await;
     // The 15th link written: well inside the run, after some orders went to PULPO.
-    app.store.fail_on("save_order_link", 15);
+    app.store.fail_on("save_order_link_leased", 15);
     let run = app.run().await;
 
     assert_eq!(
         *app.store.happened.lock().expect("lock"),
-        ["save_order_link"]
+        ["save_order_link_leased"]
     );
     assert_eq!(run.status, RunStatus::Finished, "{run:?}");
     assert_eq!(run.attempts, 2, "stopped once, then resumed: {run:?}");

@@ -170,6 +170,15 @@ pub trait Store: Send + Sync + 'static {
     /// The `updatedAt` up to which this integration's orders are handled.
     async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>>;
     async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()>;
+    /// [`Store::set_cursor`] by a running run: written only while `lease` still holds the run,
+    /// checked in the same transaction; [`StoreError::LeaseLost`] (and nothing written)
+    /// otherwise. A worker presumed dead cannot move the cursor of a run taken over.
+    async fn set_cursor_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        updated_at: DateTime<Utc>,
+    ) -> Result<()>;
 
     async fn order_links(&self, scope: LinkScope, shopify_order_id: &str)
     -> Result<Vec<OrderLink>>;
@@ -180,11 +189,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<OrderLink>>;
     /// Inserts or replaces the link of `(scope, fulfillment_order_id)`.
     async fn save_order_link(&self, link: &OrderLink) -> Result<()>;
+    /// [`Store::save_order_link`] by a running run, only while `lease` holds it (see
+    /// [`Store::set_cursor_leased`]).
+    async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()>;
     async fn count_order_links(&self, scope: LinkScope) -> Result<i64>;
 
     /// Marks an order as needing attention (failed or conflict); counts attempts.
     async fn flag_order(&self, attention: &Attention) -> Result<()>;
     async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()>;
+    /// [`Store::flag_order`] by a running run, only while `lease` holds it.
+    async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()>;
+    /// [`Store::clear_order_flag`] by a running run, only while `lease` holds it.
+    async fn clear_order_flag_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        shopify_order_id: &str,
+    ) -> Result<()>;
     /// Orders flagged for an integration, newest first.
     async fn flagged_orders(&self, integration_id: Option<i64>) -> Result<Vec<Attention>>;
 

@@ -323,6 +323,75 @@ async fn assert_lease_lost(store: &dyn Store, held: &Lease) {
         ..ApiUsage::default()
     };
     lost(store.add_run_usage(held, &usage).await, "add_run_usage");
+
+    // The run's other writes (cursor, links, flags) are refused too, and change nothing.
+    let integration_id = store
+        .run(held.run_id)
+        .await
+        .expect("read")
+        .expect("run")
+        .integration_id;
+    let integration = store
+        .integration(integration_id)
+        .await
+        .expect("read")
+        .expect("integration");
+    let scope = LinkScope {
+        origin_credential_id: integration.origin_credential_id,
+        destination_credential_id: integration.destination_credential_id,
+    };
+    let cursor = store.cursor(integration_id).await.expect("cursor");
+    lost(
+        store
+            .set_cursor_leased(held, integration_id, at(10_000))
+            .await,
+        "set_cursor_leased",
+    );
+    assert_eq!(store.cursor(integration_id).await.expect("cursor"), cursor);
+    let late = link(scope, "late", "late", "late-order");
+    lost(
+        store.save_order_link_leased(held, &late).await,
+        "save_order_link_leased",
+    );
+    assert_eq!(
+        store
+            .order_link(scope, &late.fulfillment_order_id)
+            .await
+            .expect("read"),
+        None
+    );
+    let flag = attention(integration_id, "late", AttentionKind::Failed, at(0));
+    lost(
+        store.flag_order_leased(held, &flag).await,
+        "flag_order_leased",
+    );
+    store
+        .flag_order(&attention(
+            integration_id,
+            "kept",
+            AttentionKind::Conflict,
+            at(0),
+        ))
+        .await
+        .expect("flag");
+    lost(
+        store
+            .clear_order_flag_leased(held, integration_id, "gid://shopify/Order/kept")
+            .await,
+        "clear_order_flag_leased",
+    );
+    let flagged: Vec<String> = store
+        .flagged_orders(Some(integration_id))
+        .await
+        .expect("flags")
+        .into_iter()
+        .map(|a| a.shopify_order_id)
+        .collect();
+    assert_eq!(flagged, ["gid://shopify/Order/kept"]);
+    store
+        .clear_order_flag(integration_id, "gid://shopify/Order/kept")
+        .await
+        .expect("clear");
     lost(
         store
             .finish_run(held, RunStatus::Finished, &counters, None, at(10_000))
@@ -977,6 +1046,52 @@ async fn a_worker_whose_run_was_reaped_can_no_longer_write(db: Db) {
         .update_run_counters(&held, &counters)
         .await
         .expect("counters while held");
+    // While held, the run's cursor, link and flag writes go through.
+    store
+        .set_cursor_leased(&held, sales.id, at(30))
+        .await
+        .expect("cursor while held");
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(30)));
+    let scope = LinkScope {
+        origin_credential_id: sales.origin_credential_id,
+        destination_credential_id: sales.destination_credential_id,
+    };
+    let imported = link(scope, "1", "1", "1001");
+    store
+        .save_order_link_leased(&held, &imported)
+        .await
+        .expect("link while held");
+    assert_eq!(
+        store
+            .order_link(scope, &imported.fulfillment_order_id)
+            .await
+            .expect("read"),
+        Some(imported.clone())
+    );
+    let failed = attention(sales.id, "2", AttentionKind::Failed, at(30));
+    store
+        .flag_order_leased(&held, &failed)
+        .await
+        .expect("flag while held");
+    assert_eq!(
+        store
+            .flagged_orders(Some(sales.id))
+            .await
+            .expect("flags")
+            .len(),
+        1
+    );
+    store
+        .clear_order_flag_leased(&held, sales.id, &failed.shopify_order_id)
+        .await
+        .expect("clear while held");
+    assert!(
+        store
+            .flagged_orders(Some(sales.id))
+            .await
+            .expect("flags")
+            .is_empty()
+    );
     assert_eq!(
         store
             .run(run.id)

@@ -591,17 +591,11 @@ impl Store for SqliteStore {
     }
 
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()> {
-        // The lease check writes first, so the transaction holds the write lock throughout and
-        // the entries land only while the run is still ours.
+        // Entries land only while the run is still ours: the lease check holds the run until
+        // the commit.
         let mut tx = self.pool.begin().await?;
-        let held = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "UPDATE runs SET lease_owner = lease_owner WHERE {HELD}"
-        )))
-        .bind(lease.run_id)
-        .bind(&lease.owner)
-        .execute(&mut *tx)
-        .await?;
-        if held.rows_affected() == 0 {
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
             return Err(lease_lost(lease.run_id));
         }
         insert_logs(&mut tx, lease.run_id, entries).await?;
@@ -705,14 +699,23 @@ impl Store for SqliteStore {
     }
 
     async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sync_cursors (integration_id, updated_at) VALUES (?1, ?2)
-             ON CONFLICT (integration_id) DO UPDATE SET updated_at = excluded.updated_at",
-        )
-        .bind(integration_id)
-        .bind(updated_at)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        write_cursor(&mut conn, integration_id, updated_at).await
+    }
+
+    async fn set_cursor_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        updated_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        }
+        write_cursor(&mut tx, integration_id, updated_at).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -754,29 +757,18 @@ impl Store for SqliteStore {
     }
 
     async fn save_order_link(&self, link: &OrderLink) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO order_links (origin_credential_id, destination_credential_id, fulfillment_order_id, shopify_order_id,
-                 order_name, order_num, pulpo_order_id, warehouse_id, fingerprint, state, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (origin_credential_id, destination_credential_id, fulfillment_order_id) DO UPDATE SET
-                 shopify_order_id = excluded.shopify_order_id, order_name = excluded.order_name,
-                 order_num = excluded.order_num, pulpo_order_id = excluded.pulpo_order_id,
-                 warehouse_id = excluded.warehouse_id, fingerprint = excluded.fingerprint,
-                 state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(link.scope.origin_credential_id)
-        .bind(link.scope.destination_credential_id)
-        .bind(&link.fulfillment_order_id)
-        .bind(&link.shopify_order_id)
-        .bind(&link.order_name)
-        .bind(&link.order_num)
-        .bind(link.pulpo_order_id)
-        .bind(link.warehouse_id)
-        .bind(link.fingerprint.to_string())
-        .bind(to_text(&link.pulpo_state))
-        .bind(link.updated_at)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        write_order_link(&mut conn, link).await
+    }
+
+    async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        }
+        write_order_link(&mut tx, link).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -792,33 +784,39 @@ impl Store for SqliteStore {
     }
 
     async fn flag_order(&self, attention: &Attention) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
-             ON CONFLICT (integration_id, shopify_order_id) DO UPDATE SET order_name = excluded.order_name,
-                 kind = excluded.kind, reason = excluded.reason, attempts = order_attention.attempts + 1,
-                 run_id = excluded.run_id, updated_at = excluded.updated_at",
-        )
-        .bind(attention.integration_id)
-        .bind(&attention.shopify_order_id)
-        .bind(&attention.order_name)
-        .bind(to_text(&attention.kind))
-        .bind(&attention.reason)
-        .bind(attention.run_id)
-        .bind(attention.updated_at)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        write_flag(&mut conn, attention).await
+    }
+
+    async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        }
+        write_flag(&mut tx, attention).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()> {
-        sqlx::query(
-            "DELETE FROM order_attention WHERE integration_id = ?1 AND shopify_order_id = ?2",
-        )
-        .bind(integration_id)
-        .bind(shopify_order_id)
-        .execute(&self.pool)
-        .await?;
+        let mut conn = self.pool.acquire().await?;
+        delete_flag(&mut conn, integration_id, shopify_order_id).await
+    }
+
+    async fn clear_order_flag_leased(
+        &self,
+        lease: &Lease,
+        integration_id: i64,
+        shopify_order_id: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        }
+        delete_flag(&mut tx, integration_id, shopify_order_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -937,3 +935,92 @@ impl Store for SqliteStore {
 
 const SESSION_SELECT: &str = "SELECT s.*, u.name AS user_name FROM sessions s \
      JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+
+async fn write_cursor(
+    conn: &mut sqlx::SqliteConnection,
+    integration_id: i64,
+    updated_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_cursors (integration_id, updated_at) VALUES (?1, ?2)
+         ON CONFLICT (integration_id) DO UPDATE SET updated_at = excluded.updated_at",
+    )
+    .bind(integration_id)
+    .bind(updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn write_order_link(conn: &mut sqlx::SqliteConnection, link: &OrderLink) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_links (origin_credential_id, destination_credential_id, fulfillment_order_id, shopify_order_id,
+             order_name, order_num, pulpo_order_id, warehouse_id, fingerprint, state, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (origin_credential_id, destination_credential_id, fulfillment_order_id) DO UPDATE SET
+             shopify_order_id = excluded.shopify_order_id, order_name = excluded.order_name,
+             order_num = excluded.order_num, pulpo_order_id = excluded.pulpo_order_id,
+             warehouse_id = excluded.warehouse_id, fingerprint = excluded.fingerprint,
+             state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(link.scope.origin_credential_id)
+    .bind(link.scope.destination_credential_id)
+    .bind(&link.fulfillment_order_id)
+    .bind(&link.shopify_order_id)
+    .bind(&link.order_name)
+    .bind(&link.order_num)
+    .bind(link.pulpo_order_id)
+    .bind(link.warehouse_id)
+    .bind(link.fingerprint.to_string())
+    .bind(to_text(&link.pulpo_state))
+    .bind(link.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn write_flag(conn: &mut sqlx::SqliteConnection, attention: &Attention) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)
+         ON CONFLICT (integration_id, shopify_order_id) DO UPDATE SET order_name = excluded.order_name,
+             kind = excluded.kind, reason = excluded.reason, attempts = order_attention.attempts + 1,
+             run_id = excluded.run_id, updated_at = excluded.updated_at",
+    )
+    .bind(attention.integration_id)
+    .bind(&attention.shopify_order_id)
+    .bind(&attention.order_name)
+    .bind(to_text(&attention.kind))
+    .bind(&attention.reason)
+    .bind(attention.run_id)
+    .bind(attention.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn delete_flag(
+    conn: &mut sqlx::SqliteConnection,
+    integration_id: i64,
+    shopify_order_id: &str,
+) -> Result<()> {
+    sqlx::query("DELETE FROM order_attention WHERE integration_id = ?1 AND shopify_order_id = ?2")
+        .bind(integration_id)
+        .bind(shopify_order_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether `lease` still holds its run, checked with a write so the transaction holds SQLite's
+/// write lock from here to its commit: the run cannot be taken over in between.
+async fn hold(conn: &mut sqlx::SqliteConnection, lease: &Lease) -> Result<bool> {
+    let held = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE runs SET lease_owner = lease_owner WHERE {HELD}"
+    )))
+    .bind(lease.run_id)
+    .bind(&lease.owner)
+    .execute(conn)
+    .await?;
+    Ok(held.rows_affected() == 1)
+}

@@ -259,7 +259,7 @@ impl SalesOrdersRun<'_> {
                 Ok(Some(order)) => order,
                 Ok(None) => {
                     self.store
-                        .clear_order_flag(self.integration.id, order_id)
+                        .clear_order_flag_leased(self.log.lease(), self.integration.id, order_id)
                         .await?;
                     continue;
                 }
@@ -348,7 +348,9 @@ impl SalesOrdersRun<'_> {
                 self.log.flush().await?;
                 // Everything on this page is committed: later runs start after it.
                 if let Some(last) = cursor {
-                    self.store.set_cursor(self.integration.id, last).await?;
+                    self.store
+                        .set_cursor_leased(self.log.lease(), self.integration.id, last)
+                        .await?;
                 }
             }
             Ok::<(), Abort>(())
@@ -363,7 +365,9 @@ impl SalesOrdersRun<'_> {
             Either::Right(((), write)) => write.await?,
         }
         if !daily {
-            self.store.set_cursor(self.integration.id, until).await?;
+            self.store
+                .set_cursor_leased(self.log.lease(), self.integration.id, until)
+                .await?;
         }
         Ok(())
     }
@@ -560,7 +564,7 @@ impl SalesOrdersRun<'_> {
             Handled::Done => {
                 if self.flagged.contains(&order.id) {
                     self.store
-                        .clear_order_flag(self.integration.id, &order.id)
+                        .clear_order_flag_leased(self.log.lease(), self.integration.id, &order.id)
                         .await?;
                 }
             }
@@ -586,10 +590,13 @@ impl SalesOrdersRun<'_> {
             kind,
             reason,
             attempts: 1,
-            run_id: None,
+            run_id: Some(self.log.lease().run_id),
             updated_at: Utc::now(),
         };
-        Ok(self.store.flag_order(&attention).await?)
+        Ok(self
+            .store
+            .flag_order_leased(self.log.lease(), &attention)
+            .await?)
     }
 
     /// What to do with `order`, from the rules and what we know of its PULPO orders.

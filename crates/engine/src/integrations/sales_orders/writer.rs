@@ -200,7 +200,10 @@ impl SalesOrdersRun<'_> {
         for &i in &pending {
             let entry = &new[i];
             self.store
-                .save_order_link(&self.link(entry.order, entry.draft, None))
+                .save_order_link_leased(
+                    self.log.lease(),
+                    &self.link(entry.order, entry.draft, None),
+                )
                 .await?;
         }
         if let [only] = pending[..] {
@@ -245,7 +248,10 @@ impl SalesOrdersRun<'_> {
         pulpo: (i64, PulpoOrderState),
     ) -> Result<(), StoreError> {
         self.store
-            .save_order_link(&self.link(entry.order, entry.draft, Some(pulpo)))
+            .save_order_link_leased(
+                self.log.lease(),
+                &self.link(entry.order, entry.draft, Some(pulpo)),
+            )
             .await?;
         self.log.count(|c| c.created += 1);
         Ok(())
@@ -444,7 +450,9 @@ impl SalesOrdersRun<'_> {
                         updated_at: Utc::now(),
                         ..link.clone()
                     };
-                    self.store.save_order_link(&updated).await?;
+                    self.store
+                        .save_order_link_leased(self.log.lease(), &updated)
+                        .await?;
                 }
                 Ok(_) => {}
                 // Deleted in PULPO: keep what we knew; the decision treats it as before.
@@ -489,7 +497,9 @@ impl SalesOrdersRun<'_> {
                 link.warehouse_id = draft.warehouse_id;
                 link.fulfillment_order_id = draft.fulfillment_order_id.clone();
             }
-            self.store.save_order_link(&link).await?;
+            self.store
+                .save_order_link_leased(self.log.lease(), &link)
+                .await?;
         }
         Ok(())
     }
