@@ -1,5 +1,5 @@
-//! The service loop behind `tentacle serve`: the scheduler tick, the reaper of runs whose
-//! worker was lost, and N claim loops that each work on one run at a time.
+//! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick, the
+//! reaper of runs whose worker was lost, and N claim loops that each work on one run at a time.
 //!
 //! Shutdown: stop claiming, let running runs finish within the grace period, then release the
 //! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
@@ -65,7 +65,13 @@ pub async fn serve(
         lease: config.lease,
     };
     let mut loops = JoinSet::new();
-    loops.spawn(housekeeping(
+    loops.spawn(scheduling(
+        store.clone(),
+        clock.clone(),
+        config.poll,
+        stop.clone(),
+    ));
+    loops.spawn(reaping(
         store.clone(),
         clock.clone(),
         config.clone(),
@@ -116,18 +122,32 @@ fn record(
     }
 }
 
-/// The scheduler tick and the reaper, every `poll`, until stopped. Every process runs both: the
-/// store makes them safe to run side by side.
-async fn housekeeping(
+/// The scheduler tick, every `poll`, until stopped. Every process runs one: the store makes
+/// them safe side by side.
+async fn scheduling(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    config: WorkerConfig,
+    poll: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     while !*stop.borrow() {
         if let Err(error) = scheduler::tick(store.as_ref(), clock.as_ref()).await {
             tracing::warn!(%error, "Scheduler tick failed.");
         }
+        let _ = tokio::time::timeout(poll, stop.changed()).await;
+    }
+    Ok(())
+}
+
+/// The reaper, every `poll`, until stopped; a loop of its own, so a long scheduler tick (the
+/// first one after thousands of stores fall due) never delays taking over a dead worker's runs.
+async fn reaping(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: WorkerConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    while !*stop.borrow() {
         if let Err(error) = reap(store.as_ref(), clock.as_ref(), config.max_losses).await {
             tracing::warn!(%error, "Reaper failed.");
         }
