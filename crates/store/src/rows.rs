@@ -8,11 +8,11 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Postgres, Row, Sqlite, Type};
-use tentacle_domain::run::RunCounters;
+use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
     ApiToken, Attention, Cipher, Credential, CredentialKind, Integration, LinkScope, OrderLink,
-    Result, Run, Secrets, Session, StoreError, User,
+    Result, Run, RunTotals, Secrets, Session, StoreError, StoredLogEntry, User,
 };
 
 /// A value both backends decode.
@@ -236,4 +236,46 @@ where
         }
         Err(error) => Err(error.into()),
     }
+}
+
+pub(crate) fn log_entry_from_row(row: &impl Columns) -> Result<StoredLogEntry> {
+    let level: String = row.column("level")?;
+    Ok(StoredLogEntry {
+        id: row.column("id")?,
+        run_id: row.column("run_id")?,
+        at: row.column("at")?,
+        level: from_text(&level)?,
+        record_kind: row.column("record_kind")?,
+        record: row.column("record")?,
+        message: row.column("message")?,
+    })
+}
+
+/// One row of the per-integration, per-status totals (`run_totals`); every sum as a 64-bit
+/// integer and `finished_seconds` as a float, on both backends.
+pub(crate) fn run_totals_from_row(row: &impl Columns) -> Result<RunTotals> {
+    let status: String = row.column("status")?;
+    let count = |name: &str| -> Result<u64> { Ok(row.column::<i64>(name)? as u64) };
+    Ok(RunTotals {
+        integration_id: row.column("integration_id")?,
+        status: from_text(&status)?,
+        runs: count("runs")?,
+        counters: RunCounters {
+            fetched: count("fetched")?,
+            created: count("created")?,
+            updated: count("updated")?,
+            cancelled: count("cancelled")?,
+            skipped: count("skipped")?,
+            failed: count("failed")?,
+            conflicts: count("conflicts")?,
+        },
+        finished_seconds: row.column("finished_seconds")?,
+        usage: ApiUsage {
+            shopify_requests: count("shopify_requests")?,
+            shopify_points: count("shopify_points")?,
+            shopify_throttled: count("shopify_throttled")?,
+            pulpo_requests: count("pulpo_requests")?,
+            pulpo_retries: count("pulpo_retries")?,
+        },
+    })
 }

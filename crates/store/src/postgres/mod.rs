@@ -32,8 +32,8 @@ use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus};
 
 use crate::rows::{
     RUN_COLUMNS, api_token_from_row, attention_from_row, conflict, credential_from_row, from_ms,
-    from_text, integration_from_row, lease_lost, link_from_row, migrate, ms, run_from_row,
-    secrets_aad, session_from_row, to_text, user_from_row,
+    integration_from_row, lease_lost, link_from_row, log_entry_from_row, migrate, ms, run_from_row,
+    run_totals_from_row, secrets_aad, session_from_row, to_text, user_from_row,
 };
 use crate::wake::WakeSender;
 use crate::{
@@ -828,20 +828,7 @@ impl Store for PgStore {
         .bind(i64::from(filter.limit.unwrap_or(1000)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let level: String = row.try_get("level")?;
-                Ok(StoredLogEntry {
-                    id: row.try_get("id")?,
-                    run_id: row.try_get("run_id")?,
-                    at: row.try_get("at")?,
-                    level: from_text(&level)?,
-                    record_kind: row.try_get("record_kind")?,
-                    record: row.try_get("record")?,
-                    message: row.try_get("message")?,
-                })
-            })
-            .collect()
+        rows.iter().map(log_entry_from_row).collect()
     }
 
     async fn run_totals(&self) -> Result<Vec<RunTotals>> {
@@ -862,34 +849,7 @@ impl Store for PgStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get("status")?;
-                let count = |name: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(name)? as u64) };
-                Ok(RunTotals {
-                    integration_id: row.try_get("integration_id")?,
-                    status: from_text(&status)?,
-                    runs: count("runs")?,
-                    counters: RunCounters {
-                        fetched: count("fetched")?,
-                        created: count("created")?,
-                        updated: count("updated")?,
-                        cancelled: count("cancelled")?,
-                        skipped: count("skipped")?,
-                        failed: count("failed")?,
-                        conflicts: count("conflicts")?,
-                    },
-                    finished_seconds: row.try_get("finished_seconds")?,
-                    usage: ApiUsage {
-                        shopify_requests: count("shopify_requests")?,
-                        shopify_points: count("shopify_points")?,
-                        shopify_throttled: count("shopify_throttled")?,
-                        pulpo_requests: count("pulpo_requests")?,
-                        pulpo_retries: count("pulpo_retries")?,
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(run_totals_from_row).collect()
     }
 
     async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>> {
