@@ -10,24 +10,16 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use secrecy::SecretString;
-use tentacle_domain::run::{RunStatus, Trigger};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::run::RunStatus;
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::controls;
-use tentacle_engine::runner::{RunOptions, run_integration};
-use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
-use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
-use tentacle_store::{
-    Cipher, LogFilter, NewCredential, NewIntegration, PgOptions, PgStore, Run, SqliteStore, Store,
-};
-use tokio::process::{Child, Command};
+use tentacle_store::{LogFilter, Run, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tentacle");
-const KEY: &str = "0909090909090909090909090909090909090909090909090909090909090909";
+mod support;
+
+use support::*;
 
 /// A PostgreSQL server of this test's own, stopped when dropped.
 struct PrivateServer {
@@ -162,127 +154,9 @@ impl Drop for PrivateServer {
     }
 }
 
-fn worker(db: &str) -> Child {
-    Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(["worker", "--lease-seconds", "5", "--poll-ms", "200"])
-        .env("TENTACLE_MASTER_KEY", KEY)
-        .env_remove("TENTACLE_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("tentacle worker starts")
-}
-
-async fn sandboxes(orders: usize, pulpo_latency_ms: u64) -> (ShopifySandbox, PulpoSandbox) {
-    let local = "127.0.0.1:0".parse().expect("address");
-    let shopify = ShopifySandbox::start(ShopifyConfig {
-        listen: local,
-        orders,
-        seed: 5,
-        bucket: 20_000.0,
-        restore_rate: 10_000.0,
-        ..ShopifyConfig::default()
-    })
-    .await
-    .expect("shopify");
-    let pulpo = PulpoSandbox::start(PulpoConfig {
-        listen: local,
-        seed: 5,
-        unknown_share: 0.0,
-        latency_ms: pulpo_latency_ms,
-        ..PulpoConfig::default()
-    })
-    .await
-    .expect("pulpo");
-    (shopify, pulpo)
-}
-
-/// Saves the store's two credentials and its sales orders configuration.
-async fn provision(
-    store: &dyn Store,
-    shopify: &ShopifySandbox,
-    pulpo: &PulpoSandbox,
-) -> tentacle_store::Integration {
-    let shop = store
-        .save_credential(NewCredential::shopify(
-            "shop",
-            &shopify.shop_url(),
-            "2026-10",
-            SecretString::from("shpat_sandbox".to_string()),
-        ))
-        .await
-        .expect("shop");
-    let wms = store
-        .save_credential(NewCredential::pulpo(
-            "wms",
-            &pulpo.base_url(),
-            "sandbox_admin",
-            SecretString::from("sandbox".to_string()),
-        ))
-        .await
-        .expect("wms");
-    store
-        .save_integration(NewIntegration {
-            name: "Store".into(),
-            kind: "sales_orders".into(),
-            origin_credential_id: shop.id,
-            destination_credential_id: wms.id,
-            settings: serde_json::to_value(SalesOrderSettings {
-                automatic_transfer: false,
-                fallback_customer_id: Some(1),
-                initial_import_days: 30,
-                ..SalesOrderSettings::default()
-            })
-            .expect("settings"),
-        })
-        .await
-        .expect("integration")
-}
-
-/// The order numbers one clean run imports (SQLite, a PULPO of its own).
-async fn reference_order_numbers(shopify: &ShopifySandbox) -> BTreeSet<String> {
-    let (_, pulpo) = sandboxes(0, 0).await;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open("sqlite::memory:", Cipher::ephemeral())
-            .await
-            .expect("reference store"),
-    );
-    let reference = provision(store.as_ref(), shopify, &pulpo).await;
-    let run = run_integration(
-        store,
-        &reference,
-        Trigger::Manual,
-        RunOptions::default(),
-        None,
-    )
-    .await
-    .expect("reference run");
-    assert_eq!(run.status, RunStatus::Finished, "{run:?}");
-    pulpo
-        .state
-        .sales_orders()
-        .into_iter()
-        .map(|o| o.order_num)
-        .collect()
-}
-
 /// The run as stored, or `None` while the database does not answer.
 async fn read_run(store: &dyn Store, id: i64) -> Option<Run> {
     store.run(id).await.ok().flatten()
-}
-
-async fn wait_for<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out after {limit:?} waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -291,18 +165,19 @@ async fn workers_carry_on_after_postgresql_restarts_during_a_run() {
         return;
     };
     let db = server.url();
-    let store: Arc<dyn Store> = Arc::new(
-        PgStore::open_with(
-            &db,
-            Cipher::from_hex(KEY).expect("key"),
-            PgOptions { max_connections: 4 },
-        )
-        .await
-        .expect("store"),
-    );
+    let store = open(&db).await;
     let (shopify, pulpo) = sandboxes(800, 30).await;
-    let sales = provision(store.as_ref(), &shopify, &pulpo).await;
-    let mut workers = vec![worker(&db), worker(&db)];
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let sales = configuration(
+        store.as_ref(),
+        &shopify,
+        wms,
+        "Store",
+        settings("", 10, false),
+    )
+    .await;
+    let lease = ["--lease-seconds", "5", "--poll-ms", "200"];
+    let mut workers = vec![worker(&db, &lease), worker(&db, &lease)];
 
     let run = controls::run_now(store.as_ref(), sales.id, &SystemClock)
         .await
