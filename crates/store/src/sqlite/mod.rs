@@ -69,6 +69,17 @@ impl SqliteStore {
             wake: WakeSender::new(),
         })
     }
+
+    /// A transaction in which `lease` holds its run until the commit (see `hold`), or
+    /// [`StoreError::LeaseLost`]: how every write of a running run starts.
+    async fn begin_held(&self, lease: &Lease) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, lease).await? {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(tx)
+    }
 }
 
 /// The condition under which the run lease `?1` (run id) / `?2` (owner) still holds.
@@ -593,11 +604,7 @@ impl Store for SqliteStore {
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()> {
         // Entries land only while the run is still ours: the lease check holds the run until
         // the commit.
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, lease).await? {
-            tx.rollback().await?;
-            return Err(lease_lost(lease.run_id));
-        }
+        let mut tx = self.begin_held(lease).await?;
         insert_logs(&mut tx, lease.run_id, entries).await?;
         tx.commit().await?;
         Ok(())
@@ -669,11 +676,7 @@ impl Store for SqliteStore {
         integration_id: i64,
         updated_at: DateTime<Utc>,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, lease).await? {
-            tx.rollback().await?;
-            return Err(lease_lost(lease.run_id));
-        }
+        let mut tx = self.begin_held(lease).await?;
         write_cursor(&mut tx, integration_id, updated_at).await?;
         tx.commit().await?;
         Ok(())
@@ -722,11 +725,7 @@ impl Store for SqliteStore {
     }
 
     async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, lease).await? {
-            tx.rollback().await?;
-            return Err(lease_lost(lease.run_id));
-        }
+        let mut tx = self.begin_held(lease).await?;
         write_order_link(&mut tx, link).await?;
         tx.commit().await?;
         Ok(())
@@ -749,11 +748,7 @@ impl Store for SqliteStore {
     }
 
     async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, lease).await? {
-            tx.rollback().await?;
-            return Err(lease_lost(lease.run_id));
-        }
+        let mut tx = self.begin_held(lease).await?;
         write_flag(&mut tx, attention).await?;
         tx.commit().await?;
         Ok(())
@@ -770,11 +765,7 @@ impl Store for SqliteStore {
         integration_id: i64,
         shopify_order_id: &str,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, lease).await? {
-            tx.rollback().await?;
-            return Err(lease_lost(lease.run_id));
-        }
+        let mut tx = self.begin_held(lease).await?;
         delete_flag(&mut tx, integration_id, shopify_order_id).await?;
         tx.commit().await?;
         Ok(())
