@@ -15,8 +15,6 @@
 use chrono::{DateTime, Days, LocalResult, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::settings::{FieldError, SalesOrderSettings};
-
 /// When a configuration's automatic runs are due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
@@ -27,22 +25,6 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The schedule of a sales orders configuration; `None` when automatic transfer is off.
-    pub fn of_sales_orders(settings: &SalesOrderSettings) -> Result<Option<Schedule>, FieldError> {
-        if !settings.automatic_transfer {
-            return Ok(None);
-        }
-        if settings.transfer_once_a_day {
-            return Ok(Some(Schedule::Daily {
-                time: settings.parse_transmission_time()?,
-                zone: settings.parse_time_zone()?,
-            }));
-        }
-        Ok(Some(Schedule::Every {
-            minutes: settings.frequency_minutes.clamp(1, 60),
-        }))
-    }
-
     /// The first due time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> DateTime<Utc> {
         match *self {
@@ -188,19 +170,19 @@ mod tests {
     }
 
     #[test]
-    fn a_configuration_schedules_by_its_settings() {
+    fn a_sales_orders_configuration_schedules_by_its_settings() {
+        use crate::sales_order::SalesOrderSettings;
+        use crate::settings::TypeSettings;
+
         let mut settings = SalesOrderSettings::default();
         assert_eq!(
-            Schedule::of_sales_orders(&settings),
+            settings.schedule(),
             Ok(Some(Schedule::Every { minutes: 10 }))
         );
         settings.transfer_once_a_day = true;
         settings.time_zone = "Europe/Madrid".into();
-        assert_eq!(
-            Schedule::of_sales_orders(&settings),
-            Ok(Some(madrid_at("02:00")))
-        );
+        assert_eq!(settings.schedule(), Ok(Some(madrid_at("02:00"))));
         settings.automatic_transfer = false;
-        assert_eq!(Schedule::of_sales_orders(&settings), Ok(None));
+        assert_eq!(settings.schedule(), Ok(None));
     }
 }

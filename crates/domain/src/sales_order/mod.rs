@@ -11,6 +11,7 @@ mod draft;
 mod fingerprint;
 mod plan;
 mod pulpo;
+mod settings;
 #[cfg(test)]
 mod tests;
 
@@ -24,3 +25,4 @@ pub use draft::{
 pub use fingerprint::{Fingerprint, InvalidFingerprint};
 pub use plan::Planner;
 pub use pulpo::{DuplicateWarehouseName, LinkedSalesOrder, PulpoOrderState, Warehouses};
+pub use settings::SalesOrderSettings;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::SalesOrderSettings;
 use super::draft::ship_to;
 use super::{
     CHANNEL, CancelReason, Cancellation, Conflict, ConflictReason, CustomerRef, Decision,
@@ -10,7 +11,6 @@ use super::{
     Step, Update, UpdateReason, Warehouses,
 };
 use crate::order::{FulfillmentOrder, LineItem, ShopifyOrder, gid_number};
-use crate::settings::SalesOrderSettings;
 
 /// Decides, order by order, what a sales orders run does. Built once per run.
 #[derive(Debug, Clone, Copy)]

@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
+use super::SalesOrderSettings;
 use super::*;
 use crate::order::{
     Address, Customer, FinancialStatus, FulfillmentOrder, FulfillmentOrderLine,
     FulfillmentOrderStatus, FulfillmentStatus, LineItem, ShopifyOrder,
 };
 use crate::run::LogLevel;
-use crate::settings::SalesOrderSettings;
 
 const BERLIN: i64 = 1;
 const PARIS: i64 = 2;

@@ -1,9 +1,9 @@
-//! The additional settings of a sales orders configuration (SPEC §3.1): their keys, defaults and
-//! validation.
+//! The additional settings of a sales orders configuration (SPEC §3.1): their declaration
+//! (keys, labels, bounds), defaults and the rules beyond bounds.
 //!
 //! Every key may be omitted (it takes its default); an unknown key is an error naming it, so a
-//! typo never silently falls back to a default. [`SalesOrderSettings::validate`] checks values
-//! on save and reports every bad field at once, each with a message a person can act on.
+//! typo never silently falls back to a default. Validation ([`crate::settings::validate`])
+//! reports every bad field at once, each with a message a person can act on.
 
 use std::fmt;
 
@@ -12,9 +12,9 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::order::{FinancialStatus, FulfillmentStatus};
+use crate::schedule::Schedule;
+use crate::settings::{self, Field, FieldError, Input, TypeSettings};
 
-/// Frequency bounds in minutes (SPEC §3.1).
-const FREQUENCY_MINUTES: (i64, i64) = (1, 60);
 /// Shopify only shows orders of the last 60 days to apps without the `read_all_orders` scope,
 /// so a longer initial import or daily timeframe would silently fetch less than asked.
 const LOOKBACK_DAYS: (i64, i64) = (1, 60);
@@ -24,6 +24,158 @@ const TIME_DIFFERENCE_SECONDS: (i64, i64) = (0, 3600);
 /// PULPO documents no length limit for `order_num`; 20 characters keep the prefix a short
 /// store marker and the resulting `order_num` readable on pick lists and labels.
 const PREFIX_MAX_CHARS: usize = 20;
+
+fn financial_statuses() -> Vec<&'static str> {
+    FinancialStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+fn fulfillment_statuses() -> Vec<&'static str> {
+    FulfillmentStatus::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+const DAILY: Option<&str> = Some("transfer_once_a_day");
+
+/// The sales orders fields after the shared schedule, as the form shows them.
+const FIELDS: &[Field] = &[
+    Field {
+        key: "initial_import_days",
+        label: "Initial import (days)",
+        name: "initial import",
+        help: "The first run fetches orders updated in the last N days.",
+        input: Input::Integer {
+            min: LOOKBACK_DAYS.0,
+            max: LOOKBACK_DAYS.1,
+            unit: "days",
+        },
+        group: "Schedule",
+        shown_by: None,
+    },
+    Field {
+        key: "import_financial_statuses",
+        label: "Import financial statuses",
+        name: "import financial statuses",
+        help: "An order must have one of these to be imported. Ctrl/⌘-click to pick several.",
+        input: Input::MultiSelect(financial_statuses),
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "import_fulfillment_statuses",
+        label: "Import fulfillment statuses",
+        name: "import fulfillment statuses",
+        help: "Fulfillment statuses allowed for import. Ctrl/⌘-click to pick several.",
+        input: Input::MultiSelect(fulfillment_statuses),
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "cancel_financial_statuses",
+        label: "Cancel financial statuses",
+        name: "cancel financial statuses",
+        help: "An imported order reaching one of these is cancelled in PULPO. Ctrl/⌘-click to pick several.",
+        input: Input::MultiSelect(financial_statuses),
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "cancel_fulfillment_statuses",
+        label: "Cancel fulfillment statuses",
+        name: "cancel fulfillment statuses",
+        help: "Likewise for fulfillment statuses. Ctrl/⌘-click to pick several.",
+        input: Input::MultiSelect(fulfillment_statuses),
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "required_tags",
+        label: "Required tags",
+        name: "required tags",
+        help: "Comma-separated; an order must carry all of them. Empty: no tag filter.",
+        input: Input::TextList,
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "only_physical_products",
+        label: "Only physical products",
+        name: "only physical products",
+        help: "Drop lines that need no shipping (gift cards, services).",
+        input: Input::Toggle,
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "fallback_customer_id",
+        label: "Fallback customer (PULPO id)",
+        name: "fallback customer",
+        help: "Used for orders without a Shopify customer; empty: such orders are skipped with a warning.",
+        input: Input::OptionalInteger,
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "order_number_prefix",
+        label: "Order number prefix",
+        name: "order number prefix",
+        help: "Prepended to the PULPO order number so two stores cannot collide.",
+        input: Input::Text,
+        group: "Which orders",
+        shown_by: None,
+    },
+    Field {
+        key: "transfer_once_a_day",
+        label: "Transfer orders once a day",
+        name: "transfer orders once a day",
+        help: "Turns this configuration into a daily re-fetch of recent orders.",
+        input: Input::Toggle,
+        group: "Daily re-fetch",
+        shown_by: None,
+    },
+    Field {
+        key: "transmission_time",
+        label: "Transmission time",
+        name: "transmission time",
+        help: "Local time of day the run starts (HH:MM).",
+        input: Input::Time,
+        group: "Daily re-fetch",
+        shown_by: DAILY,
+    },
+    Field {
+        key: "time_zone",
+        label: "Time zone",
+        name: "time zone",
+        help: "IANA zone of the transmission time, e.g. Europe/Madrid.",
+        input: Input::Text,
+        group: "Daily re-fetch",
+        shown_by: DAILY,
+    },
+    Field {
+        key: "timeframe_days",
+        label: "Timeframe to receive data (days)",
+        name: "timeframe to receive data",
+        help: "How many days back the run re-fetches.",
+        input: Input::Integer {
+            min: LOOKBACK_DAYS.0,
+            max: LOOKBACK_DAYS.1,
+            unit: "days",
+        },
+        group: "Daily re-fetch",
+        shown_by: DAILY,
+    },
+    Field {
+        key: "time_difference_seconds",
+        label: "Time difference (seconds)",
+        name: "time difference",
+        help: "Minimum gap to any regular sales orders run on the same store.",
+        input: Input::Integer {
+            min: TIME_DIFFERENCE_SECONDS.0,
+            max: TIME_DIFFERENCE_SECONDS.1,
+            unit: "seconds",
+        },
+        group: "Daily re-fetch",
+        shown_by: DAILY,
+    },
+];
 
 /// The settings of one sales orders configuration. Keys and defaults are those of SPEC §3.1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,42 +247,23 @@ impl Default for SalesOrderSettings {
     }
 }
 
-/// A setting that failed validation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct FieldError {
-    /// The settings key, e.g. `frequency_minutes`.
-    pub field: &'static str,
-    /// What is wrong and how to fix it, e.g. "frequency must be between 1 and 60 minutes".
-    pub message: String,
-}
+impl TypeSettings for SalesOrderSettings {
+    const FIELDS: &'static [Field] = FIELDS;
 
-impl FieldError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
+    fn automatic_transfer(&self) -> bool {
+        self.automatic_transfer
     }
-}
 
-impl SalesOrderSettings {
-    /// Checks every setting and returns all the bad ones, in key order.
-    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
+    fn frequency_minutes(&self) -> i64 {
+        self.frequency_minutes
+    }
+
+    fn check(&self, errors: &mut Vec<FieldError>) {
         let mut check = |result: Result<(), FieldError>| {
             if let Err(error) = result {
                 errors.push(error);
             }
         };
-
-        check(in_range(
-            "frequency_minutes",
-            "frequency",
-            "minutes",
-            self.frequency_minutes,
-            FREQUENCY_MINUTES,
-        ));
         check(not_empty(
             "import_financial_statuses",
             "financial status",
@@ -156,35 +289,33 @@ impl SalesOrderSettings {
         check(self.check_required_tags());
         check(self.check_fallback_customer());
         check(self.check_prefix());
-        check(in_range(
-            "initial_import_days",
-            "initial import",
-            "days",
-            self.initial_import_days,
-            LOOKBACK_DAYS,
-        ));
         check(self.parse_transmission_time().map(drop));
         check(self.parse_time_zone().map(drop));
-        check(in_range(
-            "timeframe_days",
-            "timeframe to receive data",
-            "days",
-            self.timeframe_days,
-            LOOKBACK_DAYS,
-        ));
-        check(in_range(
-            "time_difference_seconds",
-            "time difference",
-            "seconds",
-            self.time_difference_seconds,
-            TIME_DIFFERENCE_SECONDS,
-        ));
+    }
 
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
+    /// Every `frequency_minutes`, or in daily mode once a day at the transmission time.
+    fn schedule(&self) -> Result<Option<Schedule>, FieldError> {
+        if !self.automatic_transfer {
+            return Ok(None);
         }
+        if self.transfer_once_a_day {
+            return Ok(Some(Schedule::Daily {
+                time: self.parse_transmission_time()?,
+                zone: self.parse_time_zone()?,
+            }));
+        }
+        Ok(Some(Schedule::Every {
+            minutes: self
+                .frequency_minutes
+                .clamp(settings::FREQUENCY_MINUTES.0, settings::FREQUENCY_MINUTES.1),
+        }))
+    }
+}
+
+impl SalesOrderSettings {
+    /// Checks every setting and returns all the bad ones, in key order.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        settings::validate(self)
     }
 
     /// The transmission time as a time of day. Accepts exactly `HH:MM`, 00:00 to 23:59.
@@ -276,23 +407,6 @@ impl SalesOrderSettings {
             ));
         }
         Ok(())
-    }
-}
-
-fn in_range(
-    field: &'static str,
-    label: &str,
-    unit: &str,
-    value: i64,
-    (min, max): (i64, i64),
-) -> Result<(), FieldError> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(FieldError::new(
-            field,
-            format!("{label} must be between {min} and {max} {unit}"),
-        ))
     }
 }
 
@@ -459,7 +573,7 @@ mod tests {
             assert_eq!(
                 error,
                 FieldError {
-                    field: "frequency_minutes",
+                    field: "frequency_minutes".into(),
                     message: "frequency must be between 1 and 60 minutes".into(),
                 }
             );
@@ -479,7 +593,7 @@ mod tests {
             "import_financial_statuses": [],
             "import_fulfillment_statuses": [],
         })));
-        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             ["import_financial_statuses", "import_fulfillment_statuses"]
@@ -553,11 +667,11 @@ mod tests {
             errors,
             [
                 FieldError {
-                    field: "initial_import_days",
+                    field: "initial_import_days".into(),
                     message: "initial import must be between 1 and 60 days".into(),
                 },
                 FieldError {
-                    field: "timeframe_days",
+                    field: "timeframe_days".into(),
                     message: "timeframe to receive data must be between 1 and 60 days".into(),
                 },
             ]
@@ -622,7 +736,7 @@ mod tests {
             "time_zone": "Mars/Olympus",
             "time_difference_seconds": 99999,
         })));
-        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             [
