@@ -1,6 +1,7 @@
-//! Pure types and rules of tentacle's integrations: the sales orders settings, the Shopify
+//! Pure types and rules of tentacle's integrations: settings declared per type, the Shopify
 //! order as the integration sees it, the sales orders plan (import, update, cancel, skip,
-//! conflict), run status and the log messages. No I/O, and nothing of ours is imported here.
+//! conflict), the stock plan, run status and the log messages. No I/O, and nothing of ours is
+//! imported here.
 
 pub mod messages;
 pub mod order;
@@ -8,6 +9,7 @@ pub mod run;
 pub mod sales_order;
 pub mod schedule;
 pub mod settings;
+pub mod stock;
 mod string_enum;
 
 pub use string_enum::UnknownValue;

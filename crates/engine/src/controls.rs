@@ -7,7 +7,7 @@ use tentacle_domain::run::{RunStatus, Trigger};
 use tentacle_store::{Integration, Run, RunFilter, RunRequest, Store};
 
 use crate::clock::Clock;
-use crate::runner::EngineError;
+use crate::error::EngineError;
 use crate::scheduler;
 
 /// What the controls panel shows for one configuration.

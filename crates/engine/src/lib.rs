@@ -7,10 +7,15 @@
 pub mod clock;
 pub mod connections;
 pub mod controls;
+mod error;
 pub mod integrations;
 pub mod log;
+mod options;
 pub mod runner;
 pub mod scheduler;
 pub mod worker;
 
-pub use runner::{EngineError, RunOptions, run_integration};
+pub use error::EngineError;
+pub use integrations::{IntegrationType, Kind, find, register, registry};
+pub use options::RunOptions;
+pub use runner::run_integration;

@@ -4,47 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use tentacle_domain::messages;
 use tentacle_domain::run::{LogEntry, RecordRef, RunEnd, RunStatus, Trigger};
 use tentacle_store::{Claim, Integration, Lease, NewLogEntry, Run, RunRequest, Store, StoreError};
 use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
+use crate::error::EngineError;
 use crate::integrations::{self, Abort};
 use crate::log::{Observer, RunLog};
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("integration type {0:?} is not supported")]
-    UnknownType(String),
-    #[error("no integration configuration with id {0}")]
-    IntegrationNotFound(i64),
-}
-
-/// How a run works; the defaults suit production.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// PULPO requests in flight at once: set it to the concurrency the PULPO instance serves
-    /// (beyond it PULPO answers 429). Also how many orders are decided at once.
-    pub pulpo_concurrency: usize,
-    /// Shopify orders per page.
-    pub page_size: u32,
-    /// The run's notion of "now" (injected so tests and the scheduler control time).
-    pub now: DateTime<Utc>,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            pulpo_concurrency: 8,
-            page_size: 50,
-            now: Utc::now(),
-        }
-    }
-}
+use crate::options::RunOptions;
 
 /// How long a worker's hold on a run lasts without a heartbeat; renewed every third of it.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -161,10 +131,7 @@ pub async fn execute(
     options.now = leasing.clock.now().max(options.now);
     let log = RunLog::new(lease.clone(), run.counters, store.clone(), observer);
     tracing::info!(run_id = run.id, integration = %integration.name, trigger = %run.trigger, attempt = run.attempts, "Run started.");
-    if run.trigger == Trigger::Daily || crate::scheduler::is_daily(integration) {
-        crate::scheduler::log_postponement(store.as_ref(), integration, &run, &log).await?;
-    }
-    let work = work(store.as_ref(), integration, &log, &options);
+    let work = work(store.as_ref(), integration, &run, &log, &options);
     let heartbeat = heartbeat(store.as_ref(), &lease, leasing);
     let released = async {
         while !*release.borrow_and_update() {
@@ -283,16 +250,18 @@ async fn release_after_outage(
 async fn work(
     store: &dyn Store,
     integration: &Integration,
+    run: &Run,
     log: &RunLog,
     options: &RunOptions,
 ) -> Result<(RunEnd, Option<String>), StoreError> {
-    let outcome = match integration.kind.as_str() {
-        integrations::sales_orders::TYPE => {
-            integrations::sales_orders::run(store, integration, log, options).await
-        }
-        other => Err(Abort::Entry(LogEntry::error(
+    let outcome = match integrations::find(&integration.kind) {
+        Some(kind) => kind.execute(store, integration, run, log, options).await,
+        None => Err(Abort::Entry(LogEntry::error(
             None,
-            format!("integration type {other:?} is not supported by this tentacle"),
+            format!(
+                "integration type {:?} is not supported by this tentacle",
+                integration.kind
+            ),
         ))),
     };
     match outcome {

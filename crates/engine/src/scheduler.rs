@@ -10,21 +10,18 @@
 //! becomes active waits for its first due time; after downtime, the due time queued before
 //! runs once, late.
 //!
-//! The daily/regular exclusion is enforced at claim time by the store from each run's
-//! [`RunExclusion`]: the daily run of a Shopify store is the `daily` role, regular sales orders
-//! runs of that store the `regular` role.
+//! Exclusions between configurations (the sales orders daily re-fetch and the regular runs of one
+//! store) are enforced at claim time by the store from each run's [`RunExclusion`], which the
+//! configuration's type declares.
 
 use chrono::{DateTime, Utc};
-use tentacle_domain::messages;
 use tentacle_domain::run::{RunStatus, Trigger};
 use tentacle_domain::schedule::Schedule;
-use tentacle_domain::settings::SalesOrderSettings;
-use tentacle_store::{ExclusionRole, Integration, Run, RunExclusion, RunFilter, RunRequest, Store};
+use tentacle_store::{Integration, RunExclusion, RunFilter, RunRequest, Store};
 
 use crate::clock::Clock;
-use crate::integrations::sales_orders;
-use crate::log::RunLog;
-use crate::runner::EngineError;
+use crate::error::EngineError;
+use crate::integrations;
 
 /// Queues the next due run of every active configuration; returns how many runs it created.
 pub async fn tick(store: &dyn Store, clock: &dyn Clock) -> Result<usize, EngineError> {
@@ -89,8 +86,7 @@ pub async fn next_run_at(
 /// The schedule and trigger of a configuration's automatic runs; `None` when it has none (or
 /// its settings cannot be read: its runs say why when run by hand).
 fn schedule_of(integration: &Integration) -> Option<(Schedule, Trigger)> {
-    let settings = sales_order_settings(integration)?;
-    let schedule = Schedule::of_sales_orders(&settings).ok()??;
+    let schedule = integrations::find(&integration.kind)?.schedule(integration)?;
     let trigger = match schedule {
         Schedule::Every { .. } => Trigger::Schedule,
         Schedule::Daily { .. } => Trigger::Daily,
@@ -98,71 +94,8 @@ fn schedule_of(integration: &Integration) -> Option<(Schedule, Trigger)> {
     Some((schedule, trigger))
 }
 
-fn sales_order_settings(integration: &Integration) -> Option<SalesOrderSettings> {
-    if integration.kind != sales_orders::TYPE {
-        return None;
-    }
-    serde_json::from_value(integration.settings.clone()).ok()
-}
-
-/// Whether the configuration is a daily re-fetch.
-pub fn is_daily(integration: &Integration) -> bool {
-    sales_order_settings(integration).is_some_and(|s| s.transfer_once_a_day)
-}
-
-/// The exclusion of a sales orders configuration's runs: keyed by its Shopify store (origin
-/// credential), daily or regular. `None` for other types.
+/// The exclusion of a configuration's runs, as its type declares it (see
+/// [`crate::integrations::IntegrationType::exclusion`]).
 pub fn exclusion_of(integration: &Integration) -> Option<RunExclusion> {
-    let settings = sales_order_settings(integration)?;
-    Some(RunExclusion {
-        key: format!("shopify:{}", integration.origin_credential_id),
-        role: if settings.transfer_once_a_day {
-            ExclusionRole::Daily
-        } else {
-            ExclusionRole::Regular
-        },
-        gap_seconds: settings.time_difference_seconds,
-    })
-}
-
-/// Logs [`messages::daily_run_postponed`] on a daily run's first start when a regular run of the
-/// same store ended after the daily run was due (the daily run waited for it).
-pub(crate) async fn log_postponement(
-    store: &dyn Store,
-    daily: &Integration,
-    run: &Run,
-    log: &RunLog,
-) -> Result<(), EngineError> {
-    let (Some(due), Some(settings)) = (run.due_at, sales_order_settings(daily)) else {
-        return Ok(());
-    };
-    if run.attempts > 1 {
-        return Ok(());
-    }
-    let regulars = store.integrations().await?.into_iter().filter(|i| {
-        i.id != daily.id
-            && i.origin_credential_id == daily.origin_credential_id
-            && sales_order_settings(i).is_some_and(|s| !s.transfer_once_a_day)
-    });
-    for regular in regulars {
-        let recent = store
-            .runs(&RunFilter {
-                integration_id: Some(regular.id),
-                status: None,
-                limit: Some(5),
-                ..RunFilter::default()
-            })
-            .await?;
-        if recent
-            .iter()
-            .any(|r| r.finished_at.is_some_and(|end| end >= due))
-        {
-            log.record(messages::daily_run_postponed(
-                &regular.name,
-                settings.time_difference_seconds,
-            ));
-            return Ok(());
-        }
-    }
-    Ok(())
+    integrations::find(&integration.kind)?.exclusion(integration)
 }

@@ -15,7 +15,9 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::clock::Clock;
-use crate::runner::{self, EngineError, Executed, Leasing, RunOptions, lease_delta, to_new_entry};
+use crate::error::EngineError;
+use crate::options::RunOptions;
+use crate::runner::{self, Executed, Leasing, lease_delta, to_new_entry};
 use crate::scheduler;
 
 /// How a worker process works.

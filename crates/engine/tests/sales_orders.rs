@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use tentacle_domain::run::{RunStatus, Trigger};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::catalog::{Catalog, SHARED_WAREHOUSES, SHOP_ONLY_LOCATION};
 use tentacle_sandbox::faults::FaultSettings;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
 use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::clock::{Clock, TestClock};
 use tentacle_engine::runner::{Executed, Leasing};
 use tentacle_engine::{controls, scheduler, worker};

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
-use tentacle_domain::settings::SalesOrderSettings;
-use tentacle_store::{CredentialKind, NewCredential};
+use tentacle_store::NewCredential;
 use toml::Spanned;
 
 /// One problem in the file.
@@ -266,17 +265,22 @@ impl Reader<'_> {
         if name.is_empty() {
             self.error(raw.name.span().start, path("name"), "must not be empty");
         }
-        if raw.kind.get_ref() != "sales_orders" {
+        let Some(kind) = tentacle_engine::find(raw.kind.get_ref()) else {
+            let keys: Vec<String> = tentacle_engine::registry()
+                .iter()
+                .map(|k| format!("{:?}", k.key()))
+                .collect();
             self.error(
                 raw.kind.span().start,
                 path("type"),
                 format!(
-                    "unknown or not yet supported integration type {:?}: use \"sales_orders\"",
-                    raw.kind.get_ref()
+                    "unknown integration type {:?}: use one of {}",
+                    raw.kind.get_ref(),
+                    keys.join(", ")
                 ),
             );
             return None;
-        }
+        };
         let settings_json: serde_json::Map<String, Value> = raw
             .settings
             .iter()
@@ -293,39 +297,27 @@ impl Reader<'_> {
                 .find(|k| k.get_ref() == field)
                 .map(|k| k.span().start)
         };
-        let settings: SalesOrderSettings =
-            match serde_path_to_error::deserialize(Value::Object(settings_json)) {
-                Ok(settings) => settings,
-                Err(error) => {
-                    // The failing setting: serde names an unknown one in its message, the path
-                    // names a mistyped one.
-                    let message = error.inner().to_string();
-                    let field = message
-                        .strip_prefix("unknown field `")
-                        .and_then(|rest| rest.split('`').next())
-                        .map_or_else(|| error.path().to_string(), str::to_string);
-                    let offset = line_of_setting(&field).unwrap_or(spanned.span().start);
-                    self.error(offset, path(&format!("settings.{field}")), message);
-                    return None;
+        // Every bad setting is reported, each on its own line.
+        let settings = match kind.read_settings(&settings_json) {
+            Ok(settings) => settings,
+            Err(problems) => {
+                for problem in problems {
+                    let offset = line_of_setting(&problem.field).unwrap_or(spanned.span().start);
+                    self.error(
+                        offset,
+                        path(&format!("settings.{}", problem.field)),
+                        problem.message,
+                    );
                 }
-            };
-        if let Err(problems) = settings.validate() {
-            for problem in problems {
-                let offset = line_of_setting(problem.field).unwrap_or(spanned.span().start);
-                self.error(
-                    offset,
-                    path(&format!("settings.{}", problem.field)),
-                    problem.message,
-                );
+                return None;
             }
-            return None;
-        }
+        };
         Some(IntegrationEntry {
             name,
             kind: raw.kind.get_ref().clone(),
             origin: raw.origin.get_ref().clone(),
             destination: raw.destination.get_ref().clone(),
-            settings: serde_json::to_value(&settings).unwrap_or(Value::Null),
+            settings,
         })
     }
 }
@@ -382,12 +374,15 @@ pub fn parse(
     }
     for (index, spanned) in raw.integrations.iter().enumerate() {
         let integration = spanned.get_ref();
+        let Some(declared) = tentacle_engine::find(integration.kind.get_ref()) else {
+            continue;
+        };
         for (field, reference, expected) in [
-            ("origin", &integration.origin, CredentialKind::Shopify),
+            ("origin", &integration.origin, declared.origin()),
             (
                 "destination",
                 &integration.destination,
-                CredentialKind::Pulpo,
+                declared.destination(),
             ),
         ] {
             // A credential defined in this file must have the right type; one not in the file

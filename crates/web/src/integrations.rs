@@ -1,6 +1,6 @@
 //! `/api/integrations`: integration configurations. A save names every bad field at once
-//! (settings are checked by the domain; origin and destination must exist and be of the right
-//! kind) and saves nothing when one is bad.
+//! (settings are checked by the type's declaration; origin and destination must exist and be of
+//! the kinds the type declares) and saves nothing when one is bad.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -9,15 +9,12 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_engine::Kind;
 use tentacle_store::{CredentialKind, Integration, NewIntegration, Store};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody, FieldProblem, Result, json_body};
-
-/// The integration types this build can run.
-pub(crate) const KINDS: &[&str] = &["sales_orders"];
 
 /// An integration configuration as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,14 +56,14 @@ impl From<&Integration> for IntegrationView {
 #[allow(dead_code)] // Documents the body; handlers read it field by field to report every problem.
 pub struct IntegrationInput {
     name: String,
-    /// `sales_orders`.
+    /// A type key of `/api/integration-types`, e.g. `sales_orders` or `stock`.
     #[schema(rename = "type")]
     kind: String,
-    /// A Shopify credential.
+    /// A credential of the type's origin kind (`sales_orders`: Shopify; `stock`: PULPO).
     origin_credential_id: i64,
-    /// A PULPO credential.
+    /// A credential of the type's destination kind.
     destination_credential_id: i64,
-    /// The type's settings (SPEC §3.1 keys); omitted keys take their defaults.
+    /// The type's settings (see `/api/integration-types`); omitted keys take their defaults.
     #[schema(value_type = Object)]
     settings: Option<Value>,
 }
@@ -161,41 +158,21 @@ pub(crate) async fn delete_integration(
     }
 }
 
-/// The settings with defaults filled in, or every bad key. Each key is read on its own first,
-/// so a mistyped value or an unknown key does not hide the problems of the others.
-fn read_settings(settings: &Map<String, Value>, problems: &mut Vec<FieldProblem>) -> Option<Value> {
-    let before = problems.len();
-    for (key, value) in settings {
-        let one = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
-        if let Err(error) = serde_json::from_value::<SalesOrderSettings>(one) {
-            let message = error.to_string();
-            let message = if message.starts_with("unknown field") {
-                "is not a sales_orders setting".to_string()
-            } else {
-                message
-            };
-            problems.push(FieldProblem::new(format!("settings.{key}"), message));
-        }
-    }
-    if problems.len() > before {
-        return None;
-    }
-    let parsed: SalesOrderSettings = match serde_json::from_value(Value::Object(settings.clone())) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            problems.push(FieldProblem::new("settings", error.to_string()));
-            return None;
-        }
-    };
-    if let Err(errors) = parsed.validate() {
-        problems.extend(
-            errors
-                .into_iter()
-                .map(|e| FieldProblem::new(format!("settings.{}", e.field), e.message)),
-        );
-        return None;
-    }
-    serde_json::to_value(&parsed).ok()
+/// The settings with defaults filled in, or every bad key (as `settings.KEY`).
+fn read_settings(
+    kind: &dyn Kind,
+    settings: &Map<String, Value>,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<Value> {
+    kind.read_settings(settings)
+        .map_err(|errors| {
+            problems.extend(
+                errors
+                    .into_iter()
+                    .map(|e| FieldProblem::new(format!("settings.{}", e.field), e.message)),
+            );
+        })
+        .ok()
 }
 
 /// A credential reference: it must exist and be of `expected` kind.
@@ -288,27 +265,41 @@ pub(crate) async fn read_input(
             format!("another integration is named {name:?}"),
         ));
     }
+    let keys = || {
+        tentacle_engine::registry()
+            .iter()
+            .map(|k| format!("{:?}", k.key()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let kind = match top.get("type").and_then(Value::as_str) {
-        Some(kind) if KINDS.contains(&kind) => kind.to_string(),
-        Some(kind) => {
+        Some(key) => match tentacle_engine::find(key) {
+            Some(kind) => Some(kind),
+            None => {
+                problems.push(FieldProblem::new(
+                    "type",
+                    format!("unknown integration type {key:?}: use one of {}", keys()),
+                ));
+                None
+            }
+        },
+        None => {
             problems.push(FieldProblem::new(
                 "type",
-                format!(
-                    "unknown or not yet supported integration type {kind:?}: use \"sales_orders\""
-                ),
+                format!("is required: one of {}", keys()),
             ));
-            String::new()
+            None
         }
-        None => {
-            problems.push(FieldProblem::new("type", "is required: \"sales_orders\""));
-            String::new()
-        }
+    };
+    // Without a known type the credential kinds and settings cannot be checked.
+    let Some(kind) = kind else {
+        return Err(ApiError::Invalid(problems));
     };
     let origin = credential_ref(
         store,
         top,
         "origin_credential_id",
-        CredentialKind::Shopify,
+        kind.origin(),
         &mut problems,
     )
     .await?;
@@ -316,13 +307,13 @@ pub(crate) async fn read_input(
         store,
         top,
         "destination_credential_id",
-        CredentialKind::Pulpo,
+        kind.destination(),
         &mut problems,
     )
     .await?;
     let settings = match top.get("settings") {
-        None | Some(Value::Null) => read_settings(&Map::new(), &mut problems),
-        Some(Value::Object(settings)) => read_settings(settings, &mut problems),
+        None | Some(Value::Null) => read_settings(kind, &Map::new(), &mut problems),
+        Some(Value::Object(settings)) => read_settings(kind, settings, &mut problems),
         Some(_) => {
             problems.push(FieldProblem::new("settings", "must be an object"));
             None
@@ -331,11 +322,98 @@ pub(crate) async fn read_input(
     match settings {
         Some(settings) if problems.is_empty() => Ok(NewIntegration {
             name,
-            kind,
+            kind: kind.key().to_string(),
             origin_credential_id: origin,
             destination_credential_id: destination,
             settings,
         }),
         _ => Err(ApiError::Invalid(problems)),
     }
+}
+
+/// One setting of an integration type, as declared.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettingView {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    /// `toggle`, `integer`, `optional_integer`, `text`, `time`, `multi_select` or `text_list`.
+    pub input: &'static str,
+    /// Bounds of an `integer`.
+    pub min: Option<i64>,
+    pub max: Option<i64>,
+    /// The values a `multi_select` offers.
+    pub choices: Vec<&'static str>,
+    /// The value when the key is omitted.
+    #[schema(value_type = Object)]
+    pub default: Value,
+    /// The form's section.
+    pub group: &'static str,
+    /// The toggle this setting depends on.
+    pub shown_by: Option<&'static str>,
+}
+
+/// An integration type this tentacle runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationTypeView {
+    /// The `type` of a configuration, e.g. `sales_orders`.
+    pub key: &'static str,
+    pub label: &'static str,
+    pub summary: &'static str,
+    /// The credential kind of `origin_credential_id`: `shopify` or `pulpo`.
+    pub origin: &'static str,
+    /// The credential kind of `destination_credential_id`.
+    pub destination: &'static str,
+    /// Every setting in form order, the shared schedule first.
+    pub settings: Vec<SettingView>,
+}
+
+#[utoipa::path(get, path = "/api/integration-types", tag = "integrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<IntegrationTypeView>), (status = 401, body = ErrorBody)))]
+pub(crate) async fn list_integration_types() -> Json<Vec<IntegrationTypeView>> {
+    use tentacle_domain::settings::Input;
+    let types = tentacle_engine::registry()
+        .into_iter()
+        .map(|kind| {
+            let defaults = kind.defaults();
+            IntegrationTypeView {
+                key: kind.key(),
+                label: kind.label(),
+                summary: kind.summary(),
+                origin: kind.origin().as_str(),
+                destination: kind.destination().as_str(),
+                settings: kind
+                    .fields()
+                    .into_iter()
+                    .map(|field| {
+                        let (input, min, max, choices) = match field.input {
+                            Input::Toggle => ("toggle", None, None, Vec::new()),
+                            Input::Integer { min, max, .. } => {
+                                ("integer", Some(min), Some(max), Vec::new())
+                            }
+                            Input::OptionalInteger => ("optional_integer", None, None, Vec::new()),
+                            Input::Text => ("text", None, None, Vec::new()),
+                            Input::Time => ("time", None, None, Vec::new()),
+                            Input::MultiSelect(values) => ("multi_select", None, None, values()),
+                            Input::TextList => ("text_list", None, None, Vec::new()),
+                        };
+                        SettingView {
+                            key: field.key,
+                            label: field.label,
+                            help: field.help,
+                            input,
+                            min,
+                            max,
+                            choices,
+                            default: defaults[field.key].clone(),
+                            group: field.group,
+                            shown_by: field.shown_by,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Json(types)
 }

@@ -121,6 +121,7 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
             credentials::delete_credential
         ))
         .routes(routes!(credentials::check_credential))
+        .routes(routes!(integrations::list_integration_types))
         .routes(routes!(
             integrations::list_integrations,
             integrations::create_integration

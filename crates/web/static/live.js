@@ -44,8 +44,21 @@
     });
   }
 
+  // A select whose choice changes the whole form (the type of a new configuration) reloads the
+  // page with it, e.g. /integrations/new?type=stock.
+  function reloaders() {
+    document.querySelectorAll("select[data-reload-with]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        var url = new URL(window.location.href);
+        url.searchParams.set(select.dataset.reloadWith, select.value);
+        window.location.assign(url.toString());
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     dependents();
+    reloaders();
     // A form shown again with messages: start at the first field to fix.
     var invalid = document.querySelector(".field.invalid input, .field.invalid select");
     if (invalid) invalid.focus();

@@ -12,8 +12,10 @@ use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
 mod sales_orders;
+mod stock;
 
 pub use sales_orders::*;
+pub use stock::*;
 
 /// The system a run-level problem concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tentacle_store::{CredentialKind, NewIntegration};
+use tentacle_store::NewIntegration;
 
 use crate::config_file;
 
@@ -34,12 +34,16 @@ pub async fn run(db: &str, args: ApplyArgs) -> anyhow::Result<ExitCode> {
     // Resolve every reference before saving anything, so a bad file changes nothing.
     let mut problems = Vec::new();
     for integration in &file.integrations {
+        // The file's reader checked the type exists.
+        let Some(declared) = tentacle_engine::find(&integration.kind) else {
+            continue;
+        };
         for (field, name, expected) in [
-            ("origin", &integration.origin, CredentialKind::Shopify),
+            ("origin", &integration.origin, declared.origin()),
             (
                 "destination",
                 &integration.destination,
-                CredentialKind::Pulpo,
+                declared.destination(),
             ),
         ] {
             let kind = match file.credentials.iter().find(|c| &c.name == name) {

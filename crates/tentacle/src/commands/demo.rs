@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use secrecy::SecretString;
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::{NewCredential, NewIntegration};

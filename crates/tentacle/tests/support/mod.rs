@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use tentacle_domain::run::{RunStatus, Trigger};
-use tentacle_domain::settings::SalesOrderSettings;
-use tentacle_engine::runner::{RunOptions, run_integration};
+use tentacle_domain::sales_order::SalesOrderSettings;
+use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::{

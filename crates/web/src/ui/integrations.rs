@@ -1,14 +1,15 @@
-//! The Integration configuration tab: the list, the orange "+" to create, and one form per type
-//! with every sales orders setting of SPEC §3.1 (defaults filled in). The posted form becomes
-//! the JSON API's body and goes through the same checks; each message shows beside its field.
+//! The Integration configuration tab: the list, the orange "+" to create, and the form of a
+//! configuration, generated from its type's declared settings (defaults filled in): a new type
+//! needs no template of its own. The posted form becomes the JSON API's body and goes through
+//! the same checks; each message shows beside its field.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde_json::{Map, Value, json};
-use tentacle_domain::order::{FinancialStatus, FulfillmentStatus};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::settings::{Field, Input};
+use tentacle_engine::Kind;
 use tentacle_store::{CredentialKind, Integration};
 
 use super::{DoneQuery, Errors, Ui, UiResult, api_error, html, internal, notice};
@@ -57,7 +58,8 @@ pub(crate) async fn list(
             origin: name(i.origin_credential_id),
             destination: name(i.destination_credential_id),
             name: i.name,
-            kind: i.kind.replace('_', " "),
+            kind: tentacle_engine::find(&i.kind)
+                .map_or_else(|| i.kind.replace('_', " "), |k| k.label().to_string()),
             active: i.active,
         })
         .collect();
@@ -76,27 +78,51 @@ struct Choice {
     selected: bool,
 }
 
-/// Every field of the form as text, as shown (from the stored settings) or as posted.
+/// One setting as the form shows it, from its declaration and its value (stored, default or
+/// as posted).
+struct FieldView {
+    /// The settings key, also the input's id.
+    key: &'static str,
+    label: &'static str,
+    help: &'static str,
+    /// `toggle`, `number`, `text`, `time` or `multi`.
+    input: &'static str,
+    /// The text of a number, text or time input.
+    text: String,
+    /// A toggle's state.
+    on: bool,
+    /// A multi-select's choices.
+    choices: Vec<Choice>,
+    min: Option<i64>,
+    max: Option<i64>,
+    /// The error shown beside the field.
+    error: Option<String>,
+    /// The toggle this field depends on.
+    shown_by: Option<&'static str>,
+}
+
+/// A fieldset of the form.
+struct Group {
+    legend: &'static str,
+    fields: Vec<FieldView>,
+}
+
+/// Every part of the form, as shown (from the stored settings) or as posted.
 struct Fields {
+    /// The type's key and how it is called.
+    kind: &'static str,
+    kind_label: &'static str,
+    summary: &'static str,
+    /// Every type, for the type select of a new configuration.
+    kinds: Vec<Choice>,
     name: String,
+    origin_label: &'static str,
+    origin_help: &'static str,
     origin: Vec<Choice>,
+    destination_label: &'static str,
+    destination_help: &'static str,
     destination: Vec<Choice>,
-    automatic_transfer: bool,
-    frequency_minutes: String,
-    import_financial_statuses: Vec<Choice>,
-    import_fulfillment_statuses: Vec<Choice>,
-    cancel_financial_statuses: Vec<Choice>,
-    cancel_fulfillment_statuses: Vec<Choice>,
-    required_tags: String,
-    only_physical_products: bool,
-    fallback_customer_id: String,
-    order_number_prefix: String,
-    initial_import_days: String,
-    transfer_once_a_day: bool,
-    transmission_time: String,
-    time_zone: String,
-    timeframe_days: String,
-    time_difference_seconds: String,
+    groups: Vec<Group>,
 }
 
 #[derive(askama::Template)]
@@ -111,43 +137,18 @@ struct FormPage {
     no_credentials: bool,
 }
 
-const SHOWN: &[&str] = &[
-    "name",
-    "origin_credential_id",
-    "destination_credential_id",
-    "settings.automatic_transfer",
-    "settings.frequency_minutes",
-    "settings.import_financial_statuses",
-    "settings.import_fulfillment_statuses",
-    "settings.cancel_financial_statuses",
-    "settings.cancel_fulfillment_statuses",
-    "settings.required_tags",
-    "settings.only_physical_products",
-    "settings.fallback_customer_id",
-    "settings.order_number_prefix",
-    "settings.initial_import_days",
-    "settings.transfer_once_a_day",
-    "settings.transmission_time",
-    "settings.time_zone",
-    "settings.timeframe_days",
-    "settings.time_difference_seconds",
-];
-
-fn choices<'a>(all: impl Iterator<Item = &'a str>, selected: &[String]) -> Vec<Choice> {
-    all.map(|value| Choice {
-        value: value.to_string(),
-        label: value.replace('_', " ").to_lowercase(),
-        selected: selected.iter().any(|s| s == value),
-    })
+/// The form names of every field of `kind`, for messages the form can place.
+fn shown(kind: &dyn Kind) -> Vec<String> {
+    [
+        "name",
+        "type",
+        "origin_credential_id",
+        "destination_credential_id",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .chain(kind.fields().iter().map(|f| format!("settings.{}", f.key)))
     .collect()
-}
-
-fn financial(selected: &[String]) -> Vec<Choice> {
-    choices(FinancialStatus::ALL.iter().map(|s| s.as_str()), selected)
-}
-
-fn fulfillment(selected: &[String]) -> Vec<Choice> {
-    choices(FulfillmentStatus::ALL.iter().map(|s| s.as_str()), selected)
 }
 
 async fn credential_choices(
@@ -170,50 +171,132 @@ async fn credential_choices(
         .collect())
 }
 
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+fn credential_label(kind: CredentialKind) -> &'static str {
+    match kind {
+        CredentialKind::Shopify => "Shopify",
+        CredentialKind::Pulpo => "PULPO",
+    }
 }
 
-/// The form's fields for stored (or default) settings.
+/// How a stored setting is shown in its input.
+fn as_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+/// Where a field's value comes from: stored (or default) settings, or a posted form.
+enum Source<'a> {
+    Settings(&'a Value),
+    Posted(&'a Posted),
+}
+
+impl Source<'_> {
+    fn view(&self, field: &'static Field, errors: &Errors) -> FieldView {
+        let name = format!("settings.{}", field.key);
+        let (text, on, selected) = match self {
+            Source::Settings(settings) => {
+                let value = &settings[field.key];
+                let selected = value
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (as_text(value), value.as_bool().unwrap_or(false), selected)
+            }
+            Source::Posted(form) => (form.one(&name), form.on(&name), form.all(&name)),
+        };
+        let (input, min, max, choices) = match field.input {
+            Input::Toggle => ("toggle", None, None, Vec::new()),
+            Input::Integer { min, max, .. } => ("number", Some(min), Some(max), Vec::new()),
+            Input::OptionalInteger => ("number", None, None, Vec::new()),
+            Input::Text | Input::TextList => ("text", None, None, Vec::new()),
+            Input::Time => ("time", None, None, Vec::new()),
+            Input::MultiSelect(values) => {
+                let choices = values()
+                    .into_iter()
+                    .map(|value| Choice {
+                        value: value.to_string(),
+                        label: value.replace('_', " ").to_lowercase(),
+                        selected: selected.iter().any(|s| s == value),
+                    })
+                    .collect();
+                ("multi", None, None, choices)
+            }
+        };
+        FieldView {
+            key: field.key,
+            label: field.label,
+            help: field.help,
+            input,
+            text,
+            on,
+            choices,
+            min,
+            max,
+            error: errors.msg(&name).map(str::to_string),
+            shown_by: field.shown_by,
+        }
+    }
+}
+
+/// The form of `kind` with its values from `source`.
 async fn fields_of(
     state: &AppState,
+    kind: &'static dyn Kind,
     name: &str,
     origin: &str,
     destination: &str,
-    settings: &SalesOrderSettings,
+    source: Source<'_>,
+    errors: &Errors,
 ) -> UiResult<Fields> {
-    let s = serde_json::to_value(settings).map_err(internal)?;
+    let mut groups: Vec<Group> = Vec::new();
+    for field in kind.fields() {
+        let view = source.view(field, errors);
+        match groups.iter_mut().find(|g| g.legend == field.group) {
+            Some(group) => group.fields.push(view),
+            None => groups.push(Group {
+                legend: field.group,
+                fields: vec![view],
+            }),
+        }
+    }
     Ok(Fields {
+        kind: kind.key(),
+        kind_label: kind.label(),
+        summary: kind.summary(),
+        kinds: tentacle_engine::registry()
+            .into_iter()
+            .map(|k| Choice {
+                value: k.key().to_string(),
+                label: format!(
+                    "{} ({} → {})",
+                    k.label(),
+                    credential_label(k.origin()),
+                    credential_label(k.destination())
+                ),
+                selected: k.key() == kind.key(),
+            })
+            .collect(),
         name: name.to_string(),
-        origin: credential_choices(state, CredentialKind::Shopify, origin).await?,
-        destination: credential_choices(state, CredentialKind::Pulpo, destination).await?,
-        automatic_transfer: settings.automatic_transfer,
-        frequency_minutes: settings.frequency_minutes.to_string(),
-        import_financial_statuses: financial(&strings(&s["import_financial_statuses"])),
-        import_fulfillment_statuses: fulfillment(&strings(&s["import_fulfillment_statuses"])),
-        cancel_financial_statuses: financial(&strings(&s["cancel_financial_statuses"])),
-        cancel_fulfillment_statuses: fulfillment(&strings(&s["cancel_fulfillment_statuses"])),
-        required_tags: settings.required_tags.join(", "),
-        only_physical_products: settings.only_physical_products,
-        fallback_customer_id: settings
-            .fallback_customer_id
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-        order_number_prefix: settings.order_number_prefix.clone(),
-        initial_import_days: settings.initial_import_days.to_string(),
-        transfer_once_a_day: settings.transfer_once_a_day,
-        transmission_time: settings.transmission_time.clone(),
-        time_zone: settings.time_zone.clone(),
-        timeframe_days: settings.timeframe_days.to_string(),
-        time_difference_seconds: settings.time_difference_seconds.to_string(),
+        origin_label: credential_label(kind.origin()),
+        origin_help: kind.origin_help(),
+        origin: credential_choices(state, kind.origin(), origin).await?,
+        destination_label: credential_label(kind.destination()),
+        destination_help: kind.destination_help(),
+        destination: credential_choices(state, kind.destination(), destination).await?,
+        groups,
     })
 }
 
@@ -241,94 +324,46 @@ impl Posted {
         self.0.iter().any(|(k, _)| k == key)
     }
 
-    async fn fields(&self, state: &AppState) -> UiResult<Fields> {
-        Ok(Fields {
-            name: self.one("name"),
-            origin: credential_choices(
-                state,
-                CredentialKind::Shopify,
-                &self.one("origin_credential_id"),
-            )
-            .await?,
-            destination: credential_choices(
-                state,
-                CredentialKind::Pulpo,
-                &self.one("destination_credential_id"),
-            )
-            .await?,
-            automatic_transfer: self.on("settings.automatic_transfer"),
-            frequency_minutes: self.one("settings.frequency_minutes"),
-            import_financial_statuses: financial(&self.all("settings.import_financial_statuses")),
-            import_fulfillment_statuses: fulfillment(
-                &self.all("settings.import_fulfillment_statuses"),
-            ),
-            cancel_financial_statuses: financial(&self.all("settings.cancel_financial_statuses")),
-            cancel_fulfillment_statuses: fulfillment(
-                &self.all("settings.cancel_fulfillment_statuses"),
-            ),
-            required_tags: self.one("settings.required_tags"),
-            only_physical_products: self.on("settings.only_physical_products"),
-            fallback_customer_id: self.one("settings.fallback_customer_id"),
-            order_number_prefix: self.one("settings.order_number_prefix"),
-            initial_import_days: self.one("settings.initial_import_days"),
-            transfer_once_a_day: self.on("settings.transfer_once_a_day"),
-            transmission_time: self.one("settings.transmission_time"),
-            time_zone: self.one("settings.time_zone"),
-            timeframe_days: self.one("settings.timeframe_days"),
-            time_difference_seconds: self.one("settings.time_difference_seconds"),
-        })
+    /// The type the form is for: posted, or the first one.
+    fn kind(&self) -> &'static dyn Kind {
+        kind_or_first(Some(&self.one("type")))
     }
 
     /// The JSON API body the form stands for; numbers that are not numbers are reported here,
     /// the rest by the API's checks.
-    fn body(&self, errors: &mut Errors) -> Value {
+    fn body(&self, kind: &dyn Kind, errors: &mut Errors) -> Value {
         let mut settings = Map::new();
-        for key in [
-            "automatic_transfer",
-            "only_physical_products",
-            "transfer_once_a_day",
-        ] {
-            settings.insert(key.into(), json!(self.on(&format!("settings.{key}"))));
-        }
-        for key in [
-            "frequency_minutes",
-            "initial_import_days",
-            "timeframe_days",
-            "time_difference_seconds",
-            "fallback_customer_id",
-        ] {
-            let field = format!("settings.{key}");
-            let text = self.one(&field);
-            if text.is_empty() {
-                if key != "fallback_customer_id" {
-                    errors.add(&field, "is required: enter a whole number");
+        for field in kind.fields() {
+            let name = format!("settings.{}", field.key);
+            let value = match field.input {
+                Input::Toggle => json!(self.on(&name)),
+                Input::Integer { .. } | Input::OptionalInteger => {
+                    let text = self.one(&name);
+                    if text.is_empty() {
+                        if matches!(field.input, Input::Integer { .. }) {
+                            errors.add(&name, "is required: enter a whole number");
+                        }
+                        continue;
+                    }
+                    match text.parse::<i64>() {
+                        Ok(n) => json!(n),
+                        Err(_) => {
+                            errors.add(&name, format!("{text:?} is not a whole number"));
+                            continue;
+                        }
+                    }
                 }
-                continue;
-            }
-            match text.parse::<i64>() {
-                Ok(n) => {
-                    settings.insert(key.into(), json!(n));
-                }
-                Err(_) => errors.add(&field, format!("{text:?} is not a whole number")),
-            }
-        }
-        for key in [
-            "import_financial_statuses",
-            "import_fulfillment_statuses",
-            "cancel_financial_statuses",
-            "cancel_fulfillment_statuses",
-        ] {
-            settings.insert(key.into(), json!(self.all(&format!("settings.{key}"))));
-        }
-        let tags: Vec<String> = self
-            .one("settings.required_tags")
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
-        settings.insert("required_tags".into(), json!(tags));
-        for key in ["order_number_prefix", "transmission_time", "time_zone"] {
-            settings.insert(key.into(), json!(self.one(&format!("settings.{key}"))));
+                Input::Text | Input::Time => json!(self.one(&name)),
+                Input::MultiSelect(_) => json!(self.all(&name)),
+                Input::TextList => json!(
+                    self.one(&name)
+                        .split(',')
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty())
+                        .collect::<Vec<_>>()
+                ),
+            };
+            settings.insert(field.key.to_string(), value);
         }
         let id = |key: &str| {
             let text = self.one(key);
@@ -336,7 +371,7 @@ impl Posted {
         };
         json!({
             "name": self.one("name"),
-            "type": "sales_orders",
+            "type": kind.key(),
             "origin_credential_id": id("origin_credential_id"),
             "destination_credential_id": id("destination_credential_id"),
             "settings": settings,
@@ -344,9 +379,17 @@ impl Posted {
     }
 }
 
+/// The type with this key, or the first one of the registry.
+fn kind_or_first(key: Option<&str>) -> &'static dyn Kind {
+    key.and_then(tentacle_engine::find)
+        .unwrap_or_else(|| tentacle_engine::registry()[0])
+}
+
 fn form_page(ui: Ui, id: Option<i64>, f: Fields, errors: Errors) -> UiResult {
     let no_credentials = f.origin.is_empty() || f.destination.is_empty();
-    let other_errors = errors.others(SHOWN);
+    let shown = shown(kind_or_first(Some(f.kind)));
+    let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+    let other_errors = errors.others(&shown);
     let invalid = !errors.is_empty();
     let mut response = html(&FormPage {
         ui,
@@ -363,9 +406,31 @@ fn form_page(ui: Ui, id: Option<i64>, f: Fields, errors: Errors) -> UiResult {
     Ok(response)
 }
 
-pub(crate) async fn new_form(State(state): State<AppState>, ui: Ui) -> UiResult {
-    let f = fields_of(&state, "", "", "", &SalesOrderSettings::default()).await?;
-    form_page(ui, None, f, Errors::default())
+#[derive(serde::Deserialize)]
+pub(crate) struct NewQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+pub(crate) async fn new_form(
+    State(state): State<AppState>,
+    ui: Ui,
+    Query(query): Query<NewQuery>,
+) -> UiResult {
+    let kind = kind_or_first(query.kind.as_deref());
+    let defaults = kind.defaults();
+    let errors = Errors::default();
+    let f = fields_of(
+        &state,
+        kind,
+        "",
+        "",
+        "",
+        Source::Settings(&defaults),
+        &errors,
+    )
+    .await?;
+    form_page(ui, None, f, errors)
 }
 
 async fn existing(state: &AppState, id: i64) -> UiResult<Integration> {
@@ -383,36 +448,62 @@ pub(crate) async fn edit_form(
     Path(id): Path<i64>,
 ) -> UiResult {
     let integration = existing(&state, id).await?;
-    let settings: SalesOrderSettings =
-        serde_json::from_value(integration.settings.clone()).map_err(internal)?;
+    let kind = tentacle_engine::find(&integration.kind).ok_or_else(|| {
+        api_error(ApiError::NotFound(format!(
+            "integration type {:?} (not supported by this tentacle)",
+            integration.kind
+        )))
+    })?;
+    let errors = Errors::default();
     let f = fields_of(
         &state,
+        kind,
         &integration.name,
         &integration.origin_credential_id.to_string(),
         &integration.destination_credential_id.to_string(),
-        &settings,
+        Source::Settings(&integration.settings),
+        &errors,
     )
     .await?;
-    form_page(ui, Some(id), f, Errors::default())
+    form_page(ui, Some(id), f, errors)
+}
+
+/// The form as posted, shown again with `errors`.
+async fn posted_again(state: &AppState, form: &Posted, errors: &Errors) -> UiResult<Fields> {
+    fields_of(
+        state,
+        form.kind(),
+        &form.one("name"),
+        &form.one("origin_credential_id"),
+        &form.one("destination_credential_id"),
+        Source::Posted(form),
+        errors,
+    )
+    .await
 }
 
 /// Saves a posted form (create when `id` is `None`), or shows it again with its messages.
 async fn save(state: &AppState, ui: Ui, id: Option<i64>, form: Posted) -> UiResult {
+    let kind = form.kind();
     let mut errors = Errors::default();
-    let body = form.body(&mut errors);
+    let body = form.body(kind, &mut errors);
     let checked = read_input(state.store.as_ref(), &body, id).await;
     let input = match checked {
         Ok(input) if errors.is_empty() => input,
-        Ok(_) => return form_page(ui, id, form.fields(state).await?, errors),
+        Ok(_) => {
+            let f = posted_again(state, &form, &errors).await?;
+            return form_page(ui, id, f, errors);
+        }
         Err(ApiError::Invalid(problems)) => {
             let mut all = Errors::from_problems(problems);
             // A number the form could not read is reported once, with the form's words.
-            for field in SHOWN {
-                if let Some(message) = errors.msg(field) {
-                    all.add(field, message);
+            for field in shown(kind) {
+                if let Some(message) = errors.msg(&field) {
+                    all.add(&field, message);
                 }
             }
-            return form_page(ui, id, form.fields(state).await?, all);
+            let f = posted_again(state, &form, &all).await?;
+            return form_page(ui, id, f, all);
         }
         Err(other) => return Err(api_error(other)),
     };
@@ -440,8 +531,12 @@ pub(crate) async fn update(
     Path(id): Path<i64>,
     Form(form): Form<Vec<(String, String)>>,
 ) -> UiResult {
-    existing(&state, id).await?;
-    save(&state, ui, Some(id), Posted(form)).await
+    let integration = existing(&state, id).await?;
+    // The type of a configuration is fixed once saved, whatever the form says.
+    let mut fields = form;
+    fields.retain(|(k, _)| k != "type");
+    fields.push(("type".into(), integration.kind));
+    save(&state, ui, Some(id), Posted(fields)).await
 }
 
 pub(crate) async fn delete(State(state): State<AppState>, ui: Ui, Path(id): Path<i64>) -> UiResult {

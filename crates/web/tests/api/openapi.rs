@@ -109,6 +109,12 @@ fn requests(
         ),
         ("get", "/api/integrations", "/api/integrations".into(), None),
         (
+            "get",
+            "/api/integration-types",
+            "/api/integration-types".into(),
+            None,
+        ),
+        (
             "post",
             "/api/integrations",
             "/api/integrations".into(),

@@ -17,6 +17,7 @@
 //! by the number of orders a run reads. A failed order is flagged and re-fetched by id on later
 //! runs, so the cursor never waits for it.
 
+mod daily;
 mod resolve;
 #[cfg(test)]
 mod tests;
@@ -27,28 +28,84 @@ use std::collections::{HashSet, VecDeque};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 use futures_util::future::{Either, select};
-use tentacle_domain::messages::{self, System};
+use tentacle_domain::messages;
 use tentacle_domain::order::ShopifyOrder;
-use tentacle_domain::run::{ApiUsage, LogEntry, RecordRef};
+use tentacle_domain::run::{LogEntry, RecordRef, Trigger};
 use tentacle_domain::sales_order::{
-    Decision, Planner, SalesOrderDraft, SkipReason, Step, Warehouses,
+    Decision, Planner, SalesOrderDraft, SalesOrderSettings, SkipReason, Step, Warehouses,
 };
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_pulpo::PulpoClient;
 use tentacle_pulpo::model::SalesOrderBody;
-use tentacle_pulpo::{PulpoClient, PulpoError};
 use tentacle_shopify::queries::OrdersPage;
 use tentacle_shopify::{ShopifyClient, ShopifyError};
-use tentacle_store::{Attention, AttentionKind, Integration, LinkScope, Store};
+use tentacle_store::{
+    Attention, AttentionKind, CredentialKind, ExclusionRole, Integration, LinkScope, Run,
+    RunExclusion, Store, StoreError,
+};
 use tokio::sync::mpsc;
 
-use super::Abort;
-use crate::connections;
+use super::{Abort, IntegrationType, RunContext, is_systemic, pulpo_abort, shopify_abort};
 use crate::log::RunLog;
-use crate::runner::RunOptions;
+use crate::options::RunOptions;
 use resolve::ProductCache;
 use writer::{Failure, NewSalesOrder};
 
+/// The sales orders type (Shopify → PULPO).
+pub struct SalesOrders;
+
 pub const TYPE: &str = "sales_orders";
+
+#[async_trait::async_trait]
+impl IntegrationType for SalesOrders {
+    const KEY: &'static str = TYPE;
+    const LABEL: &'static str = "Sales orders";
+    const SUMMARY: &'static str =
+        "Imports eligible Shopify orders as PULPO sales orders, and cancels and updates them.";
+    const ORIGIN: CredentialKind = CredentialKind::Shopify;
+    const DESTINATION: CredentialKind = CredentialKind::Pulpo;
+    const ORIGIN_HELP: &'static str = "The store orders come from.";
+    const DESTINATION_HELP: &'static str = "The warehouse system they go to.";
+
+    type Settings = SalesOrderSettings;
+
+    async fn run(&self, run: &RunContext<'_>, settings: &SalesOrderSettings) -> Result<(), Abort> {
+        let run = SalesOrdersRun::start(run, settings.clone()).await?;
+        run.retry_flagged(run.options).await?;
+        run.fetch_and_handle(run.options).await
+    }
+
+    /// The daily re-fetch and the regular runs of one Shopify store (origin credential) never
+    /// overlap (SPEC §3.4).
+    fn exclusion(
+        &self,
+        integration: &Integration,
+        settings: &SalesOrderSettings,
+    ) -> Option<RunExclusion> {
+        Some(RunExclusion {
+            key: format!("shopify:{}", integration.origin_credential_id),
+            role: if settings.transfer_once_a_day {
+                ExclusionRole::Daily
+            } else {
+                ExclusionRole::Regular
+            },
+            gap_seconds: settings.time_difference_seconds,
+        })
+    }
+
+    async fn on_start(
+        &self,
+        store: &dyn Store,
+        integration: &Integration,
+        settings: &SalesOrderSettings,
+        run: &Run,
+        log: &RunLog,
+    ) -> Result<(), StoreError> {
+        if settings.transfer_once_a_day || run.trigger == Trigger::Daily {
+            daily::log_postponement(store, integration, run, log).await?;
+        }
+        Ok(())
+    }
+}
 
 /// Orders updated this long before the cursor are read again: Shopify's search index lags
 /// behind changes (about a minute observed), and an order it did not show yet must not be
@@ -64,10 +121,11 @@ struct SalesOrdersRun<'a> {
     store: &'a dyn Store,
     integration: &'a Integration,
     log: &'a RunLog,
+    options: &'a RunOptions,
     settings: SalesOrderSettings,
     warehouses: Warehouses,
-    shop: ShopifyClient,
-    wms: PulpoClient,
+    shop: &'a ShopifyClient,
+    wms: &'a PulpoClient,
     scope: LinkScope,
     products: ProductCache,
     /// PULPO requests in flight at once (the client holds to it) and orders decided at once.
@@ -109,51 +167,15 @@ struct PlannedBatch {
     cursor: Option<DateTime<Utc>>,
 }
 
-pub async fn run(
-    store: &dyn Store,
-    integration: &Integration,
-    log: &RunLog,
-    options: &RunOptions,
-) -> Result<(), Abort> {
-    let run = SalesOrdersRun::start(store, integration, log, options).await?;
-    run.retry_flagged(options).await?;
-    run.fetch_and_handle(options).await
-}
-
 impl<'a> SalesOrdersRun<'a> {
-    /// Reads the settings and credentials and checks both systems can be reached.
+    /// Checks both systems can be reached and reads the warehouses and locations.
     async fn start(
-        store: &'a dyn Store,
-        integration: &'a Integration,
-        log: &'a RunLog,
-        options: &RunOptions,
+        context: &'a RunContext<'a>,
+        settings: SalesOrderSettings,
     ) -> Result<SalesOrdersRun<'a>, Abort> {
-        let settings: SalesOrderSettings = serde_json::from_value(integration.settings.clone()).map_err(|e| {
-        Abort::Entry(LogEntry::error(None, format!("The integration settings cannot be read ({e}): fix them in Integration configuration")))
-    })?;
-        if let Err(errors) = settings.validate() {
-            return Err(Abort::Entry(messages::invalid_settings(&errors)));
-        }
-        let origin = load_credential(store, integration.origin_credential_id).await?;
-        let destination = load_credential(store, integration.destination_credential_id).await?;
-        let shop = connections::shopify_client(&origin)
-            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
-        let wms = connections::pulpo_client(&destination, options.pulpo_concurrency)
-            .map_err(|e| Abort::Entry(LogEntry::error(None, e.to_string())))?;
-        let (shopify_stats, pulpo_stats) = (shop.stats(), wms.stats());
-        log.track_usage(Box::new(move || {
-            let read = |counter: &std::sync::atomic::AtomicU64| {
-                counter.load(std::sync::atomic::Ordering::Relaxed)
-            };
-            ApiUsage {
-                shopify_requests: read(&shopify_stats.requests),
-                shopify_points: read(&shopify_stats.points),
-                shopify_throttled: read(&shopify_stats.throttled),
-                pulpo_requests: read(&pulpo_stats.requests),
-                pulpo_retries: read(&pulpo_stats.retries),
-            }
-        }));
-
+        let (store, integration, log) = (context.store, context.integration, context.log);
+        let (origin, destination) = (&context.origin, &context.destination);
+        let (shop, wms) = (context.shopify(), context.pulpo());
         let pulpo_warehouses = wms
             .warehouses()
             .await
@@ -179,6 +201,7 @@ impl<'a> SalesOrdersRun<'a> {
             store,
             integration,
             log,
+            options: context.options,
             settings,
             warehouses,
             shop,
@@ -188,7 +211,7 @@ impl<'a> SalesOrdersRun<'a> {
                 destination_credential_id: destination.id,
             },
             products: ProductCache::default(),
-            pulpo_concurrency: options.pulpo_concurrency.max(1),
+            pulpo_concurrency: context.options.pulpo_concurrency.max(1),
             flagged: flagged
                 .iter()
                 .filter(|f| f.kind == AttentionKind::Failed)
@@ -196,51 +219,6 @@ impl<'a> SalesOrdersRun<'a> {
                 .collect(),
         })
     }
-}
-
-async fn load_credential(store: &dyn Store, id: i64) -> Result<tentacle_store::Credential, Abort> {
-    store.credential(id).await?.ok_or_else(|| {
-        Abort::Entry(LogEntry::error(
-            None,
-            format!("credential {id} no longer exists: edit the integration configuration"),
-        ))
-    })
-}
-
-fn pulpo_abort(error: &PulpoError, credential: &str) -> Abort {
-    Abort::Entry(match error {
-        PulpoError::LoginRefused { .. } | PulpoError::Unauthorized => {
-            messages::credentials_rejected(System::Pulpo, credential)
-        }
-        PulpoError::Unavailable { attempts, last } => {
-            messages::unreachable(System::Pulpo, *attempts, last)
-        }
-        other => LogEntry::error(
-            None,
-            format!("{other}: the run stopped and the next run continues where it stopped"),
-        ),
-    })
-}
-
-fn shopify_abort(error: &ShopifyError, credential: &str) -> Abort {
-    Abort::Entry(match error {
-        ShopifyError::InvalidToken => messages::credentials_rejected(System::Shopify, credential),
-        ShopifyError::Unavailable { attempts, last } => {
-            messages::unreachable(System::Shopify, *attempts, last)
-        }
-        other => LogEntry::error(
-            None,
-            format!("{other}: the run stopped and the next run continues where it stopped"),
-        ),
-    })
-}
-
-/// Errors that stop the whole run: every other order would hit them too.
-fn is_systemic(error: &PulpoError) -> bool {
-    matches!(
-        error,
-        PulpoError::LoginRefused { .. } | PulpoError::Unauthorized | PulpoError::Unavailable { .. }
-    )
 }
 
 /// One order's sync with PULPO, tagged with the order's place in its page.

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tentacle_domain::run::Trigger;
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_sandbox::catalog::{Catalog, SHARED_WAREHOUSES};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::{Cipher, Integration, NewCredential, NewIntegration, SqliteStore, Store};
 
-use super::{SalesOrdersRun, Work};
+use super::{SalesOrders, SalesOrdersRun, Work};
+use crate::integrations::RunContext;
 use crate::log::RunLog;
-use crate::runner::RunOptions;
+use crate::options::RunOptions;
 
 struct Systems {
     shopify: ShopifySandbox,
@@ -196,7 +197,16 @@ async fn an_order_on_two_pages_is_decided_again_once_the_first_is_written() {
         owner: claim.owner,
     };
     let log = RunLog::new(lease, record.counters, systems.store.clone(), None);
-    let run = SalesOrdersRun::start(systems.store.as_ref(), &systems.integration, &log, &options)
+    let context = RunContext::connect::<SalesOrders>(
+        systems.store.as_ref(),
+        &systems.integration,
+        &log,
+        &options,
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the clients connect"));
+    let settings = serde_json::from_value(systems.integration.settings.clone()).expect("settings");
+    let run = SalesOrdersRun::start(&context, settings)
         .await
         .unwrap_or_else(|_| panic!("the run starts"));
 

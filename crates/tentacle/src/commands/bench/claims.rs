@@ -18,7 +18,7 @@ use serde_json::json;
 use sqlx::ConnectOptions;
 use sqlx::postgres::PgConnectOptions;
 use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::scheduler;
 use tentacle_store::{

@@ -16,7 +16,7 @@ use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 use serde_json::json;
 use tentacle_domain::run::Trigger;
-use tentacle_domain::settings::SalesOrderSettings;
+use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox, PulpoStatsSnapshot};
 use tentacle_sandbox::shopify::generator::ORDER_DAYS;

@@ -1,0 +1,16 @@
+//! The stock integration's rules (PULPO → Shopify, SPEC §2 and §4): Shopify's `available` at
+//! the location connected to a PULPO warehouse follows PULPO's available stock, SKU by SKU,
+//! reconciled against Shopify's current value every run, less a safety stock and less what
+//! Shopify has committed for orders PULPO does not hold yet (the oversell window).
+//!
+//! [`plan`] decides per location; the engine reads both sides, writes the sets with
+//! compare-and-swap and logs with [`crate::messages`].
+
+mod plan;
+mod settings;
+
+pub use plan::{
+    Activation, Level, NAMED_SKUS, OneSided, PulpoStock, Set, ShopifyItem, StockPlan,
+    idempotency_key, plan, wanted,
+};
+pub use settings::StockSettings;
