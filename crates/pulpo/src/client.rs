@@ -1,9 +1,12 @@
 //! The HTTP client: login and token renewal, retries, and one method per PULPO call tentacle makes.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::{StreamExt, stream};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -14,8 +17,8 @@ use tentacle_http::{Backoff, retry_after, transport_detail};
 
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
-    BulkCreated, BulkOutcome, NewCustomer, Product, SalesOrder, SalesOrderBody, ThirdParty,
-    Warehouse,
+    Availability, BulkCreated, BulkOutcome, NewCustomer, Product, ProductPage, SalesOrder,
+    SalesOrderBody, SkuAvailability, ThirdParty, Warehouse,
 };
 
 /// What a PULPO credential holds.
@@ -68,6 +71,23 @@ impl Default for ClientOptions {
 const LIST_FILTER_VALUES: usize = 50;
 /// Records asked for per page of a list.
 const LIST_PAGE: usize = 100;
+
+/// Products asked for per page when reading the whole catalog. PULPO documents no maximum
+/// `limit`; 2000 is the largest page seen served in production (reference §B.3.1, there with
+/// the undocumented `capped_limit=0`, which the spec does not allow us to send). PULPO caps
+/// results at a size it does not document, so a page may hold fewer: paging advances by what
+/// the first page held, never by what was asked.
+pub const PRODUCT_PAGE: usize = 2000;
+
+/// The longest request line PULPO serves: its Phoenix/Cowboy front refuses longer ones with
+/// 414 (Cowboy's `max_request_line_length`, 8000 bytes; nginx's 8 KiB and Bandit's 10 000 are
+/// looser). It is what bounds the product ids of one availability request: PULPO documents
+/// no count limit for a list filter.
+pub const MAX_REQUEST_LINE: usize = 8000;
+
+/// Calls a fan-out helper runs at once when the client has no in-flight limit: enough to hide
+/// PULPO's latency without flooding it.
+const FAN_OUT_WITHOUT_LIMIT: usize = 8;
 
 /// Counters of what the client did, for run summaries and metrics.
 #[derive(Debug, Default)]
@@ -183,6 +203,120 @@ impl PulpoClient {
             .into_iter()
             .filter(|p| p.sku.as_deref().is_some_and(|sku| skus.contains(&sku)))
             .collect())
+    }
+
+    /// One page of the active, not deleted products (`active=true&show_deleted=false`), in
+    /// PULPO's order. `total_results` counts them over all pages. PULPO may serve fewer than
+    /// `limit` (its result cap), so the next page starts at `offset + products.len()`.
+    pub async fn products_page(&self, offset: usize, limit: usize) -> Result<ProductPage> {
+        let query = [
+            ("active", "true".to_string()),
+            ("show_deleted", "false".to_string()),
+            ("limit", limit.to_string()),
+            ("offset", offset.to_string()),
+        ];
+        self.call::<(), _>(
+            Method::GET,
+            "/inventory/products",
+            &query,
+            None,
+            Replay::Safe,
+        )
+        .await
+    }
+
+    /// Every active, not deleted product, by id: the first page tells how many PULPO serves
+    /// per page, then the other pages are read up to the in-flight limit at once.
+    pub async fn active_products(&self) -> Result<Vec<Product>> {
+        let first = self.products_page(0, PRODUCT_PAGE).await?;
+        let total = first.total_results;
+        let step = first.products.len();
+        let mut products = first.products;
+        if step > 0 && step < total {
+            products.reserve(total - step);
+            let mut pages = stream::iter((step..total).step_by(step))
+                .map(|offset| self.products_page(offset, step))
+                .buffered(self.fan_out());
+            while let Some(page) = pages.next().await {
+                products.extend(page?.products);
+            }
+        }
+        // PULPO filters them already; a product that changed between pages is not read as
+        // active, nor twice.
+        products.retain(|p| p.active != Some(false) && p.deleted != Some(true));
+        products.sort_unstable_by_key(|p| p.id);
+        products.dedup_by_key(|p| p.id);
+        Ok(products)
+    }
+
+    /// Availability of these products in one warehouse, as PULPO reports it (negative when
+    /// oversold; a product PULPO knows nothing of may be absent). The ids are sent as
+    /// `id=to_list:…` in as few requests as the request line allows ([`MAX_REQUEST_LINE`]:
+    /// about 1100 six-digit ids each), up to the in-flight limit at once. No ids, no request.
+    pub async fn stock_availability(
+        &self,
+        warehouse_id: i64,
+        product_ids: &[i64],
+    ) -> Result<Vec<Availability>> {
+        let prefix =
+            format!("/inventory/stocks/availability?warehouse_id={warehouse_id}&id=to_list:");
+        // The whole base URL is counted though only its path is on the request line: a margin.
+        let fixed = "GET ".len() + self.base_url.len() + prefix.len() + " HTTP/1.1".len();
+        let budget = MAX_REQUEST_LINE.saturating_sub(fixed);
+        let mut answers = stream::iter(id_batches(product_ids, budget))
+            .map(|batch| {
+                let mut path = prefix.clone();
+                for (i, id) in batch.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { "," };
+                    // Writing to a String cannot fail.
+                    let _ = write!(path, "{separator}{id}");
+                }
+                async move {
+                    self.call::<(), Vec<Availability>>(Method::GET, &path, &[], None, Replay::Safe)
+                        .await
+                }
+            })
+            .buffer_unordered(self.fan_out());
+        let mut availability = Vec::with_capacity(product_ids.len());
+        while let Some(answer) = answers.next().await {
+            availability.extend(answer?);
+        }
+        Ok(availability)
+    }
+
+    /// Every active product with a SKU and its availability in the warehouse: the products
+    /// page by page, then their availability in batches, both up to the in-flight limit at
+    /// once. A product PULPO reports no availability for has 0; negative values are kept
+    /// (the caller clamps). Ordered by product id.
+    pub async fn available_stock_by_sku(&self, warehouse_id: i64) -> Result<Vec<SkuAvailability>> {
+        let mut products = self.active_products().await?;
+        // Without a SKU a product cannot be matched to a Shopify variant.
+        products.retain(|p| p.sku.as_deref().is_some_and(|sku| !sku.trim().is_empty()));
+        let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+        let mut available: HashMap<i64, i64> = HashMap::with_capacity(ids.len());
+        for entry in self.stock_availability(warehouse_id, &ids).await? {
+            // One entry per product is PULPO's shape; summing keeps a split answer right too.
+            *available.entry(entry.product_id).or_default() += entry.available_quantity;
+        }
+        Ok(products
+            .into_iter()
+            .filter_map(|product| {
+                Some(SkuAvailability {
+                    available_quantity: available.get(&product.id).copied().unwrap_or(0),
+                    product_id: product.id,
+                    sku: product.sku?,
+                })
+            })
+            .collect())
+    }
+
+    /// How many calls a fan-out helper runs at once: the in-flight limit, which the requests
+    /// wait for anyway.
+    fn fan_out(&self) -> usize {
+        self.options
+            .max_in_flight
+            .unwrap_or(FAN_OUT_WITHOUT_LIMIT)
+            .max(1)
     }
 
     /// Customers (third parties of type `C`) with this identifier number.
@@ -522,8 +656,10 @@ impl PulpoClient {
                         }
                         StatusCode::UNAUTHORIZED => return Err(PulpoError::Unauthorized),
                         StatusCode::NOT_FOUND => {
+                            // A path may carry its query (long id lists); the route names it.
+                            let route = path.split_once('?').map_or(path, |(route, _)| route);
                             return Err(PulpoError::NotFound {
-                                what: path.to_string(),
+                                what: route.to_string(),
                             });
                         }
                         StatusCode::TOO_MANY_REQUESTS => RetryLater {
@@ -658,6 +794,37 @@ impl PulpoClient {
     }
 }
 
+/// Splits ids into consecutive batches whose comma-separated list fits `budget` bytes (one id
+/// alone always makes a batch, whatever its length).
+fn id_batches(ids: &[i64], budget: usize) -> Vec<&[i64]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (index, &id) in ids.iter().enumerate() {
+        let digits = decimal_len(id);
+        if index > start && used + 1 + digits > budget {
+            batches.push(&ids[start..index]);
+            start = index;
+            used = digits;
+        } else {
+            used += digits + usize::from(index > start);
+        }
+    }
+    if start < ids.len() {
+        batches.push(&ids[start..]);
+    }
+    batches
+}
+
+/// Characters of `id` in decimal, sign included.
+fn decimal_len(id: i64) -> usize {
+    let digits = id
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |log| log as usize + 1);
+    digits + usize::from(id < 0)
+}
+
 fn bulk_outcome(answer: &Value) -> BulkOutcome {
     let created: Vec<BulkCreated> =
         serde_json::from_value(answer["created"].clone()).unwrap_or_default();
@@ -671,4 +838,34 @@ fn bulk_outcome(answer: &Value) -> BulkOutcome {
         _ => Vec::new(),
     };
     BulkOutcome { created, errors }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_batches_fill_the_budget_and_keep_every_id_once() {
+        assert_eq!(decimal_len(0), 1);
+        assert_eq!(decimal_len(9), 1);
+        assert_eq!(decimal_len(10), 2);
+        assert_eq!(decimal_len(-10), 3);
+        assert_eq!(decimal_len(i64::MIN), 20);
+        let ids = [1, 22, 333, 4444, 5];
+        // "1,22" is 4 bytes, "1,22,333" 8.
+        assert_eq!(
+            id_batches(&ids, 7),
+            [&[1, 22][..], &[333][..], &[4444, 5][..]]
+        );
+        assert_eq!(
+            id_batches(&ids, 2),
+            [&[1][..], &[22], &[333], &[4444], &[5]]
+        );
+        assert_eq!(id_batches(&[], 100), Vec::<&[i64]>::new());
+        let many: Vec<i64> = (100_000..200_000).collect();
+        let batches = id_batches(&many, 7000);
+        assert!(batches.iter().all(|b| b.len() * 7 - 1 <= 7000));
+        assert_eq!(batches[0].len(), 1000);
+        assert_eq!(batches.concat(), many);
+    }
 }

@@ -1,7 +1,7 @@
 //! PULPO's wire shapes, as its Swagger spec (4.6.48) names them. Only the fields tentacle reads
 //! or writes; unknown response fields are ignored.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 pub use tentacle_domain::sales_order::{PulpoOrderState, ShipTo, ShipToAddress};
 
 /// `SalesOrderBodyRequest`: the body of create and update.
@@ -66,6 +66,59 @@ pub struct Product {
     pub name: Option<String>,
     #[serde(default)]
     pub active: Option<bool>,
+    #[serde(default)]
+    pub deleted: Option<bool>,
+}
+
+/// One page of `GET /inventory/products`: `{products, total_results}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ProductPage {
+    #[serde(default)]
+    pub products: Vec<Product>,
+    /// Products matching the filters, over all pages.
+    #[serde(default)]
+    pub total_results: usize,
+}
+
+/// `Availability`: a product's stock in the warehouses asked for, one element of the array
+/// `GET /inventory/stocks/availability` answers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Availability {
+    /// The spec types it `string`; PULPO's ids are integers everywhere else, so both are read.
+    #[serde(deserialize_with = "integer_or_numeric_string")]
+    pub product_id: i64,
+    /// Storage stock minus what sales orders (queue, picking) and replenishments (queue,
+    /// taken) reserve. Negative when PULPO is oversold; kept as PULPO says it.
+    pub available_quantity: i64,
+    #[serde(default)]
+    pub reception_quantity: Option<i64>,
+    #[serde(default)]
+    pub return_quantity: Option<i64>,
+}
+
+/// A product's availability in one warehouse, by SKU: what the stock integration pushes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuAvailability {
+    pub sku: String,
+    pub product_id: i64,
+    /// As PULPO reports it, possibly negative; 0 for a product PULPO reports nothing for.
+    pub available_quantity: i64,
+}
+
+fn integer_or_numeric_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Integer(i64),
+        Text(String),
+    }
+    match Wire::deserialize(deserializer)? {
+        Wire::Integer(id) => Ok(id),
+        Wire::Text(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("product_id {text:?} is not an id"))),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -113,4 +166,30 @@ pub struct BulkCreated {
 pub struct BulkOutcome {
     pub created: Vec<BulkCreated>,
     pub errors: Vec<(String, Vec<crate::FieldMessage>)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn availability_reads_the_product_id_as_integer_or_string() {
+        let answer: Vec<Availability> = serde_json::from_str(
+            r#"[{"product_id": 7, "available_quantity": -2},
+                {"product_id": "8", "available_quantity": 0, "reception_quantity": 1, "return_quantity": 0}]"#,
+        )
+        .expect("availability");
+        assert_eq!(
+            (answer[0].product_id, answer[0].available_quantity),
+            (7, -2)
+        );
+        assert_eq!(
+            (answer[1].product_id, answer[1].reception_quantity),
+            (8, Some(1))
+        );
+        assert!(
+            serde_json::from_str::<Availability>(r#"{"product_id": "x", "available_quantity": 1}"#)
+                .is_err()
+        );
+    }
 }

@@ -294,6 +294,18 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         .await
         .expect("batched order lookup");
 
+    client.products_page(0, 5).await.expect("a product page");
+    let products = client.active_products().await.expect("every product");
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    client
+        .stock_availability(1, &ids)
+        .await
+        .expect("availability");
+    client
+        .available_stock_by_sku(1)
+        .await
+        .expect("stock by SKU");
+
     let recorded = proxy.recorded.lock().expect("lock").clone();
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -365,6 +377,7 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         "PUT /sales/orders/{id}",
         "POST /sales/orders/{id}/cancel",
         "POST /sales/bulk/orders",
+        "GET /inventory/stocks/availability",
     ] {
         assert!(
             seen.contains(expected),

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tentacle_sandbox::catalog::{Catalog, PULPO_ONLY_WAREHOUSE, SHARED_WAREHOUSES};
 use tentacle_sandbox::pulpo::PulpoConfig;
+use tentacle_sandbox::pulpo::limits::MAX_REQUEST_LINE;
 
 fn list<'a>(body: &'a Value, key: &str) -> &'a Vec<Value> {
     body[key]
@@ -267,8 +268,8 @@ async fn availability_is_stock_minus_what_open_orders_hold() {
     let big = harness.create_order(&order_body("R2", other, 5)).await;
     assert_eq!(
         available(format!("id={other}")).await,
-        [(other, 0)],
-        "never below zero"
+        [(other, -2)],
+        "oversold: PULPO keeps the sign"
     );
     let (status, _) = harness
         .post(
@@ -293,4 +294,240 @@ async fn availability_is_stock_minus_what_open_orders_hold() {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// `(product_id, available_quantity)` pairs of an availability answer.
+fn availability_pairs(body: &Value) -> Vec<(i64, i64)> {
+    body.as_array()
+        .unwrap_or_else(|| panic!("a bare array: {body}"))
+        .iter()
+        .map(|a| {
+            (
+                a["product_id"].as_i64().expect("product_id"),
+                a["available_quantity"]
+                    .as_i64()
+                    .expect("available_quantity"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn products_are_made_in_bulk_and_availability_is_set_directly() {
+    let harness = Harness::start().await;
+    let (status, made) = harness
+        .control_post(
+            "/inventory/products",
+            &json!({"count": 3000, "sku_prefix": "BENCH-", "warehouse_id": 1, "available_quantity": 4}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["created"], 3000);
+    let first = made["first_id"].as_i64().expect("first_id");
+    let last = made["last_id"].as_i64().expect("last_id");
+    assert_eq!(last - first, 2999);
+    let (_, found) = harness.get("/inventory/products?sku=BENCH-003000").await;
+    assert_eq!(list(&found, "products")[0]["id"], last);
+    let (status, body) = harness
+        .control_post(
+            "/inventory/products",
+            &json!({"count": 2, "sku_prefix": "BENCH-"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "SKUs taken: {body}"
+    );
+
+    // Setting availability keeps what open orders hold held.
+    let order = harness.create_order(&order_body("S1", first, 2)).await;
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/stocks/availability?id={first}&warehouse_id=1"
+        ))
+        .await;
+    assert_eq!(availability_pairs(&body), [(first, 2)]);
+    let (status, level) = harness
+        .control_put(
+            &format!("/inventory/products/{first}/stock"),
+            &json!({"warehouse_id": 1, "available_quantity": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{level}");
+    assert_eq!(
+        level,
+        json!({"product_id": first, "warehouse_id": 1, "quantity": 7, "available_quantity": 5})
+    );
+    let (_, level) = harness
+        .control_put(
+            &format!("/inventory/products/{first}/stock"),
+            &json!({"warehouse_id": 1, "available_quantity": -3}),
+        )
+        .await;
+    assert_eq!(
+        (
+            level["quantity"].as_i64(),
+            level["available_quantity"].as_i64()
+        ),
+        (Some(-1), Some(-3))
+    );
+    assert!(harness.sandbox.state.sales_order(id_of(&order)).is_some());
+    let (status, _) = harness
+        .control_put(
+            &format!("/inventory/products/{first}/stock"),
+            &json!({"warehouse_id": 1, "quantity": 1, "available_quantity": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "one of the two");
+
+    // Many levels at once, all or none.
+    let (status, body) = harness
+        .control_put(
+            "/inventory/stocks",
+            &json!([
+                {"product_id": first + 1, "warehouse_id": 1, "available_quantity": 11},
+                {"product_id": first + 2, "warehouse_id": 2, "quantity": 12},
+            ]),
+        )
+        .await;
+    assert_eq!((status, &body), (StatusCode::OK, &json!({"updated": 2})));
+    let (status, _) = harness
+        .control_put(
+            "/inventory/stocks",
+            &json!([
+                {"product_id": first + 1, "warehouse_id": 1, "available_quantity": 99},
+                {"product_id": 999_999_999, "warehouse_id": 1, "available_quantity": 1},
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/stocks/availability?warehouse_id=1,2&id=to_list:{},{},{}",
+            first + 2,
+            first + 1,
+            999_999_999
+        ))
+        .await;
+    assert_eq!(
+        availability_pairs(&body),
+        [(first + 1, 11), (first + 2, 16)],
+        "by id; unknown ids are left out; nothing of the refused batch was written"
+    );
+
+    // A product without stock anywhere is answered with 0, not left out.
+    let (_, created) = harness
+        .post(
+            "/inventory/products",
+            &json!({"sku": "EMPTY-1", "name": "Empty"}),
+        )
+        .await;
+    let empty = id_of(&created);
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/stocks/availability?id={empty}&warehouse_id=1"
+        ))
+        .await;
+    assert_eq!(availability_pairs(&body), [(empty, 0)]);
+}
+
+#[tokio::test]
+async fn deleted_products_are_listed_only_when_asked_for_and_inactive_ones_filter_out() {
+    let harness = Harness::start().await;
+    let [deleted, inactive] = harness.product_ids(2)[..] else {
+        panic!("two products");
+    };
+    let total = |body: &Value| body["total_results"].as_u64().expect("total_results");
+    let (_, all) = harness.get("/inventory/products").await;
+    let before = total(&all);
+    let (status, product) = harness
+        .send(
+            harness
+                .http
+                .patch(harness.control_url(&format!("/inventory/products/{deleted}")))
+                .json(&json!({"deleted": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{product}");
+    assert_eq!(product["deleted"], true);
+    harness
+        .send(
+            harness
+                .http
+                .patch(harness.control_url(&format!("/inventory/products/{inactive}")))
+                .json(&json!({"active": false})),
+        )
+        .await;
+
+    let (_, body) = harness.get("/inventory/products").await;
+    assert_eq!(
+        total(&body),
+        before - 1,
+        "deleted ones are left out by default"
+    );
+    let (_, body) = harness
+        .get(&format!(
+            "/inventory/products?id={deleted}&show_deleted=true"
+        ))
+        .await;
+    assert_eq!(list(&body, "products")[0]["deleted"], true);
+    let (_, body) = harness
+        .get("/inventory/products?active=true&show_deleted=false&limit=100000")
+        .await;
+    assert_eq!(total(&body), before - 2);
+    assert!(
+        list(&body, "products")
+            .iter()
+            .all(|p| p["id"] != deleted && p["id"] != inactive)
+    );
+    let (status, _) = harness
+        .send(
+            harness
+                .http
+                .patch(harness.control_url("/inventory/products/999999"))
+                .json(&json!({"active": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_thousand_ids_fit_one_request_line_and_a_longer_line_is_refused() {
+    let harness = Harness::start().await;
+    let (_, made) = harness
+        .control_post(
+            "/inventory/products",
+            &json!({"count": 2500, "sku_prefix": "LINE-", "warehouse_id": 1, "available_quantity": 1}),
+        )
+        .await;
+    let first = made["first_id"].as_i64().expect("first_id");
+    let ids = |n: i64| {
+        (first..first + n)
+            .map(|id| id.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (status, body) = harness
+        .get(&format!(
+            "/inventory/stocks/availability?warehouse_id=1&id=to_list:{}",
+            ids(1000)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(availability_pairs(&body).len(), 1000);
+
+    let path = format!(
+        "/inventory/stocks/availability?warehouse_id=1&id=to_list:{}",
+        ids(2500)
+    );
+    assert!(path.len() > MAX_REQUEST_LINE);
+    let before = harness.sandbox.stats().requests;
+    let (status, body) = harness.get(&path).await;
+    assert_eq!((status, body), (StatusCode::URI_TOO_LONG, Value::Null));
+    assert_eq!(
+        harness.sandbox.stats().requests,
+        before,
+        "refused before it is served"
+    );
 }

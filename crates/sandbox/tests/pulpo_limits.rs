@@ -123,3 +123,26 @@ async fn shared_faults_apply_to_the_api_but_not_to_the_control_api() {
     harness.control_put("/faults", &json!({})).await;
     assert_eq!(harness.get("/warehouses/").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_cap_and_latency_govern_products_and_availability_too() {
+    let harness = Harness::start().await;
+    harness
+        .control_put("/limits", &json!({"max_concurrency": 1, "latency_ms": 400}))
+        .await;
+    let product = harness.product_ids(1)[0];
+    let before = stats(&harness).await;
+    let started = Instant::now();
+    let availability = format!("/inventory/stocks/availability?warehouse_id=1&id={product}");
+    let (products, stock) = tokio::join!(
+        harness.get("/inventory/products?active=true&limit=2000&offset=0"),
+        harness.get(&availability),
+    );
+    let mut statuses = [products.0, stock.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    let after = stats(&harness).await;
+    assert_eq!(after.rejected - before.rejected, 1);
+    assert_eq!(after.latency_ms - before.latency_ms, 400);
+}

@@ -396,6 +396,16 @@ async fn every_property_exchanged_is_known_to_the_spec() {
             token,
         )
         .await;
+    check
+        .exchange(
+            &harness,
+            get.clone(),
+            "/inventory/products",
+            "/inventory/products?active=true&show_deleted=false&limit=2000&offset=0",
+            None,
+            token,
+        )
+        .await;
     let new_product = json!({
         "sku": "SWAG-1", "name": "Spec product", "description": "checked",
         "article_number": "A-1", "barcodes": ["8400000000099"], "active": true,
@@ -540,6 +550,19 @@ async fn every_property_exchanged_is_known_to_the_spec() {
             get.clone(),
             "/inventory/stocks/availability",
             &format!("/inventory/stocks/availability?id={product}&warehouse_id=1"),
+            None,
+            token,
+        )
+        .await;
+    check
+        .exchange(
+            &harness,
+            get.clone(),
+            "/inventory/stocks/availability",
+            &format!(
+                "/inventory/stocks/availability?warehouse_id=1&id=to_list:{product},{}",
+                product + 1
+            ),
             None,
             token,
         )

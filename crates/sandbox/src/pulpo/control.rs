@@ -7,7 +7,10 @@
 //! |---|---|---|
 //! | POST | `/sandbox/sales/orders/{id}/advance` | → `SalesOrder` one state further (queue → picking → packing → ended) |
 //! | POST | `/sandbox/sales/orders/{id}/ship` | [`Shipment`] → [`Shipped`] (packing order, box, tracking) |
-//! | PUT | `/sandbox/inventory/products/{id}/stock` | `{warehouse_id, quantity}` → the same with `product_id` |
+//! | POST | `/sandbox/inventory/products` | [`NumberedProducts`] `{count, sku_prefix, warehouse_id?, available_quantity?}` → 201 [`NumberedProductsMade`] `{created, first_id, last_id}` |
+//! | PATCH | `/sandbox/inventory/products/{id}` | `{active?, deleted?}` → `Product` |
+//! | PUT | `/sandbox/inventory/products/{id}/stock` | `{warehouse_id, quantity}` (physical) or `{warehouse_id, available_quantity}` → `{product_id, warehouse_id, quantity, available_quantity}` |
+//! | PUT | `/sandbox/inventory/stocks` | `[{product_id, warehouse_id, quantity or available_quantity}]` → `{updated}`, all or none |
 //! | PUT | `/sandbox/packing_locations` | `{free}` → `{free}` |
 //! | POST | `/sandbox/tokens/expire` | → `{expired}` (tokens that were still valid) |
 //! | GET, PUT | `/sandbox/faults` | [`FaultSettings`](crate::faults::FaultSettings) |
@@ -23,7 +26,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::{Router, extract::rejection::JsonRejection};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -31,8 +34,10 @@ use serde_json::json;
 
 use super::PulpoState;
 use super::limits::{Limits, LimitsUpdate, PulpoStatsSnapshot};
-use super::model::{Id, ListResponse, SalesOrder};
-use super::store::{Shipment, Shipped, StoreError};
+use super::model::{Id, ListResponse, Product, SalesOrder};
+use super::store::{
+    NumberedProducts, NumberedProductsMade, Shipment, Shipped, StockLevel, StockTarget, StoreError,
+};
 use crate::faults::{get_faults, put_faults};
 
 pub fn routes() -> Router<PulpoState> {
@@ -40,7 +45,10 @@ pub fn routes() -> Router<PulpoState> {
         .route("/sandbox/sales/orders", get(list_sales_orders))
         .route("/sandbox/sales/orders/{id}/advance", post(advance))
         .route("/sandbox/sales/orders/{id}/ship", post(ship))
+        .route("/sandbox/inventory/products", post(create_products))
+        .route("/sandbox/inventory/products/{id}", patch(set_product_state))
         .route("/sandbox/inventory/products/{id}/stock", put(set_stock))
+        .route("/sandbox/inventory/stocks", put(set_stocks))
         .route("/sandbox/packing_locations", put(set_packing_locations))
         .route("/sandbox/tokens/expire", post(expire_tokens))
         .route("/sandbox/faults", get(get_faults).put(put_faults))
@@ -106,11 +114,35 @@ async fn ship(
     Ok(Json(state.store().ship(id(&raw)?, shipment)?))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+/// A stock level as the control API takes it: physical `quantity` or `available_quantity`.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StockLevel {
+struct StockLevelBody {
+    /// In the path for a single product.
+    product_id: Option<Id>,
     warehouse_id: Id,
-    quantity: i64,
+    quantity: Option<i64>,
+    available_quantity: Option<i64>,
+}
+
+impl StockLevelBody {
+    fn level(&self, product_id: Id) -> Result<StockLevel, ControlError> {
+        let target = match (self.quantity, self.available_quantity) {
+            (Some(quantity), None) => StockTarget::Physical(quantity),
+            (None, Some(available)) => StockTarget::Available(available),
+            _ => {
+                return Err(ControlError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "give exactly one of quantity and available_quantity".into(),
+                ));
+            }
+        };
+        Ok(StockLevel {
+            product_id,
+            warehouse_id: self.warehouse_id,
+            target,
+        })
+    }
 }
 
 async fn set_stock(
@@ -119,15 +151,72 @@ async fn set_stock(
     bytes: Bytes,
 ) -> Result<Json<serde_json::Value>, ControlError> {
     let product_id = id(&raw)?;
-    let level: StockLevel = body(&bytes)?;
-    state
-        .store()
-        .set_stock(product_id, level.warehouse_id, level.quantity)?;
+    let body: StockLevelBody = body(&bytes)?;
+    let level = body.level(product_id)?;
+    let mut store = state.store();
+    store.set_stock_levels(&[level])?;
+    let available: i64 = store
+        .availability(Some(&[product_id]), |_| true, |w| w == level.warehouse_id)
+        .iter()
+        .map(|a| a.available_quantity)
+        .sum();
     Ok(Json(json!({
         "product_id": product_id,
         "warehouse_id": level.warehouse_id,
-        "quantity": level.quantity,
+        "quantity": store.stock(product_id, level.warehouse_id),
+        "available_quantity": available,
     })))
+}
+
+async fn set_stocks(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<Json<serde_json::Value>, ControlError> {
+    let bodies: Vec<StockLevelBody> = body(&bytes)?;
+    let levels = bodies
+        .iter()
+        .map(|body| {
+            let product_id = body.product_id.ok_or_else(|| {
+                ControlError(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "every level needs a product_id".into(),
+                )
+            })?;
+            body.level(product_id)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    state.store().set_stock_levels(&levels)?;
+    Ok(Json(json!({ "updated": levels.len() })))
+}
+
+async fn create_products(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<NumberedProductsMade>), ControlError> {
+    let order: NumberedProducts = body(&bytes)?;
+    let made = state.store().create_numbered_products(order)?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductState {
+    active: Option<bool>,
+    deleted: Option<bool>,
+}
+
+async fn set_product_state(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Product>, ControlError> {
+    let product_id = id(&raw)?;
+    let wanted: ProductState = body(&bytes)?;
+    Ok(Json(state.store().set_product_state(
+        product_id,
+        wanted.active,
+        wanted.deleted,
+    )?))
 }
 
 #[derive(Debug, Deserialize, Serialize)]

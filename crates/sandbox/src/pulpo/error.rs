@@ -52,6 +52,9 @@ pub enum ApiError {
     /// More concurrent requests than the sandbox's `max_concurrency`.
     #[error("too many requests")]
     TooManyRequests,
+    /// A request line beyond [`MAX_REQUEST_LINE`](super::limits::MAX_REQUEST_LINE).
+    #[error("request line too long")]
+    RequestLineTooLong,
 }
 
 impl ApiError {
@@ -78,6 +81,8 @@ fn message(text: &str) -> Value {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
+            // The web server refuses it before PULPO's application, so no JSON body.
+            ApiError::RequestLineTooLong => return StatusCode::URI_TOO_LONG.into_response(),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, message("unauthorized")),
             ApiError::NotFound => (StatusCode::NOT_FOUND, message("not found")),
             ApiError::TooManyRequests => {

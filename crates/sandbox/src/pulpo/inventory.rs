@@ -44,7 +44,9 @@ pub async fn list_warehouses(
 }
 
 /// `GET /inventory/products` (filters `id`, `sku`, `barcode`, `name`, `article_number`,
-/// `active`). `sku` and `barcode` match exactly; `sku=to_list:a,b` looks up several at once.
+/// `active`, `show_deleted`). `sku` and `barcode` match exactly; `sku=to_list:a,b` looks up
+/// several at once. Deleted products are left out unless `show_deleted=true` ("Default is
+/// false", the spec says).
 pub async fn list_products(
     State(state): State<PulpoState>,
     params: Params,
@@ -55,13 +57,15 @@ pub async fn list_products(
     let name = params.text("name")?;
     let article_number = params.text("article_number")?;
     let active = params.flag("active")?;
+    let show_deleted = params.flag("show_deleted")?.unwrap_or(false);
     let page = params.page()?;
     let store = state.store();
     let matches: Vec<&Product> = store
         .products
         .values()
         .filter(|p| {
-            allows(&id, Some(&p.id))
+            (show_deleted || !p.deleted)
+                && allows(&id, Some(&p.id))
                 && allows(&sku, Some(&p.sku))
                 && allows(&name, Some(&p.name))
                 && allows(&article_number, p.article_number.as_ref())
@@ -89,8 +93,9 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(product)).into_response())
 }
 
-/// `GET /inventory/stocks/availability` → a bare array, one entry per product; `id` and
-/// `warehouse_id` are lists (`id=1,2`, `id=1&id=2`, `id[]=1` or `to_list:`).
+/// `GET /inventory/stocks/availability` → a bare array, one entry per known product asked
+/// for, by id; `id` and `warehouse_id` are lists (`id=1,2`, `id=1&id=2`, `id[]=1` or
+/// `to_list:`). How many ids fit is bounded by the request line ([`super::limits`]).
 pub async fn availability(
     State(state): State<PulpoState>,
     params: Params,
@@ -98,10 +103,16 @@ pub async fn availability(
     let products = params.ids("id")?;
     let warehouses = params.ids("warehouse_id")?;
     let store = state.store();
-    Ok(Json(store.availability(
-        |id| products.as_ref().is_none_or(|f| f.matches(&id)),
-        |id| warehouses.as_ref().is_none_or(|f| f.matches(&id)),
-    )))
+    let include_warehouse = |id| warehouses.as_ref().is_none_or(|f| f.matches(&id));
+    let answer = match products.as_ref().and_then(Filter::exactly) {
+        Some(ids) => store.availability(Some(ids), |_| true, include_warehouse),
+        None => store.availability(
+            products.as_ref().and_then(Filter::candidates),
+            |id| products.as_ref().is_none_or(|f| f.matches(&id)),
+            include_warehouse,
+        ),
+    };
+    Ok(Json(answer))
 }
 
 /// `GET /iam/third_parties` (filters `id`, `third_type`, `name`, `identifier_type`,

@@ -5,6 +5,9 @@
 //!
 //! Limits change at runtime (`PUT /sandbox/limits`). Only PULPO API requests are governed; the
 //! control API never is.
+//!
+//! One limit is fixed, as it is in PULPO: the length of the request line
+//! ([`MAX_REQUEST_LINE`]), which bounds how many ids one list filter can carry.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -171,6 +174,28 @@ impl Governor {
             self.item_latency_ms.fetch_add(total, Ordering::Relaxed);
         }
     }
+}
+
+/// The longest request line (`GET /api/v1/…?… HTTP/1.1`) PULPO serves. PULPO's API is a
+/// Phoenix application (operation ids such as `Wms.Inventory.StockController.availability`);
+/// Phoenix's Cowboy adapter refuses longer request lines with 414 (`max_request_line_length`
+/// defaults to 8000), before the application sees them. nginx's default 8 KiB buffer and
+/// Bandit's 10 000 are looser, so 8000 holds behind any of them.
+pub const MAX_REQUEST_LINE: usize = 8000;
+
+/// Middleware outside all others: refuses a request line longer than [`MAX_REQUEST_LINE`]
+/// with 414 and no body, as Cowboy does, before it is counted or served.
+pub async fn refuse_long_request_lines(request: Request, next: Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    // `METHOD SP request-target SP HTTP/1.1`
+    let line = request.method().as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    if line > MAX_REQUEST_LINE {
+        return ApiError::RequestLineTooLong.into_response();
+    }
+    next.run(request).await
 }
 
 /// Middleware on every PULPO API route: counts the request, refuses it beyond the concurrency

@@ -8,14 +8,15 @@
 //! the customer "Fallback customer" (third party id 1). Every route but `GET /` and
 //! `POST /auth` needs a bearer token from `POST /auth`.
 //!
-//! Requests pass, outermost first: the concurrency cap and per-request latency
-//! ([`limits`]), the shared fault injection ([`crate::faults`]), the token check ([`auth`]),
+//! Requests pass, outermost first: the request line length check, the concurrency cap and
+//! per-request latency ([`limits`]), the shared fault injection ([`crate::faults`]), the token check ([`auth`]),
 //! then the handler. The control API under `/sandbox/` ([`control`]) skips all of that.
 //! Trailing slashes are ignored, as in PULPO's Phoenix router (`/warehouses` = `/warehouses/`).
 //!
 //! Choices where PULPO's documents are silent are recorded where they are made: lists default
 //! to 10 per page; PUT on an order that has left `queue` is a 422 naming `state`; cancelling a
-//! cancelled order is a 422; 404 and 429 reuse the `AuthError` shape.
+//! cancelled order is a 422; 404 and 429 reuse the `AuthError` shape; availability answers 0
+//! for a known product without stock rather than leaving it out, and keeps a negative value.
 
 pub mod auth;
 pub mod control;
@@ -330,13 +331,15 @@ pub fn router(state: PulpoState) -> Router {
     for route in ROUTES {
         api = api.route(&route.router_path(), route.method_router(&state));
     }
-    // Layers added later run first: limits, then faults, then (per route) the token check.
+    // Layers added later run first: the request line check, limits, then faults, then (per
+    // route) the token check.
     let api = api
         .layer(from_fn_with_state(
             state.faults.clone(),
             crate::faults::inject,
         ))
-        .layer(from_fn_with_state(state.clone(), limits::govern));
+        .layer(from_fn_with_state(state.clone(), limits::govern))
+        .layer(axum::middleware::from_fn(limits::refuse_long_request_lines));
     let app = api
         .merge(control::routes())
         .fallback(not_found)

@@ -81,6 +81,17 @@ impl<T> Filter<T> {
         value.is_some_and(|value| self.matches(value))
     }
 
+    /// The values that match, when the filter is a single equality or list condition: a
+    /// lookup by them needs no further check (a list of a thousand ids is not compared with
+    /// each candidate again).
+    pub fn exactly(&self) -> Option<&[T]> {
+        match self.0.as_slice() {
+            [Condition::Equal(wanted)] => Some(std::slice::from_ref(wanted)),
+            [Condition::OneOf(wanted)] => Some(wanted.as_slice()),
+            _ => None,
+        }
+    }
+
     /// The only values that can match, when an equality or list condition bounds them: lets a
     /// search use an index instead of scanning.
     pub fn candidates(&self) -> Option<&[T]> {
@@ -298,5 +309,17 @@ mod tests {
         let between = Params::from_pairs(&[("id", "between:2,4")]);
         let between = between.ids("id").unwrap().unwrap();
         assert!(between.matches(&2) && between.matches(&4) && !between.matches(&5));
+        assert_eq!(between.exactly(), None);
+        let listed = Params::from_pairs(&[("id", "to_list:3,1")]);
+        assert_eq!(
+            listed.ids("id").unwrap().unwrap().exactly(),
+            Some(&[3, 1][..])
+        );
+        assert_eq!(
+            ids.exactly(),
+            Some(&[1, 2, 3][..]),
+            "plain values form one list"
+        );
+        assert_eq!(times.exactly(), None, "two conditions");
     }
 }

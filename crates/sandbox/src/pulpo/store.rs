@@ -5,7 +5,7 @@
 //! Everything here is synchronous and runs under the one data lock; handlers never hold that
 //! lock across an `.await`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,46 @@ pub struct ShipmentLine {
     pub product_id: Option<Id>,
     pub quantity: i64,
 }
+
+/// A stock level set through the control API: one product in one warehouse.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StockLevel {
+    pub product_id: Id,
+    pub warehouse_id: Id,
+    pub target: StockTarget,
+}
+
+/// What a stock level sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StockTarget {
+    /// The physical stock in the warehouse's locations.
+    Physical(i64),
+    /// The availability PULPO reports: physical stock minus what open orders hold.
+    Available(i64),
+}
+
+/// Products made in bulk through the control API (a benchmark's catalog).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumberedProducts {
+    pub count: usize,
+    /// SKUs are this prefix and a running number from 1, six digits at least: `BENCH-000001`.
+    pub sku_prefix: String,
+    /// Each product's availability in `warehouse_id`, when given.
+    pub warehouse_id: Option<Id>,
+    pub available_quantity: Option<i64>,
+}
+
+/// The ids the bulk-made products got, in SKU order.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NumberedProductsMade {
+    pub created: usize,
+    pub first_id: Option<Id>,
+    pub last_id: Option<Id>,
+}
+
+/// The most products one bulk request makes: a million keeps the sandbox's memory in bounds.
+const MAX_NUMBERED_PRODUCTS: usize = 1_000_000;
 
 /// Everything a shipment created or changed.
 #[derive(Debug, Clone, Serialize)]
@@ -345,6 +385,100 @@ impl Store {
         Ok(product)
     }
 
+    /// Makes `count` products with numbered SKUs (control API), all or none.
+    pub fn create_numbered_products(
+        &mut self,
+        order: NumberedProducts,
+    ) -> Result<NumberedProductsMade, StoreError> {
+        if order.count > MAX_NUMBERED_PRODUCTS {
+            return Err(invalid(
+                "count",
+                format!("must be at most {MAX_NUMBERED_PRODUCTS}"),
+            ));
+        }
+        let stock = match (order.warehouse_id, order.available_quantity) {
+            (None, None) => None,
+            (Some(warehouse_id), Some(available)) if self.warehouse_exists(warehouse_id) => {
+                Some((warehouse_id, available))
+            }
+            (Some(_), Some(_)) => return Err(invalid("warehouse_id", "does not exist")),
+            _ => {
+                return Err(invalid(
+                    "available_quantity",
+                    "needs warehouse_id, and warehouse_id needs it",
+                ));
+            }
+        };
+        let sku = |number: usize| format!("{}{number:06}", order.sku_prefix);
+        if let Some(taken) = (1..=order.count)
+            .map(sku)
+            .find(|s| self.skus.contains_key(s))
+        {
+            return Err(invalid("sku", format!("{taken} has already been taken")));
+        }
+        let mut made = NumberedProductsMade {
+            created: order.count,
+            first_id: None,
+            last_id: None,
+        };
+        for number in 1..=order.count {
+            let now = self.clock.tick();
+            let id = next(&mut self.ids.product);
+            let sku = sku(number);
+            self.insert_product(Product {
+                id,
+                name: format!("Product {sku}"),
+                sku,
+                description: None,
+                article_number: None,
+                barcodes: Vec::new(),
+                active: true,
+                management_type: "none".into(),
+                batch_control: false,
+                attributes: None,
+                weight: None,
+                height: None,
+                length: None,
+                width: None,
+                volume: None,
+                merchant_id: None,
+                tenant_id: TENANT_ID,
+                deleted: false,
+                inserted_at: now,
+                updated_at: now,
+            });
+            if let Some((warehouse_id, available)) = stock {
+                self.stock.insert((id, warehouse_id), available);
+            }
+            made.first_id.get_or_insert(id);
+            made.last_id = Some(id);
+        }
+        Ok(made)
+    }
+
+    /// Marks a product active or inactive, deleted or not (control API; PULPO's own
+    /// `PUT`/`DELETE /inventory/products/{id}` are not served).
+    pub fn set_product_state(
+        &mut self,
+        id: Id,
+        active: Option<bool>,
+        deleted: Option<bool>,
+    ) -> Result<Product, StoreError> {
+        let now = self.clock.tick();
+        let product = self
+            .products
+            .get_mut(&id)
+            .ok_or(StoreError::NotFound("product", id))?;
+        if let Some(active) = active {
+            product.active = active;
+        }
+        if let Some(deleted) = deleted {
+            product.deleted = deleted;
+        }
+        product.updated_at = now;
+        Ok(product.clone())
+    }
+
     /// `POST /iam/third_parties`: name, type (`C` or `S`) and identifier are required; the
     /// identifier is unique per type.
     pub fn create_third_party(&mut self, body: ThirdPartyBody) -> Result<ThirdParty, StoreError> {
@@ -408,55 +542,82 @@ impl Store {
             .unwrap_or(0)
     }
 
-    /// Sets the physical stock of a product in a warehouse (control API).
-    pub fn set_stock(
-        &mut self,
-        product_id: Id,
-        warehouse_id: Id,
-        quantity: i64,
-    ) -> Result<(), StoreError> {
-        if !self.products.contains_key(&product_id) {
-            return Err(StoreError::NotFound("product", product_id));
+    /// What open sales orders hold of a product in a warehouse.
+    fn held(&self, product_id: Id, warehouse_id: Id) -> i64 {
+        self.held
+            .get(&(product_id, warehouse_id))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets stock levels (control API), all or none: each level is checked before any is
+    /// written. A level may leave physical stock negative, as PULPO's signed stock corrections
+    /// can (reference §B.6 `/inventory/stocks/correct`), so availability can go below zero
+    /// without open orders too.
+    pub fn set_stock_levels(&mut self, levels: &[StockLevel]) -> Result<(), StoreError> {
+        for level in levels {
+            if !self.products.contains_key(&level.product_id) {
+                return Err(StoreError::NotFound("product", level.product_id));
+            }
+            if !self.warehouse_exists(level.warehouse_id) {
+                return Err(invalid("warehouse_id", "does not exist"));
+            }
         }
-        if !self.warehouse_exists(warehouse_id) {
-            return Err(invalid("warehouse_id", "does not exist"));
+        for level in levels {
+            let key = (level.product_id, level.warehouse_id);
+            let physical = match level.target {
+                StockTarget::Physical(quantity) => quantity,
+                // What open orders hold stays held, so the physical stock is what makes the
+                // availability come out as asked.
+                StockTarget::Available(available) => {
+                    available + self.held(level.product_id, level.warehouse_id)
+                }
+            };
+            self.stock.insert(key, physical);
         }
-        if quantity < 0 {
-            return Err(invalid("quantity", "must be greater than or equal to 0"));
-        }
-        self.stock.insert((product_id, warehouse_id), quantity);
         Ok(())
     }
 
     /// Availability per product over the chosen warehouses: physical stock minus what open
     /// sales orders still hold (their unshipped quantities: reserved in `queue`/`picking`,
-    /// moved to a packing location in `packing`), never below zero. Receptions and returns are
-    /// not modelled, so their quantities are 0.
+    /// moved to a packing location in `packing`). It keeps its sign: an oversold product is
+    /// negative, as in PULPO. Every known product asked for gets an entry, 0 without stock
+    /// (PULPO answers for "a given product ID list"); unknown ids get none. `candidates`, when
+    /// given, are the only ids that can match, so a batch of ids is looked up rather than
+    /// every product scanned. Receptions and returns are not modelled, so their quantities
+    /// are 0.
     pub fn availability(
         &self,
+        candidates: Option<&[Id]>,
         include_product: impl Fn(Id) -> bool,
         include_warehouse: impl Fn(Id) -> bool,
     ) -> Vec<Availability> {
-        self.products
-            .keys()
-            .copied()
+        let ids: Vec<Id> = match candidates {
+            Some(candidates) => candidates
+                .iter()
+                .copied()
+                .filter(|id| self.products.contains_key(id))
+                .collect::<BTreeSet<Id>>()
+                .into_iter()
+                .collect(),
+            None => self.products.keys().copied().collect(),
+        };
+        let warehouses: Vec<Id> = self
+            .warehouses
+            .iter()
+            .map(|w| w.id)
+            .filter(|&id| include_warehouse(id))
+            .collect();
+        ids.into_iter()
             .filter(|&id| include_product(id))
-            .map(|product_id| {
-                let free: i64 = self
-                    .warehouses
+            .map(|product_id| Availability {
+                product_id,
+                available_quantity: warehouses
                     .iter()
-                    .filter(|w| include_warehouse(w.id))
-                    .map(|w| {
-                        let key = (product_id, w.id);
-                        self.stock(product_id, w.id) - self.held.get(&key).copied().unwrap_or(0)
-                    })
-                    .sum();
-                Availability {
-                    product_id,
-                    available_quantity: free.max(0),
-                    reception_quantity: 0,
-                    return_quantity: 0,
-                }
+                    .map(|&w| self.stock(product_id, w) - self.held(product_id, w))
+                    .sum(),
+                reception_quantity: 0,
+                return_quantity: 0,
             })
             .collect()
     }
@@ -1106,7 +1267,7 @@ mod tests {
     }
 
     fn available(store: &Store, product_id: Id) -> i64 {
-        store.availability(|id| id == product_id, |_| true)[0].available_quantity
+        store.availability(Some(&[product_id]), |_| true, |_| true)[0].available_quantity
     }
 
     /// What open orders hold, recomputed from scratch.
@@ -1195,7 +1356,13 @@ mod tests {
     fn life_cycle_moves_stock_and_reservations() {
         let mut store = Store::seeded(1, 0.0);
         let product = *store.products.keys().next().unwrap();
-        store.set_stock(product, 1, 10).unwrap();
+        store
+            .set_stock_levels(&[StockLevel {
+                product_id: product,
+                warehouse_id: 1,
+                target: StockTarget::Physical(10),
+            }])
+            .unwrap();
         let order = store.create_sales_order(body("A", product, 4)).unwrap();
         assert_eq!(available(&store, product), 6);
         store.advance(order.id).unwrap();
