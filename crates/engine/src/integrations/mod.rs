@@ -204,10 +204,15 @@ static REGISTERED: RwLock<Vec<&'static dyn Kind>> = RwLock::new(Vec::new());
 
 /// Adds a type to the registry of this process. Its key must be new.
 pub fn register<T: IntegrationType>(integration_type: T) {
-    let kind: &'static dyn Kind = Box::leak(Box::new(Typed(integration_type)));
     let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    if find(kind.key()).is_none() {
-        registered.push(kind);
+    let taken = |key: &str| {
+        BUILT_IN
+            .iter()
+            .chain(registered.iter())
+            .any(|k| k.key() == key)
+    };
+    if !taken(T::KEY) {
+        registered.push(Box::leak(Box::new(Typed(integration_type))));
     }
 }
 

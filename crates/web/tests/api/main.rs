@@ -8,4 +8,5 @@ mod helpers;
 mod integrations;
 mod openapi;
 mod runs;
+mod toy_type;
 mod ui;

@@ -42,7 +42,7 @@ const FORMS: &[&str] = &[
     "/attention/resolve",
 ];
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -50,7 +50,7 @@ fn client() -> reqwest::Client {
 }
 
 /// The `name=value` of a Set-Cookie header called `name`.
-fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
     response
         .headers()
         .get_all(SET_COOKIE)
@@ -62,7 +62,7 @@ fn cookie_of(response: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// The value of the first hidden `csrf` field of a page.
-fn csrf_of(page: &str) -> String {
+pub(crate) fn csrf_of(page: &str) -> String {
     let start = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     page[start..]
         .split('"')
@@ -72,7 +72,11 @@ fn csrf_of(page: &str) -> String {
 }
 
 /// Logs in through the form: the session cookie.
-async fn log_in(base: &str, http: &reqwest::Client, password: &str) -> reqwest::Response {
+pub(crate) async fn log_in(
+    base: &str,
+    http: &reqwest::Client,
+    password: &str,
+) -> reqwest::Response {
     let form = http
         .get(format!("{base}/login"))
         .send()
