@@ -1,6 +1,7 @@
 //! The Shopify sandbox's control API under `/sandbox/` (not part of Shopify, never faulted, no
-//! auth): create, change, cancel and move orders the way a merchant or a customer would, read
-//! the shop, and tune faults and the search index lag at runtime.
+//! auth): create, change, cancel and move orders the way a merchant or a customer would; create
+//! inventory items, stock and unstock them and change their `available` the way another app
+//! would; read the shop, and tune faults and the search index lag at runtime.
 //!
 //! Orders are read and written in Shopify's REST shape ([`super::rest`]); order answers also
 //! carry the order's `fulfillment_orders` (REST `FulfillmentOrder` shape), which Shopify's order
