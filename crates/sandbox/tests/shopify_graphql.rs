@@ -1533,6 +1533,7 @@ async fn every_served_field_resolves() {
             "ProductVariant",
         ),
         ("inventoryItems(first: 2)", "InventoryItemConnection"),
+        ("fulfillmentOrders(first: 2)", "FulfillmentOrderConnection"),
         (
             &*format!("inventoryItem(id: \"gid://shopify/InventoryItem/{item}\")"),
             "InventoryItem",

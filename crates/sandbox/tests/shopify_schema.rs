@@ -15,10 +15,17 @@ use tentacle_sandbox::shopify::model::{
 
 /// The real schema, or `None` (test skipped) when the file is missing outside CI.
 fn real_schema() -> Option<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/shopify/admin-graphql-2026-10.introspection.json.gz"
+    real_schema_of("2026-10")
+}
+
+/// The real schema of API `version`, or `None` (test skipped) when the file is missing
+/// outside CI.
+fn real_schema_of(version: &str) -> Option<Value> {
+    let path = format!(
+        "{}/../../../shared/shopify/admin-graphql-{version}.introspection.json.gz",
+        env!("CARGO_MANIFEST_DIR")
     );
+    let path = path.as_str();
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(error) => {
@@ -353,4 +360,28 @@ fn every_enum_value_the_sandbox_emits_is_real() {
             "{enum_name}.{value} is emitted but the served schema lacks it"
         );
     }
+}
+
+/// `ITEM_NOT_STOCKED_AT_LOCATION`, which the sandbox emits up to 2026-07 only, is a code of
+/// 2026-07 and no longer one of 2026-10 (whose schema the sandbox serves).
+#[test]
+fn the_not_stocked_code_belongs_to_2026_07_only() {
+    let (Some(july), Some(october)) = (real_schema_of("2026-07"), real_schema()) else {
+        return;
+    };
+    let codes = |schema: &Value| -> Vec<String> {
+        schema["types"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["name"] == "InventorySetQuantitiesUserErrorCode")
+            .and_then(|t| t["enumValues"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let code = "ITEM_NOT_STOCKED_AT_LOCATION".to_string();
+    assert!(codes(&july).contains(&code));
+    assert!(!codes(&october).contains(&code));
 }

@@ -22,8 +22,8 @@ CONNECTIONS = [
 ]
 
 SERVED = {
-    "QueryRoot": "fulfillmentOrder inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
-    "Mutation": "fulfillmentCreate inventorySetQuantities orderCancel orderUpdate tagsAdd",
+    "QueryRoot": "fulfillmentOrder fulfillmentOrders inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
+    "Mutation": "fulfillmentCreate inventoryActivate inventorySetQuantities orderCancel orderUpdate tagsAdd",
     "Order": "billingAddress cancelReason cancelledAt closed closedAt confirmed createdAt currencyCode "
              "currentSubtotalPriceSet currentTotalPriceSet customer displayFinancialStatus displayFulfillmentStatus "
              "email fulfillable fulfillmentOrders fulfillments id legacyResourceId lineItems name note number phone "
@@ -60,6 +60,7 @@ SERVED = {
                     "originalPriceSet source title",
     "UserError": "*",
     "InventorySetQuantitiesPayload": "*",
+    "InventoryActivatePayload": "*",
     "InventoryAdjustmentGroup": "changes createdAt id reason referenceDocumentUri",
     "InventoryChange": "*",
     "InventorySetQuantitiesUserError": "*",

@@ -24,6 +24,8 @@ pub enum ShopifyError {
     Unavailable { attempts: u32, last: String },
     #[error("Shopify's answer could not be read: {0}")]
     Decode(String),
+    #[error("tentacle built a request Shopify would refuse: {0}")]
+    BadRequest(String),
     #[error("the shop URL {0:?} is not a valid http(s) URL")]
     BadShopUrl(String),
 }

@@ -76,10 +76,17 @@ pub const LOCATIONS: &str = "query Locations($first: Int!) {
 }";
 
 /// Every document the client can send, for the schema validation test.
-pub const ALL_DOCUMENTS: [(&str, &str); 3] = [
+pub const ALL_DOCUMENTS: [(&str, &str); 7] = [
     ("OrdersUpdatedSince", ORDERS_UPDATED_SINCE),
     ("OrderById", ORDER_BY_ID),
     ("Locations", LOCATIONS),
+    ("InventoryPage", crate::inventory::INVENTORY_PAGE),
+    (
+        "OpenFulfillmentOrders",
+        crate::inventory::OPEN_FULFILLMENT_ORDERS,
+    ),
+    ("SetAvailable", crate::inventory::SET_AVAILABLE),
+    ("Activate", crate::inventory::ACTIVATE),
 ];
 
 /// One page of orders. Orders that could not be read are reported, not dropped.

@@ -1,6 +1,7 @@
 //! The Shopify sandbox's control API under `/sandbox/` (not part of Shopify, never faulted, no
-//! auth): create, change, cancel and move orders the way a merchant or a customer would, read
-//! the shop, and tune faults and the search index lag at runtime.
+//! auth): create, change, cancel and move orders the way a merchant or a customer would; create
+//! inventory items, stock and unstock them and change their `available` the way another app
+//! would; read the shop, and tune faults and the search index lag at runtime.
 //!
 //! Orders are read and written in Shopify's REST shape ([`super::rest`]); order answers also
 //! carry the order's `fulfillment_orders` (REST `FulfillmentOrder` shape), which Shopify's order
@@ -19,13 +20,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, SubsecRound, Utc};
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{
     CancelReason, FinancialStatus, FulfillmentOrder, FulfillmentOrderLineItem,
-    FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, MailingAddress,
-    Order, Shop, parse_gid,
+    FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, InventoryQuantities,
+    MailingAddress, Order, ProductVariant, Shop, gid, parse_gid,
 };
 use super::rest::{self, Fields};
 use super::search::OrderSearch;
@@ -56,6 +58,14 @@ pub fn routes() -> Router<ShopifyState> {
         .route("/sandbox/index_lag", get(get_index_lag).put(put_index_lag))
         .route("/sandbox/locations", get(locations))
         .route("/sandbox/variants", get(variants))
+        .route("/sandbox/inventory_items", post(create_inventory_item))
+        .route("/sandbox/inventory_items/seed", post(seed_inventory_items))
+        .route(
+            "/sandbox/inventory_levels/{item}/{location}",
+            get(get_inventory_level)
+                .put(put_inventory_level)
+                .delete(delete_inventory_level),
+        )
         .route("/sandbox/webhooks", get(webhook_stats))
 }
 
@@ -564,9 +574,11 @@ async fn patch_order(
     read_order(&state, id)
 }
 
-/// `POST /sandbox/orders/{id}/cancel` with an optional `{"reason": "customer", "refund": true}`
-/// (reason default `other`): cancels now, closes the fulfillment orders, refunds a paid order
-/// when asked; webhook `orders/cancelled`.
+/// `POST /sandbox/orders/{id}/cancel` with an optional
+/// `{"reason": "customer", "refund": true, "restock": false}` (reason default `other`, restock
+/// default `true`): cancels now, closes the fulfillment orders, returns their committed units to
+/// `available` (or, without restock, takes them off `on_hand`), refunds a paid order when asked;
+/// webhook `orders/cancelled`.
 async fn cancel_order(
     State(state): State<ShopifyState>,
     Path(id): Path<String>,
@@ -587,8 +599,12 @@ async fn cancel_order(
         .boolean("refund")
         .map_err(ControlError::Invalid)?
         .unwrap_or(false);
+    let restock = fields
+        .boolean("restock")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(true);
     let now = Utc::now().trunc_subsecs(0);
-    state.change_order(id, &[Topic::OrdersCancelled], |shop, id| {
+    state.change_order_restocking(id, restock, |shop, id| {
         let order = shop
             .orders
             .get_mut(&id)
@@ -608,7 +624,7 @@ async fn cancel_order(
         }
         order.apply_cancellation(reason, now);
         order.refresh_fulfillment_status();
-        Ok(())
+        Ok(((), vec![Topic::OrdersCancelled]))
     })?;
     tracing::info!(id, reason = reason.graphql(), "Sandbox order cancelled.");
     read_order(&state, id)
@@ -866,5 +882,267 @@ async fn webhook_stats(State(state): State<ShopifyState>) -> Response {
     match &state.webhooks {
         Some(sender) => Json(json!({"configured": true, "stats": sender.stats()})).into_response(),
         None => Json(json!({"configured": false})).into_response(),
+    }
+}
+
+/// The largest `count` `POST /sandbox/inventory_items/seed` accepts in one call.
+const MAX_SEED: i64 = 1_000_000;
+
+/// Adds a product with one variant and its inventory item; returns the variant.
+fn add_variant(
+    shop: &mut Shop,
+    sku: Option<String>,
+    title: String,
+    tracked: bool,
+) -> &ProductVariant {
+    let product_id = shop.allocate_id();
+    let id = shop.allocate_id();
+    let inventory_item_id = shop.allocate_id();
+    shop.variants.push(ProductVariant {
+        id,
+        product_id,
+        product_title: title,
+        title: "Default Title".into(),
+        sku,
+        barcode: None,
+        price: Decimal::new(1000, 2),
+        inventory_item_id,
+        tracked,
+        requires_shipping: true,
+        is_gift_card: false,
+    });
+    &shop.variants[shop.variants.len() - 1]
+}
+
+fn variant_ids(variant: &ProductVariant) -> Value {
+    json!({
+        "variant_id": variant.id,
+        "variant_admin_graphql_api_id": gid("ProductVariant", variant.id),
+        "inventory_item_id": variant.inventory_item_id,
+        "inventory_item_admin_graphql_api_id": gid("InventoryItem", variant.inventory_item_id),
+        "sku": variant.sku,
+        "tracked": variant.tracked,
+    })
+}
+
+/// A level as the inventory control endpoints show it.
+fn level_json(shop: &Shop, item: u64, location: u64) -> Option<Value> {
+    shop.inventory.get(&(item, location)).map(|q| {
+        json!({
+            "inventory_item_id": item,
+            "location_id": location,
+            "active": shop.is_active_level(item, location),
+            "available": q.available,
+            "on_hand": q.on_hand,
+            "committed": q.committed(),
+        })
+    })
+}
+
+fn known_location(shop: &Shop, location: u64, field: &str) -> Result<(), ControlError> {
+    match shop.location(location) {
+        Some(_) => Ok(()),
+        None => Err(ControlError::Invalid(format!(
+            "{field}: no location {location}"
+        ))),
+    }
+}
+
+/// `POST /sandbox/inventory_items` with `{"sku": "X-1", "tracked": true, "title": "…",
+/// "levels": [{"location_id": N, "available": 5}]}` (all optional; tracked by default): a new
+/// product with one variant and its inventory item, stocked at the listed locations. 201 with
+/// the variant's and the item's ids.
+async fn create_inventory_item(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let sku = fields.string("sku").map_err(ControlError::Invalid)?;
+    let tracked = fields
+        .boolean("tracked")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(true);
+    let title = fields
+        .string("title")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or_else(|| sku.clone().unwrap_or_else(|| "Sandbox product".into()));
+    let mut levels = Vec::new();
+    for (i, value) in fields
+        .array("levels")
+        .map_err(ControlError::Invalid)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let l = Fields::new(value, &format!("levels[{i}]")).map_err(ControlError::Invalid)?;
+        let location = l
+            .id("location_id")
+            .map_err(ControlError::Invalid)?
+            .ok_or_else(|| {
+                ControlError::Invalid(format!("{} is required", l.field("location_id")))
+            })?;
+        let available = l
+            .integer("available")
+            .map_err(ControlError::Invalid)?
+            .unwrap_or(0);
+        levels.push((l.field("location_id"), location, available));
+    }
+    let mut shop = state.shop();
+    for (field, location, _) in &levels {
+        known_location(&shop, *location, field)?;
+    }
+    let variant = add_variant(&mut shop, sku, title, tracked);
+    let (item, answer) = (variant.inventory_item_id, variant_ids(variant));
+    for (_, location, available) in levels {
+        shop.inventory.insert(
+            (item, location),
+            InventoryQuantities {
+                available,
+                on_hand: available,
+            },
+        );
+    }
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `POST /sandbox/inventory_items/seed` with `{"count": 100000, "location_id": N,
+/// "sku_prefix": "BENCH-", "available": 10, "tracked": true}`: `count` new single-variant
+/// products with SKUs `{sku_prefix}{1..=count}` (prefix default `SEED-`), each stocked at the
+/// location with `available` units (default 0). 201 with `created` and the first and last
+/// inventory item ids (consecutive items are created in id order).
+async fn seed_inventory_items(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let count = fields
+        .positive_integer("count")
+        .map_err(ControlError::Invalid)?
+        .filter(|c| *c <= MAX_SEED)
+        .ok_or_else(|| {
+            ControlError::Invalid(format!("count must be an integer from 1 to {MAX_SEED}"))
+        })?;
+    let location = fields
+        .id("location_id")
+        .map_err(ControlError::Invalid)?
+        .ok_or_else(|| ControlError::Invalid("location_id is required".into()))?;
+    let prefix = fields
+        .string("sku_prefix")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or_else(|| "SEED-".into());
+    let available = fields
+        .integer("available")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(0);
+    let tracked = fields
+        .boolean("tracked")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(true);
+    let mut shop = state.shop();
+    known_location(&shop, location, "location_id")?;
+    let mut items = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
+    for n in 1..=count {
+        let sku = format!("{prefix}{n}");
+        let item = add_variant(&mut shop, Some(sku.clone()), sku, tracked).inventory_item_id;
+        shop.inventory.insert(
+            (item, location),
+            InventoryQuantities {
+                available,
+                on_hand: available,
+            },
+        );
+        items.push(item);
+    }
+    tracing::info!(count, location, "Sandbox inventory items seeded.");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "created": count,
+            "first_inventory_item_id": items.first(),
+            "last_inventory_item_id": items.last(),
+        })),
+    )
+        .into_response())
+}
+
+fn level_path(item: &str, location: &str) -> Result<(u64, u64), ControlError> {
+    Ok((
+        path_id(item, "InventoryItem", "inventory item")?,
+        path_id(location, "Location", "location")?,
+    ))
+}
+
+/// `GET /sandbox/inventory_levels/{item}/{location}` → `{"inventory_item_id", "location_id",
+/// "active", "available", "on_hand", "committed"}`; 404 when the item has no level there.
+async fn get_inventory_level(
+    State(state): State<ShopifyState>,
+    Path((item, location)): Path<(String, String)>,
+) -> Answer {
+    let (item, location) = level_path(&item, &location)?;
+    let shop = state.shop();
+    let level = level_json(&shop, item, location).ok_or_else(|| {
+        ControlError::NotFound(format!(
+            "inventory item {item} has no level at location {location}"
+        ))
+    })?;
+    Ok(Json(level).into_response())
+}
+
+/// `PUT /sandbox/inventory_levels/{item}/{location}` with `{"available": N}` and optionally
+/// `"active": bool`: what another app or the merchant does. Sets `available` (on hand moves
+/// with it, committed stays), stocking the item there first when it was not (active unless
+/// `"active": false`); `active` alone activates or deactivates the level. Answers the level.
+async fn put_inventory_level(
+    State(state): State<ShopifyState>,
+    Path((item, location)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let (item, location) = level_path(&item, &location)?;
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let available = fields.integer("available").map_err(ControlError::Invalid)?;
+    let active = fields.boolean("active").map_err(ControlError::Invalid)?;
+    if available.is_none() && active.is_none() {
+        return Err(ControlError::Invalid(
+            "available or active is required".into(),
+        ));
+    }
+    let mut shop = state.shop();
+    if shop.variant_of_item(item).is_none() {
+        return Err(ControlError::NotFound(format!("no inventory item {item}")));
+    }
+    known_location(&shop, location, "location")?;
+    let key = (item, location);
+    let level = shop
+        .inventory
+        .entry(key)
+        .or_insert(InventoryQuantities::ZERO);
+    if let Some(available) = available {
+        level.on_hand += available - level.available;
+        level.available = available;
+    }
+    match active {
+        Some(false) => {
+            shop.inactive_levels.insert(key);
+        }
+        Some(true) => {
+            shop.inactive_levels.remove(&key);
+        }
+        None => {}
+    }
+    let level = level_json(&shop, item, location).unwrap_or(Value::Null);
+    Ok(Json(level).into_response())
+}
+
+/// `DELETE /sandbox/inventory_levels/{item}/{location}`: unstocks the item there (the level
+/// and its quantities are gone). 204; 404 when there was no level.
+async fn delete_inventory_level(
+    State(state): State<ShopifyState>,
+    Path((item, location)): Path<(String, String)>,
+) -> Answer {
+    let (item, location) = level_path(&item, &location)?;
+    let mut shop = state.shop();
+    shop.inactive_levels.remove(&(item, location));
+    match shop.inventory.remove(&(item, location)) {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(ControlError::NotFound(format!(
+            "inventory item {item} has no level at location {location}"
+        ))),
     }
 }

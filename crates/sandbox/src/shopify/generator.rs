@@ -51,7 +51,23 @@ pub fn generate_shop_at(seed: u64, orders: usize, now: DateTime<Utc>) -> Shop {
         let order = generator.order(&mut shop, &mut rng, created_at, now);
         shop.orders.insert(order.id, order);
     }
+    commit_open_orders(&mut shop);
     shop
+}
+
+/// Puts the units the generated orders still need on hand as committed, beside the catalog's
+/// `available` (which the PULPO sandbox's stock mirrors). A few committed units per level were
+/// already there for orders placed before the generated ones.
+fn commit_open_orders(shop: &mut Shop) {
+    let mut committed: Vec<((u64, u64), i64)> = Vec::new();
+    for order in shop.orders.values() {
+        committed.extend(order.stock(shop).committed);
+    }
+    for (level, units) in committed {
+        if let Some(quantities) = shop.inventory.get_mut(&level) {
+            quantities.on_hand += units;
+        }
+    }
 }
 
 /// The shop's locations, variants and inventory, without orders. [`generate_shop`] and
@@ -122,12 +138,12 @@ pub fn shop_without_orders(seed: u64) -> Shop {
                 } else {
                     product.stock
                 };
-                let committed = rng.range(0, 3) as i64;
+                let committed_before = rng.range(0, 3) as i64;
                 shop.inventory.insert(
                     (inventory_item_id, location_id),
                     InventoryQuantities {
                         available,
-                        on_hand: available + committed,
+                        on_hand: available + committed_before,
                     },
                 );
             }
@@ -170,6 +186,7 @@ pub fn shop_from_orders_file(seed: u64, path: &Path) -> Result<Shop, String> {
             order_from_rest(&value, &mut shop).map_err(|e| format!("line {number}: {e}"))?;
         shop.orders.insert(order.id, order);
     }
+    commit_open_orders(&mut shop);
     Ok(shop)
 }
 

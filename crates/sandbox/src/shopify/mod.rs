@@ -151,12 +151,32 @@ impl ShopifyState {
         order_id: u64,
         change: impl FnOnce(&mut Shop, u64) -> Result<(T, Vec<webhooks::Topic>), E>,
     ) -> Result<T, ChangeError<E>> {
+        self.change_order_restocking(order_id, true, change)
+    }
+
+    /// [`ShopifyState::change_order_announcing`] that says what happens to committed units the
+    /// change releases without shipping them: back to `available` when `restock` (Shopify's
+    /// `orderCancel(restock:)`), else gone from `on_hand`. Every order change moves the stock it
+    /// commits and ships (see [`Shop::account_stock`]).
+    pub fn change_order_restocking<T, E>(
+        &self,
+        order_id: u64,
+        restock: bool,
+        change: impl FnOnce(&mut Shop, u64) -> Result<(T, Vec<webhooks::Topic>), E>,
+    ) -> Result<T, ChangeError<E>> {
         let now = Utc::now();
         let mut shop = self.shop();
-        if !shop.orders.contains_key(&order_id) {
-            return Err(ChangeError::OrderNotFound(order_id));
-        }
+        let before = match shop.orders.get(&order_id) {
+            Some(order) => order.stock(&shop),
+            None => return Err(ChangeError::OrderNotFound(order_id)),
+        };
         let (output, topics) = change(&mut shop, order_id).map_err(ChangeError::Refused)?;
+        let after = shop
+            .orders
+            .get(&order_id)
+            .ok_or(ChangeError::OrderNotFound(order_id))?
+            .stock(&shop);
+        shop.account_stock(&before, &after, restock);
         let order = shop
             .orders
             .get_mut(&order_id)
@@ -186,10 +206,15 @@ impl ShopifyState {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Inserts a new order (already holding ids from this shop) and announces it.
+    /// Inserts a new order (already holding ids from this shop), commits the stock its
+    /// fulfillment orders need at their locations, and announces it.
     pub fn insert_order(&self, order: model::Order, topics: &[webhooks::Topic]) {
         let snapshot = order.clone();
-        self.shop().orders.insert(order.id, order);
+        let mut shop = self.shop();
+        let stock = order.stock(&shop);
+        shop.account_stock(&model::OrderStock::default(), &stock, true);
+        shop.orders.insert(order.id, order);
+        drop(shop);
         self.order_written(&snapshot, topics);
     }
 

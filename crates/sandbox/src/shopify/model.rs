@@ -5,7 +5,7 @@
 //! GraphQL schema, §4 of `../shared/reference/shopify-admin-api.md`). The GraphQL layer reads
 //! them to answer queries; the control API and the generator write them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rust_decimal::Decimal;
@@ -183,6 +183,14 @@ impl FulfillmentOrderStatus {
         }
     }
 
+    /// Whether a fulfillment order in this state is finished (Shopify's `includeClosed`).
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            FulfillmentOrderStatus::Closed | FulfillmentOrderStatus::Cancelled
+        )
+    }
+
     /// Whether `fulfillmentCreate` may still fulfil lines of a fulfillment order in this state.
     pub fn is_fulfillable(self) -> bool {
         matches!(
@@ -239,11 +247,35 @@ pub struct ProductVariant {
     pub is_gift_card: bool,
 }
 
-/// Quantities of one inventory item at one location (`InventoryLevel`).
+/// Quantities of one inventory item at one location (`InventoryLevel`). Every unit on hand
+/// that is not available is committed to an open order (the sandbox has no reserved, damaged,
+/// safety or quality-control stock), so `committed = on_hand - available`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InventoryQuantities {
     pub available: i64,
     pub on_hand: i64,
+}
+
+impl InventoryQuantities {
+    pub const ZERO: InventoryQuantities = InventoryQuantities {
+        available: 0,
+        on_hand: 0,
+    };
+
+    pub fn committed(&self) -> i64 {
+        (self.on_hand - self.available).max(0)
+    }
+}
+
+/// Units per (inventory item id, location id).
+pub type StockByLevel = HashMap<(u64, u64), i64>;
+
+/// What an order holds of the shop's stock: units committed by its unfinished fulfillment
+/// orders and units that left with its fulfillments, per level of a tracked item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OrderStock {
+    pub committed: StockByLevel,
+    pub shipped: StockByLevel,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -445,6 +477,45 @@ impl Order {
             .sum()
     }
 
+    /// The stock this order holds in `shop`: the remaining units of its fulfillment orders that
+    /// are not closed, committed at their assigned location, and the units of its fulfillments,
+    /// gone from theirs. Untracked items hold nothing.
+    pub fn stock(&self, shop: &Shop) -> OrderStock {
+        let item_of = |line_item_id: u64| {
+            self.line_items
+                .iter()
+                .find(|l| l.id == line_item_id)
+                .and_then(|l| l.variant_id)
+                .and_then(|id| shop.variant(id))
+                .filter(|v| v.tracked)
+                .map(|v| v.inventory_item_id)
+        };
+        let mut stock = OrderStock::default();
+        for fo in self
+            .fulfillment_orders
+            .iter()
+            .filter(|fo| !fo.status.is_closed())
+        {
+            for line in &fo.line_items {
+                if let Some(item) = item_of(line.line_item_id) {
+                    *stock.committed.entry((item, fo.location_id)).or_default() +=
+                        line.remaining_quantity;
+                }
+            }
+        }
+        for fulfillment in &self.fulfillments {
+            for line in &fulfillment.lines {
+                if let Some(item) = item_of(line.line_item_id) {
+                    *stock
+                        .shipped
+                        .entry((item, fulfillment.location_id))
+                        .or_default() += line.quantity;
+                }
+            }
+        }
+        stock
+    }
+
     /// Cancels the order at `at` the way Shopify leaves a cancelled order (§9.5 of the
     /// reference): `cancelledAt` and `cancelReason` set, every fulfillment order that was still
     /// open `CLOSED`, an authorization voided, and the order closed when nothing was paid.
@@ -528,6 +599,10 @@ pub struct Shop {
     pub variants: Vec<ProductVariant>,
     /// Keyed by (inventory item id, location id); absent = not stocked at that location.
     pub inventory: HashMap<(u64, u64), InventoryQuantities>,
+    /// Levels of `inventory` that are inactive: kept with their quantities but not stocked,
+    /// as API 2026-10 leaves them after `inventorySetQuantities` at a location where the item
+    /// was not stocked.
+    pub inactive_levels: HashSet<(u64, u64)>,
     pub orders: BTreeMap<u64, Order>,
     pub next_id: u64,
     pub next_order_number: u64,
@@ -550,6 +625,73 @@ impl Shop {
 
     pub fn variant_by_sku(&self, sku: &str) -> Option<&ProductVariant> {
         self.variants.iter().find(|v| v.sku.as_deref() == Some(sku))
+    }
+
+    pub fn variant(&self, id: u64) -> Option<&ProductVariant> {
+        self.find_variant(id, |v| v.id)
+    }
+
+    /// The variant whose inventory item is `item_id` (the sandbox has one item per variant).
+    pub fn variant_of_item(&self, item_id: u64) -> Option<&ProductVariant> {
+        self.find_variant(item_id, |v| v.inventory_item_id)
+    }
+
+    /// Variants are created in id order, so a binary search finds them in a shop of 100,000
+    /// SKUs; a linear scan covers shops assembled otherwise (tests).
+    fn find_variant(
+        &self,
+        id: u64,
+        key: impl Fn(&ProductVariant) -> u64,
+    ) -> Option<&ProductVariant> {
+        match self.variants.binary_search_by_key(&id, &key) {
+            Ok(index) => self.variants.get(index),
+            Err(_) => self.variants.iter().find(|v| key(v) == id),
+        }
+    }
+
+    /// The level of `item_id` at `location_id` when the item is stocked there (an active level).
+    pub fn stocked_level(&self, item_id: u64, location_id: u64) -> Option<InventoryQuantities> {
+        if self.inactive_levels.contains(&(item_id, location_id)) {
+            return None;
+        }
+        self.inventory.get(&(item_id, location_id)).copied()
+    }
+
+    pub fn is_active_level(&self, item_id: u64, location_id: u64) -> bool {
+        self.inventory.contains_key(&(item_id, location_id))
+            && !self.inactive_levels.contains(&(item_id, location_id))
+    }
+
+    /// Moves the stock an order changed from `before` to `after`, as Shopify does: newly
+    /// committed units leave `available` (on hand stays), shipped units leave `on_hand` (they
+    /// were committed), and units released without shipping go back to `available` when
+    /// `restock`, else leave `on_hand` too. Levels the item is not stocked at stay as they are.
+    pub fn account_stock(&mut self, before: &OrderStock, after: &OrderStock, restock: bool) {
+        let mut keys: BTreeSet<(u64, u64)> = BTreeSet::new();
+        for map in [
+            &before.committed,
+            &after.committed,
+            &before.shipped,
+            &after.shipped,
+        ] {
+            keys.extend(map.keys().copied());
+        }
+        let units = |map: &StockByLevel, key| map.get(&key).copied().unwrap_or_default();
+        for key in keys {
+            let committed = units(&after.committed, key) - units(&before.committed, key);
+            let shipped = units(&after.shipped, key) - units(&before.shipped, key);
+            let Some(level) = self.inventory.get_mut(&key) else {
+                continue;
+            };
+            level.on_hand -= shipped;
+            // What left `committed` without being shipped, or (negative) what joined it.
+            let released = -(committed + shipped);
+            if restock || released < 0 {
+                level.available += released;
+            } else {
+                level.on_hand -= released;
+            }
+        }
     }
 }
 

@@ -449,9 +449,16 @@ pub fn variant_to_rest(variant: &ProductVariant, shop: &Shop) -> Value {
         .locations
         .iter()
         .filter_map(|l| {
-            shop.inventory.get(&(variant.inventory_item_id, l.id)).map(
-                |q| json!({"location_id": l.id, "available": q.available, "on_hand": q.on_hand}),
-            )
+            shop.inventory
+                .get(&(variant.inventory_item_id, l.id))
+                .map(|q| {
+                    json!({
+                        "location_id": l.id,
+                        "available": q.available,
+                        "on_hand": q.on_hand,
+                        "active": shop.is_active_level(variant.inventory_item_id, l.id),
+                    })
+                })
         })
         .collect();
     json!({

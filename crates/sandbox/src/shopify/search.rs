@@ -510,6 +510,26 @@ impl Parser {
     }
 }
 
+/// Whether `t` satisfies `comparator value` for a search time `value` (`now`, a timestamp or a
+/// date as [`parse_time`] reads it), the way order searches compare `updated_at`; `false`
+/// when the value is not a time. For the simple searches of other connections.
+pub fn time_term_holds(
+    value: &str,
+    comparator: crate::shopify::graphql::Comparator,
+    t: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    use crate::shopify::graphql::Comparator as C;
+    let comparator = match comparator {
+        C::Equal => Comparator::Equal,
+        C::Greater => Comparator::Greater,
+        C::GreaterOrEqual => Comparator::GreaterOrEqual,
+        C::Less => Comparator::Less,
+        C::LessOrEqual => Comparator::LessOrEqual,
+    };
+    parse_time(value).is_some_and(|value| time_holds(comparator, value, t, now))
+}
+
 /// `1234` or `gid://shopify/{kind}/1234`.
 fn parse_id(value: &str, kind: &str) -> Option<u64> {
     value.parse().ok().or_else(|| parse_gid(value, kind))
@@ -889,28 +909,29 @@ fn evaluate(expr: &Expr, order: &dyn Searchable, now: DateTime<Utc>) -> bool {
     }
 }
 
+fn time_holds(c: Comparator, value: TimeValue, t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    match value {
+        TimeValue::Now => c.holds(t, now),
+        // A value names an interval (a second, an hour, a day, a year): `>` means after all
+        // of it, `<=` up to its end, `:` inside it.
+        TimeValue::Interval { start, length } => {
+            let end = start + length;
+            match c {
+                Comparator::Equal => start <= t && t < end,
+                Comparator::Greater => t >= end,
+                Comparator::GreaterOrEqual => t >= start,
+                Comparator::Less => t < start,
+                Comparator::LessOrEqual => t < end,
+            }
+        }
+    }
+}
+
 fn term_matches(term: &Term, order: &dyn Searchable, now: DateTime<Utc>) -> bool {
     let c = term.comparator;
     match &term.predicate {
         Predicate::Everything => true,
-        Predicate::Time(field, value) => {
-            let t = order.time(*field);
-            match *value {
-                TimeValue::Now => c.holds(t, now),
-                // A value names an interval (a second, an hour, a day, a year): `>` means
-                // after all of it, `<=` up to its end, `:` inside it.
-                TimeValue::Interval { start, length } => {
-                    let end = start + length;
-                    match c {
-                        Comparator::Equal => start <= t && t < end,
-                        Comparator::Greater => t >= end,
-                        Comparator::GreaterOrEqual => t >= start,
-                        Comparator::Less => t < start,
-                        Comparator::LessOrEqual => t < end,
-                    }
-                }
-            }
-        }
+        Predicate::Time(field, value) => time_holds(c, *value, order.time(*field), now),
         Predicate::Status(status) => match status {
             StatusFilter::Open => !order.is_closed() && !order.is_cancelled(),
             StatusFilter::Closed => order.is_closed(),

@@ -37,6 +37,7 @@ use serde_json::{Map, Value, json};
 pub use connection::{SortValue, decode_cursor, encode_cursor};
 pub use cost::{MAX_COST, page_multiplier};
 pub use mutations::{CANCEL_JOB_DELAY, IdempotencyStore};
+pub use query_string::Comparator;
 pub use resolve::{datetime, decimal};
 
 use super::ShopifyState;

@@ -29,6 +29,10 @@ use crate::shopify::{ChangeError, ShopifyState};
 /// `changeFromQuantity` required).
 pub const IDEMPOTENT_INVENTORY_FROM: &str = "2026-04";
 
+/// First API version where `inventorySetQuantities` at a location the item is not stocked at
+/// succeeds and leaves an inactive level; before it, `ITEM_NOT_STOCKED_AT_LOCATION`.
+pub const SET_UNSTOCKED_FROM: &str = "2026-10";
+
 /// Inventory input fields that versions before 2026-04 still accept.
 pub const LEGACY_INVENTORY_FIELDS: super::validate::LegacyFields = &[
     ("InventorySetQuantitiesInput", "ignoreCompareQuantity"),
@@ -77,6 +81,11 @@ pub struct AdjustmentGroup {
 /// What a mutation answered, before its selection is read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
+    InventoryActivate {
+        /// (inventory item id, location id) of the level.
+        level: Option<(u64, u64)>,
+        errors: Vec<UserErrorData>,
+    },
     InventorySet {
         group: Option<AdjustmentGroup>,
         errors: Vec<UserErrorData>,
@@ -104,6 +113,7 @@ impl Payload {
     pub fn user_errors(&self) -> &[UserErrorData] {
         match self {
             Payload::InventorySet { errors, .. }
+            | Payload::InventoryActivate { errors, .. }
             | Payload::FulfillmentCreate { errors, .. }
             | Payload::TagsAdd { errors, .. }
             | Payload::OrderUpdate { errors, .. }
@@ -112,7 +122,8 @@ impl Payload {
     }
 }
 
-/// Results of `inventorySetQuantities` by idempotency key, with the input they answered.
+/// Results of the `@idempotent` mutations by idempotency key, with the mutation and arguments
+/// they answered.
 #[derive(Debug, Default)]
 pub struct IdempotencyStore {
     entries: HashMap<String, (Value, Payload)>,
@@ -127,6 +138,10 @@ pub fn run(
 ) -> Result<Payload, FieldError> {
     match name {
         "inventorySetQuantities" => inventory_set_quantities(ex, args, field),
+        "inventoryActivate" => {
+            let key = idempotency_key(ex, field)?;
+            idempotent(ex, name, args, key, || inventory_activate(ex.state, args))
+        }
         "fulfillmentCreate" => Ok(fulfillment_create(ex.state, args, ex.now)),
         "tagsAdd" => Ok(tags_add(ex.state, args)),
         "orderUpdate" => Ok(order_update(ex.state, args)),
@@ -152,23 +167,7 @@ fn inventory_set_quantities(
     field: &Field<'static, String>,
 ) -> Result<Payload, FieldError> {
     let contract_2026_04 = ex.version.as_str() >= IDEMPOTENT_INVENTORY_FROM;
-    let key = field
-        .directives
-        .iter()
-        .find(|d| d.name == "idempotent")
-        .and_then(|d| d.arguments.iter().find(|(n, _)| n == "key"))
-        .and_then(|(_, v)| literal_to_json(v, &ex.variables))
-        .and_then(|v| v.as_str().map(str::to_string));
-    if contract_2026_04 && key.is_none() {
-        return Err(FieldError::bad_request(
-            "The @idempotent directive is required for this mutation but was not provided.",
-        ));
-    }
-    if key.as_deref() == Some("") {
-        return Err(FieldError::bad_request(
-            "The @idempotent directive requires a non-empty key.",
-        ));
-    }
+    let key = idempotency_key(ex, field)?;
     let input = args.get("input").cloned().unwrap_or(Value::Null);
     let quantities: Vec<Value> = input
         .get("quantities")
@@ -197,32 +196,83 @@ fn inventory_set_quantities(
         }
         return Err(error);
     }
-    let state = ex.state;
+    let (state, version) = (ex.state, ex.version.clone());
+    idempotent(ex, "inventorySetQuantities", args, key, || {
+        apply_inventory(state, &version, &input, &quantities)
+    })
+}
+
+/// The `@idempotent(key:)` of a mutation field: required from 2026-04 (a top-level
+/// `BAD_REQUEST` without it), optional before, never empty.
+fn idempotency_key(
+    ex: &Executor<'_>,
+    field: &Field<'static, String>,
+) -> Result<Option<String>, FieldError> {
+    let key = field
+        .directives
+        .iter()
+        .find(|d| d.name == "idempotent")
+        .and_then(|d| d.arguments.iter().find(|(n, _)| n == "key"))
+        .and_then(|(_, v)| literal_to_json(v, &ex.variables))
+        .and_then(|v| v.as_str().map(str::to_string));
+    if ex.version.as_str() >= IDEMPOTENT_INVENTORY_FROM && key.is_none() {
+        return Err(FieldError::bad_request(
+            "The @idempotent directive is required for this mutation but was not provided.",
+        ));
+    }
+    if key.as_deref() == Some("") {
+        return Err(FieldError::bad_request(
+            "The @idempotent directive requires a non-empty key.",
+        ));
+    }
+    Ok(key)
+}
+
+/// Runs `apply` once per idempotency key: a key seen before answers what it answered then when
+/// the mutation and arguments are the same, `IDEMPOTENCY_KEY_PARAMETER_MISMATCH` otherwise.
+fn idempotent(
+    ex: &Executor<'_>,
+    mutation: &str,
+    args: &Map<String, Value>,
+    key: Option<String>,
+    apply: impl FnOnce() -> Payload,
+) -> Result<Payload, FieldError> {
     let Some(key) = key else {
-        return Ok(apply_inventory(state, &input, &quantities));
+        return Ok(apply());
     };
+    let parameters = serde_json::json!({"mutation": mutation, "arguments": args});
     // Holding the store's lock while applying makes a concurrent duplicate wait for the first
     // answer instead of applying twice.
-    let mut store = state
+    let mut store = ex
+        .state
         .idempotency
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((previous_input, payload)) = store.entries.get(&key) {
-        if *previous_input == input {
+    if let Some((previous, payload)) = store.entries.get(&key) {
+        if *previous == parameters {
             return Ok(payload.clone());
         }
-        return Ok(Payload::InventorySet {
-            group: None,
-            errors: vec![UserErrorData {
-                field: None,
-                message: "The idempotency key has already been used with different parameters."
-                    .into(),
-                code: Some("IDEMPOTENCY_KEY_PARAMETER_MISMATCH"),
-            }],
+        let errors = vec![UserErrorData {
+            field: None,
+            message: "The idempotency key has already been used with different parameters.".into(),
+            code: Some("IDEMPOTENCY_KEY_PARAMETER_MISMATCH"),
+        }];
+        return Ok(match mutation {
+            "inventoryActivate" => Payload::InventoryActivate {
+                level: None,
+                errors: errors
+                    .into_iter()
+                    .map(|e| UserErrorData { code: None, ..e })
+                    .collect(),
+            },
+            _ => Payload::InventorySet {
+                group: None,
+                errors,
+            },
         });
     }
-    let payload = apply_inventory(state, &input, &quantities);
-    store.entries.insert(key, (input, payload.clone()));
+    let payload = apply();
+    store.entries.insert(key, (parameters, payload.clone()));
     Ok(payload)
 }
 
@@ -249,7 +299,15 @@ const INVENTORY_REASONS: [&str; 17] = [
 
 const MAX_QUANTITY: i64 = 1_000_000_000;
 
-fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) -> Payload {
+/// Validates every quantity first and applies them only when all are valid: one user error and
+/// nothing changes (`inventoryAdjustmentGroup: null`), as Shopify's recorded answers show.
+fn apply_inventory(
+    state: &ShopifyState,
+    version: &str,
+    input: &Value,
+    quantities: &[Value],
+) -> Payload {
+    let sets_unstocked = version >= SET_UNSTOCKED_FROM;
     let name = str_at(input, "name").unwrap_or_default();
     let reason = str_at(input, "reason").unwrap_or_default();
     let fail = |errors: Vec<UserErrorData>| Payload::InventorySet {
@@ -282,7 +340,7 @@ fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) ->
         let at = |leaf: &'static str| ["input", "quantities", index.as_str(), leaf];
         let item = str_at(q, "inventoryItemId")
             .and_then(|id| parse_gid(id, "InventoryItem"))
-            .filter(|id| shop.variants.iter().any(|v| v.inventory_item_id == *id));
+            .filter(|id| shop.variant_of_item(*id).is_some());
         let location = str_at(q, "locationId")
             .and_then(|id| parse_gid(id, "Location"))
             .filter(|id| shop.location(*id).is_some());
@@ -323,14 +381,19 @@ fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) ->
             ));
             continue;
         }
-        let current =
-            shop.inventory
-                .get(&(item, location))
-                .copied()
-                .unwrap_or(InventoryQuantities {
-                    available: 0,
-                    on_hand: 0,
-                });
+        if !sets_unstocked && !shop.is_active_level(item, location) {
+            errors.push(UserErrorData::new(
+                &at("locationId"),
+                "The specified inventory item is not stocked at the location.",
+                Some("ITEM_NOT_STOCKED_AT_LOCATION"),
+            ));
+            continue;
+        }
+        let current = shop
+            .inventory
+            .get(&(item, location))
+            .copied()
+            .unwrap_or(InventoryQuantities::ZERO);
         let current_value = if quantity_name == "available" {
             current.available
         } else {
@@ -369,13 +432,15 @@ fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) ->
     }
     let mut changes = Vec::new();
     for (item, location, delta) in targets {
+        if !shop.inventory.contains_key(&(item, location)) {
+            // From 2026-10 a set where the item is not stocked records the quantity on a level
+            // that stays inactive until `inventoryActivate`.
+            shop.inactive_levels.insert((item, location));
+        }
         let level = shop
             .inventory
             .entry((item, location))
-            .or_insert(InventoryQuantities {
-                available: 0,
-                on_hand: 0,
-            });
+            .or_insert(InventoryQuantities::ZERO);
         // `available` and `on_hand` move together: the committed part stays put.
         level.available += delta;
         level.on_hand += delta;
@@ -404,6 +469,75 @@ fn apply_inventory(state: &ShopifyState, input: &Value, quantities: &[Value]) ->
         group: Some(group),
         errors: Vec::new(),
     }
+}
+
+/// `inventoryActivate`: stocks the item at the location with `available` (or `onHand`) units,
+/// zero when neither is given; reactivates an inactive level, setting the quantity when one is
+/// given. An active level is answered as it is, and refused when a quantity is given.
+fn inventory_activate(state: &ShopifyState, args: &Map<String, Value>) -> Payload {
+    let fail = |field: &str, message: &str| Payload::InventoryActivate {
+        level: None,
+        errors: vec![UserErrorData::new(&[field], message, None)],
+    };
+    let mut shop = state.shop();
+    let Some(item) = str_at_map(args, "inventoryItemId")
+        .and_then(|id| parse_gid(id, "InventoryItem"))
+        .filter(|id| shop.variant_of_item(*id).is_some())
+    else {
+        return fail("inventoryItemId", "Inventory item does not exist");
+    };
+    let Some(location) = str_at_map(args, "locationId")
+        .and_then(|id| parse_gid(id, "Location"))
+        .filter(|id| shop.location(*id).is_some())
+    else {
+        return fail("locationId", "Location does not exist");
+    };
+    let available = args.get("available").and_then(Value::as_i64);
+    let on_hand = args.get("onHand").and_then(Value::as_i64);
+    let key = (item, location);
+    if shop.is_active_level(item, location) {
+        if available.is_some() || on_hand.is_some() {
+            return fail(
+                if available.is_some() {
+                    "available"
+                } else {
+                    "onHand"
+                },
+                "Not allowed to set available quantity when the item is already active at the location.",
+            );
+        }
+        return Payload::InventoryActivate {
+            level: Some(key),
+            errors: Vec::new(),
+        };
+    }
+    if let (Some(a), Some(o)) = (available, on_hand)
+        && a != o
+    {
+        // A fresh level commits nothing, so its on-hand and available units are the same.
+        return fail(
+            "onHand",
+            "The on_hand quantity must equal the available quantity.",
+        );
+    }
+    let level = shop
+        .inventory
+        .entry(key)
+        .or_insert(InventoryQuantities::ZERO);
+    if let Some(units) = available.or(on_hand) {
+        let delta = units - level.available;
+        level.available += delta;
+        level.on_hand += delta;
+    }
+    shop.inactive_levels.remove(&key);
+    Payload::InventoryActivate {
+        level: Some(key),
+        errors: Vec::new(),
+    }
+}
+
+fn str_at_map<'a>(args: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    args.get(key).and_then(Value::as_str)
 }
 
 fn fulfillment_error(message: impl Into<String>) -> UserErrorData {
@@ -853,44 +987,41 @@ fn order_cancel(state: &ShopifyState, args: &Map<String, Value>) -> Payload {
         Some(false) => {}
     }
     let reason = cancel_reason(args.get("reason").and_then(Value::as_str));
+    let restock = args.get("restock").and_then(Value::as_bool) == Some(true);
     let state = state.clone();
     // Shopify cancels on a job: the answer comes first, the cancellation shortly after.
     tokio::spawn(async move {
         tokio::time::sleep(CANCEL_JOB_DELAY).await;
-        let result = state.change_order(
-            order_id,
-            &[Topic::OrdersCancelled, Topic::OrdersUpdated],
-            |shop, id| {
-                let Some(order) = shop.orders.get_mut(&id) else {
-                    return Err(());
-                };
-                if order.cancelled_at.is_some() {
-                    return Err(());
-                }
-                let now = now_seconds();
-                order.cancelled_at = Some(now);
-                order.cancel_reason = Some(reason);
-                for fo in &mut order.fulfillment_orders {
-                    fo.status = FulfillmentOrderStatus::Closed;
-                    fo.updated_at = now;
-                }
-                // An unpaid order closes with the cancellation; a paid one stays open for
-                // the refund.
-                let paid = matches!(
-                    order.financial_status,
-                    Some(
-                        FinancialStatus::Paid
-                            | FinancialStatus::PartiallyPaid
-                            | FinancialStatus::PartiallyRefunded
-                    )
-                );
-                if !paid && order.closed_at.is_none() {
-                    order.closed_at = Some(now);
-                }
-                order.refresh_fulfillment_status();
-                Ok(())
-            },
-        );
+        let result = state.change_order_restocking(order_id, restock, |shop, id| {
+            let Some(order) = shop.orders.get_mut(&id) else {
+                return Err(());
+            };
+            if order.cancelled_at.is_some() {
+                return Err(());
+            }
+            let now = now_seconds();
+            order.cancelled_at = Some(now);
+            order.cancel_reason = Some(reason);
+            for fo in &mut order.fulfillment_orders {
+                fo.status = FulfillmentOrderStatus::Closed;
+                fo.updated_at = now;
+            }
+            // An unpaid order closes with the cancellation; a paid one stays open for
+            // the refund.
+            let paid = matches!(
+                order.financial_status,
+                Some(
+                    FinancialStatus::Paid
+                        | FinancialStatus::PartiallyPaid
+                        | FinancialStatus::PartiallyRefunded
+                )
+            );
+            if !paid && order.closed_at.is_none() {
+                order.closed_at = Some(now);
+            }
+            order.refresh_fulfillment_status();
+            Ok(((), vec![Topic::OrdersCancelled, Topic::OrdersUpdated]))
+        });
         if let Err(error) = result {
             tracing::debug!(
                 order = order_id,

@@ -52,7 +52,8 @@ pub enum Obj<'s> {
     /// The product, as far as a variant knows it.
     Product(&'s ProductVariant),
     InventoryItem(&'s ProductVariant),
-    InventoryLevel(&'s ProductVariant, &'s Location, InventoryQuantities),
+    /// The level of a variant's item at a location, and whether it is active.
+    InventoryLevel(&'s ProductVariant, &'s Location, InventoryQuantities, bool),
     InventoryQuantity(&'static str, i64),
     Location(&'s Location),
     LocationAddress(&'s Location),
@@ -265,12 +266,12 @@ pub fn resolve<'s>(
             _ => return Err(not_served(parent, field)),
         }),
         Obj::InventoryItem(variant) => inventory_item_field(shop, variant, field, args),
-        Obj::InventoryLevel(variant, location, quantities) => Ok(match field {
+        Obj::InventoryLevel(variant, location, quantities, active) => Ok(match field {
             "id" => leaf(format!(
                 "gid://shopify/InventoryLevel/{}?inventory_item_id={}",
                 location.id, variant.inventory_item_id
             )),
-            "isActive" => leaf(true),
+            "isActive" => leaf(*active),
             "item" => obj(Obj::InventoryItem(variant)),
             "location" => obj(Obj::Location(location)),
             "quantities" => {
@@ -349,9 +350,7 @@ pub fn resolve<'s>(
             "delta" => leaf(change.delta),
             "quantityAfterChange" | "ledgerDocumentUri" => Out::Null,
             "item" => shop
-                .variants
-                .iter()
-                .find(|v| v.inventory_item_id == change.item_id)
+                .variant_of_item(change.item_id)
                 .map_or(Out::Null, |v| obj(Obj::InventoryItem(v))),
             _ => shop
                 .location(change.location_id)
@@ -380,7 +379,7 @@ fn quantity(q: &InventoryQuantities, name: &str) -> Option<(&'static str, i64)> 
     Some(match name {
         "available" => ("available", q.available),
         "on_hand" => ("on_hand", q.on_hand),
-        "committed" => ("committed", (q.on_hand - q.available).max(0)),
+        "committed" => ("committed", q.committed()),
         "incoming" => ("incoming", 0),
         "reserved" => ("reserved", 0),
         "damaged" => ("damaged", 0),
@@ -451,7 +450,7 @@ fn query_root<'s>(
         }
         "productVariant" => id_arg
             .and_then(|id| parse_gid(id, "ProductVariant"))
-            .and_then(|id| shop.variants.iter().find(|v| v.id == id))
+            .and_then(|id| shop.variant(id))
             .map_or(Out::Null, |v| obj(Obj::ProductVariant(v))),
         "productVariants" => {
             let terms = search_terms(
@@ -485,7 +484,7 @@ fn query_root<'s>(
         }
         "inventoryItem" => id_arg
             .and_then(|id| parse_gid(id, "InventoryItem"))
-            .and_then(|id| shop.variants.iter().find(|v| v.inventory_item_id == id))
+            .and_then(|id| shop.variant_of_item(id))
             .map_or(Out::Null, |v| obj(Obj::InventoryItem(v))),
         "inventoryItems" => {
             let terms = search_terms(ex, args, key, &["sku", "id"]);
@@ -508,6 +507,7 @@ fn query_root<'s>(
                 .collect();
             return connection(items, args, "inventoryItems");
         }
+        "fulfillmentOrders" => return fulfillment_orders(ex, shop, args, key),
         "node" => id_arg.map_or(Out::Null, |id| node(shop, id)),
         _ => return Err(not_served("QueryRoot", field)),
     })
@@ -532,10 +532,7 @@ fn node<'s>(shop: &'s Shop, id: &str) -> Out<'s> {
             .find(|v| v.product_id == n)
             .map(Obj::Product)
     } else if let Some(n) = parse_gid(id, "InventoryItem") {
-        shop.variants
-            .iter()
-            .find(|v| v.inventory_item_id == n)
-            .map(Obj::InventoryItem)
+        shop.variant_of_item(n).map(Obj::InventoryItem)
     } else {
         None
     };
@@ -549,6 +546,56 @@ pub fn find_fulfillment_order(shop: &Shop, id: u64) -> Option<(&Order, &Fulfillm
             .find(|fo| fo.id == id)
             .map(|fo| (o, fo))
     })
+}
+
+/// `fulfillmentOrders(query:, includeClosed:, sortKey:)`: every order's fulfillment orders,
+/// closed and cancelled ones only with `includeClosed`, filtered by `assigned_location_id`,
+/// `status`, `id` and `updated_at`.
+fn fulfillment_orders<'s>(
+    ex: &mut Executor<'_>,
+    shop: &'s Shop,
+    args: &Map<String, Value>,
+    key: &str,
+) -> Result<Out<'s>, FieldError> {
+    let include_closed = args.get("includeClosed").and_then(Value::as_bool) == Some(true);
+    let terms = search_terms(
+        ex,
+        args,
+        key,
+        &["assigned_location_id", "status", "id", "updated_at"],
+    );
+    let by_update = arg_str(args, "sortKey") == Some("UPDATED_AT");
+    let now = ex.now;
+    let items = shop
+        .orders
+        .values()
+        .flat_map(|o| o.fulfillment_orders.iter().map(move |fo| (o, fo)))
+        .filter(|(_, fo)| include_closed || !fo.status.is_closed())
+        .filter(|(_, fo)| terms.iter().all(|t| fulfillment_order_matches(fo, t, now)))
+        .map(|(o, fo)| {
+            let value = if by_update {
+                epoch_ms(fo.updated_at)
+            } else {
+                id_value(fo.id)
+            };
+            (value, fo.id, Obj::FulfillmentOrder(o, fo))
+        })
+        .collect();
+    connection(items, args, "fulfillmentOrders")
+}
+
+fn fulfillment_order_matches(fo: &FulfillmentOrder, t: &Term, now: DateTime<Utc>) -> bool {
+    let hit = match t.field.as_deref() {
+        Some("assigned_location_id") => t.compare_number(fo.location_id),
+        Some("id") => t.compare_number(fo.id),
+        Some("status") => fo.status.graphql().eq_ignore_ascii_case(&t.value),
+        Some("updated_at") => {
+            crate::shopify::search::time_term_holds(&t.value, t.comparator, fo.updated_at, now)
+        }
+        // Free text: Shopify searches the order name among other fields.
+        _ => false,
+    };
+    hit != t.negated
 }
 
 /// Terms of `args.query` for the simple searches, warning about fields outside `known`.
@@ -835,11 +882,11 @@ fn line_item_field<'s>(
         "isGiftCard" => leaf(line.is_gift_card),
         "variant" => line
             .variant_id
-            .and_then(|id| shop.variants.iter().find(|v| v.id == id))
+            .and_then(|id| shop.variant(id))
             .map_or(Out::Null, |v| obj(Obj::ProductVariant(v))),
         "product" => line
             .variant_id
-            .and_then(|id| shop.variants.iter().find(|v| v.id == id))
+            .and_then(|id| shop.variant(id))
             .map_or(Out::Null, |v| obj(Obj::Product(v))),
         "originalUnitPriceSet" | "discountedUnitPriceSet" => money(line.unit_price),
         "originalTotalSet" => money(line.unit_price * Decimal::from(line.quantity)),
@@ -887,7 +934,7 @@ fn fo_line_field<'s>(
     let order_line = order.line_items.iter().find(|l| l.id == line.line_item_id);
     let variant = order_line
         .and_then(|l| l.variant_id)
-        .and_then(|id| shop.variants.iter().find(|v| v.id == id));
+        .and_then(|id| shop.variant(id));
     Ok(match field {
         "id" => leaf(gid("FulfillmentOrderLineItem", line.id)),
         "totalQuantity" => leaf(line.total_quantity),
@@ -995,10 +1042,10 @@ fn variant_field<'s>(
         "inventoryItem" => obj(Obj::InventoryItem(variant)),
         "product" => obj(Obj::Product(variant)),
         "inventoryQuantity" => leaf(
-            shop.inventory
+            shop.locations
                 .iter()
-                .filter(|((item, _), _)| *item == variant.inventory_item_id)
-                .map(|(_, q)| q.available)
+                .filter_map(|l| shop.stocked_level(variant.inventory_item_id, l.id))
+                .map(|q| q.available)
                 .sum::<i64>(),
         ),
         _ => return Err(not_served("ProductVariant", field)),
@@ -1024,26 +1071,34 @@ fn inventory_item_field<'s>(
         "inventoryLevel" => arg_str(args, "locationId")
             .and_then(|id| parse_gid(id, "Location"))
             .and_then(|id| shop.location(id))
-            .and_then(|l| {
-                shop.inventory
-                    .get(&(item, l.id))
-                    .map(|q| obj(Obj::InventoryLevel(variant, l, *q)))
-            })
-            .unwrap_or(Out::Null),
+            .and_then(|l| level(shop, variant, l, args))
+            .map_or(Out::Null, obj),
         "inventoryLevels" => {
             let items = shop
                 .locations
                 .iter()
-                .filter_map(|l| {
-                    shop.inventory
-                        .get(&(item, l.id))
-                        .map(|q| (id_value(l.id), l.id, Obj::InventoryLevel(variant, l, *q)))
-                })
+                .filter_map(|l| level(shop, variant, l, args).map(|o| (id_value(l.id), l.id, o)))
                 .collect();
             return connection(items, args, field);
         }
         _ => return Err(not_served("InventoryItem", field)),
     })
+}
+
+/// The level of `variant`'s item at `location`: `None` when the item was never stocked there,
+/// and, unless `args.includeInactive`, when its level there is inactive.
+fn level<'s>(
+    shop: &'s Shop,
+    variant: &'s ProductVariant,
+    location: &'s Location,
+    args: &Map<String, Value>,
+) -> Option<Obj<'s>> {
+    let include_inactive = args.get("includeInactive").and_then(Value::as_bool) == Some(true);
+    let key = (variant.inventory_item_id, location.id);
+    let quantities = *shop.inventory.get(&key)?;
+    let active = !shop.inactive_levels.contains(&key);
+    (active || include_inactive)
+        .then_some(Obj::InventoryLevel(variant, location, quantities, active))
 }
 
 fn location_field<'s>(
@@ -1062,13 +1117,9 @@ fn location_field<'s>(
         "address" => obj(Obj::LocationAddress(location)),
         "inventoryLevel" => arg_str(args, "inventoryItemId")
             .and_then(|id| parse_gid(id, "InventoryItem"))
-            .and_then(|id| shop.variants.iter().find(|v| v.inventory_item_id == id))
-            .and_then(|v| {
-                shop.inventory
-                    .get(&(v.inventory_item_id, location.id))
-                    .map(|q| obj(Obj::InventoryLevel(v, location, *q)))
-            })
-            .unwrap_or(Out::Null),
+            .and_then(|id| shop.variant_of_item(id))
+            .and_then(|v| level(shop, v, location, args))
+            .map_or(Out::Null, obj),
         _ => return Err(not_served("Location", field)),
     })
 }
@@ -1086,6 +1137,28 @@ fn payload_field<'s>(
     };
     Ok(match (payload, field) {
         (_, "userErrors" | "orderCancelUserErrors") => errors(payload.user_errors()),
+        (
+            Payload::InventoryActivate {
+                level: Some((item, location)),
+                ..
+            },
+            _,
+        ) => shop
+            .variant_of_item(*item)
+            .zip(shop.location(*location))
+            .and_then(|(v, l)| {
+                let key = (*item, *location);
+                shop.inventory.get(&key).map(|q| {
+                    obj(Obj::InventoryLevel(
+                        v,
+                        l,
+                        *q,
+                        !shop.inactive_levels.contains(&key),
+                    ))
+                })
+            })
+            .unwrap_or(Out::Null),
+        (Payload::InventoryActivate { .. }, _) => Out::Null,
         (Payload::InventorySet { group, .. }, _) => group
             .as_ref()
             .map_or(Out::Null, |g| obj(Obj::AdjustmentGroup(Rc::new(g.clone())))),
