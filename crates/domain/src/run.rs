@@ -164,6 +164,35 @@ pub enum RecordRef {
     Sku(String),
 }
 
+impl RecordRef {
+    /// Which kind of record this is.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Self::Order(_) => RecordKind::Order,
+            Self::Sku(_) => RecordKind::Sku,
+        }
+    }
+}
+
+/// The kinds of record a run works on, the same as [`RecordRef`]'s: what a log entry or an
+/// attention flag concerns. Stored and shown as its snake_case name (`order`, `sku`); a new
+/// integration type that works on another kind (a box, a return) adds it here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Order,
+    Sku,
+}
+
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Order => "order",
+            Self::Sku => "sku",
+        }
+    }
+}
+
 impl fmt::Display for RecordRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -218,6 +247,20 @@ mod tests {
             fetched,
             failed,
             ..RunCounters::default()
+        }
+    }
+
+    #[test]
+    fn a_record_kind_is_named_as_it_travels_and_as_its_record_says() {
+        for (record, name) in [
+            (RecordRef::Order("#1001".into()), "order"),
+            (RecordRef::Sku("ABC-1".into()), "sku"),
+        ] {
+            assert_eq!(record.kind().as_str(), name);
+            assert_eq!(
+                serde_json::to_string(&record.kind()).unwrap(),
+                format!("\"{name}\"")
+            );
         }
     }
 

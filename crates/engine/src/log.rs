@@ -64,9 +64,12 @@ impl RunLog {
         if let Some(observer) = &self.observer {
             observer(&entry);
         }
+        // Stored with the kind's name, the same text an attention flag of the record keeps.
         let (record_kind, record) = match &entry.record {
-            Some(RecordRef::Order(name)) => (Some("order".to_string()), Some(name.clone())),
-            Some(RecordRef::Sku(sku)) => (Some("sku".to_string()), Some(sku.clone())),
+            Some(record @ (RecordRef::Order(label) | RecordRef::Sku(label))) => (
+                Some(record.kind().as_str().to_string()),
+                Some(label.clone()),
+            ),
             None => (None, None),
         };
         self.inner().pending.push(NewLogEntry {

@@ -14,10 +14,11 @@ use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_store::prelude::*;
 use tentacle_store::{
-    ApiToken, Attention, Cipher, Claim, Credential, Enqueued, Integration, Lease, LinkScope,
-    LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink, Reap, Reaped,
-    Result, Run, RunFilter, RunRequest, RunTotals, Session, SqliteStore, Store, StoreError,
+    ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
+    Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
+    Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session, SqliteStore, StoreError,
     StoredLogEntry, User, WakeUps,
 };
 
@@ -57,7 +58,7 @@ impl OutageStore {
 }
 
 #[async_trait]
-impl Store for OutageStore {
+impl CredentialStore for OutageStore {
     async fn save_credential(&self, credential: NewCredential) -> Result<Credential> {
         self.trip("save_credential")?;
         self.inner.save_credential(credential).await
@@ -87,7 +88,10 @@ impl Store for OutageStore {
         self.trip("delete_credential")?;
         self.inner.delete_credential(id).await
     }
+}
 
+#[async_trait]
+impl IntegrationStore for OutageStore {
     async fn save_integration(&self, integration: NewIntegration) -> Result<Integration> {
         self.trip("save_integration")?;
         self.inner.save_integration(integration).await
@@ -127,6 +131,19 @@ impl Store for OutageStore {
         self.inner.delete_integration(id).await
     }
 
+    async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>> {
+        self.trip("cursor")?;
+        self.inner.cursor(integration_id).await
+    }
+
+    async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()> {
+        self.trip("set_cursor")?;
+        self.inner.set_cursor(integration_id, updated_at).await
+    }
+}
+
+#[async_trait]
+impl RunStore for OutageStore {
     async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued> {
         self.trip("enqueue_run")?;
         self.inner.enqueue_run(request).await
@@ -155,40 +172,6 @@ impl Store for OutageStore {
     async fn reap_expired_runs(&self, reap: &Reap) -> Result<Reaped> {
         self.trip("reap_expired_runs")?;
         self.inner.reap_expired_runs(reap).await
-    }
-
-    async fn set_cursor_leased(
-        &self,
-        lease: &Lease,
-        integration_id: i64,
-        updated_at: DateTime<Utc>,
-    ) -> Result<()> {
-        self.trip("set_cursor_leased")?;
-        self.inner
-            .set_cursor_leased(lease, integration_id, updated_at)
-            .await
-    }
-
-    async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()> {
-        self.trip("save_order_link_leased")?;
-        self.inner.save_order_link_leased(lease, link).await
-    }
-
-    async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()> {
-        self.trip("flag_order_leased")?;
-        self.inner.flag_order_leased(lease, attention).await
-    }
-
-    async fn clear_order_flag_leased(
-        &self,
-        lease: &Lease,
-        integration_id: i64,
-        shopify_order_id: &str,
-    ) -> Result<()> {
-        self.trip("clear_order_flag_leased")?;
-        self.inner
-            .clear_order_flag_leased(lease, integration_id, shopify_order_id)
-            .await
     }
 
     fn wake_ups(&self) -> WakeUps {
@@ -229,6 +212,14 @@ impl Store for OutageStore {
         self.inner.runs(filter).await
     }
 
+    async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()> {
+        self.trip("write_held")?;
+        self.inner.write_held(lease, writes).await
+    }
+}
+
+#[async_trait]
+impl LogStore for OutageStore {
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()> {
         self.trip("append_logs")?;
         self.inner.append_logs(lease, entries).await
@@ -243,62 +234,10 @@ impl Store for OutageStore {
         self.trip("run_totals")?;
         self.inner.run_totals().await
     }
+}
 
-    async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>> {
-        self.trip("cursor")?;
-        self.inner.cursor(integration_id).await
-    }
-
-    async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()> {
-        self.trip("set_cursor")?;
-        self.inner.set_cursor(integration_id, updated_at).await
-    }
-
-    async fn order_links(
-        &self,
-        scope: LinkScope,
-        shopify_order_id: &str,
-    ) -> Result<Vec<OrderLink>> {
-        self.trip("order_links")?;
-        self.inner.order_links(scope, shopify_order_id).await
-    }
-
-    async fn order_link(
-        &self,
-        scope: LinkScope,
-        fulfillment_order_id: &str,
-    ) -> Result<Option<OrderLink>> {
-        self.trip("order_link")?;
-        self.inner.order_link(scope, fulfillment_order_id).await
-    }
-
-    async fn save_order_link(&self, link: &OrderLink) -> Result<()> {
-        self.trip("save_order_link")?;
-        self.inner.save_order_link(link).await
-    }
-
-    async fn count_order_links(&self, scope: LinkScope) -> Result<i64> {
-        self.trip("count_order_links")?;
-        self.inner.count_order_links(scope).await
-    }
-
-    async fn flag_order(&self, attention: &Attention) -> Result<()> {
-        self.trip("flag_order")?;
-        self.inner.flag_order(attention).await
-    }
-
-    async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()> {
-        self.trip("clear_order_flag")?;
-        self.inner
-            .clear_order_flag(integration_id, shopify_order_id)
-            .await
-    }
-
-    async fn flagged_orders(&self, integration_id: Option<i64>) -> Result<Vec<Attention>> {
-        self.trip("flagged_orders")?;
-        self.inner.flagged_orders(integration_id).await
-    }
-
+#[async_trait]
+impl AccountStore for OutageStore {
     async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken> {
         self.trip("create_api_token")?;
         self.inner.create_api_token(name, token_hash).await
@@ -337,7 +276,59 @@ impl Store for OutageStore {
         self.trip("delete_session")?;
         self.inner.delete_session(token_hash).await
     }
+}
 
+#[async_trait]
+impl AttentionStore for OutageStore {
+    async fn flag(&self, attention: &Attention) -> Result<()> {
+        self.trip("flag")?;
+        self.inner.flag(attention).await
+    }
+
+    async fn clear_flag(&self, key: &AttentionKey) -> Result<()> {
+        self.trip("clear_flag")?;
+        self.inner.clear_flag(key).await
+    }
+
+    async fn flags(&self, integration_id: Option<i64>) -> Result<Vec<Attention>> {
+        self.trip("flags")?;
+        self.inner.flags(integration_id).await
+    }
+}
+
+#[async_trait]
+impl SalesOrderStore for OutageStore {
+    async fn order_links(
+        &self,
+        scope: LinkScope,
+        shopify_order_id: &str,
+    ) -> Result<Vec<OrderLink>> {
+        self.trip("order_links")?;
+        self.inner.order_links(scope, shopify_order_id).await
+    }
+
+    async fn order_link(
+        &self,
+        scope: LinkScope,
+        fulfillment_order_id: &str,
+    ) -> Result<Option<OrderLink>> {
+        self.trip("order_link")?;
+        self.inner.order_link(scope, fulfillment_order_id).await
+    }
+
+    async fn save_order_link(&self, link: &OrderLink) -> Result<()> {
+        self.trip("save_order_link")?;
+        self.inner.save_order_link(link).await
+    }
+
+    async fn count_order_links(&self, scope: LinkScope) -> Result<i64> {
+        self.trip("count_order_links")?;
+        self.inner.count_order_links(scope).await
+    }
+}
+
+#[async_trait]
+impl Store for OutageStore {
     async fn ping(&self) -> Result<()> {
         self.trip("ping")?;
         self.inner.ping().await
@@ -482,14 +473,12 @@ impl TestApp {
 #[tokio::test]
 async fn a_run_that_loses_the_database_mid_run_resumes_instead_of_failing() {
     let app = spawn_app(60).await;
-    // The 15th link written: well inside the run, after some orders went to PULPO.
-    app.store.fail_on("save_order_link_leased", 15);
+    // The 15th held write (links, flags, the cursor): well inside the run, after some orders
+    // went to PULPO.
+    app.store.fail_on("write_held", 15);
     let run = app.run().await;
 
-    assert_eq!(
-        *app.store.happened.lock().expect("lock"),
-        ["save_order_link_leased"]
-    );
+    assert_eq!(*app.store.happened.lock().expect("lock"), ["write_held"]);
     assert_eq!(run.status, RunStatus::Finished, "{run:?}");
     assert_eq!(run.attempts, 2, "stopped once, then resumed: {run:?}");
     let messages = app.messages(&run).await;

@@ -597,7 +597,7 @@ async fn an_unknown_sku_fails_only_that_order_and_a_later_run_imports_it() {
     );
     assert!(
         app.store
-            .flagged_orders(Some(app.integration.id))
+            .flags(Some(app.integration.id))
             .await
             .expect("flags")
             .is_empty(),
@@ -711,7 +711,7 @@ async fn cancellations_follow_before_picking_and_become_conflicts_after_shipping
     );
     let flags = app
         .store
-        .flagged_orders(Some(app.integration.id))
+        .flags(Some(app.integration.id))
         .await
         .expect("flags");
     assert_eq!(

@@ -1,10 +1,12 @@
-//! tentacle's persistent state behind one [`Store`] trait: credentials (secrets encrypted at
-//! rest), integration configurations, runs with their counters and log entries, sync cursors,
-//! the order links that make imports exactly-once, and the orders that need attention.
+//! tentacle's persistent state behind one [`Store`] trait made of one trait per concern:
+//! credentials (secrets encrypted at rest), integration configurations with their cursors, runs
+//! with their counters and log entries, accounts, the records that need attention, and each
+//! integration type's own state (the order links that make sales order imports exactly-once).
 //!
 //! SQLite is the embedded default for one merchant ([`SqliteStore`]); PostgreSQL ([`PgStore`])
 //! lets several tentacle processes on several machines share one database. Callers only see
-//! the trait. Both keep the same tables and column names, each with its own migrations.
+//! the trait. Both keep the same tables and column names, each with its own migrations, and
+//! each keeps its code in files named after the traits.
 
 pub mod cipher;
 pub mod model;
@@ -85,9 +87,39 @@ impl StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything tentacle persists. Every method is one transaction.
+/// Everything tentacle persists, one trait per concern (see [`prelude`]). Every method is one
+/// transaction. Callers hold an `Arc<dyn Store>`.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    CredentialStore
+    + IntegrationStore
+    + RunStore
+    + LogStore
+    + AccountStore
+    + AttentionStore
+    + SalesOrderStore
+    + Send
+    + Sync
+    + 'static
+{
+    /// Proves the database answers (for health checks).
+    async fn ping(&self) -> Result<()>;
+    /// The newest migration applied to the database (its schema version).
+    async fn schema_version(&self) -> Result<i64>;
+}
+
+/// The store's traits, for `use tentacle_store::prelude::*;`: a method of `dyn Store` can only
+/// be called where the trait that declares it is in scope.
+pub mod prelude {
+    pub use crate::{
+        AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, RunStore,
+        SalesOrderStore, Store,
+    };
+}
+
+/// The Shopify and PULPO connections, secrets encrypted at rest.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
     /// Creates the credential, or replaces the one with the same name (same id). Secrets are
     /// encrypted before they reach the database.
     async fn save_credential(&self, credential: NewCredential) -> Result<Credential>;
@@ -100,7 +132,12 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the credential; `false` when there was none. `Conflict` while an integration or
     /// an order link still refers to it.
     async fn delete_credential(&self, id: i64) -> Result<bool>;
+}
 
+/// Integration configurations, whether they are active, and the state every type may keep per
+/// configuration: its cursor.
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
     /// Creates the integration, or replaces the one with the same name (same id, same
     /// `active` flag).
     async fn save_integration(&self, integration: NewIntegration) -> Result<Integration>;
@@ -118,6 +155,18 @@ pub trait Store: Send + Sync + 'static {
     /// none.
     async fn delete_integration(&self, id: i64) -> Result<bool>;
 
+    /// How far the configuration's runs got, in the type's terms (for sales orders the
+    /// `updatedAt` up to which orders are handled).
+    async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>>;
+    /// Moves the cursor, for operators and tests; a running run uses
+    /// [`HeldWrite::Cursor`].
+    async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()>;
+}
+
+/// The run queue: queueing, claims under a lease, the reaper, wake-ups, a run's counters and
+/// usage, its end, and the writes of a running run.
+#[async_trait]
+pub trait RunStore: Send + Sync {
     /// Queues a run, idempotently: a scheduled due time (`schedule`, `daily`) makes one run per
     /// configuration, across restarts and processes, and a configuration that already has a
     /// queued run that never started, due no later than this one, keeps that run instead of
@@ -125,7 +174,7 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued>;
     /// For each configuration with a queued run that never started, the earliest due time of
     /// such a run: what lets the scheduler skip, in one query, the configurations whose next run
-    /// [`Store::enqueue_run`] would refuse to queue anyway.
+    /// [`RunStore::enqueue_run`] would refuse to queue anyway.
     async fn queued_unstarted_due(&self) -> Result<HashMap<i64, DateTime<Utc>>>;
     /// Claims the oldest due `QUEUED` run (or only `claim.run_id`) whose configuration has no
     /// running run and whose exclusion allows it, making it `RUNNING` under `claim.owner` until
@@ -160,55 +209,27 @@ pub trait Store: Send + Sync + 'static {
     async fn run(&self, id: i64) -> Result<Option<Run>>;
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>>;
 
+    /// Applies `writes` in one transaction, in order, only while `lease` still holds the run;
+    /// [`StoreError::LeaseLost`] and nothing written otherwise. The lease is checked in the same
+    /// transaction, so a worker presumed dead cannot write after its run was taken over, and a
+    /// failure part-way writes none of them.
+    async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()>;
+}
+
+/// The log entries of runs and the totals over runs.
+#[async_trait]
+pub trait LogStore: Send + Sync {
     /// Appends entries to a running run's log; [`StoreError::LeaseLost`] when it is not held
     /// by `lease`.
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()>;
     async fn logs(&self, run_id: i64, filter: &LogFilter) -> Result<Vec<StoredLogEntry>>;
     /// Run counts, summed counters and durations per integration and status.
     async fn run_totals(&self) -> Result<Vec<RunTotals>>;
+}
 
-    /// The `updatedAt` up to which this integration's orders are handled.
-    async fn cursor(&self, integration_id: i64) -> Result<Option<DateTime<Utc>>>;
-    async fn set_cursor(&self, integration_id: i64, updated_at: DateTime<Utc>) -> Result<()>;
-    /// [`Store::set_cursor`] by a running run: written only while `lease` still holds the run,
-    /// checked in the same transaction; [`StoreError::LeaseLost`] (and nothing written)
-    /// otherwise. A worker presumed dead cannot move the cursor of a run taken over.
-    async fn set_cursor_leased(
-        &self,
-        lease: &Lease,
-        integration_id: i64,
-        updated_at: DateTime<Utc>,
-    ) -> Result<()>;
-
-    async fn order_links(&self, scope: LinkScope, shopify_order_id: &str)
-    -> Result<Vec<OrderLink>>;
-    async fn order_link(
-        &self,
-        scope: LinkScope,
-        fulfillment_order_id: &str,
-    ) -> Result<Option<OrderLink>>;
-    /// Inserts or replaces the link of `(scope, fulfillment_order_id)`.
-    async fn save_order_link(&self, link: &OrderLink) -> Result<()>;
-    /// [`Store::save_order_link`] by a running run, only while `lease` holds it (see
-    /// [`Store::set_cursor_leased`]).
-    async fn save_order_link_leased(&self, lease: &Lease, link: &OrderLink) -> Result<()>;
-    async fn count_order_links(&self, scope: LinkScope) -> Result<i64>;
-
-    /// Marks an order as needing attention (failed or conflict); counts attempts.
-    async fn flag_order(&self, attention: &Attention) -> Result<()>;
-    async fn clear_order_flag(&self, integration_id: i64, shopify_order_id: &str) -> Result<()>;
-    /// [`Store::flag_order`] by a running run, only while `lease` holds it.
-    async fn flag_order_leased(&self, lease: &Lease, attention: &Attention) -> Result<()>;
-    /// [`Store::clear_order_flag`] by a running run, only while `lease` holds it.
-    async fn clear_order_flag_leased(
-        &self,
-        lease: &Lease,
-        integration_id: i64,
-        shopify_order_id: &str,
-    ) -> Result<()>;
-    /// Orders flagged for an integration, newest first.
-    async fn flagged_orders(&self, integration_id: Option<i64>) -> Result<Vec<Attention>>;
-
+/// Who may use tentacle: API tokens, web UI users and their sessions.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// Stores a new API token by its hash. `Conflict` when the name is taken.
     async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken>;
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
@@ -226,9 +247,35 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Session>>;
     /// Ends a session (logout); `false` when there was none.
     async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+}
 
-    /// Proves the database answers (for health checks).
-    async fn ping(&self) -> Result<()>;
-    /// The newest migration applied to the database (its schema version).
-    async fn schema_version(&self) -> Result<i64>;
+/// The records that need attention, of every integration type: one flag per configuration,
+/// record kind and record id.
+#[async_trait]
+pub trait AttentionStore: Send + Sync {
+    /// Flags the record (failed or conflict), or updates its flag; counts attempts: a new flag
+    /// has 1, each flag of an already flagged record adds 1. A running run uses
+    /// [`HeldWrite::Flag`].
+    async fn flag(&self, attention: &Attention) -> Result<()>;
+    /// Removes the record's flag, if any (an operator marked it resolved). A running run uses
+    /// [`HeldWrite::ClearFlag`].
+    async fn clear_flag(&self, key: &AttentionKey) -> Result<()>;
+    /// The flags of one configuration, or of all, newest first.
+    async fn flags(&self, integration_id: Option<i64>) -> Result<Vec<Attention>>;
+}
+
+/// The sales orders type's own state: the order links that make imports exactly-once.
+#[async_trait]
+pub trait SalesOrderStore: Send + Sync {
+    async fn order_links(&self, scope: LinkScope, shopify_order_id: &str)
+    -> Result<Vec<OrderLink>>;
+    async fn order_link(
+        &self,
+        scope: LinkScope,
+        fulfillment_order_id: &str,
+    ) -> Result<Option<OrderLink>>;
+    /// Inserts or replaces the link of `(scope, fulfillment_order_id)`. A running run uses
+    /// [`HeldWrite::OrderLink`].
+    async fn save_order_link(&self, link: &OrderLink) -> Result<()>;
+    async fn count_order_links(&self, scope: LinkScope) -> Result<i64>;
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+pub use tentacle_domain::run::RecordKind;
 use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus, Trigger};
 use tentacle_domain::sales_order::{Fingerprint, LinkedSalesOrder, PulpoOrderState};
 
@@ -232,7 +233,7 @@ pub enum ExclusionRole {
     Regular,
 }
 
-/// What [`crate::Store::enqueue_run`] did.
+/// What [`crate::RunStore::enqueue_run`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
     pub run: Run,
@@ -263,7 +264,7 @@ pub struct Reap {
     pub failed: NewLogEntry,
 }
 
-/// What [`crate::Store::reap_expired_runs`] did: ids of the runs queued again and of the runs
+/// What [`crate::RunStore::reap_expired_runs`] did: ids of the runs queued again and of the runs
 /// failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reaped {
@@ -417,16 +418,45 @@ pub enum AttentionKind {
     Conflict,
 }
 
-/// An order that needs another look: it failed (retried by later runs) or is in conflict
+/// The record a flag is about: which configuration, which kind of record and which one (a
+/// Shopify order by id, a product by SKU). A configuration keeps at most one flag per record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AttentionKey {
+    pub integration_id: i64,
+    pub record_kind: RecordKind,
+    /// The record's stable id, e.g. `gid://shopify/Order/1001` or the SKU.
+    pub record_id: String,
+}
+
+/// A record that needs another look: it failed (retried by later runs) or is in conflict
 /// (waits for an operator).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attention {
-    pub integration_id: i64,
-    pub shopify_order_id: String,
-    pub order_name: String,
+    pub key: AttentionKey,
+    /// What an operator knows the record by: `#1001` for an order, the SKU for a SKU.
+    pub record_label: String,
     pub kind: AttentionKind,
     pub reason: String,
+    /// How often the record was flagged; [`crate::AttentionStore::flag`] counts, whatever is
+    /// given here.
     pub attempts: i64,
     pub run_id: Option<i64>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A write of a running run; see [`crate::RunStore::write_held`]. An integration type whose
+/// run keeps state of its own adds a variant for it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeldWrite {
+    /// [`crate::IntegrationStore::set_cursor`].
+    Cursor {
+        integration_id: i64,
+        at: DateTime<Utc>,
+    },
+    /// [`crate::SalesOrderStore::save_order_link`].
+    OrderLink(OrderLink),
+    /// [`crate::AttentionStore::flag`].
+    Flag(Attention),
+    /// [`crate::AttentionStore::clear_flag`].
+    ClearFlag(AttentionKey),
 }

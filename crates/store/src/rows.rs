@@ -11,8 +11,8 @@ use sqlx::{Decode, Postgres, Row, Sqlite, Type};
 use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
-    ApiToken, Attention, Cipher, Credential, CredentialKind, Integration, LinkScope, OrderLink,
-    Result, Run, RunTotals, Secrets, Session, StoreError, StoredLogEntry, User,
+    ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, Integration, LinkScope,
+    OrderLink, Result, Run, RunTotals, Secrets, Session, StoreError, StoredLogEntry, User,
 };
 
 /// A value both backends decode.
@@ -152,10 +152,14 @@ pub(crate) fn link_from_row(row: &impl Columns) -> Result<OrderLink> {
 
 pub(crate) fn attention_from_row(row: &impl Columns) -> Result<Attention> {
     let kind: String = row.column("kind")?;
+    let record_kind: String = row.column("record_kind")?;
     Ok(Attention {
-        integration_id: row.column("integration_id")?,
-        shopify_order_id: row.column("shopify_order_id")?,
-        order_name: row.column("order_name")?,
+        key: AttentionKey {
+            integration_id: row.column("integration_id")?,
+            record_kind: from_text(&record_kind)?,
+            record_id: row.column("record_id")?,
+        },
+        record_label: row.column("record_label")?,
         kind: from_text(&kind)?,
         reason: row.column("reason")?,
         attempts: row.column("attempts")?,

@@ -20,12 +20,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus, Trigger};
 use tentacle_domain::sales_order::PulpoOrderState;
+use tentacle_store::prelude::*;
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    Attention, AttentionKind, Cipher, Claim, Credential, CredentialKind, ExclusionRole,
-    Integration, Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry,
-    NewSession, OrderLink, PgOptions, PgStore, Reap, Reaped, Run, RunExclusion, RunFilter,
-    RunRequest, SqliteStore, Store, StoreError,
+    Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
+    ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewCredential,
+    NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, Reap, Reaped,
+    RecordKind, Run, RunExclusion, RunFilter, RunRequest, SqliteStore, StoreError,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -343,15 +344,23 @@ async fn assert_lease_lost(store: &dyn Store, held: &Lease) {
     let cursor = store.cursor(integration_id).await.expect("cursor");
     lost(
         store
-            .set_cursor_leased(held, integration_id, at(10_000))
+            .write_held(
+                held,
+                &[HeldWrite::Cursor {
+                    integration_id,
+                    at: at(10_000),
+                }],
+            )
             .await,
-        "set_cursor_leased",
+        "write_held(Cursor)",
     );
     assert_eq!(store.cursor(integration_id).await.expect("cursor"), cursor);
     let late = link(scope, "late", "late", "late-order");
     lost(
-        store.save_order_link_leased(held, &late).await,
-        "save_order_link_leased",
+        store
+            .write_held(held, &[HeldWrite::OrderLink(late.clone())])
+            .await,
+        "write_held(OrderLink)",
     );
     assert_eq!(
         store
@@ -362,11 +371,11 @@ async fn assert_lease_lost(store: &dyn Store, held: &Lease) {
     );
     let flag = attention(integration_id, "late", AttentionKind::Failed, at(0));
     lost(
-        store.flag_order_leased(held, &flag).await,
-        "flag_order_leased",
+        store.write_held(held, &[HeldWrite::Flag(flag)]).await,
+        "write_held(Flag)",
     );
     store
-        .flag_order(&attention(
+        .flag(&attention(
             integration_id,
             "kept",
             AttentionKind::Conflict,
@@ -376,20 +385,23 @@ async fn assert_lease_lost(store: &dyn Store, held: &Lease) {
         .expect("flag");
     lost(
         store
-            .clear_order_flag_leased(held, integration_id, "gid://shopify/Order/kept")
+            .write_held(
+                held,
+                &[HeldWrite::ClearFlag(order_key(integration_id, "kept"))],
+            )
             .await,
-        "clear_order_flag_leased",
+        "write_held(ClearFlag)",
     );
     let flagged: Vec<String> = store
-        .flagged_orders(Some(integration_id))
+        .flags(Some(integration_id))
         .await
         .expect("flags")
         .into_iter()
-        .map(|a| a.shopify_order_id)
+        .map(|a| a.key.record_id)
         .collect();
     assert_eq!(flagged, ["gid://shopify/Order/kept"]);
     store
-        .clear_order_flag(integration_id, "gid://shopify/Order/kept")
+        .clear_flag(&order_key(integration_id, "kept"))
         .await
         .expect("clear");
     lost(
@@ -440,6 +452,9 @@ on_both_backends!(
     logs_keep_their_order_and_filter_by_level_text_and_page,
     run_totals_sum_counters_usage_and_durations,
     cursors_order_links_and_flagged_orders,
+    held_writes_land_together_or_not_at_all,
+    flags_of_an_order_and_a_sku_of_one_configuration_are_kept_apart,
+    the_attention_migration_keeps_the_flags_of_orders,
     api_tokens_users_and_sessions,
     a_database_migrated_by_a_newer_tentacle_is_refused,
     a_queue_change_wakes_idle_workers,
@@ -751,7 +766,7 @@ async fn integrations_keep_their_id_and_stopping_drops_only_runs_never_started(d
     // Deleting takes the runs, their logs, the cursor and the flags along.
     store.set_cursor(daily.id, at(-3600)).await.expect("cursor");
     store
-        .flag_order(&attention(daily.id, "1", AttentionKind::Failed, at(0)))
+        .flag(&attention(daily.id, "1", AttentionKind::Failed, at(0)))
         .await
         .expect("flag");
     assert!(store.delete_integration(daily.id).await.expect("delete"));
@@ -759,7 +774,7 @@ async fn integrations_keep_their_id_and_stopping_drops_only_runs_never_started(d
     assert!(store.run(released.id).await.expect("read").is_none());
     assert!(messages(store, released.id).await.is_empty());
     assert!(store.cursor(daily.id).await.expect("cursor").is_none());
-    assert!(store.flagged_orders(None).await.expect("flags").is_empty());
+    assert!(store.flags(None).await.expect("flags").is_empty());
     assert!(
         !store
             .delete_integration(daily.id)
@@ -1048,7 +1063,13 @@ async fn a_worker_whose_run_was_reaped_can_no_longer_write(db: Db) {
         .expect("counters while held");
     // While held, the run's cursor, link and flag writes go through.
     store
-        .set_cursor_leased(&held, sales.id, at(30))
+        .write_held(
+            &held,
+            &[HeldWrite::Cursor {
+                integration_id: sales.id,
+                at: at(30),
+            }],
+        )
         .await
         .expect("cursor while held");
     assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(30)));
@@ -1058,7 +1079,7 @@ async fn a_worker_whose_run_was_reaped_can_no_longer_write(db: Db) {
     };
     let imported = link(scope, "1", "1", "1001");
     store
-        .save_order_link_leased(&held, &imported)
+        .write_held(&held, &[HeldWrite::OrderLink(imported.clone())])
         .await
         .expect("link while held");
     assert_eq!(
@@ -1070,28 +1091,15 @@ async fn a_worker_whose_run_was_reaped_can_no_longer_write(db: Db) {
     );
     let failed = attention(sales.id, "2", AttentionKind::Failed, at(30));
     store
-        .flag_order_leased(&held, &failed)
+        .write_held(&held, &[HeldWrite::Flag(failed.clone())])
         .await
         .expect("flag while held");
-    assert_eq!(
-        store
-            .flagged_orders(Some(sales.id))
-            .await
-            .expect("flags")
-            .len(),
-        1
-    );
+    assert_eq!(store.flags(Some(sales.id)).await.expect("flags").len(), 1);
     store
-        .clear_order_flag_leased(&held, sales.id, &failed.shopify_order_id)
+        .write_held(&held, &[HeldWrite::ClearFlag(failed.key.clone())])
         .await
         .expect("clear while held");
-    assert!(
-        store
-            .flagged_orders(Some(sales.id))
-            .await
-            .expect("flags")
-            .is_empty()
-    );
+    assert!(store.flags(Some(sales.id)).await.expect("flags").is_empty());
     assert_eq!(
         store
             .run(run.id)
@@ -1607,14 +1615,22 @@ fn attention(
     at: DateTime<Utc>,
 ) -> Attention {
     Attention {
-        integration_id,
-        shopify_order_id: format!("gid://shopify/Order/{order}"),
-        order_name: format!("#{order}"),
+        key: order_key(integration_id, order),
+        record_label: format!("#{order}"),
         kind,
         reason: "PULPO answered 500".into(),
         attempts: 1,
         run_id: None,
         updated_at: at,
+    }
+}
+
+/// The flag of the Shopify order `gid://shopify/Order/{order}`.
+fn order_key(integration_id: i64, order: &str) -> AttentionKey {
+    AttentionKey {
+        integration_id,
+        record_kind: RecordKind::Order,
+        record_id: format!("gid://shopify/Order/{order}"),
     }
 }
 
@@ -1753,11 +1769,11 @@ async fn cursors_order_links_and_flagged_orders(db: Db) {
 
     // Flags: attempts count up, the newest is first, clearing removes one.
     store
-        .flag_order(&attention(sales.id, "1001", AttentionKind::Failed, at(0)))
+        .flag(&attention(sales.id, "1001", AttentionKind::Failed, at(0)))
         .await
         .expect("flag");
     store
-        .flag_order(&Attention {
+        .flag(&Attention {
             reason: "PULPO refused: unknown SKU".into(),
             kind: AttentionKind::Conflict,
             run_id: Some(7),
@@ -1766,14 +1782,14 @@ async fn cursors_order_links_and_flagged_orders(db: Db) {
         .await
         .expect("flag again");
     store
-        .flag_order(&attention(sales.id, "1002", AttentionKind::Failed, at(20)))
+        .flag(&attention(sales.id, "1002", AttentionKind::Failed, at(20)))
         .await
         .expect("flag");
     store
-        .flag_order(&attention(daily.id, "1003", AttentionKind::Failed, at(5)))
+        .flag(&attention(daily.id, "1003", AttentionKind::Failed, at(5)))
         .await
         .expect("flag");
-    let flagged = store.flagged_orders(Some(sales.id)).await.expect("flagged");
+    let flagged = store.flags(Some(sales.id)).await.expect("flagged");
     assert_eq!(
         flagged,
         [
@@ -1787,37 +1803,30 @@ async fn cursors_order_links_and_flagged_orders(db: Db) {
         ]
     );
     let everywhere: Vec<String> = store
-        .flagged_orders(None)
+        .flags(None)
         .await
         .expect("flagged")
         .into_iter()
-        .map(|a| a.order_name)
+        .map(|a| a.record_label)
         .collect();
     assert_eq!(everywhere, ["#1002", "#1001", "#1003"]);
     store
-        .clear_order_flag(sales.id, "gid://shopify/Order/1001")
+        .clear_flag(&order_key(sales.id, "1001"))
         .await
         .expect("clear");
     store
-        .clear_order_flag(sales.id, "gid://shopify/Order/9999")
+        .clear_flag(&order_key(sales.id, "9999"))
         .await
         .expect("clearing no flag");
     let left: Vec<String> = store
-        .flagged_orders(Some(sales.id))
+        .flags(Some(sales.id))
         .await
         .expect("flagged")
         .into_iter()
-        .map(|a| a.order_name)
+        .map(|a| a.record_label)
         .collect();
     assert_eq!(left, ["#1002"]);
-    assert_eq!(
-        store
-            .flagged_orders(Some(daily.id))
-            .await
-            .expect("flagged")
-            .len(),
-        1
-    );
+    assert_eq!(store.flags(Some(daily.id)).await.expect("flagged").len(), 1);
 }
 
 async fn api_tokens_users_and_sessions(db: Db) {
@@ -2392,4 +2401,321 @@ mod postgres_processes {
             assert_eq!(messages(store, id).await, [RESUMED, RESUMED, FAILED]);
         }
     }
+}
+
+async fn held_writes_land_together_or_not_at_all(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    let scope = LinkScope {
+        origin_credential_id: sales.origin_credential_id,
+        destination_credential_id: sales.destination_credential_id,
+    };
+    store
+        .flag(&attention(sales.id, "1000", AttentionKind::Failed, at(0)))
+        .await
+        .expect("flag");
+    enqueue(store, manual(&sales, at(-10))).await;
+    let run = claim(store, "worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "worker");
+
+    // Several writes of the run in one call: all of them land.
+    let imported = link(scope, "1", "1001", "1001");
+    let failed = attention(sales.id, "1002", AttentionKind::Failed, at(5));
+    store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::OrderLink(imported.clone()),
+                HeldWrite::Flag(failed.clone()),
+                HeldWrite::ClearFlag(order_key(sales.id, "1000")),
+                HeldWrite::Cursor {
+                    integration_id: sales.id,
+                    at: at(5),
+                },
+            ],
+        )
+        .await
+        .expect("writes while held");
+    assert_eq!(
+        store
+            .order_link(scope, &imported.fulfillment_order_id)
+            .await
+            .expect("read"),
+        Some(imported.clone())
+    );
+    assert_eq!(store.flags(Some(sales.id)).await.expect("flags"), [failed]);
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(5)));
+
+    // One write that fails (a link to a credential that does not exist) takes the writes before
+    // and after it along: nothing of the call is written.
+    let orphan = link(
+        LinkScope {
+            origin_credential_id: 999_999,
+            destination_credential_id: 999_999,
+        },
+        "2",
+        "2001",
+        "2001",
+    );
+    let second = link(scope, "3", "3001", "3001");
+    let result = store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::Cursor {
+                    integration_id: sales.id,
+                    at: at(10),
+                },
+                HeldWrite::ClearFlag(order_key(sales.id, "1002")),
+                HeldWrite::OrderLink(orphan),
+                HeldWrite::OrderLink(second.clone()),
+            ],
+        )
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Database(_))),
+        "the orphan link is refused: {result:?}"
+    );
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(5)));
+    assert_eq!(store.flags(Some(sales.id)).await.expect("flags").len(), 1);
+    assert_eq!(
+        store
+            .order_link(scope, &second.fulfillment_order_id)
+            .await
+            .expect("read"),
+        None
+    );
+    // The run still holds its lease and goes on writing.
+    store
+        .write_held(&held, &[HeldWrite::OrderLink(second.clone())])
+        .await
+        .expect("a write after a refused one");
+
+    // Once the lease is lost, several writes are refused as one, and none is written.
+    store
+        .reap_expired_runs(&reap(at(31), 3))
+        .await
+        .expect("reap");
+    let late = link(scope, "4", "4001", "4001");
+    match store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::OrderLink(late.clone()),
+                HeldWrite::Flag(attention(sales.id, "4001", AttentionKind::Failed, at(40))),
+                HeldWrite::ClearFlag(order_key(sales.id, "1002")),
+                HeldWrite::Cursor {
+                    integration_id: sales.id,
+                    at: at(40),
+                },
+            ],
+        )
+        .await
+    {
+        Err(StoreError::LeaseLost { run_id }) => assert_eq!(run_id, run.id),
+        other => panic!("expected the lease to be lost, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .order_link(scope, &late.fulfillment_order_id)
+            .await
+            .expect("read"),
+        None
+    );
+    let flagged: Vec<String> = store
+        .flags(Some(sales.id))
+        .await
+        .expect("flags")
+        .into_iter()
+        .map(|a| a.record_label)
+        .collect();
+    assert_eq!(flagged, ["#1002"]);
+    assert_eq!(store.cursor(sales.id).await.expect("cursor"), Some(at(5)));
+}
+
+async fn flags_of_an_order_and_a_sku_of_one_configuration_are_kept_apart(db: Db) {
+    let store = db.store.as_ref();
+    let sales = configuration(store, "Sales orders").await;
+    let order = attention(sales.id, "1001", AttentionKind::Failed, at(0));
+    let sku = Attention {
+        key: AttentionKey {
+            integration_id: sales.id,
+            record_kind: RecordKind::Sku,
+            record_id: "ABC-1".into(),
+        },
+        record_label: "ABC-1".into(),
+        kind: AttentionKind::Conflict,
+        reason: "the SKU is not in PULPO".into(),
+        attempts: 1,
+        run_id: Some(3),
+        updated_at: at(10),
+    };
+    // A SKU whose id is the order's id is still another record.
+    let same_id = Attention {
+        key: AttentionKey {
+            record_id: order.key.record_id.clone(),
+            ..sku.key.clone()
+        },
+        updated_at: at(5),
+        ..sku.clone()
+    };
+    for flag in [&order, &sku, &same_id] {
+        store.flag(flag).await.expect("flag");
+    }
+    assert_eq!(
+        store.flags(Some(sales.id)).await.expect("flags"),
+        [sku.clone(), same_id.clone(), order.clone()]
+    );
+
+    // Flagging the SKU again counts its attempts only.
+    store
+        .flag(&Attention {
+            updated_at: at(20),
+            ..sku.clone()
+        })
+        .await
+        .expect("flag again");
+    let attempts: Vec<(RecordKind, String, i64)> = store
+        .flags(None)
+        .await
+        .expect("flags")
+        .into_iter()
+        .map(|a| (a.key.record_kind, a.key.record_id, a.attempts))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (RecordKind::Sku, "ABC-1".to_string(), 2),
+            (RecordKind::Sku, order.key.record_id.clone(), 1),
+            (RecordKind::Order, order.key.record_id.clone(), 1),
+        ]
+    );
+
+    // Clearing one leaves the others.
+    store.clear_flag(&sku.key).await.expect("clear the SKU");
+    assert_eq!(
+        store.flags(Some(sales.id)).await.expect("flags"),
+        [same_id.clone(), order.clone()]
+    );
+    store.clear_flag(&order.key).await.expect("clear the order");
+    let left: Vec<RecordKind> = store
+        .flags(Some(sales.id))
+        .await
+        .expect("flags")
+        .into_iter()
+        .map(|a| a.key.record_kind)
+        .collect();
+    assert_eq!(left, [RecordKind::Sku]);
+    store.clear_flag(&same_id.key).await.expect("clear");
+    assert!(store.flags(None).await.expect("flags").is_empty());
+}
+
+async fn the_attention_migration_keeps_the_flags_of_orders(db: Db) {
+    // A database of its own, of the same backend, migrated up to the migration before
+    // attention was kept by record.
+    let (url, _dir, _schema, before) = if db.is_postgres() {
+        let schema = TestSchema::create("attention_migration")
+            .await
+            .expect("PostgreSQL answered a moment ago");
+        (schema.url.clone(), None, Some(schema), 1)
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        (url, Some(dir), None, 6)
+    };
+    let backend = if db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let migrator = sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("migrations");
+    let old_rows = [
+        "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
+         VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
+        "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+         VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
+        "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
+         VALUES (1, 'gid://shopify/Order/1001', '#1001', 'conflict', 'PULPO refused: unknown SKU', 3, 7, ?2),
+                (1, 'gid://shopify/Order/1002', '#1002', 'failed', 'PULPO answered 500', 1, NULL, ?3)",
+    ];
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&url).await.expect("raw pool");
+        migrator
+            .run_to(before, &pool)
+            .await
+            .expect("old migrations");
+        for sql in old_rows {
+            sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
+                .bind(vec![0u8])
+                .bind(at(10))
+                .bind(at(20))
+                .execute(&pool)
+                .await
+                .expect("old rows");
+        }
+        pool.close().await;
+    } else {
+        let options = std::str::FromStr::from_str(&url)
+            .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))
+            .expect("SQLite URL");
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("raw pool");
+        migrator
+            .run_to(before, &pool)
+            .await
+            .expect("old migrations");
+        for sql in old_rows {
+            sqlx::query(sql)
+                .bind(vec![0u8])
+                .bind(at(10))
+                .bind(at(20))
+                .execute(&pool)
+                .await
+                .expect("old rows");
+        }
+        pool.close().await;
+    }
+
+    let store = open(&url).await.expect("the store migrates the rest");
+    let newest = migrator
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .expect("migrations");
+    assert_eq!(store.schema_version().await.expect("version"), newest);
+    let conflict = Attention {
+        reason: "PULPO refused: unknown SKU".into(),
+        attempts: 3,
+        run_id: Some(7),
+        ..attention(1, "1001", AttentionKind::Conflict, at(10))
+    };
+    let failed = attention(1, "1002", AttentionKind::Failed, at(20));
+    assert_eq!(
+        store.flags(None).await.expect("flags"),
+        [failed.clone(), conflict.clone()]
+    );
+
+    // The moved flags behave like new ones: flagged again they count on, cleared they go.
+    store
+        .flag(&Attention {
+            updated_at: at(30),
+            ..conflict.clone()
+        })
+        .await
+        .expect("flag again");
+    store.clear_flag(&failed.key).await.expect("clear");
+    assert_eq!(
+        store.flags(Some(1)).await.expect("flags"),
+        [Attention {
+            attempts: 4,
+            updated_at: at(30),
+            ..conflict
+        }]
+    );
 }

@@ -1,6 +1,6 @@
-//! The attention list: orders that failed or are in conflict, newest first, with the reason.
-//! "Retry" queues a run of the order's integration (every run re-fetches its flagged orders
-//! first); "Mark resolved" clears a conflict the operator settled by hand.
+//! The attention list: records (orders, SKUs, …) that failed or are in conflict, newest first,
+//! with the reason. "Retry" queues a run of the record's integration (every run handles its
+//! flagged records again first); "Mark resolved" clears a conflict the operator settled by hand.
 
 use std::collections::HashMap;
 
@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::controls;
-use tentacle_store::AttentionKind;
+use tentacle_store::{AttentionKey, AttentionKind, RecordKind};
 
 use super::{DoneQuery, Ui, UiResult, html, internal, notice, when};
 use crate::AppState;
@@ -18,8 +18,9 @@ use crate::AppState;
 struct Item {
     integration_id: i64,
     integration: String,
-    shopify_order_id: String,
-    order_name: String,
+    record_kind: RecordKind,
+    record_id: String,
+    record_label: String,
     conflict: bool,
     reason: String,
     attempts: i64,
@@ -49,17 +50,18 @@ pub(crate) async fn page(
         .into_iter()
         .map(|i| (i.id, i.name))
         .collect();
-    let flagged = state.store.flagged_orders(None).await.map_err(internal)?;
+    let flagged = state.store.flags(None).await.map_err(internal)?;
     let items = flagged
         .into_iter()
         .map(|a| Item {
             integration: names
-                .get(&a.integration_id)
+                .get(&a.key.integration_id)
                 .cloned()
-                .unwrap_or_else(|| format!("integration {}", a.integration_id)),
-            integration_id: a.integration_id,
-            shopify_order_id: a.shopify_order_id,
-            order_name: a.order_name,
+                .unwrap_or_else(|| format!("integration {}", a.key.integration_id)),
+            integration_id: a.key.integration_id,
+            record_kind: a.key.record_kind,
+            record_id: a.key.record_id,
+            record_label: a.record_label,
             conflict: a.kind == AttentionKind::Conflict,
             reason: a.reason,
             attempts: a.attempts,
@@ -80,7 +82,7 @@ pub(crate) struct RetryForm {
     integration_id: i64,
 }
 
-/// Queues a run now; it re-fetches the flagged order by id. The browser follows the run.
+/// Queues a run now; it handles the flagged records again first. The browser follows the run.
 pub(crate) async fn retry(
     State(state): State<AppState>,
     ui: Ui,
@@ -96,7 +98,8 @@ pub(crate) async fn retry(
 #[derive(Deserialize)]
 pub(crate) struct ResolveForm {
     integration_id: i64,
-    shopify_order_id: String,
+    record_kind: RecordKind,
+    record_id: String,
 }
 
 pub(crate) async fn resolve(
@@ -104,11 +107,12 @@ pub(crate) async fn resolve(
     ui: Ui,
     Form(form): Form<ResolveForm>,
 ) -> UiResult {
-    state
-        .store
-        .clear_order_flag(form.integration_id, &form.shopify_order_id)
-        .await
-        .map_err(internal)?;
-    tracing::info!(integration_id = form.integration_id, order = %form.shopify_order_id, user = %ui.user, "Conflict marked resolved.");
+    let key = AttentionKey {
+        integration_id: form.integration_id,
+        record_kind: form.record_kind,
+        record_id: form.record_id,
+    };
+    state.store.clear_flag(&key).await.map_err(internal)?;
+    tracing::info!(integration_id = key.integration_id, record_kind = key.record_kind.as_str(), record = %key.record_id, user = %ui.user, "Conflict marked resolved.");
     Ok(Redirect::to("/attention?done=resolved").into_response())
 }

@@ -500,7 +500,7 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
     create_pulpo_product(&app, &unknown).await;
     browser
         .click(&format!(
-            "tr[data-order='{broken}'] form[action='/attention/retry'] button"
+            "tr[data-record-kind='order'][data-record='{broken}'] form[action='/attention/retry'] button"
         ))
         .await;
     let status = browser

@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 
+use tentacle_store::{Attention, AttentionKey, AttentionKind, RecordKind};
+
 use crate::helpers::spawn_app;
 
 pub const ADMIN: &str = "admin";
@@ -240,4 +242,80 @@ async fn a_wrong_password_is_refused_and_a_form_post_needs_the_csrf_token() {
         .await
         .expect("request");
     assert_eq!(after.status(), StatusCode::SEE_OTHER, "the session ended");
+}
+
+#[tokio::test]
+async fn the_attention_list_shows_each_record_with_its_kind_and_resolves_one() {
+    let app = spawn_app().await;
+    tentacle_web::users::create_user(app.store.as_ref(), ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("user");
+    let (_, _, integration) = app.provision().await;
+    let flag = |record_kind, record_id: &str, record_label: &str| Attention {
+        key: AttentionKey {
+            integration_id: integration,
+            record_kind,
+            record_id: record_id.into(),
+        },
+        record_label: record_label.into(),
+        kind: AttentionKind::Conflict,
+        reason: "settle it in PULPO".into(),
+        attempts: 1,
+        run_id: None,
+        updated_at: chrono::Utc::now(),
+    };
+    let order = flag(RecordKind::Order, "gid://shopify/Order/1001", "#1001");
+    let sku = flag(RecordKind::Sku, "ABC-1", "ABC-1");
+    for attention in [&order, &sku] {
+        app.store.flag(attention).await.expect("flag");
+    }
+    let http = client();
+    let session = cookie_of(
+        &log_in(&app.base, &http, ADMIN_PASSWORD).await,
+        "tentacle_session",
+    )
+    .expect("session cookie");
+
+    let page = http
+        .get(format!("{}/attention", app.base))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("attention page")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains(r##"data-record-kind="order" data-record="#1001""##)
+            && page.contains(r#"data-record-kind="sku" data-record="ABC-1""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"name="record_kind" value="sku""#)
+            && page.contains(r#"name="record_id" value="gid://shopify/Order/1001""#),
+        "{page}"
+    );
+
+    let resolved = http
+        .post(format!("{}/attention/resolve", app.base))
+        .header(COOKIE, &session)
+        .form(&[
+            ("csrf", csrf_of(&page).as_str()),
+            ("integration_id", integration.to_string().as_str()),
+            ("record_kind", "sku"),
+            ("record_id", "ABC-1"),
+        ])
+        .send()
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.status(), StatusCode::SEE_OTHER);
+    let left: Vec<AttentionKey> = app
+        .store
+        .flags(Some(integration))
+        .await
+        .expect("flags")
+        .into_iter()
+        .map(|a| a.key)
+        .collect();
+    assert_eq!(left, [order.key], "only the SKU was resolved");
 }

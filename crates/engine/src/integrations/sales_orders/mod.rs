@@ -39,8 +39,8 @@ use tentacle_pulpo::model::SalesOrderBody;
 use tentacle_shopify::queries::OrdersPage;
 use tentacle_shopify::{ShopifyClient, ShopifyError};
 use tentacle_store::{
-    Attention, AttentionKind, CredentialKind, ExclusionRole, Integration, LinkScope, Run,
-    RunExclusion, Store, StoreError,
+    Attention, AttentionKey, AttentionKind, CredentialKind, ExclusionRole, HeldWrite,
+    Integration, LinkScope, RecordKind, Run, RunExclusion, Store, StoreError,
 };
 use tokio::sync::mpsc;
 
@@ -196,7 +196,7 @@ impl<'a> SalesOrdersRun<'a> {
             ));
         }
 
-        let flagged = store.flagged_orders(Some(integration.id)).await?;
+        let flagged = store.flags(Some(integration.id)).await?;
         Ok(SalesOrdersRun {
             store,
             integration,
@@ -214,8 +214,10 @@ impl<'a> SalesOrdersRun<'a> {
             pulpo_concurrency: context.options.pulpo_concurrency.max(1),
             flagged: flagged
                 .iter()
-                .filter(|f| f.kind == AttentionKind::Failed)
-                .map(|f| f.shopify_order_id.clone())
+                .filter(|f| {
+                    f.kind == AttentionKind::Failed && f.key.record_kind == RecordKind::Order
+                })
+                .map(|f| f.key.record_id.clone())
                 .collect(),
         })
     }
@@ -237,7 +239,7 @@ impl SalesOrdersRun<'_> {
                 Ok(Some(order)) => order,
                 Ok(None) => {
                     self.store
-                        .clear_order_flag_leased(self.log.lease(), self.integration.id, order_id)
+                        .write_held(self.log.lease(), &[self.clear_flag(order_id)])
                         .await?;
                     continue;
                 }
@@ -327,7 +329,7 @@ impl SalesOrdersRun<'_> {
                 // Everything on this page is committed: later runs start after it.
                 if let Some(last) = cursor {
                     self.store
-                        .set_cursor_leased(self.log.lease(), self.integration.id, last)
+                        .write_held(self.log.lease(), &[self.cursor(last)])
                         .await?;
                 }
             }
@@ -344,7 +346,7 @@ impl SalesOrdersRun<'_> {
         }
         if !daily {
             self.store
-                .set_cursor_leased(self.log.lease(), self.integration.id, until)
+                .write_held(self.log.lease(), &[self.cursor(until)])
                 .await?;
         }
         Ok(())
@@ -542,7 +544,7 @@ impl SalesOrdersRun<'_> {
             Handled::Done => {
                 if self.flagged.contains(&order.id) {
                     self.store
-                        .clear_order_flag_leased(self.log.lease(), self.integration.id, &order.id)
+                        .write_held(self.log.lease(), &[self.clear_flag(&order.id)])
                         .await?;
                 }
             }
@@ -562,9 +564,8 @@ impl SalesOrdersRun<'_> {
         reason: String,
     ) -> Result<(), Abort> {
         let attention = Attention {
-            integration_id: self.integration.id,
-            shopify_order_id: order.id.clone(),
-            order_name: order.name.clone(),
+            key: self.order_key(&order.id),
+            record_label: order.name.clone(),
             kind,
             reason,
             attempts: 1,
@@ -573,8 +574,29 @@ impl SalesOrdersRun<'_> {
         };
         Ok(self
             .store
-            .flag_order_leased(self.log.lease(), &attention)
+            .write_held(self.log.lease(), &[HeldWrite::Flag(attention)])
             .await?)
+    }
+
+    /// The attention flag of the Shopify order `order_id` in this configuration.
+    fn order_key(&self, order_id: &str) -> AttentionKey {
+        AttentionKey {
+            integration_id: self.integration.id,
+            record_kind: RecordKind::Order,
+            record_id: order_id.to_string(),
+        }
+    }
+
+    fn clear_flag(&self, order_id: &str) -> HeldWrite {
+        HeldWrite::ClearFlag(self.order_key(order_id))
+    }
+
+    /// This configuration's cursor moved to `at`: orders updated up to then are handled.
+    fn cursor(&self, at: DateTime<Utc>) -> HeldWrite {
+        HeldWrite::Cursor {
+            integration_id: self.integration.id,
+            at,
+        }
     }
 
     /// What to do with `order`, from the rules and what we know of its PULPO orders.

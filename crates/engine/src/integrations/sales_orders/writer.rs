@@ -20,7 +20,7 @@ use tentacle_domain::sales_order::{
 };
 use tentacle_pulpo::model::{SalesItemBody, SalesOrder, SalesOrderBody};
 use tentacle_pulpo::{FieldMessage, PulpoError};
-use tentacle_store::{OrderLink, StoreError};
+use tentacle_store::{HeldWrite, OrderLink, StoreError};
 
 use super::{Handled, SalesOrdersRun, resolve};
 
@@ -197,14 +197,12 @@ impl SalesOrdersRun<'_> {
             }
         }
         let pending: Vec<usize> = (0..new.len()).filter(|&i| results[i].is_none()).collect();
-        for &i in &pending {
-            let entry = &new[i];
-            self.store
-                .save_order_link_leased(
-                    self.log.lease(),
-                    &self.link(entry.order, entry.draft, None),
-                )
-                .await?;
+        let intents: Vec<HeldWrite> = pending
+            .iter()
+            .map(|&i| HeldWrite::OrderLink(self.link(new[i].order, new[i].draft, None)))
+            .collect();
+        if !intents.is_empty() {
+            self.store.write_held(self.log.lease(), &intents).await?;
         }
         if let [only] = pending[..] {
             results[only] = Some(self.create_one(&new[only]).await?);
@@ -247,11 +245,9 @@ impl SalesOrdersRun<'_> {
         entry: &NewSalesOrder<'_>,
         pulpo: (i64, PulpoOrderState),
     ) -> Result<(), StoreError> {
+        let link = self.link(entry.order, entry.draft, Some(pulpo));
         self.store
-            .save_order_link_leased(
-                self.log.lease(),
-                &self.link(entry.order, entry.draft, Some(pulpo)),
-            )
+            .write_held(self.log.lease(), &[HeldWrite::OrderLink(link)])
             .await?;
         self.log.count(|c| c.created += 1);
         Ok(())
@@ -451,7 +447,7 @@ impl SalesOrdersRun<'_> {
                         ..link.clone()
                     };
                     self.store
-                        .save_order_link_leased(self.log.lease(), &updated)
+                        .write_held(self.log.lease(), &[HeldWrite::OrderLink(updated)])
                         .await?;
                 }
                 Ok(_) => {}
@@ -498,7 +494,7 @@ impl SalesOrdersRun<'_> {
                 link.fulfillment_order_id = draft.fulfillment_order_id.clone();
             }
             self.store
-                .save_order_link_leased(self.log.lease(), &link)
+                .write_held(self.log.lease(), &[HeldWrite::OrderLink(link)])
                 .await?;
         }
         Ok(())

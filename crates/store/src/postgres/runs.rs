@@ -1,0 +1,414 @@
+//! The run queue: queueing, claims, leases, the reaper, counters, usage, the end of a run,
+//! and the lease-checked writes of a running run.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use std::sync::atomic::Ordering;
+use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
+
+use super::attention::{delete_flag, write_flag};
+use super::integrations::write_cursor;
+use super::logs::insert_logs;
+use super::sales_orders::write_order_link;
+use super::{HELD, PgStore};
+use crate::rows::{RUN_COLUMNS, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
+use crate::{
+    Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Reap, Reaped, Result, Run, RunFilter,
+    RunRequest, RunStore, StoreError, WakeUps,
+};
+
+#[async_trait]
+impl RunStore for PgStore {
+    async fn enqueue_run(&self, request: &RunRequest) -> Result<Enqueued> {
+        let (key, role, gap_ms) = match &request.exclusion {
+            Some(e) => (
+                Some(e.key.as_str()),
+                Some(to_text(&e.role)),
+                e.gap_seconds.max(0) * 1000,
+            ),
+            None => (None, None, 0),
+        };
+        let due = ms(request.due_at);
+        let mut tx = self.pool.begin().await?;
+        // Concurrent schedulers and "run now"s of one configuration take turns, so "nothing
+        // queued yet" is decided by one of them at a time; the unique index on scheduled due
+        // times backs it up.
+        lock(
+            &mut tx,
+            &format!("tentacle:enqueue:{}", request.integration_id),
+        )
+        .await?;
+        let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO runs (integration_id, trigger, status, started_at, due_ms, exclusion_key, exclusion_role, exclusion_gap_ms)
+             SELECT $1, $2, 'QUEUED', $3, $4, $5, $6, $7
+             WHERE NOT EXISTS (SELECT 1 FROM runs WHERE integration_id = $1 AND status = 'QUEUED' AND attempts = 0 AND due_ms <= $4)
+             ON CONFLICT DO NOTHING
+             RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(request.integration_id)
+        .bind(to_text(&request.trigger))
+        .bind(request.due_at)
+        .bind(due)
+        .bind(key)
+        .bind(role)
+        .bind(gap_ms)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| {
+            conflict(e, || {
+                format!("integration {} does not exist", request.integration_id)
+            })
+        })?;
+        if let Some(row) = inserted {
+            self.notify(&mut tx).await?;
+            tx.commit().await?;
+            return Ok(Enqueued {
+                run: run_from_row(&row)?,
+                created: true,
+            });
+        }
+        let existing = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE integration_id = $1 AND ((status = 'QUEUED' AND attempts = 0 AND due_ms <= $2)
+                 OR (due_ms = $2 AND trigger IN ('schedule', 'daily') AND $3 IN ('schedule', 'daily')))
+             ORDER BY (status = 'QUEUED') DESC, due_ms, id LIMIT 1"
+        )))
+        .bind(request.integration_id)
+        .bind(due)
+        .bind(to_text(&request.trigger))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(existing) = existing else {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound {
+                what: format!("queued run of integration {}", request.integration_id),
+            });
+        };
+        tx.commit().await?;
+        Ok(Enqueued {
+            run: run_from_row(&existing)?,
+            created: false,
+        })
+    }
+
+    async fn queued_unstarted_due(&self) -> Result<HashMap<i64, DateTime<Utc>>> {
+        let rows = sqlx::query(
+            "SELECT integration_id, MIN(due_ms) AS due_ms FROM runs
+             WHERE status = 'QUEUED' AND attempts = 0 GROUP BY integration_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let due: i64 = row.try_get("due_ms")?;
+                Ok((row.try_get("integration_id")?, from_ms(due)?))
+            })
+            .collect()
+    }
+
+    async fn claim_run(&self, claim: &Claim) -> Result<Option<Run>> {
+        // A candidate can stop being claimable between the pick and the update (a run of its
+        // store or configuration was claimed meanwhile): pick again, a few times.
+        for _ in 0..4 {
+            let mut tx = self.pool.begin().await?;
+            let candidate = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{CLAIMABLE} ORDER BY c.due_ms, c.id LIMIT 1 FOR UPDATE OF c SKIP LOCKED"
+            )))
+            .bind(ms(claim.now))
+            .bind(claim.run_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(candidate) = candidate else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let id: i64 = candidate.try_get("id")?;
+            if let Some(key) = candidate.try_get::<Option<String>, _>("exclusion_key")? {
+                // Runs of one store's daily and regular configurations take turns here, and the
+                // check is made again under the lock, with what the other claims committed.
+                lock(&mut tx, &format!("tentacle:exclusion:{key}")).await?;
+                let still = sqlx::query(sqlx::AssertSqlSafe(format!("{CLAIMABLE} AND c.id = $3")))
+                    .bind(ms(claim.now))
+                    .bind(claim.run_id)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if still.is_none() {
+                    tx.rollback().await?;
+                    continue;
+                }
+            }
+            let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET status = 'RUNNING', lease_owner = $2, lease_expires_ms = $3,
+                     started_at = CASE WHEN attempts = 0 THEN $4 ELSE started_at END,
+                     attempts = attempts + 1
+                 WHERE id = $1 AND status = 'QUEUED'
+                 RETURNING {RUN_COLUMNS}"
+            )))
+            .bind(id)
+            .bind(&claim.owner)
+            .bind(ms(claim.lease_until))
+            .bind(claim.now)
+            .fetch_optional(&mut *tx)
+            .await;
+            match claimed {
+                Ok(Some(row)) => {
+                    tx.commit().await?;
+                    return run_from_row(&row).map(Some);
+                }
+                // Another worker claimed it, or a run of the same configuration, first.
+                Ok(None) => tx.rollback().await?,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => tx.rollback().await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn renew_lease(&self, lease: &Lease, until: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET lease_expires_ms = $3 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(ms(until))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_run(&self, lease: &Lease, entry: &NewLogEntry) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = 'QUEUED', lease_owner = NULL, lease_expires_ms = NULL WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_logs(&mut tx, lease.run_id, std::slice::from_ref(entry)).await?;
+        self.notify(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn reap_expired_runs(&self, reap: &Reap) -> Result<Reaped> {
+        // Reapers of several processes may run at once: each expired run is updated by one of
+        // them (the others find it no longer RUNNING once they get its row lock).
+        let mut tx = self.pool.begin().await?;
+        let failed = ids(&sqlx::query(
+            "UPDATE runs SET status = 'FAILED', losses = losses + 1, finished_at = $2, ended_ms = $1,
+                 error = $3, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < $1 AND losses + 1 >= $4 RETURNING id",
+        )
+        .bind(ms(reap.now))
+        .bind(reap.now)
+        .bind(&reap.failed.message)
+        .bind(reap.max_losses)
+        .fetch_all(&mut *tx)
+        .await?)?;
+        let requeued = ids(&sqlx::query(
+            "UPDATE runs SET status = 'QUEUED', losses = losses + 1, lease_owner = NULL,
+                 lease_expires_ms = NULL
+             WHERE status = 'RUNNING' AND lease_expires_ms < $1 RETURNING id",
+        )
+        .bind(ms(reap.now))
+        .fetch_all(&mut *tx)
+        .await?)?;
+        for id in &failed {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.failed)).await?;
+        }
+        for id in &requeued {
+            insert_logs(&mut tx, *id, std::slice::from_ref(&reap.resumed)).await?;
+        }
+        if !(failed.is_empty() && requeued.is_empty()) {
+            self.notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Reaped { requeued, failed })
+    }
+
+    fn wake_ups(&self) -> WakeUps {
+        let wake_ups = self.wake.subscribe();
+        if !self.listening.swap(true, Ordering::SeqCst) {
+            self.start_listening();
+        }
+        wake_ups
+    }
+
+    async fn add_run_usage(&self, lease: &Lease, usage: &ApiUsage) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET shopify_requests = shopify_requests + $3, shopify_points = shopify_points + $4,
+                 shopify_throttled = shopify_throttled + $5, pulpo_requests = pulpo_requests + $6,
+                 pulpo_retries = pulpo_retries + $7
+             WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(usage.shopify_requests as i64)
+        .bind(usage.shopify_points as i64)
+        .bind(usage.shopify_throttled as i64)
+        .bind(usage.pulpo_requests as i64)
+        .bind(usage.pulpo_retries as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(())
+    }
+
+    async fn update_run_counters(&self, lease: &Lease, counters: &RunCounters) -> Result<()> {
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET fetched = $3, created = $4, updated = $5, cancelled = $6, skipped = $7, failed = $8, conflicts = $9 WHERE {HELD}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(counters.fetched as i64)
+        .bind(counters.created as i64)
+        .bind(counters.updated as i64)
+        .bind(counters.cancelled as i64)
+        .bind(counters.skipped as i64)
+        .bind(counters.failed as i64)
+        .bind(counters.conflicts as i64)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(lease_lost(lease.run_id));
+        }
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        lease: &Lease,
+        status: RunStatus,
+        counters: &RunCounters,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Run> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET status = $3, finished_at = $4, ended_ms = $5, error = $6, fetched = $7, created = $8, updated = $9,
+                 cancelled = $10, skipped = $11, failed = $12, conflicts = $13, lease_owner = NULL, lease_expires_ms = NULL
+             WHERE {HELD} RETURNING {RUN_COLUMNS}"
+        )))
+        .bind(lease.run_id)
+        .bind(&lease.owner)
+        .bind(to_text(&status))
+        .bind(now)
+        .bind(ms(now))
+        .bind(error)
+        .bind(counters.fetched as i64)
+        .bind(counters.created as i64)
+        .bind(counters.updated as i64)
+        .bind(counters.cancelled as i64)
+        .bind(counters.skipped as i64)
+        .bind(counters.failed as i64)
+        .bind(counters.conflicts as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        };
+        // The configuration is free again: a run queued behind this one may start.
+        self.notify(&mut tx).await?;
+        tx.commit().await?;
+        run_from_row(&row)
+    }
+
+    async fn run(&self, id: i64) -> Result<Option<Run>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| run_from_row(&r)).transpose()
+    }
+
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM runs
+             WHERE ($1::BIGINT IS NULL OR integration_id = $1) AND ($2::TEXT IS NULL OR status = $2)
+               AND ($4::TIMESTAMPTZ IS NULL OR started_at >= $4) AND ($5::TIMESTAMPTZ IS NULL OR started_at < $5)
+               AND ($6::BIGINT IS NULL OR id < $6)
+             ORDER BY id DESC LIMIT $3"
+        )))
+        .bind(filter.integration_id)
+        .bind(filter.status.as_ref().map(to_text))
+        .bind(i64::from(filter.limit.unwrap_or(100)))
+        .bind(filter.started_from)
+        .bind(filter.started_until)
+        .bind(filter.before_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()> {
+        let mut tx = self.begin_held(lease).await?;
+        for write in writes {
+            if let Err(error) = apply(&mut tx, write).await {
+                // Rolled back here, not on drop, which would leave the run's row locked until a
+                // spawned task gets to it; the write's error is the one worth reporting.
+                let _ = tx.rollback().await;
+                return Err(error);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The oldest claimable runs: queued, due, their configuration not running, and no run of the
+/// other role on the same exclusion key running, ended less than the daily run's gap ago, or
+/// (for a daily candidate) a regular run queued due within the gap of the daily run's due time,
+/// which goes first. `$1` now (ms), `$2` only this run id (or NULL). The same rule as on SQLite.
+const CLAIMABLE: &str = "
+    SELECT c.id, c.exclusion_key FROM runs c
+    WHERE c.status = 'QUEUED' AND c.due_ms <= $1 AND ($2::BIGINT IS NULL OR c.id = $2)
+      AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.integration_id = c.integration_id AND r.status = 'RUNNING')
+      AND (c.exclusion_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM runs o
+          WHERE o.exclusion_key = c.exclusion_key AND o.exclusion_role <> c.exclusion_role
+            AND (o.status = 'RUNNING'
+                 OR (o.ended_ms IS NOT NULL AND o.ended_ms +
+                     (CASE WHEN c.exclusion_role = 'daily' THEN c.exclusion_gap_ms ELSE o.exclusion_gap_ms END) > $1)
+                 OR (c.exclusion_role = 'daily' AND o.status = 'QUEUED'
+                     AND o.due_ms <= c.due_ms + c.exclusion_gap_ms))))";
+
+/// Transaction-scoped advisory lock on a name (released at commit or rollback).
+async fn lock(tx: &mut sqlx::PgConnection, name: &str) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(name)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn ids(rows: &[PgRow]) -> Result<Vec<i64>> {
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One write of a running run, inside the transaction that holds its lease.
+async fn apply(conn: &mut sqlx::PgConnection, write: &HeldWrite) -> Result<()> {
+    match write {
+        HeldWrite::Cursor { integration_id, at } => write_cursor(conn, *integration_id, *at).await,
+        HeldWrite::OrderLink(link) => write_order_link(conn, link).await,
+        HeldWrite::Flag(attention) => write_flag(conn, attention).await,
+        HeldWrite::ClearFlag(key) => delete_flag(conn, key).await,
+    }
+}

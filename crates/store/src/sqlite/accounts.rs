@@ -1,0 +1,104 @@
+//! API tokens, web UI users and their sessions.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::SqliteStore;
+use crate::rows::{api_token_from_row, conflict, session_from_row, user_from_row};
+use crate::{AccountStore, ApiToken, NewSession, Result, Session, User};
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken> {
+        let row = sqlx::query(
+            "INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?1, ?2, ?3) RETURNING *",
+        )
+        .bind(name)
+        .bind(token_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("an API token named {name:?} exists already")))?;
+        api_token_from_row(&row)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_hash = ?1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| api_token_from_row(&r)).transpose()
+    }
+
+    async fn create_user(&self, name: &str, password_hash: &str) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (name, password_hash, created_at) VALUES (?1, ?2, ?3) RETURNING *",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, || format!("a user named {name:?} exists already")))?;
+        user_from_row(&row)
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| user_from_row(&r)).transpose()
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<Session> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&session.token_hash)
+        .bind(session.user_id)
+        .bind(&session.csrf_token)
+        .bind(now)
+        .bind(session.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(&session.token_hash)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        session_from_row(&row)
+    }
+
+    async fn session_by_hash(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Session>> {
+        let row = sqlx::query(SESSION_SELECT)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| session_from_row(&r)).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE token_hash = ?1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+const SESSION_SELECT: &str = "SELECT s.*, u.name AS user_name FROM sessions s \
+     JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?1 AND s.expires_at > ?2";
