@@ -263,7 +263,10 @@ impl PulpoClient {
         // The whole base URL is counted though only its path is on the request line: a margin.
         let fixed = "GET ".len() + self.base_url.len() + prefix.len() + " HTTP/1.1".len();
         let budget = MAX_REQUEST_LINE.saturating_sub(fixed);
-        let mut answers = stream::iter(id_batches(product_ids, budget))
+        // The paths are built before the requests: a stream of futures borrowing the batches
+        // would not be `Send` for callers that hold this future across threads.
+        let paths: Vec<String> = id_batches(product_ids, budget)
+            .into_iter()
             .map(|batch| {
                 let mut path = prefix.clone();
                 for (i, id) in batch.iter().enumerate() {
@@ -271,10 +274,13 @@ impl PulpoClient {
                     // Writing to a String cannot fail.
                     let _ = write!(path, "{separator}{id}");
                 }
-                async move {
-                    self.call::<(), Vec<Availability>>(Method::GET, &path, &[], None, Replay::Safe)
-                        .await
-                }
+                path
+            })
+            .collect();
+        let mut answers = stream::iter(paths)
+            .map(|path| async move {
+                self.call::<(), Vec<Availability>>(Method::GET, &path, &[], None, Replay::Safe)
+                    .await
             })
             .buffer_unordered(self.fan_out());
         let mut availability = Vec::with_capacity(product_ids.len());

@@ -685,7 +685,7 @@ async fn seeding_many_skus_is_quick_and_they_can_be_paged_and_set() {
             json!({"item": item_gid(last), "location": location_gid(h.madrid)}),
         )
         .await;
-    assert_eq!(read["data"]["inventoryItem"]["sku"], "SEED-20000");
+    assert_eq!(read["data"]["inventoryItem"]["sku"], "SEED-020000");
     assert_eq!(
         read["data"]["inventoryItem"]["any"]["quantities"],
         quantities(1, 1)

@@ -19,8 +19,8 @@ pub const MAX_FULFILLMENT_ORDER_LINES: usize = 100;
 /// Every inventory item with its variant and its level at `$locationId`. Inactive levels are
 /// included so a caller can tell "stocked but inactive" from "never stocked".
 pub const INVENTORY_PAGE: &str =
-    "query InventoryPage($first: Int!, $after: String, $locationId: ID!) {
-  inventoryItems(first: $first, after: $after) {
+    "query InventoryPage($first: Int!, $after: String, $locationId: ID!, $query: String) {
+  inventoryItems(first: $first, after: $after, query: $query) {
     pageInfo { hasNextPage endCursor }
     nodes {
       id sku tracked
@@ -29,6 +29,19 @@ pub const INVENTORY_PAGE: &str =
         isActive
         quantities(names: [\"available\"]) { name quantity }
       }
+    }
+  }
+}";
+
+/// One inventory item with its level at `$locationId`, as [`INVENTORY_PAGE`] reads each: what a
+/// compare-and-swap that came back stale reads again.
+pub const INVENTORY_ITEM: &str = "query InventoryItemAt($id: ID!, $locationId: ID!) {
+  inventoryItem(id: $id) {
+    id sku tracked
+    variant { id displayName }
+    inventoryLevel(locationId: $locationId, includeInactive: true) {
+      isActive
+      quantities(names: [\"available\"]) { name quantity }
     }
   }
 }";
@@ -238,33 +251,68 @@ impl ShopifyClient {
         after: Option<&str>,
         first: u32,
     ) -> Result<InventoryPage> {
+        self.inventory_search(location_id, after, first, None).await
+    }
+
+    /// Every inventory item whose SKU is `sku` (Shopify's `sku:` search), with its level at
+    /// `location_id`: the variants that share a SKU, by name, when one was found twice.
+    pub async fn inventory_with_sku(
+        &self,
+        location_id: &str,
+        sku: &str,
+    ) -> Result<Vec<InventoryRecord>> {
+        let quoted = sku.replace('\\', "\\\\").replace('"', "\\\"");
+        let page = self
+            .inventory_search(
+                location_id,
+                None,
+                MAX_PAGE,
+                Some(&format!("sku:\"{quoted}\"")),
+            )
+            .await?;
+        Ok(page
+            .items
+            .into_iter()
+            .filter(|item| item.sku.as_deref() == Some(sku))
+            .collect())
+    }
+
+    async fn inventory_search(
+        &self,
+        location_id: &str,
+        after: Option<&str>,
+        first: u32,
+        search: Option<&str>,
+    ) -> Result<InventoryPage> {
         let first = first.clamp(1, MAX_PAGE);
         let answer: InventoryAnswer = self
             .query(INVENTORY_PAGE, |failures| {
                 let first = (first >> failures.min(8)).max(1);
-                json!({"first": first, "after": after, "locationId": location_id})
+                json!({"first": first, "after": after, "locationId": location_id, "query": search})
             })
             .await?;
         let items = answer.inventory_items;
         Ok(InventoryPage {
-            items: items
-                .nodes
-                .into_iter()
-                .map(|node| InventoryRecord {
-                    inventory_item_id: node.id,
-                    sku: node.sku.filter(|s| !s.is_empty()),
-                    tracked: node.tracked,
-                    variant_id: node.variant.id,
-                    variant_name: node.variant.display_name,
-                    level: node.inventory_level.map(|level| InventoryLevel {
-                        active: level.is_active,
-                        available: level.available(),
-                    }),
-                })
-                .collect(),
+            items: items.nodes.into_iter().map(InventoryRecord::from).collect(),
             end_cursor: items.page_info.end_cursor,
             has_next_page: items.page_info.has_next_page,
         })
+    }
+
+    /// One inventory item and its level at `location_id`, read fresh; `None` when Shopify has no
+    /// such item (it was deleted).
+    pub async fn inventory_item(
+        &self,
+        inventory_item_id: &str,
+        location_id: &str,
+    ) -> Result<Option<InventoryRecord>> {
+        let answer: InventoryItemAnswer = self
+            .query(
+                INVENTORY_ITEM,
+                |_| json!({"id": inventory_item_id, "locationId": location_id}),
+            )
+            .await?;
+        Ok(answer.inventory_item.map(InventoryRecord::from))
     }
 
     /// Up to `first` (at most 250) fulfillment orders assigned to `location_id` (a Location
@@ -441,6 +489,28 @@ struct Nodes<T> {
 #[serde(rename_all = "camelCase")]
 struct InventoryAnswer {
     inventory_items: Nodes<InventoryItemNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InventoryItemAnswer {
+    inventory_item: Option<InventoryItemNode>,
+}
+
+impl From<InventoryItemNode> for InventoryRecord {
+    fn from(node: InventoryItemNode) -> InventoryRecord {
+        InventoryRecord {
+            inventory_item_id: node.id,
+            sku: node.sku.filter(|s| !s.is_empty()),
+            tracked: node.tracked,
+            variant_id: node.variant.id,
+            variant_name: node.variant.display_name,
+            level: node.inventory_level.map(|level| InventoryLevel {
+                active: level.is_active,
+                available: level.available(),
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -76,11 +76,12 @@ pub const LOCATIONS: &str = "query Locations($first: Int!) {
 }";
 
 /// Every document the client can send, for the schema validation test.
-pub const ALL_DOCUMENTS: [(&str, &str); 7] = [
+pub const ALL_DOCUMENTS: [(&str, &str); 8] = [
     ("OrdersUpdatedSince", ORDERS_UPDATED_SINCE),
     ("OrderById", ORDER_BY_ID),
     ("Locations", LOCATIONS),
     ("InventoryPage", crate::inventory::INVENTORY_PAGE),
+    ("InventoryItemAt", crate::inventory::INVENTORY_ITEM),
     (
         "OpenFulfillmentOrders",
         crate::inventory::OPEN_FULFILLMENT_ORDERS,

@@ -3,14 +3,14 @@
 //! reconciled against Shopify's current value every run, less a safety stock and less what
 //! Shopify has committed for orders PULPO does not hold yet (the oversell window).
 //!
-//! [`plan`] decides per location; the engine reads both sides, writes the sets with
+//! [`Reconcile`] decides per location, page by page; the engine reads both sides, writes the sets with
 //! compare-and-swap and logs with [`crate::messages`].
 
 mod plan;
 mod settings;
 
 pub use plan::{
-    Activation, Level, NAMED_SKUS, OneSided, PulpoStock, Set, ShopifyItem, StockPlan,
-    idempotency_key, plan, wanted,
+    Activation, Level, NAMED_SKUS, OneSided, PulpoSku, Reconcile, Set, ShopifyItem, ShopifySkus,
+    StockPlan, idempotency_key, wanted,
 };
 pub use settings::StockSettings;

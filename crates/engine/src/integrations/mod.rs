@@ -28,9 +28,10 @@ use crate::log::RunLog;
 use crate::options::RunOptions;
 
 pub mod sales_orders;
+pub mod stock;
 
 /// The built-in types, in the order the UI offers them.
-static BUILT_IN: &[&dyn Kind] = &[&Typed(sales_orders::SalesOrders)];
+static BUILT_IN: &[&dyn Kind] = &[&Typed(sales_orders::SalesOrders), &Typed(stock::Stock)];
 
 /// Why a run stopped before its work was done.
 #[derive(Debug)]

@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use super::model::{
     CancelReason, FinancialStatus, FulfillmentOrder, FulfillmentOrderLineItem,
     FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, InventoryQuantities,
-    MailingAddress, Order, ProductVariant, Shop, gid, parse_gid,
+    MailingAddress, Order, OtherAppChange, ProductVariant, Shop, gid, parse_gid,
 };
 use super::rest::{self, Fields};
 use super::search::OrderSearch;
@@ -65,6 +65,10 @@ pub fn routes() -> Router<ShopifyState> {
             get(get_inventory_level)
                 .put(put_inventory_level)
                 .delete(delete_inventory_level),
+        )
+        .route(
+            "/sandbox/inventory_levels/{item}/{location}/other_app",
+            post(post_other_app_change),
         )
         .route("/sandbox/webhooks", get(webhook_stats))
 }
@@ -1005,7 +1009,8 @@ async fn create_inventory_item(State(state): State<ShopifyState>, body: Bytes) -
 
 /// `POST /sandbox/inventory_items/seed` with `{"count": 100000, "location_id": N,
 /// "sku_prefix": "BENCH-", "available": 10, "tracked": true}`: `count` new single-variant
-/// products with SKUs `{sku_prefix}{1..=count}` (prefix default `SEED-`), each stocked at the
+/// products with SKUs `{sku_prefix}{n:06}`, n = 1..=count, as the PULPO sandbox numbers its own
+/// (prefix default `SEED-`), each stocked at the
 /// location with `available` units (default 0). 201 with `created` and the first and last
 /// inventory item ids (consecutive items are created in id order).
 async fn seed_inventory_items(State(state): State<ShopifyState>, body: Bytes) -> Answer {
@@ -1038,7 +1043,7 @@ async fn seed_inventory_items(State(state): State<ShopifyState>, body: Bytes) ->
     known_location(&shop, location, "location_id")?;
     let mut items = Vec::with_capacity(usize::try_from(count).unwrap_or_default());
     for n in 1..=count {
-        let sku = format!("{prefix}{n}");
+        let sku = format!("{prefix}{n:06}");
         let item = add_variant(&mut shop, Some(sku.clone()), sku, tracked).inventory_item_id;
         shop.inventory.insert(
             (item, location),
@@ -1128,6 +1133,41 @@ async fn put_inventory_level(
     }
     let level = level_json(&shop, item, location).unwrap_or(Value::Null);
     Ok(Json(level).into_response())
+}
+
+/// `POST /sandbox/inventory_levels/{item}/{location}/other_app` with `{"available": N,
+/// "times": K}` (times default 1): another app sets the level to `available`, `available + 1`,
+/// … right before each of the next K `inventorySetQuantities` calls that include it, so a client's
+/// `changeFromQuantity` read before is stale by then (`CHANGE_FROM_QUANTITY_STALE`). 204.
+async fn post_other_app_change(
+    State(state): State<ShopifyState>,
+    Path((item, location)): Path<(String, String)>,
+    body: Bytes,
+) -> Answer {
+    let (item, location) = level_path(&item, &location)?;
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let available = fields
+        .integer("available")
+        .map_err(ControlError::Invalid)?
+        .ok_or_else(|| ControlError::Invalid("available is required".into()))?;
+    let times = fields
+        .positive_integer("times")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or(1);
+    let mut shop = state.shop();
+    if !shop.inventory.contains_key(&(item, location)) {
+        return Err(ControlError::NotFound(format!(
+            "inventory item {item} has no level at location {location}"
+        )));
+    }
+    shop.other_app_changes.push(OtherAppChange {
+        inventory_item_id: item,
+        location_id: location,
+        available,
+        times: u32::try_from(times).unwrap_or(u32::MAX),
+    });
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `DELETE /sandbox/inventory_levels/{item}/{location}`: unstocks the item there (the level

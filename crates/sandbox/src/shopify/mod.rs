@@ -76,6 +76,8 @@ pub struct ShopifyStats {
     pub points_charged: AtomicU64,
     /// Requests answered `THROTTLED`.
     pub throttled: AtomicU64,
+    /// Mutation requests executed (not throttled): what a client wrote, however it fared.
+    pub mutations: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -83,6 +85,7 @@ pub struct ShopifyStatsSnapshot {
     pub requests: u64,
     pub points_charged: u64,
     pub throttled: u64,
+    pub mutations: u64,
 }
 
 impl ShopifyStats {
@@ -91,6 +94,7 @@ impl ShopifyStats {
             requests: self.requests.load(Ordering::Relaxed),
             points_charged: self.points_charged.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            mutations: self.mutations.load(Ordering::Relaxed),
         }
     }
 }

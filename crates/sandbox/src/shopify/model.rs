@@ -247,6 +247,16 @@ pub struct ProductVariant {
     pub is_gift_card: bool,
 }
 
+/// A level another app sets right before each of the next `times` `inventorySetQuantities`
+/// calls that include it: to `available`, then `available + 1`, and so on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtherAppChange {
+    pub inventory_item_id: u64,
+    pub location_id: u64,
+    pub available: i64,
+    pub times: u32,
+}
+
 /// Quantities of one inventory item at one location (`InventoryLevel`). Every unit on hand
 /// that is not available is committed to an open order (the sandbox has no reserved, damaged,
 /// safety or quality-control stock), so `committed = on_hand - available`.
@@ -603,6 +613,9 @@ pub struct Shop {
     /// as API 2026-10 leaves them after `inventorySetQuantities` at a location where the item
     /// was not stocked.
     pub inactive_levels: HashSet<(u64, u64)>,
+    /// Changes "another app" makes to a level just before the next `inventorySetQuantities`
+    /// calls that touch it: the race between a client's read and its write, on demand.
+    pub other_app_changes: Vec<OtherAppChange>,
     pub orders: BTreeMap<u64, Order>,
     pub next_id: u64,
     pub next_order_number: u64,

@@ -269,7 +269,7 @@ async fn a_registered_type_is_validated_saved_scheduled_run_listed_and_edited() 
         .logs(run.id, &LogFilter::default())
         .await
         .expect("logs");
-    let first = &app.shopify.state.shop().locations[0].name;
+    let first = app.shopify.state.shop().locations[0].name.clone();
     assert!(
         logs.iter().any(|l| l.message == format!("hello {first}")),
         "{logs:?}"

@@ -39,8 +39,8 @@ use tentacle_pulpo::model::SalesOrderBody;
 use tentacle_shopify::queries::OrdersPage;
 use tentacle_shopify::{ShopifyClient, ShopifyError};
 use tentacle_store::{
-    Attention, AttentionKey, AttentionKind, CredentialKind, ExclusionRole, HeldWrite,
-    Integration, LinkScope, RecordKind, Run, RunExclusion, Store, StoreError,
+    Attention, AttentionKey, AttentionKind, CredentialKind, ExclusionRole, HeldWrite, Integration,
+    LinkScope, RecordKind, Run, RunExclusion, Store, StoreError,
 };
 use tokio::sync::mpsc;
 

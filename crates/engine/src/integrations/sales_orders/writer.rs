@@ -108,7 +108,7 @@ impl SalesOrdersRun<'_> {
     pub(super) async fn resolve(&self, drafts: &[&SalesOrderDraft]) -> Resolved {
         let products = self
             .products
-            .product_ids(&self.wms, drafts.iter().flat_map(|d| d.skus()))
+            .product_ids(self.wms, drafts.iter().flat_map(|d| d.skus()))
             .await;
         let shopify_customers: Vec<&Customer> = drafts
             .iter()
@@ -120,7 +120,7 @@ impl SalesOrdersRun<'_> {
         let customers = if shopify_customers.is_empty() {
             HashMap::new()
         } else {
-            resolve::customer_ids(&self.wms, &shopify_customers, self.pulpo_concurrency).await
+            resolve::customer_ids(self.wms, &shopify_customers, self.pulpo_concurrency).await
         };
         Resolved {
             products,

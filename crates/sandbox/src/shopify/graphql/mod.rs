@@ -191,6 +191,7 @@ fn run(state: &ShopifyState, version: &str, request: GraphqlRequest) -> Value {
         search: Vec::new(),
     };
     let executed = if root == MUTATION_ROOT {
+        state.stats.mutations.fetch_add(1, Ordering::Relaxed);
         executor.mutation(selection)
     } else {
         executor.query(selection)

@@ -301,6 +301,38 @@ const MAX_QUANTITY: i64 = 1_000_000_000;
 
 /// Validates every quantity first and applies them only when all are valid: one user error and
 /// nothing changes (`inventoryAdjustmentGroup: null`), as Shopify's recorded answers show.
+/// Applies the pending changes of other apps to the levels this call touches, as if they had
+/// landed between the caller's read and this write.
+fn other_apps_move_first(shop: &mut Shop, quantities: &[Value]) {
+    if shop.other_app_changes.is_empty() {
+        return;
+    }
+    let touched: Vec<(u64, u64)> = quantities
+        .iter()
+        .filter_map(|q| {
+            let item = parse_gid(str_at(q, "inventoryItemId")?, "InventoryItem")?;
+            let location = parse_gid(str_at(q, "locationId")?, "Location")?;
+            Some((item, location))
+        })
+        .collect();
+    let mut changes = std::mem::take(&mut shop.other_app_changes);
+    for change in &mut changes {
+        let key = (change.inventory_item_id, change.location_id);
+        if change.times == 0 || !touched.contains(&key) {
+            continue;
+        }
+        if let Some(level) = shop.inventory.get_mut(&key) {
+            level.on_hand += change.available - level.available;
+            level.available = change.available;
+        }
+        // An app that keeps adjusting moves the level on by one each time.
+        change.available += 1;
+        change.times -= 1;
+    }
+    changes.retain(|c| c.times > 0);
+    shop.other_app_changes = changes;
+}
+
 fn apply_inventory(
     state: &ShopifyState,
     version: &str,
@@ -333,6 +365,7 @@ fn apply_inventory(
         )]);
     }
     let mut shop = state.shop();
+    other_apps_move_first(&mut shop, quantities);
     let mut errors = Vec::new();
     let mut targets = Vec::new();
     for (index, q) in quantities.iter().enumerate() {
