@@ -7,18 +7,20 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tentacle_domain::run::{RunStatus, Trigger};
+use tentacle_domain::run::{LogLevel, RunStatus, Trigger};
 use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_domain::stock::StockSettings;
-use tentacle_engine::{RunOptions, run_integration};
+use tentacle_engine::clock::SystemClock;
+use tentacle_engine::runner::{Executed, Leasing};
+use tentacle_engine::{RunOptions, run_integration, worker};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::faults::FaultSettings;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    Cipher, Integration, LogFilter, NewCredential, NewIntegration, PgOptions, PgStore, Run,
-    SqliteStore, Store,
+    Cipher, Integration, LogFilter, NewCredential, NewIntegration, NewLogEntry, PgOptions, PgStore,
+    Reap, Run, SqliteStore, Store,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -336,7 +338,7 @@ impl App {
 #[tokio::test]
 async fn the_first_run_sets_every_sku_and_a_second_run_sends_no_mutation() {
     both(StockSettings::default(), async |app: App| {
-        let product = app.pulpo_product("FIRST-", 12).await;
+        app.pulpo_product("FIRST-", 12).await;
         let item = app.shopify_item("FIRST-000001", Some(3), true).await;
         // A catalog item changed by hand in Shopify differs too.
         let catalog_item = {
@@ -402,7 +404,6 @@ async fn the_first_run_sets_every_sku_and_a_second_run_sends_no_mutation() {
         assert_eq!(app.shopify_level(item), Some((true, 12)));
         assert_eq!(app.shopify_level(negative), Some((true, 0)));
         assert_eq!(third.counters.updated, 2);
-        let _ = product;
     })
     .await;
 }
@@ -645,4 +646,128 @@ async fn throttling_and_server_errors_slow_the_run_down_without_failing_it() {
         stats.throttled > 0,
         "the drained bucket throttled: {stats:?}"
     );
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_push_leaves_a_run_that_converges_when_resumed() {
+    both(StockSettings::default(), async |app: App| {
+        app.run().await;
+        app.send(
+            app.http
+                .post(format!("{}/inventory/products", app.pulpo.control_url()))
+                .json(&json!({"count": 600, "sku_prefix": "KILL-", "warehouse_id": app.warehouse, "available_quantity": 5})),
+        )
+        .await;
+        app.send(
+            app.http
+                .post(format!("{}/sandbox/inventory_items/seed", app.shopify.shop_url()))
+                .json(&json!({"count": 600, "location_id": app.location, "sku_prefix": "KILL-", "available": 1})),
+        )
+        .await;
+        // Slow answers, so the push is still going when the worker dies.
+        app.send(
+            app.http
+                .put(format!("{}/sandbox/faults", app.shopify.shop_url()))
+                .json(&json!({"latency_ms": 150})),
+        )
+        .await;
+        let mutations = app.mutations();
+        let store = app.store.clone();
+        let stock = app.stock.clone();
+        let worker = tokio::spawn(async move {
+            run_integration(store, &stock, Trigger::Manual, RunOptions::default(), None).await
+        });
+        while app.mutations() == mutations {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        // Killed after its first set reached Shopify: nothing of the run's end is written.
+        worker.abort();
+        let _ = worker.await;
+        app.send(
+            app.http
+                .put(format!("{}/sandbox/faults", app.shopify.shop_url()))
+                .json(&json!({})),
+        )
+        .await;
+        assert!(!app.mismatches().is_empty(), "the push was cut short");
+
+        // Its lease runs out; the reaper queues it again and another worker resumes it.
+        let entry = |message: &str| NewLogEntry {
+            at: chrono::Utc::now(),
+            level: LogLevel::Warning,
+            record_kind: None,
+            record: None,
+            message: message.into(),
+        };
+        let reaped = app
+            .store
+            .reap_expired_runs(&Reap {
+                now: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+                max_losses: 3,
+                resumed: entry("Worker lost; resumed"),
+                failed: entry("Worker lost too often"),
+            })
+            .await
+            .expect("reap");
+        assert_eq!(reaped.requeued.len(), 1, "{reaped:?}");
+        let leasing = Leasing {
+            clock: Arc::new(SystemClock),
+            lease: std::time::Duration::from_secs(30),
+        };
+        let (_keep, release) = tokio::sync::watch::channel(false);
+        let resumed = worker::work_once(app.store.clone(), &leasing, "second-worker", release)
+            .await
+            .expect("work");
+        let Some(Executed::Finished(run)) = resumed else {
+            panic!("the run resumed and finished: {resumed:?}");
+        };
+        assert_eq!((run.id, run.attempts), (reaped.requeued[0], 2));
+        assert_eq!(run.status, RunStatus::Finished, "{:?}", app.log(&run).await);
+        assert_eq!(app.mismatches(), Vec::<String>::new());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn api_2026_07_is_reconciled_the_same_and_never_sets_an_unstocked_item() {
+    both(StockSettings::default(), async |app: App| {
+        let shop = app
+            .store
+            .credential(app.shop_id)
+            .await
+            .expect("store")
+            .expect("shop");
+        app.store
+            .update_credential(
+                shop.id,
+                NewCredential::shopify(
+                    "shop",
+                    &app.shopify.shop_url(),
+                    "2026-07",
+                    SecretString::from("shpat_sandbox".to_string()),
+                ),
+            )
+            .await
+            .expect("2026-07");
+        app.pulpo_product("OLD-", 6).await;
+        let item = app.shopify_item("OLD-000001", Some(2), true).await;
+        app.pulpo_product("GONE-", 3).await;
+        let missing = app.shopify_item("GONE-000001", None, true).await;
+        let run = app.run().await;
+        let log = app.log(&run).await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(app.shopify_level(item), Some((true, 6)));
+        assert_eq!(
+            app.shopify_level(missing),
+            None,
+            "no level is made where none was"
+        );
+        assert!(
+            log.iter().any(|l| l
+                .contains("SKU GONE-000001 is in PULPO but its Shopify product is not stocked")),
+            "{log:?}"
+        );
+        assert_eq!(app.mismatches(), Vec::<String>::new());
+    })
+    .await;
 }
