@@ -417,3 +417,74 @@ pub(crate) async fn list_integration_types() -> Json<Vec<IntegrationTypeView>> {
         .collect();
     Json(types)
 }
+
+/// The OpenAPI document with every registered type's settings as a schema of their own
+/// (`SalesOrdersSettings`, `StockSettings`, …: keys, types, bounds, defaults, help), and the
+/// `type` of a configuration as the enumeration of the registered keys. The handlers' document
+/// comes from the code; this part comes from the types' declarations, so both stay true.
+pub(crate) fn document_types(api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use tentacle_domain::settings::Input;
+    let Ok(mut document) = serde_json::to_value(&api) else {
+        return api;
+    };
+    let kinds = tentacle_engine::registry();
+    let schema_name = |key: &str| {
+        let mut name: String = key
+            .split('_')
+            .map(|part| {
+                let mut chars = part.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_uppercase().chain(chars).collect()
+                })
+            })
+            .collect();
+        name.push_str("Settings");
+        name
+    };
+    let schemas = &mut document["components"]["schemas"];
+    for kind in &kinds {
+        let defaults = kind.defaults();
+        let mut properties = Map::new();
+        for field in kind.fields() {
+            let mut property = match field.input {
+                Input::Toggle => serde_json::json!({"type": "boolean"}),
+                Input::Integer { min, max, .. } => {
+                    serde_json::json!({"type": "integer", "minimum": min, "maximum": max})
+                }
+                Input::OptionalInteger => serde_json::json!({"type": ["integer", "null"]}),
+                Input::Text => serde_json::json!({"type": "string"}),
+                Input::Time => {
+                    serde_json::json!({"type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"})
+                }
+                Input::MultiSelect(values) => {
+                    serde_json::json!({"type": "array", "items": {"type": "string", "enum": values()}})
+                }
+                Input::TextList => {
+                    serde_json::json!({"type": "array", "items": {"type": "string"}})
+                }
+            };
+            property["title"] = Value::from(field.label);
+            property["description"] = Value::from(field.help);
+            property["default"] = defaults[field.key].clone();
+            properties.insert(field.key.to_string(), property);
+        }
+        schemas[schema_name(kind.key())] = serde_json::json!({
+            "type": "object",
+            "description": format!("Settings of a `{}` configuration: {}", kind.key(), kind.summary()),
+            "properties": properties,
+            "additionalProperties": false,
+        });
+    }
+    let keys: Vec<&str> = kinds.iter().map(|k| k.key()).collect();
+    if let Some(input) = schemas.get_mut("IntegrationInput") {
+        input["properties"]["type"]["enum"] = serde_json::json!(keys);
+        input["properties"]["settings"] = serde_json::json!({
+            "description": "The type's settings; omitted keys take their defaults.",
+            "anyOf": kinds
+                .iter()
+                .map(|k| serde_json::json!({"$ref": format!("#/components/schemas/{}", schema_name(k.key()))}))
+                .collect::<Vec<_>>(),
+        });
+    }
+    serde_json::from_value(document).unwrap_or(api)
+}

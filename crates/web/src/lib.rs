@@ -152,6 +152,7 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         .fallback(ops::not_found)
         .with_state(state)
         .split_for_parts();
+    let api = integrations::document_types(api);
     let document = Arc::new(api.clone());
     (pages.merge(router).layer(axum::Extension(document)), api)
 }

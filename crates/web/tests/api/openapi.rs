@@ -303,3 +303,113 @@ async fn nothing_undocumented_is_served() {
         assert_eq!(app.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+/// The settings schemas of the document hold the types to their word: each integer's
+/// documented bounds are the ones a save enforces, and each documented default is what a save
+/// without the key stores.
+#[tokio::test]
+async fn every_types_settings_are_documented_as_a_save_checks_them() {
+    let app = spawn_app().await;
+    let (shop, wms, _) = app.provision().await;
+    let document = app.get("/api/openapi.json").await.json();
+    let types = app.get("/api/integration-types").await.json();
+    let keys: Vec<&str> = types
+        .as_array()
+        .expect("JSON shape")
+        .iter()
+        .map(|t| t["key"].as_str().expect("key"))
+        .collect();
+    assert!(
+        keys.contains(&"sales_orders") && keys.contains(&"stock"),
+        "{keys:?}"
+    );
+    let input = &document["components"]["schemas"]["IntegrationInput"];
+    assert_eq!(input["properties"]["type"]["enum"], serde_json::json!(keys));
+    for kind in types.as_array().expect("JSON shape") {
+        let key = kind["key"].as_str().expect("key");
+        let name: String = key
+            .split('_')
+            .map(|p| p[..1].to_uppercase() + &p[1..])
+            .collect::<String>()
+            + "Settings";
+        let schema = &document["components"]["schemas"][&name];
+        let properties = schema["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{name} documented"));
+        let declared: Vec<&str> = kind["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .map(|s| s["key"].as_str().expect("key"))
+            .collect();
+        assert_eq!(
+            properties.keys().map(String::as_str).collect::<Vec<_>>(),
+            declared
+        );
+        let (origin, destination) = if kind["origin"] == "shopify" {
+            (shop, wms)
+        } else {
+            (wms, shop)
+        };
+        let app = &app;
+        let save = move |settings: serde_json::Value| {
+            let body = serde_json::json!({"name": format!("{key} check"), "type": key,
+                "origin_credential_id": origin, "destination_credential_id": destination,
+                "settings": settings});
+            async move { app.post("/api/integrations", body).await }
+        };
+        let saved = save(serde_json::json!({})).await;
+        assert_eq!(saved.status, StatusCode::CREATED, "{}", saved.text);
+        let saved = saved.json();
+        for (field, property) in properties {
+            assert_eq!(
+                saved["settings"][field], property["default"],
+                "{name}.{field} default"
+            );
+        }
+        app.call(
+            Method::DELETE,
+            &format!("/api/integrations/{}", saved["id"]),
+            None,
+        )
+        .await;
+        for (field, property) in properties {
+            let Some(max) = property["maximum"].as_i64() else {
+                continue;
+            };
+            let over = save(serde_json::json!({field: max + 1})).await;
+            assert_eq!(
+                over.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name}.{field} above its maximum"
+            );
+            assert!(
+                over.text.contains(&format!("settings.{field}")),
+                "{}",
+                over.text
+            );
+            let min = property["minimum"]
+                .as_i64()
+                .expect("an integer has both bounds");
+            let under = save(serde_json::json!({field: min - 1})).await;
+            assert_eq!(
+                under.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{name}.{field} below its minimum"
+            );
+            let at = save(serde_json::json!({field: max})).await;
+            assert_eq!(
+                at.status,
+                StatusCode::CREATED,
+                "{name}.{field} at its maximum: {}",
+                at.text
+            );
+            app.call(
+                Method::DELETE,
+                &format!("/api/integrations/{}", at.json()["id"]),
+                None,
+            )
+            .await;
+        }
+    }
+}
