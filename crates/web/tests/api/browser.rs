@@ -465,6 +465,29 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
         .expect("store")
         .expect("saved");
 
+    // A stock configuration: choosing the type brings its own form, generated from its
+    // declared settings, with the credential kinds the other way round.
+    browser.click("a.button.plus").await;
+    browser.select("#type", "Stock (PULPO → Shopify)").await;
+    browser.wait_url("type=stock").await;
+    let form = browser.text("form.form").await;
+    assert!(form.contains("Safety stock (units)"), "{form}");
+    browser.fill("#name", "Stock").await;
+    browser.select("#origin", "Warehouse").await;
+    browser.select("#destination", "Shop").await;
+    browser.fill("#safety_stock", "2").await;
+    browser.screenshot("2-stock-form").await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_url("/integrations?done=created").await;
+    let stock = app
+        .store
+        .integration_by_name("Stock")
+        .await
+        .expect("store")
+        .expect("saved");
+    assert_eq!(stock.kind, "stock");
+    assert_eq!(stock.settings["safety_stock"], 2);
+
     // Run it; the controls row follows the run to FINISHED PARTIALLY.
     browser.goto(&format!("{base}/controls")).await;
     browser.click(&format!("#run-{}", integration.id)).await;
