@@ -5,6 +5,10 @@
 
 use std::collections::HashMap;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
+use tokio::sync::mpsc;
+
 use tentacle_domain::stock::{Level, OneSided, PulpoSku, Reconcile, ShopifyItem, ShopifySkus};
 use tentacle_pulpo::PRODUCT_PAGE;
 use tentacle_pulpo::model::{Product, Warehouse};
@@ -61,8 +65,10 @@ impl StockRun<'_> {
         }
     }
 
-    /// Reads Shopify's inventory at `location` into `reconcile`, page by page; each page's SKUs
-    /// are looked up in PULPO while the next page is read.
+    /// Reads Shopify's inventory at `location` into `reconcile`, page by page. Shopify's pages
+    /// come one after the other (each needs the cursor of the one before); the PULPO look-ups
+    /// of several pages run at once behind them, so a run takes about as long as the slower
+    /// of the two systems rather than their sum. Pages reach `reconcile` in order.
     pub(super) async fn read_inventory(
         &self,
         location: &Location,
@@ -71,28 +77,65 @@ impl StockRun<'_> {
         reconcile: &mut Reconcile,
     ) -> Result<(), Abort> {
         let shop = self.context.shopify();
-        let mut page = shop
-            .inventory_page(&location.id, None, MAX_PAGE)
-            .await
-            .map_err(|e| self.shopify_abort(&e))?;
-        loop {
-            let next = async {
-                match &page.end_cursor {
-                    Some(cursor) if page.has_next_page => shop
-                        .inventory_page(&location.id, Some(cursor), MAX_PAGE)
-                        .await
-                        .map(Some)
-                        .map_err(|e| self.shopify_abort(&e)),
-                    _ => Ok(None),
+        let lookahead = (self.context.options.pulpo_concurrency / 2).max(2);
+        let (pages_in, pages) = mpsc::channel::<InventoryPage>(lookahead);
+        let fetch = async move {
+            let mut after: Option<String> = None;
+            loop {
+                let page = shop
+                    .inventory_page(&location.id, after.as_deref(), MAX_PAGE)
+                    .await
+                    .map_err(|e| self.shopify_abort(&e))?;
+                let next = page.end_cursor.clone().filter(|_| page.has_next_page);
+                // A closed channel: the consumer stopped, and its error ends the run.
+                if pages_in.send(page).await.is_err() {
+                    return Ok(());
                 }
-            };
-            let (next, pulpo) = tokio::join!(next, self.pulpo_stock(warehouse, &page));
-            reconcile.page(items_of(page), &pulpo?, committed);
-            match next? {
-                Some(following) => page = following,
-                None => return Ok(()),
+                match next {
+                    Some(cursor) => after = Some(cursor),
+                    None => return Ok::<(), Abort>(()),
+                }
+            }
+        };
+        let consume = async move {
+            let mut pages = pages;
+            let mut looking_up = FuturesOrdered::new();
+            let mut more = true;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some((page, pulpo)) = looking_up.next(), if !looking_up.is_empty() => {
+                        reconcile.page(items_of(page), &pulpo?, committed);
+                    }
+                    page = pages.recv(), if more && looking_up.len() < lookahead => match page {
+                        Some(page) => looking_up.push_back(self.looked_up(warehouse, page)),
+                        None => more = false,
+                    },
+                    else => return Ok::<(), Abort>(()),
+                }
+            }
+        };
+        tokio::pin!(fetch, consume);
+        let mut fetched = false;
+        loop {
+            tokio::select! {
+                done = &mut fetch, if !fetched => {
+                    done?;
+                    fetched = true;
+                }
+                done = &mut consume => return done,
             }
         }
+    }
+
+    /// A page with what PULPO has for its SKUs.
+    async fn looked_up(
+        &self,
+        warehouse: &Warehouse,
+        page: InventoryPage,
+    ) -> (InventoryPage, Result<HashMap<String, PulpoSku>, Abort>) {
+        let pulpo = self.pulpo_stock(warehouse, &page).await;
+        (page, pulpo)
     }
 
     /// What PULPO has for the SKUs of one Shopify page: the available stock of each SKU one
