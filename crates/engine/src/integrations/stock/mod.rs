@@ -31,6 +31,7 @@ use tentacle_store::{
 };
 
 use super::{Abort, IntegrationType, RunContext, pulpo_abort, shopify_abort};
+use crate::log::RunLog;
 
 /// The stock type (PULPO → Shopify).
 pub struct Stock;
@@ -78,6 +79,14 @@ struct Pushed {
     skipped: u64,
     /// SKUs that failed, with why.
     failed: Vec<(String, String)>,
+}
+
+impl Pushed {
+    /// Records that `sku` failed: `entry` in the log, its words as the reason of its flag.
+    fn fail(&mut self, log: &RunLog, sku: String, entry: LogEntry) {
+        self.failed.push((sku, entry.message.clone()));
+        log.record(entry);
+    }
 }
 
 impl<'a> StockRun<'a> {
@@ -128,9 +137,8 @@ impl<'a> StockRun<'a> {
             .filter(|l| l.is_active)
             .collect();
         let warehouses = warehouses.map_err(|e| self.pulpo_abort(&e))?;
-        let names = |names: &mut dyn Iterator<Item = &String>| names.cloned().collect::<Vec<_>>();
-        let location_names = names(&mut locations.iter().map(|l| &l.name));
-        let warehouse_names = names(&mut warehouses.iter().map(|w| &w.name));
+        let location_names: Vec<String> = locations.iter().map(|l| l.name.clone()).collect();
+        let warehouse_names: Vec<String> = warehouses.iter().map(|w| w.name.clone()).collect();
         let pairs: Vec<(Location, Warehouse)> = locations
             .iter()
             .filter_map(|l| {
@@ -293,11 +301,4 @@ impl<'a> StockRun<'a> {
 /// The attention record of a SKU at a location: the same SKU at two locations is two records.
 fn record_id(location: &str, sku: &str) -> String {
     format!("{location}:{sku}")
-}
-
-/// An entry for a problem reading or writing one SKU that Shopify answered in its own words.
-fn refused(sku: &str, location: &str, detail: &str) -> (LogEntry, String) {
-    let entry = messages::stock_refused(sku, location, detail);
-    let reason = entry.message.clone();
-    (entry, reason)
 }

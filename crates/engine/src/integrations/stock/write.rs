@@ -17,7 +17,7 @@ use tentacle_shopify::inventory::{
 };
 use tentacle_shopify::queries::Location;
 
-use super::{Pushed, StockRun, refused};
+use super::{Pushed, StockRun};
 use crate::integrations::Abort;
 
 /// Retries of one quantity that keeps coming back stale, after the first try.
@@ -96,9 +96,8 @@ impl StockRun<'_> {
                 // Shopify refused the call without naming a quantity: every one fails alike.
                 let detail = unplaced.join("; ");
                 for s in pending.drain(..) {
-                    let (entry, reason) = refused(&s.sku, &location.name, &detail);
-                    log.record(entry);
-                    pushed.failed.push((s.sku, reason));
+                    let entry = messages::stock_refused(&s.sku, &location.name, &detail);
+                    pushed.fail(log, s.sku, entry);
                 }
                 return Ok(());
             }
@@ -112,9 +111,7 @@ impl StockRun<'_> {
                         if *attempts > STALE_ATTEMPTS {
                             let entry =
                                 messages::stock_kept_changing(&s.sku, &location.name, *attempts);
-                            let reason = entry.message.clone();
-                            log.record(entry);
-                            pushed.failed.push((s.sku, reason));
+                            pushed.fail(log, s.sku, entry);
                             continue;
                         }
                         if let Some(fresh) = self.read_again(location, s, pushed).await? {
@@ -127,9 +124,8 @@ impl StockRun<'_> {
                         pushed.skipped += 1;
                     }
                     Some((_, message)) => {
-                        let (entry, reason) = refused(&s.sku, &location.name, &message);
-                        log.record(entry);
-                        pushed.failed.push((s.sku, reason));
+                        let entry = messages::stock_refused(&s.sku, &location.name, &message);
+                        pushed.fail(log, s.sku, entry);
                     }
                 }
             }
@@ -204,9 +200,9 @@ impl StockRun<'_> {
             pushed.activated += 1;
         } else {
             let detail: Vec<String> = answer.user_errors.into_iter().map(|e| e.message).collect();
-            let (entry, reason) = refused(&activation.sku, &location.name, &detail.join("; "));
-            log.record(entry);
-            pushed.failed.push((activation.sku.clone(), reason));
+            let entry =
+                messages::stock_refused(&activation.sku, &location.name, &detail.join("; "));
+            pushed.fail(log, activation.sku.clone(), entry);
         }
         Ok(())
     }
