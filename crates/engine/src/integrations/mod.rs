@@ -132,6 +132,7 @@ pub trait Kind: Send + Sync {
 struct Typed<T>(T);
 
 impl<T: IntegrationType> Typed<T> {
+    /// The settings, checked: what a run works with.
     fn settings(integration: &Integration) -> Result<T::Settings, Vec<FieldError>> {
         let map = integration
             .settings
@@ -139,6 +140,12 @@ impl<T: IntegrationType> Typed<T> {
             .cloned()
             .unwrap_or_default();
         settings::read(&map, T::KEY)
+    }
+
+    /// The settings as stored (checked when saved), without checking them again: the
+    /// scheduler reads them for every configuration on every tick.
+    fn stored(integration: &Integration) -> Option<T::Settings> {
+        serde_json::from_value(integration.settings.clone()).ok()
     }
 }
 
@@ -176,11 +183,10 @@ impl<T: IntegrationType> Kind for Typed<T> {
         serde_json::to_value(&parsed).map_err(|e| vec![FieldError::new("settings", e.to_string())])
     }
     fn schedule(&self, integration: &Integration) -> Option<Schedule> {
-        Self::settings(integration).ok()?.schedule().ok()?
+        Self::stored(integration)?.schedule().ok()?
     }
     fn exclusion(&self, integration: &Integration) -> Option<RunExclusion> {
-        self.0
-            .exclusion(integration, &Self::settings(integration).ok()?)
+        self.0.exclusion(integration, &Self::stored(integration)?)
     }
     async fn execute(
         &self,
@@ -229,7 +235,11 @@ pub fn registry() -> Vec<&'static dyn Kind> {
 
 /// The type with this key.
 pub fn find(key: &str) -> Option<&'static dyn Kind> {
-    registry().into_iter().find(|kind| kind.key() == key)
+    if let Some(kind) = BUILT_IN.iter().find(|kind| kind.key() == key) {
+        return Some(*kind);
+    }
+    let registered = REGISTERED.read().unwrap_or_else(|e| e.into_inner());
+    registered.iter().find(|kind| kind.key() == key).copied()
 }
 
 /// Everything a run of any type works with: the store, the configuration, the log, the options,
