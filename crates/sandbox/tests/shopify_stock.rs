@@ -643,7 +643,7 @@ async fn an_inventory_page_of_250_costs_what_the_fitted_model_says() {
     // A small page shows the refund: the level of an item not stocked in Barcelona is null.
     let one = page.replace(
         "first: 250, after: $after",
-        "first: 3, after: $after, query: \"sku:COST-1\"",
+        "first: 3, after: $after, query: \"sku:COST-000001\"",
     );
     let body = h
         .gql(&one, json!({"location": location_gid(h.barcelona)}))
