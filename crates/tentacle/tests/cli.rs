@@ -272,6 +272,233 @@ async fn run_prints_the_log_and_a_summary_and_exits_by_status() {
     );
 }
 
+/// A stock configuration reading the `wms` credential into the `shop` one, after [`config`]'s.
+const STOCK: &str = r#"
+[[integrations]]
+name = "Stock"
+type = "stock"
+origin = "wms"
+destination = "shop"
+[integrations.settings]
+locations = ["Madrid Central"]
+"#;
+
+#[tokio::test]
+async fn apply_saves_a_stock_configuration_and_refuses_a_bad_one_naming_every_problem() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let env = [("SHOPIFY_TOKEN", "shpat_sandbox")];
+    let good = write(
+        dir.path(),
+        "tentacle.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + STOCK),
+    );
+    let applied = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        text(&applied.stdout).contains("integration \"Stock\" (stock): created"),
+        "{}",
+        text(&applied.stdout)
+    );
+
+    // A Shopify credential as the origin and a safety stock below 0 in one configuration, an
+    // unknown key in another (`settings::read` reports an unknown key alone, before bounds).
+    let negative = STOCK
+        .replace("name = \"Stock\"", "name = \"Stock 2\"")
+        .replace("origin = \"wms\"", "origin = \"shop\"")
+        .replace("locations = [\"Madrid Central\"]", "safety_stock = -1");
+    let typo = STOCK
+        .replace("name = \"Stock\"", "name = \"Stock 3\"")
+        .replace("locations = [\"Madrid Central\"]", "safty_stock = 2");
+    let bad_text =
+        config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + &negative + &typo;
+    let bad = write(dir.path(), "bad.toml", &bad_text);
+    let refused = tentacle(&db, &["apply", "-f", &bad], &env).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    // The line of the first `needle` after the configuration named `name`.
+    let line_of = |name: &str, needle: &str| {
+        let lines: Vec<&str> = bad_text.lines().collect();
+        let from = lines
+            .iter()
+            .position(|l| *l == format!("name = \"{name}\""))
+            .expect(name);
+        from + 1
+            + lines[from..]
+                .iter()
+                .position(|l| l.starts_with(needle))
+                .expect(needle)
+    };
+    for expected in [
+        format!(
+            "line {}: integrations[1].origin: credential \"shop\" is shopify, the origin must be a pulpo credential",
+            line_of("Stock 2", "origin")
+        ),
+        format!(
+            "line {}: integrations[1].settings.safety_stock: safety stock must be between 0 and 1000000 units",
+            line_of("Stock 2", "safety_stock")
+        ),
+        format!(
+            "line {}: integrations[2].settings.safty_stock: is not a stock setting",
+            line_of("Stock 3", "safty_stock")
+        ),
+    ] {
+        assert!(
+            errors.contains(&expected),
+            "missing {expected:?} in\n{errors}"
+        );
+    }
+    let runs = tentacle(&db, &["run", "Stock 2"], &[]).await;
+    assert!(
+        text(&runs.stderr).contains("no integration configuration named \"Stock 2\""),
+        "nothing was saved: {}",
+        text(&runs.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_stock_run_sets_shopify_to_pulpos_available_stock() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let file = write(
+        dir.path(),
+        "tentacle.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + STOCK),
+    );
+    let applied = tentacle(
+        &db,
+        &["apply", "-f", &file],
+        &[("SHOPIFY_TOKEN", "shpat_sandbox")],
+    )
+    .await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+
+    // A SKU PULPO has 17 of in Madrid that Shopify shows 3 of there, and a catalog SKU
+    // whose Shopify count someone changed by hand.
+    let madrid = "Madrid Central";
+    let location = boxes
+        .shopify
+        .state
+        .shop()
+        .locations
+        .iter()
+        .find(|l| l.name == madrid)
+        .map(|l| l.id)
+        .expect("Madrid location");
+    let warehouse = boxes
+        .pulpo
+        .state
+        .store()
+        .warehouses
+        .iter()
+        .find(|w| w.name == madrid)
+        .map(|w| w.id)
+        .expect("Madrid warehouse");
+    let http = reqwest::Client::new();
+    let send = async |request: reqwest::RequestBuilder| -> Value {
+        let answer = request.send().await.expect("control call");
+        assert!(answer.status().is_success(), "{}", answer.status());
+        answer.json().await.unwrap_or(Value::Null)
+    };
+    let product = send(
+        http.post(format!("{}/inventory/products", boxes.pulpo.control_url()))
+            .json(&serde_json::json!({"count": 1, "sku_prefix": "CLI-",
+                                      "warehouse_id": warehouse, "available_quantity": 5})),
+    )
+    .await["first_id"]
+        .as_i64()
+        .expect("product id");
+    send(
+        http.put(format!(
+            "{}/inventory/products/{product}/stock",
+            boxes.pulpo.control_url()
+        ))
+        .json(&serde_json::json!({"warehouse_id": warehouse, "available_quantity": 17})),
+    )
+    .await;
+    let item = send(
+        http.post(format!(
+            "{}/sandbox/inventory_items",
+            boxes.shopify.shop_url()
+        ))
+        .json(&serde_json::json!({"sku": "CLI-000001",
+                                  "levels": [{"location_id": location, "available": 3}]})),
+    )
+    .await["inventory_item_id"]
+        .as_u64()
+        .expect("item id");
+    let (catalog_item, catalog_sku) = {
+        let shop = boxes.shopify.state.shop();
+        shop.variants
+            .iter()
+            .find(|v| {
+                v.tracked
+                    && shop.is_active_level(v.inventory_item_id, location)
+                    && v.sku
+                        .as_deref()
+                        .is_some_and(|sku| boxes.pulpo.state.product_by_sku(sku).is_some())
+            })
+            .map(|v| (v.inventory_item_id, v.sku.clone().expect("a SKU")))
+            .expect("a catalog item in both sandboxes")
+    };
+    send(
+        http.put(format!(
+            "{}/sandbox/inventory_levels/{catalog_item}/{location}",
+            boxes.shopify.shop_url()
+        ))
+        .json(&serde_json::json!({"available": 999})),
+    )
+    .await;
+
+    let run = tentacle(&db, &["run", "Stock"], &[]).await;
+    let out = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{out}\n{}", text(&run.stderr));
+    let summary: Value = serde_json::from_str(out.lines().last().expect("a summary line"))
+        .expect("the last line is JSON");
+    assert_eq!(summary["status"], "FINISHED", "{out}");
+    assert_eq!(summary["integration"], "Stock", "{out}");
+
+    // The sandboxes' own records, not what tentacle printed.
+    let shopify_available = |item: u64| {
+        boxes
+            .shopify
+            .state
+            .shop()
+            .inventory
+            .get(&(item, location))
+            .map(|q| q.available)
+    };
+    let pulpo_available = |sku: &str| {
+        let store = boxes.pulpo.state.store();
+        let product = store.product_by_sku(sku).expect("a PULPO product").id;
+        store
+            .availability(Some(&[product]), |_| true, |w| w == warehouse)
+            .first()
+            .map_or(0, |a| a.available_quantity)
+    };
+    assert_eq!(pulpo_available("CLI-000001"), 17);
+    assert_eq!(shopify_available(item), Some(17), "{out}");
+    assert_eq!(
+        shopify_available(catalog_item),
+        Some(pulpo_available(&catalog_sku).max(0)),
+        "{out}"
+    );
+
+    let run_id = summary["run_id"].to_string();
+    let runs = text(&tentacle(&db, &["runs", "Stock"], &[]).await.stdout);
+    assert!(
+        runs.lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_start().starts_with(&run_id)
+                && l.contains("Stock")
+                && l.contains("manual")
+                && l.contains("FINISHED")),
+        "{runs}"
+    );
+}
+
 #[tokio::test]
 async fn demo_runs_the_product_end_to_end() {
     let demo = Command::new(BIN)
@@ -281,14 +508,34 @@ async fn demo_runs_the_product_end_to_end() {
         .expect("demo runs");
     let out = text(&demo.stdout);
     assert!(demo.status.success(), "{out}\n{}", text(&demo.stderr));
-    let summary: Value = out
+    let summaries: Vec<Value> = out
         .lines()
-        .find_map(|l| serde_json::from_str::<Value>(l).ok())
-        .expect("a JSON summary line");
-    assert_eq!(summary["fetched"], 40);
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect();
+    let summary = |name: &str| {
+        summaries
+            .iter()
+            .find(|s| s["integration"] == name)
+            .unwrap_or_else(|| panic!("no JSON summary of {name:?}:\n{out}"))
+    };
+    let orders = summary("Sales orders");
+    assert_eq!(orders["fetched"], 40);
     assert!(
-        summary["created"].as_u64().is_some_and(|n| n > 0),
-        "{summary}"
+        orders["created"].as_u64().is_some_and(|n| n > 0),
+        "{orders}"
+    );
+    // The stock run comes after the sales orders run, and sets what the demo changed.
+    let stock = summary("Stock");
+    assert_eq!(stock["status"], "FINISHED", "{out}");
+    assert!(stock["updated"].as_u64().is_some_and(|n| n > 0), "{stock}");
+    assert!(
+        stock["run_id"].as_i64() > orders["run_id"].as_i64(),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("INFO") && l.contains("set from")),
+        "the stock run's entries are printed:\n{out}"
     );
     assert!(out.contains("Next:") && out.contains(" runs"), "{out}");
 }

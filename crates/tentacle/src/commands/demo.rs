@@ -1,17 +1,23 @@
 //! `tentacle demo`: the whole product on one machine with nothing to set up. Both sandboxes run
 //! in-process with generated data, a fresh SQLite database lives in a temporary directory,
-//! credentials and a sales orders configuration are provisioned, and a first run imports the
-//! orders. Then (unless `--no-serve`) the web UI and the workers serve until Ctrl-C, with a
-//! generated admin login printed once.
+//! credentials and one configuration of every integration type are provisioned, and each runs
+//! once: the sales orders run imports the orders, then, after a few stock changes on both
+//! sides, the stock run sets Shopify's quantities from PULPO's. Then (unless `--no-serve`) the
+//! web UI and the workers serve until Ctrl-C, with a generated admin login printed once.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 use secrecy::SecretString;
-use tentacle_domain::sales_order::SalesOrderSettings;
+use serde_json::{Value, json};
+use tentacle_domain::run::RunCounters;
+use tentacle_engine::Kind;
+use tentacle_engine::integrations::{sales_orders, stock};
+use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
-use tentacle_store::{NewCredential, NewIntegration};
+use tentacle_store::{CredentialKind, NewCredential, NewIntegration};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -20,7 +26,7 @@ pub struct DemoArgs {
     orders: usize,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Stop after the first run instead of serving the sandboxes, the web UI and the workers
+    /// Stop after the runs instead of serving the sandboxes, the web UI and the workers
     /// until Ctrl-C.
     #[arg(long)]
     no_serve: bool,
@@ -29,9 +35,87 @@ pub struct DemoArgs {
     listen: std::net::SocketAddr,
 }
 
-pub const INTEGRATION: &str = "Sales orders";
+/// The demo's configuration of one integration type. Every registered type has one (a test
+/// checks); its credentials follow the kinds the type declares, so a new type needs only this.
+struct DemoConfiguration {
+    key: &'static str,
+    name: &'static str,
+    /// The settings that differ from the type's defaults.
+    settings: fn() -> Value,
+    /// What a run's counters mean, for the sentence after it.
+    outcome: fn(&RunCounters) -> String,
+}
+
+const CONFIGURATIONS: &[DemoConfiguration] = &[
+    DemoConfiguration {
+        key: sales_orders::TYPE,
+        name: "Sales orders",
+        // The generated customers are not in PULPO, and the orders reach back two weeks.
+        settings: || json!({"fallback_customer_id": 1, "initial_import_days": 14}),
+        outcome: |c| {
+            let unknown = if c.failed > 0 {
+                " (they name SKUs the PULPO sandbox does not know: 2% of the catalog, on purpose)"
+            } else {
+                ""
+            };
+            format!(
+                "{} orders fetched, {} PULPO sales orders created, {} skipped by the filters, {} failed{unknown}",
+                c.fetched, c.created, c.skipped, c.failed
+            )
+        },
+    },
+    DemoConfiguration {
+        key: stock::TYPE,
+        name: "Stock",
+        // The PULPO sandbox seeds its stock in Madrid only, while the Shopify sandbox shows the
+        // catalog's stock in Barcelona too: covering Barcelona would set nearly every SKU
+        // there to 0, which is the sandboxes' seeding, not a story worth telling.
+        settings: || json!({"locations": [SHARED_WAREHOUSES[0]]}),
+        outcome: |c| {
+            format!(
+                "{} SKUs compared at the covered locations, {} Shopify quantities set, {} items activated, {} skipped, {} failed",
+                c.fetched, c.updated, c.created, c.skipped, c.failed
+            )
+        },
+    },
+];
+
+impl DemoConfiguration {
+    /// The settings with the type's defaults filled in, checked as the type checks any.
+    fn read_settings(&self, kind: &dyn Kind) -> anyhow::Result<Value> {
+        let Value::Object(settings) = (self.settings)() else {
+            anyhow::bail!("the demo settings of {:?} are not a table", self.key);
+        };
+        kind.read_settings(&settings).map_err(|errors| {
+            anyhow::anyhow!(
+                "the demo settings of {:?} are refused: {errors:?}",
+                self.key
+            )
+        })
+    }
+}
+
+/// Each registered type with its demo configuration, in the registry's order.
+fn configurations() -> anyhow::Result<Vec<(&'static dyn Kind, &'static DemoConfiguration)>> {
+    tentacle_engine::registry()
+        .into_iter()
+        .map(|kind| {
+            let demo = CONFIGURATIONS
+                .iter()
+                .find(|c| c.key == kind.key())
+                .with_context(|| {
+                    format!(
+                        "the demo has no configuration for the type {:?}",
+                        kind.key()
+                    )
+                })?;
+            Ok((kind, demo))
+        })
+        .collect()
+}
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let configurations = configurations()?;
     let local = "127.0.0.1:0".parse()?;
     // The Shopify Plus plan's rate limit (1000 points/s, bucket 20000), so a first import of a
     // few hundred orders takes seconds, as it would for a Plus merchant.
@@ -65,71 +149,96 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  database         {db}");
     println!();
 
-    let shop = store
-        .save_credential(NewCredential::shopify(
-            "Shopify sandbox",
-            &shopify.shop_url(),
-            "2026-10",
-            SecretString::from(shopify.state.config.access_token.clone()),
-        ))
-        .await?;
-    let wms = store
-        .save_credential(NewCredential::pulpo(
-            "PULPO sandbox",
-            &pulpo.base_url(),
-            "sandbox_admin",
-            SecretString::from("sandbox".to_string()),
-        ))
-        .await?;
-    let settings = SalesOrderSettings {
-        fallback_customer_id: Some(1),
-        initial_import_days: 14,
-        ..SalesOrderSettings::default()
+    let credentials = [
+        store
+            .save_credential(NewCredential::shopify(
+                "Shopify sandbox",
+                &shopify.shop_url(),
+                "2026-10",
+                SecretString::from(shopify.state.config.access_token.clone()),
+            ))
+            .await?,
+        store
+            .save_credential(NewCredential::pulpo(
+                "PULPO sandbox",
+                &pulpo.base_url(),
+                "sandbox_admin",
+                SecretString::from("sandbox".to_string()),
+            ))
+            .await?,
+    ];
+    let credential_id = |kind: CredentialKind| {
+        credentials
+            .iter()
+            .find(|c| c.kind == kind)
+            .map(|c| c.id)
+            .with_context(|| format!("the demo has no {} credential", kind.as_str()))
     };
-    store
-        .save_integration(NewIntegration {
-            name: INTEGRATION.into(),
-            kind: "sales_orders".into(),
-            origin_credential_id: shop.id,
-            destination_credential_id: wms.id,
-            settings: serde_json::to_value(&settings)?,
-        })
-        .await?;
-    println!(
-        "Provisioned credentials \"Shopify sandbox\" and \"PULPO sandbox\" and the configuration \"{INTEGRATION}\"."
-    );
-    println!("First run:");
-    println!();
-
-    let finished = super::run::run_now(store.clone(), INTEGRATION).await?;
-    println!();
-    println!("{}", super::run::summary(&finished, INTEGRATION));
-    println!();
-    println!(
-        "Run {} ended {}: {} orders fetched, {} PULPO sales orders created, {} skipped by the filters, {} failed.",
-        finished.id,
-        finished.status,
-        finished.counters.fetched,
-        finished.counters.created,
-        finished.counters.skipped,
-        finished.counters.failed
-    );
-    if finished.counters.failed > 0 {
-        println!(
-            "The failed orders name SKUs the PULPO sandbox does not know (2% of the catalog, on purpose):"
-        );
-        println!("  tentacle --db {db} logs {} --level ERROR", finished.id);
+    for (kind, demo) in &configurations {
+        let settings = demo.read_settings(*kind)?;
+        store
+            .save_integration(NewIntegration {
+                name: demo.name.into(),
+                kind: demo.key.into(),
+                origin_credential_id: credential_id(kind.origin())?,
+                destination_credential_id: credential_id(kind.destination())?,
+                settings,
+            })
+            .await?;
     }
+    let names: Vec<String> = configurations
+        .iter()
+        .map(|(_, demo)| format!("{:?}", demo.name))
+        .collect();
+    println!(
+        "Provisioned credentials \"Shopify sandbox\" and \"PULPO sandbox\" and the configurations {}.",
+        names.join(" and ")
+    );
+
+    let http = reqwest::Client::new();
+    let mut runs = Vec::new();
+    for (_, demo) in &configurations {
+        if demo.key == stock::TYPE {
+            // Changes staged on both sides, so the run is seen following PULPO and correcting
+            // a count changed by hand in Shopify.
+            println!();
+            println!("Meanwhile, in the warehouse and in the shop:");
+            stage_stock_changes(&http, &shopify, &pulpo).await?;
+        }
+        println!();
+        println!("Run of \"{}\":", demo.name);
+        println!();
+        let finished = super::run::run_now(store.clone(), demo.name).await?;
+        println!();
+        println!("{}", super::run::summary(&finished, demo.name));
+        println!();
+        println!(
+            "Run {} ended {}: {}.",
+            finished.id,
+            finished.status,
+            (demo.outcome)(&finished.counters)
+        );
+        if finished.counters.failed > 0 {
+            println!("  tentacle --db {db} logs {} --level ERROR", finished.id);
+        }
+        runs.push(finished.id);
+    }
+    println!();
     println!("Next:");
     println!("  tentacle --db {db} runs                        every run with its counters");
-    println!(
-        "  tentacle --db {db} logs {}                     what happened to each order",
-        finished.id
-    );
-    println!(
-        "  tentacle --db {db} run \"{INTEGRATION}\"           run again: nothing is imported twice"
-    );
-    let pulpo_control = format!("http://{}/sandbox/sales/orders", pulpo.address());
+    for ((_, demo), run_id) in configurations.iter().zip(&runs) {
+        println!(
+            "  tentacle --db {db} logs {run_id}                     what the \"{}\" run did, record by record",
+            demo.name
+        );
+    }
+    for (_, demo) in &configurations {
+        println!(
+            "  tentacle --db {db} run {:?}    run again: nothing is written twice",
+            demo.name
+        );
+    }
+    let pulpo_control = format!("{}/sales/orders", pulpo.control_url());
     println!("  curl -s {pulpo_control} | head     the orders PULPO received");
 
     if !args.no_serve {
@@ -138,6 +247,121 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     shopify.stop().await;
     pulpo.stop().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A SKU both sandboxes know, stocked and tracked at a connected location.
+struct StockedSku {
+    sku: String,
+    location: String,
+    location_id: u64,
+    inventory_item_id: u64,
+    shopify_available: i64,
+    product_id: i64,
+    warehouse_id: i64,
+    pulpo_available: i64,
+}
+
+/// Changes a few levels in Madrid through the sandboxes' control APIs, as the warehouse and the
+/// merchant would: PULPO receives stock for two SKUs and sells out a third, and someone types a
+/// count by hand into Shopify for a fourth. Prints each change.
+async fn stage_stock_changes(
+    http: &reqwest::Client,
+    shopify: &ShopifySandbox,
+    pulpo: &PulpoSandbox,
+) -> anyhow::Result<()> {
+    let skus = stocked_skus(shopify, pulpo, SHARED_WAREHOUSES[0], 4);
+    let [received, restocked, sold_out, by_hand] = skus.as_slice() else {
+        anyhow::bail!("the sandboxes share too few stocked SKUs to change");
+    };
+    for (level, available) in [
+        (received, received.pulpo_available + 25),
+        (restocked, restocked.pulpo_available + 10),
+        (sold_out, 0),
+    ] {
+        http.put(format!(
+            "{}/inventory/products/{}/stock",
+            pulpo.control_url(),
+            level.product_id
+        ))
+        .json(&json!({"warehouse_id": level.warehouse_id, "available_quantity": available}))
+        .send()
+        .await?
+        .error_for_status()?;
+        println!(
+            "  PULPO    SKU {} at {}: available {} → {available}",
+            level.sku, level.location, level.pulpo_available
+        );
+    }
+    let typed = by_hand.shopify_available + 40;
+    http.put(format!(
+        "{}/sandbox/inventory_levels/{}/{}",
+        shopify.shop_url(),
+        by_hand.inventory_item_id,
+        by_hand.location_id
+    ))
+    .json(&json!({"available": typed}))
+    .send()
+    .await?
+    .error_for_status()?;
+    println!(
+        "  Shopify  SKU {} at {}: available {} → {typed} by hand (PULPO has {})",
+        by_hand.sku, by_hand.location, by_hand.shopify_available, by_hand.pulpo_available
+    );
+    Ok(())
+}
+
+/// The first `count` SKUs (in SKU order) on one tracked Shopify item with an active level at
+/// `location` and one active PULPO product, with both sides' available there.
+fn stocked_skus(
+    shopify: &ShopifySandbox,
+    pulpo: &PulpoSandbox,
+    location: &str,
+    count: usize,
+) -> Vec<StockedSku> {
+    let shop = shopify.state.shop();
+    let store = pulpo.state.store();
+    let (Some(location), Some(warehouse)) = (
+        shop.locations.iter().find(|l| l.name == location),
+        store.warehouses.iter().find(|w| w.name == location),
+    ) else {
+        return Vec::new();
+    };
+    let mut skus: Vec<StockedSku> = shop
+        .variants
+        .iter()
+        .filter(|v| v.tracked && shop.is_active_level(v.inventory_item_id, location.id))
+        .filter_map(|variant| {
+            let sku = variant.sku.as_deref()?;
+            // A SKU on two Shopify items is skipped by the run; not a change to show.
+            let once = shop
+                .variants
+                .iter()
+                .filter(|v| v.sku.as_deref() == Some(sku))
+                .count()
+                == 1;
+            let product = store.product_by_sku(sku).filter(|p| p.active && once)?;
+            let quantities = shop
+                .inventory
+                .get(&(variant.inventory_item_id, location.id))?;
+            let pulpo_available = store
+                .availability(Some(&[product.id]), |_| true, |w| w == warehouse.id)
+                .first()
+                .map_or(0, |a| a.available_quantity);
+            Some(StockedSku {
+                sku: sku.to_string(),
+                location: location.name.clone(),
+                location_id: location.id,
+                inventory_item_id: variant.inventory_item_id,
+                shopify_available: quantities.available,
+                product_id: product.id,
+                warehouse_id: warehouse.id,
+                pulpo_available,
+            })
+        })
+        .collect();
+    skus.sort_by(|a, b| a.sku.cmp(&b.sku));
+    skus.truncate(count);
+    skus
 }
 
 /// The web UI with a generated admin account, and the workers that carry out "Run now" and the
@@ -192,4 +416,18 @@ fn unix_seconds() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_type_has_a_demo_configuration_whose_settings_are_accepted() {
+        let configurations = configurations().unwrap();
+        assert_eq!(configurations.len(), tentacle_engine::registry().len());
+        for (kind, demo) in configurations {
+            demo.read_settings(kind).unwrap();
+        }
+    }
 }
