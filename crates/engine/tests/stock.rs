@@ -435,7 +435,7 @@ async fn an_order_paid_in_shopify_but_not_yet_in_pulpo_is_not_sold_twice() {
         assert_eq!(before_import.status, RunStatus::Finished);
         assert_eq!(app.shopify_level(item), Some((true, 8)), "PULPO's 10 is not pushed back");
         let log = app.log(&before_import).await;
-        assert!(log.iter().any(|l| l.contains("2 units held back for orders paid in Shopify")), "{log:?}");
+        assert!(log.iter().any(|l| l.contains("2 units held back for open Shopify orders that PULPO does not hold yet")), "{log:?}");
 
         // The sales orders integration imports it: PULPO reserves 2 (available 8).
         let sales = app

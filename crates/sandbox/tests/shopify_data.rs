@@ -116,7 +116,9 @@ fn generated_shop_has_shared_locations_and_one_variant_per_product() {
     for variant in shop.variants.iter().filter(|v| v.tracked) {
         let primary = shop.locations[0].id;
         let level = shop.inventory[&(variant.inventory_item_id, primary)];
-        assert!(level.available >= 0 && level.on_hand >= level.available);
+        // On hand is the catalog's stock; open orders commit part of it (available may go
+        // below 0 when they need more than is there).
+        assert!(level.on_hand >= 0 && level.on_hand >= level.available);
     }
     let unstocked_in_barcelona = shop
         .variants

@@ -302,17 +302,16 @@ async fn apply_saves_a_stock_configuration_and_refuses_a_bad_one_naming_every_pr
         text(&applied.stdout)
     );
 
-    // A Shopify credential as the origin and a safety stock below 0 in one configuration, an
-    // unknown key in another (`settings::read` reports an unknown key alone, before bounds).
+    // A Shopify credential as the origin, a safety stock below 0 and an unknown key, all in
+    // one configuration: each is named.
     let negative = STOCK
         .replace("name = \"Stock\"", "name = \"Stock 2\"")
         .replace("origin = \"wms\"", "origin = \"shop\"")
-        .replace("locations = [\"Madrid Central\"]", "safety_stock = -1");
-    let typo = STOCK
-        .replace("name = \"Stock\"", "name = \"Stock 3\"")
-        .replace("locations = [\"Madrid Central\"]", "safty_stock = 2");
-    let bad_text =
-        config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + &negative + &typo;
+        .replace(
+            "locations = [\"Madrid Central\"]",
+            "safety_stock = -1\nsafty_stock = 2",
+        );
+    let bad_text = config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + &negative;
     let bad = write(dir.path(), "bad.toml", &bad_text);
     let refused = tentacle(&db, &["apply", "-f", &bad], &env).await;
     assert_eq!(refused.status.code(), Some(1));
@@ -340,8 +339,8 @@ async fn apply_saves_a_stock_configuration_and_refuses_a_bad_one_naming_every_pr
             line_of("Stock 2", "safety_stock")
         ),
         format!(
-            "line {}: integrations[2].settings.safty_stock: is not a stock setting",
-            line_of("Stock 3", "safty_stock")
+            "line {}: integrations[1].settings.safty_stock: is not a stock setting",
+            line_of("Stock 2", "safty_stock")
         ),
     ] {
         assert!(

@@ -142,8 +142,8 @@ pub fn stock_location_done(
 ) -> LogEntry {
     let held = if held_for_orders > 0 {
         format!(
-            "; {held_for_orders} units held back for orders paid in Shopify that PULPO does not \
-             hold yet"
+            "; {held_for_orders} units held back for open Shopify orders that PULPO does not hold \
+             yet"
         )
     } else {
         String::new()

@@ -168,32 +168,50 @@ pub fn validate<S: TypeSettings>(settings: &S) -> Result<(), Vec<FieldError>> {
 
 /// Reads settings given as a JSON object (omitted keys take their defaults) and checks them:
 /// the settings, or every bad field. Each key is read on its own first, so an unknown key or a
-/// mistyped value does not hide the problems of the others; `type_key` names the type in the
-/// message for an unknown key.
+/// mistyped value does not hide the problems of the others: the keys that read are checked
+/// too. `type_key` names the type in the message for an unknown key.
 pub fn read<S: TypeSettings>(
     settings: &Map<String, Value>,
     type_key: &str,
 ) -> Result<S, Vec<FieldError>> {
     let mut errors = Vec::new();
+    let mut readable = Map::new();
     for (key, value) in settings {
         let one = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
-        if let Err(error) = serde_json::from_value::<S>(one) {
-            let message = error.to_string();
-            let message = if message.starts_with("unknown field") {
-                format!("is not a {type_key} setting")
-            } else {
-                message
-            };
-            errors.push(FieldError::new(key.clone(), message));
+        match serde_json::from_value::<S>(one) {
+            Ok(_) => {
+                readable.insert(key.clone(), value.clone());
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let message = if message.starts_with("unknown field") {
+                    format!("is not a {type_key} setting")
+                } else {
+                    message
+                };
+                errors.push(FieldError::new(key.clone(), message));
+            }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
+    match serde_json::from_value::<S>(Value::Object(readable)) {
+        Ok(parsed) => {
+            if let Err(invalid) = validate(&parsed) {
+                errors.extend(invalid);
+            }
+            if errors.is_empty() {
+                return Ok(parsed);
+            }
+        }
+        Err(error) => errors.push(FieldError::new("settings", error.to_string())),
     }
-    let parsed: S = serde_json::from_value(Value::Object(settings.clone()))
-        .map_err(|error| vec![FieldError::new("settings", error.to_string())])?;
-    validate(&parsed)?;
-    Ok(parsed)
+    // Declared fields in their order, then the keys no field declares.
+    let position = |key: &str| {
+        fields::<S>()
+            .position(|f| f.key == key)
+            .unwrap_or(usize::MAX)
+    };
+    errors.sort_by_key(|e| position(&e.field));
+    Err(errors)
 }
 
 #[cfg(test)]
@@ -304,6 +322,11 @@ mod tests {
                 .iter()
                 .any(|e| e.field == "colour" && e.message == "is not a toy setting")
         );
+        // The keys that read are checked beside the ones that did not.
+        let checked =
+            read::<Toy>(&object(json!({"colour": "red", "depth": 0})), "toy").unwrap_err();
+        let fields: Vec<_> = checked.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["depth", "colour"]);
         assert!(
             errors
                 .iter()

@@ -55,9 +55,11 @@ pub fn generate_shop_at(seed: u64, orders: usize, now: DateTime<Utc>) -> Shop {
     shop
 }
 
-/// Puts the units the generated orders still need on hand as committed, beside the catalog's
-/// `available` (which the PULPO sandbox's stock mirrors). A few committed units per level were
-/// already there for orders placed before the generated ones.
+/// Commits the units the generated orders still need, out of the catalog's stock: the catalog's
+/// stock is what is on hand (and what the PULPO sandbox holds for the first shared warehouse),
+/// and Shopify's `available` is on hand less committed, as in a shop whose orders have not
+/// reached the warehouse yet. An order for more than is on hand leaves `available` below 0, as
+/// Shopify allows for items sold while out of stock.
 fn commit_open_orders(shop: &mut Shop) {
     let mut committed: Vec<((u64, u64), i64)> = Vec::new();
     for order in shop.orders.values() {
@@ -65,7 +67,7 @@ fn commit_open_orders(shop: &mut Shop) {
     }
     for (level, units) in committed {
         if let Some(quantities) = shop.inventory.get_mut(&level) {
-            quantities.on_hand += units;
+            quantities.available -= units;
         }
     }
 }
