@@ -9,6 +9,8 @@ pub mod run;
 pub mod sales_order;
 pub mod schedule;
 pub mod settings;
+pub mod shipments;
+pub mod status_updates;
 pub mod stock;
 mod string_enum;
 

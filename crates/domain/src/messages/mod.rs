@@ -12,9 +12,13 @@ use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
 mod sales_orders;
+mod shipments;
+mod status_updates;
 mod stock;
 
 pub use sales_orders::*;
+pub use shipments::*;
+pub use status_updates::*;
 pub use stock::*;
 
 /// The system a run-level problem concerns.
