@@ -53,6 +53,8 @@ async fn a_bad_integration_names_every_bad_field_and_saves_nothing() {
             "origin_credential_id",
             "settings.colour",
             "settings.frequency_minutes",
+            // The keys that parse are checked beside the ones that do not.
+            "settings.initial_import_days",
         ],
         "{body}"
     );
