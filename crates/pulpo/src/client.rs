@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::SecondsFormat;
 use futures_util::{StreamExt, stream};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -17,8 +18,9 @@ use tentacle_http::{Backoff, retry_after, transport_detail};
 
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
-    Availability, BulkCreated, BulkOutcome, NewCustomer, Product, ProductPage, SalesOrder,
-    SalesOrderBody, SkuAvailability, ThirdParty, Warehouse,
+    Availability, Batch, BulkCreated, BulkOutcome, NewCustomer, PackingBox, PackingOrder,
+    PackingOrderFilter, Product, ProductPage, SalesOrder, SalesOrderBody, ShipmentTracking,
+    ShippedBatch, ShippedBox, ShippedItem, SkuAvailability, ThirdParty, Tracking, Warehouse,
 };
 
 /// What a PULPO credential holds.
@@ -71,6 +73,10 @@ impl Default for ClientOptions {
 const LIST_FILTER_VALUES: usize = 50;
 /// Records asked for per page of a list.
 const LIST_PAGE: usize = 100;
+
+/// Bytes kept free on an id-list request line for the other query parameters (`state`,
+/// `updated_at=gte:<timestamp>`, `limit`, `offset`).
+const LIST_QUERY_ALLOWANCE: usize = 200;
 
 /// Products asked for per page when reading the whole catalog. PULPO documents no maximum
 /// `limit`; 2000 is the largest page seen served in production (reference §B.3.1, there with
@@ -260,23 +266,9 @@ impl PulpoClient {
     ) -> Result<Vec<Availability>> {
         let prefix =
             format!("/inventory/stocks/availability?warehouse_id={warehouse_id}&id=to_list:");
-        // The whole base URL is counted though only its path is on the request line: a margin.
-        let fixed = "GET ".len() + self.base_url.len() + prefix.len() + " HTTP/1.1".len();
-        let budget = MAX_REQUEST_LINE.saturating_sub(fixed);
         // The paths are built before the requests: a stream of futures borrowing the batches
         // would not be `Send` for callers that hold this future across threads.
-        let paths: Vec<String> = id_batches(product_ids, budget)
-            .into_iter()
-            .map(|batch| {
-                let mut path = prefix.clone();
-                for (i, id) in batch.iter().enumerate() {
-                    let separator = if i == 0 { "" } else { "," };
-                    // Writing to a String cannot fail.
-                    let _ = write!(path, "{separator}{id}");
-                }
-                path
-            })
-            .collect();
+        let paths = self.id_list_paths(&prefix, product_ids);
         let mut answers = stream::iter(paths)
             .map(|path| async move {
                 self.call::<(), Vec<Availability>>(Method::GET, &path, &[], None, Replay::Safe)
@@ -486,6 +478,218 @@ impl PulpoClient {
             Replay::Safe,
         )
         .await
+    }
+
+    /// The packing orders matching `filter`, every page, by id. Sales order ids go out as
+    /// `sales_order_id=to_list:…` in as few requests as the request line allows
+    /// ([`MAX_REQUEST_LINE`]), up to the in-flight limit at once.
+    pub async fn packing_orders(&self, filter: &PackingOrderFilter) -> Result<Vec<PackingOrder>> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        match filter.states.as_slice() {
+            [] => {}
+            [state] => query.push(("state", state.clone())),
+            states => query.push(("state", format!("to_list:{}", states.join(",")))),
+        }
+        if let Some(since) = filter.updated_since {
+            // ISO-8601 UTC with microseconds, as Workato sends it (reference §B.3.3): PULPO's
+            // own timestamps have microseconds, so a cursor taken from one loses nothing.
+            let since = since.to_rfc3339_opts(SecondsFormat::Micros, true);
+            query.push(("updated_at", format!("gte:{since}")));
+        }
+        let paths: Vec<String> = match &filter.sales_order_ids {
+            None => vec!["/packing/orders".to_string()],
+            Some(ids) => self.id_list_paths("/packing/orders?sales_order_id=to_list:", ids),
+        };
+        let query = &query;
+        let mut answers = stream::iter(paths)
+            .map(|path| async move {
+                self.list_all::<PackingOrder>(&path, "packing_orders", query)
+                    .await
+            })
+            .buffer_unordered(self.fan_out());
+        let mut orders = Vec::new();
+        while let Some(answer) = answers.next().await {
+            orders.extend(answer?);
+        }
+        // A packing order that changed between pages may be read twice.
+        orders.sort_unstable_by_key(|o| o.id);
+        orders.dedup_by_key(|o| o.id);
+        Ok(orders)
+    }
+
+    /// Every box of a packing order with its items and their batches, every page.
+    pub async fn packing_boxes(&self, packing_order_id: i64) -> Result<Vec<PackingBox>> {
+        self.list_all(
+            &format!("/packing/orders/{packing_order_id}/boxes"),
+            "packing_boxes",
+            &[],
+        )
+        .await
+    }
+
+    /// The shipment trackings (carrier labels) of one box.
+    pub async fn shipment_trackings(
+        &self,
+        packing_order_id: i64,
+        box_id: i64,
+    ) -> Result<Vec<ShipmentTracking>> {
+        // The spec gives this list no `limit`/`offset`: a box has a label or a few.
+        self.list(
+            &format!("/packing/orders/{packing_order_id}/boxes/{box_id}/shipment_tracking"),
+            "shipment_trackings",
+            &[],
+        )
+        .await
+    }
+
+    /// One lot or serial number by id (`GET /inventory/products/batches/{id}`).
+    pub async fn batch(&self, id: i64) -> Result<Batch> {
+        self.call::<(), _>(
+            Method::GET,
+            &format!("/inventory/products/batches/{id}"),
+            &[],
+            None,
+            Replay::Safe,
+        )
+        .await
+    }
+
+    /// Every box PULPO packed for these sales orders, with items, lot and serial numbers and
+    /// tracking: what a shipment run compares with what Shopify has. Requests: the packing
+    /// orders in `to_list:` batches, then one per packing order that has started (not `queue`
+    /// or `draft`), one per box for its trackings, one per distinct batch for its number, each
+    /// stage up to the in-flight limit at once (PULPO offers no filter that reads boxes or
+    /// trackings of several packing orders together). Boxes without items are left out.
+    /// Ordered by sales order, packing order, box number. No ids, no request.
+    pub async fn shipped_boxes(&self, sales_order_ids: &[i64]) -> Result<Vec<ShippedBox>> {
+        let packing_orders = self
+            .packing_orders(&PackingOrderFilter {
+                sales_order_ids: Some(sales_order_ids.to_vec()),
+                ..PackingOrderFilter::default()
+            })
+            .await?;
+        let started: Vec<(i64, i64)> = packing_orders
+            .iter()
+            .filter(|o| !matches!(o.state.as_deref(), Some("queue" | "draft")))
+            .filter_map(|o| Some((o.id, o.sales_order_id?)))
+            .collect();
+        let mut boxes: Vec<(i64, PackingBox)> = Vec::new();
+        let mut answers = stream::iter(started)
+            .map(|(packing_order_id, sales_order_id)| async move {
+                self.packing_boxes(packing_order_id)
+                    .await
+                    .map(|boxes| (sales_order_id, boxes))
+            })
+            .buffer_unordered(self.fan_out());
+        while let Some(answer) = answers.next().await {
+            let (sales_order_id, found) = answer?;
+            boxes.extend(
+                found
+                    .into_iter()
+                    .filter(|b| !b.items.is_empty())
+                    .map(|b| (sales_order_id, b)),
+            );
+        }
+        drop(answers);
+
+        let mut trackings: HashMap<i64, Tracking> = HashMap::new();
+        let keys: Vec<(i64, i64)> = boxes
+            .iter()
+            .map(|(_, b)| (b.packing_order_id, b.id))
+            .collect();
+        let mut answers = stream::iter(keys)
+            .map(|(packing_order_id, box_id)| async move {
+                self.shipment_trackings(packing_order_id, box_id)
+                    .await
+                    .map(|found| (box_id, found))
+            })
+            .buffer_unordered(self.fan_out());
+        while let Some(answer) = answers.next().await {
+            let (box_id, found) = answer?;
+            if let Some(tracking) = newest_tracking(found) {
+                trackings.insert(box_id, tracking);
+            }
+        }
+        drop(answers);
+
+        let mut batch_ids: Vec<i64> = boxes
+            .iter()
+            .flat_map(|(_, b)| &b.items)
+            .flat_map(|item| &item.batches)
+            .map(|batch| batch.batch_id)
+            .collect();
+        batch_ids.sort_unstable();
+        batch_ids.dedup();
+        let mut numbers: HashMap<i64, String> = HashMap::with_capacity(batch_ids.len());
+        let mut answers = stream::iter(batch_ids)
+            .map(|id| self.batch(id))
+            .buffer_unordered(self.fan_out());
+        while let Some(answer) = answers.next().await {
+            let batch = answer?;
+            numbers.insert(batch.id, batch.number);
+        }
+        drop(answers);
+
+        let mut shipped: Vec<ShippedBox> = boxes
+            .into_iter()
+            .map(|(sales_order_id, packing_box)| {
+                let items = packing_box
+                    .items
+                    .into_iter()
+                    .map(|item| ShippedItem {
+                        product_id: item.product_id,
+                        quantity: item.quantity,
+                        line_order_id: item.line_order_id,
+                        batches: item
+                            .batches
+                            .into_iter()
+                            .map(|batch| ShippedBatch {
+                                number: numbers.get(&batch.batch_id).cloned().unwrap_or_default(),
+                                batch_id: batch.batch_id,
+                                quantity: batch.quantity,
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                ShippedBox {
+                    sales_order_id,
+                    packing_order_id: packing_box.packing_order_id,
+                    box_id: packing_box.id,
+                    box_number: packing_box.box_number,
+                    items,
+                    tracking: trackings.remove(&packing_box.id),
+                }
+            })
+            .collect();
+        shipped.sort_unstable_by_key(|b| {
+            (b.sales_order_id, b.packing_order_id, b.box_number, b.box_id)
+        });
+        Ok(shipped)
+    }
+
+    /// `prefix` (a path ending in `=to_list:`) with `ids` appended, split into as few paths as
+    /// keep each request line within [`MAX_REQUEST_LINE`], with room for the other query
+    /// parameters a list request adds.
+    fn id_list_paths(&self, prefix: &str, ids: &[i64]) -> Vec<String> {
+        // The whole base URL is counted though only its path is on the request line: a margin.
+        let fixed = "GET ".len()
+            + self.base_url.len()
+            + prefix.len()
+            + LIST_QUERY_ALLOWANCE
+            + " HTTP/1.1".len();
+        let budget = MAX_REQUEST_LINE.saturating_sub(fixed);
+        id_batches(ids, budget)
+            .into_iter()
+            .map(|batch| {
+                let mut path = prefix.to_string();
+                for (i, id) in batch.iter().enumerate() {
+                    let separator = if i == 0 { "" } else { "," };
+                    // Writing to a String cannot fail.
+                    let _ = write!(path, "{separator}{id}");
+                }
+                path
+            })
+            .collect()
     }
 
     async fn list<T: DeserializeOwned>(
@@ -829,6 +1033,23 @@ fn decimal_len(id: i64) -> usize {
         .checked_ilog10()
         .map_or(1, |log| log as usize + 1);
     digits + usize::from(id < 0)
+}
+
+/// The newest label of a box that has a tracking code (a box re-labelled may keep older ones).
+fn newest_tracking(trackings: Vec<ShipmentTracking>) -> Option<Tracking> {
+    trackings
+        .into_iter()
+        .filter_map(|t| {
+            let tracking_code = t.tracking_code.filter(|code| !code.trim().is_empty())?;
+            Some(Tracking {
+                id: t.id,
+                carrier_code: t.carrier_code,
+                tracking_code,
+                tracking_url: t.tracking_url,
+                updated_at: t.updated_at,
+            })
+        })
+        .max_by_key(|t| t.id)
 }
 
 fn bulk_outcome(answer: &Value) -> BulkOutcome {

@@ -7,8 +7,9 @@
 //! reached PULPO: the caller gets [`PulpoError::Ambiguous`] and looks the order up by
 //! `order_num` before trying again (SPEC §3.3).
 //!
-//! Reads over many records (every active product, the availability of thousands of them) run
-//! their requests up to the in-flight limit at once and keep their memory to what they return.
+//! Reads over many records (every active product, the availability of thousands of them, the
+//! boxes, trackings and batches of many sales orders) run their requests up to the in-flight
+//! limit at once and keep their memory to what they return.
 
 mod client;
 mod error;

@@ -1,6 +1,7 @@
 //! PULPO's wire shapes, as its Swagger spec (4.6.48) names them. Only the fields tentacle reads
 //! or writes; unknown response fields are ignored.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 pub use tentacle_domain::sales_order::{PulpoOrderState, ShipTo, ShipToAddress};
 
@@ -166,6 +167,141 @@ pub struct BulkCreated {
 pub struct BulkOutcome {
     pub created: Vec<BulkCreated>,
     pub errors: Vec<(String, Vec<crate::FieldMessage>)>,
+}
+
+/// `PackingOrder`: PULPO's packing of (part of) a sales order. States: `queue`, `taken`,
+/// `ended`, `closed`, `locked`, `cancelled`, `draft`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackingOrder {
+    pub id: i64,
+    #[serde(default)]
+    pub sales_order_id: Option<i64>,
+    #[serde(default)]
+    pub sales_order_ref: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// PULPO's timestamp text, as it sent it.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// Which packing orders to read. `None`/empty fields do not filter.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PackingOrderFilter {
+    /// Only packing orders of these sales orders; `Some(vec![])` matches nothing (and sends
+    /// nothing).
+    pub sales_order_ids: Option<Vec<i64>>,
+    /// Only packing orders in one of these states.
+    pub states: Vec<String>,
+    /// Only packing orders changed at or after this instant (`updated_at=gte:`; inclusive, so
+    /// a change in the same instant as the last run's cursor is read again, never missed).
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+/// `PackingBox`: one parcel of a packing order.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackingBox {
+    pub id: i64,
+    pub packing_order_id: i64,
+    #[serde(default)]
+    pub box_number: Option<i64>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub items: Vec<PackingBoxItem>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// `PackingBoxItem`: units of one product in a box, with the sales item's `line_order_id`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackingBoxItem {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub product_id: i64,
+    pub quantity: i64,
+    #[serde(default)]
+    pub line_order_id: Option<String>,
+    /// The item's `PackingBoxItemBatch`es. The spec defines the record but not where PULPO
+    /// returns it; read here from the item, empty when absent.
+    #[serde(default)]
+    pub batches: Vec<PackingBoxItemBatch>,
+}
+
+/// `PackingBoxItemBatch`: how many units of a box item came from one lot or serial number.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PackingBoxItemBatch {
+    pub batch_id: i64,
+    pub quantity: i64,
+}
+
+/// `ShipmentTracking`: a carrier label of one box.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ShipmentTracking {
+    pub id: i64,
+    #[serde(default)]
+    pub packing_box_id: Option<i64>,
+    #[serde(default)]
+    pub carrier_code: Option<String>,
+    #[serde(default)]
+    pub tracking_code: Option<String>,
+    #[serde(default)]
+    pub tracking_url: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+/// `Batch`: a lot or serial number of a product (`type` `lot` or `serial`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Batch {
+    pub id: i64,
+    #[serde(default)]
+    pub product_id: Option<i64>,
+    pub number: String,
+    #[serde(default, rename = "type")]
+    pub batch_type: Option<String>,
+}
+
+/// One box PULPO shipped for a sales order, with what a shipment run needs: the items by
+/// Shopify line (`line_order_id`), their lots or serial numbers, and the box's tracking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShippedBox {
+    pub sales_order_id: i64,
+    pub packing_order_id: i64,
+    pub box_id: i64,
+    pub box_number: Option<i64>,
+    pub items: Vec<ShippedItem>,
+    /// The box's newest tracking with a tracking code; `None` while it has no label.
+    pub tracking: Option<Tracking>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShippedItem {
+    pub product_id: i64,
+    pub quantity: i64,
+    pub line_order_id: Option<String>,
+    pub batches: Vec<ShippedBatch>,
+}
+
+/// Units of a shipped item from one lot or serial number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShippedBatch {
+    pub batch_id: i64,
+    pub number: String,
+    pub quantity: i64,
+}
+
+/// A box's tracking. `id` stays when PULPO changes a label in place; compare the codes and
+/// the URL (or `updated_at`) to see a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracking {
+    pub id: i64,
+    pub carrier_code: Option<String>,
+    pub tracking_code: String,
+    pub tracking_url: Option<String>,
+    pub updated_at: Option<String>,
 }
 
 #[cfg(test)]

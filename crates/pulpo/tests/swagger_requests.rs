@@ -12,7 +12,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde_json::Value;
-use tentacle_pulpo::model::{NewCustomer, SalesItemBody, SalesOrderBody, ShipTo, ShipToAddress};
+use tentacle_pulpo::model::{
+    NewCustomer, PackingOrderFilter, SalesItemBody, SalesOrderBody, ShipTo, ShipToAddress,
+};
 use tentacle_pulpo::{ClientOptions, PulpoClient, PulpoCredentials};
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 
@@ -306,6 +308,60 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         .await
         .expect("stock by SKU");
 
+    // Shipments: SW-2 ships in two boxes, a lot-managed product with its lot numbers.
+    let shipped_order = sandbox.state.sales_order_by_num("SW-2").expect("SW-2");
+    let control = reqwest::Client::new();
+    for (method, path, body) in [
+        (
+            reqwest::Method::PATCH,
+            "/inventory/products/3".to_string(),
+            serde_json::json!({"management_type": "lot"}),
+        ),
+        (
+            reqwest::Method::POST,
+            format!("/sales/orders/{}/ship", shipped_order.id),
+            serde_json::json!({"boxes": [
+                {"carrier_code": "SEUR", "tracking_code": "S-1", "items": [
+                    {"line_order_id": "5000000000002", "quantity": 1, "batches": [{"number": "LOT-1", "quantity": 1}]}]},
+                {"items": [{"line_order_id": "5000000000002", "quantity": 1}]},
+            ]}),
+        ),
+    ] {
+        let answer = control
+            .request(method, format!("{}{path}", sandbox.control_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("control");
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+    }
+    let since = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let packing_orders = client
+        .packing_orders(&PackingOrderFilter {
+            sales_order_ids: Some(vec![shipped_order.id, created.id]),
+            states: vec!["taken".into(), "ended".into()],
+            updated_since: Some(since),
+        })
+        .await
+        .expect("packing orders");
+    let boxes = client
+        .packing_boxes(packing_orders[0].id)
+        .await
+        .expect("boxes");
+    client
+        .shipment_trackings(packing_orders[0].id, boxes[0].id)
+        .await
+        .expect("trackings");
+    client
+        .batch(boxes[0].items[0].batches[0].batch_id)
+        .await
+        .expect("a batch");
+    let shipped = client
+        .shipped_boxes(&[shipped_order.id])
+        .await
+        .expect("shipped boxes");
+    assert_eq!(shipped.len(), 2);
+
     let recorded = proxy.recorded.lock().expect("lock").clone();
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -378,6 +434,10 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         "POST /sales/orders/{id}/cancel",
         "POST /sales/bulk/orders",
         "GET /inventory/stocks/availability",
+        "GET /packing/orders",
+        "GET /packing/orders/{packing_order_id}/boxes",
+        "GET /packing/orders/{packing_order_id}/boxes/{box_id}/shipment_tracking",
+        "GET /inventory/products/batches/{id}",
     ] {
         assert!(
             seen.contains(expected),

@@ -6,9 +6,11 @@
 //! | Method | Path | Body → answer |
 //! |---|---|---|
 //! | POST | `/sandbox/sales/orders/{id}/advance` | → `SalesOrder` one state further (queue → picking → packing → ended) |
-//! | POST | `/sandbox/sales/orders/{id}/ship` | [`Shipment`] → [`Shipped`] (packing order, box, tracking) |
+//! | POST | `/sandbox/sales/orders/{id}/ship` | one box [`ShipmentBox`] `{carrier_code?, tracking_code?, tracking_url?, items?}` or several `{boxes: [ShipmentBox]}` → [`Shipped`] `{sales_order, packing_order, packing_boxes, shipment_trackings}` |
+//! | PUT | `/sandbox/packing/boxes/{box_id}/shipment_tracking` | [`TrackingChange`] `{carrier_code, tracking_code, tracking_url?, status?}` → `ShipmentTracking` (made, or the box's changed in place) |
+//! | PUT | `/sandbox/packing/boxes/{box_id}/items/{item_id}/batches` | array of [`BatchShare`] `{number, quantity}` → `PackingBox` (the item's lots or serial numbers replaced) |
 //! | POST | `/sandbox/inventory/products` | [`NumberedProducts`] `{count, sku_prefix, warehouse_id?, available_quantity?}` → 201 [`NumberedProductsMade`] `{created, first_id, last_id}` |
-//! | PATCH | `/sandbox/inventory/products/{id}` | `{active?, deleted?}` → `Product` |
+//! | PATCH | `/sandbox/inventory/products/{id}` | `{active?, deleted?, management_type?}` (`none`, `lot`, `serial`) → `Product` |
 //! | PUT | `/sandbox/inventory/products/{id}/stock` | `{warehouse_id, quantity}` (physical) or `{warehouse_id, available_quantity}` → `{product_id, warehouse_id, quantity, available_quantity}` |
 //! | PUT | `/sandbox/inventory/stocks` | `[{product_id, warehouse_id, quantity or available_quantity}]` → `{updated}`, all or none |
 //! | PUT | `/sandbox/packing_locations` | `{free}` → `{free}` |
@@ -17,6 +19,13 @@
 //! | GET, PUT | `/sandbox/limits` | [`LimitsUpdate`] → [`Limits`] |
 //! | GET | `/sandbox/stats` | → [`PulpoStatsSnapshot`] |
 //! | GET | `/sandbox/sales/orders` | → `{sales_orders: [every order], total_results}` |
+//!
+//! A shipment's box items name a sales item by `line_order_id` (else `product_id`) with a
+//! `quantity` and, for lot or serial products, `batches: [{number, quantity}]` adding up to it
+//! (a serial number is one unit); a box without `items` takes everything not shipped yet, and
+//! a box without `carrier_code` and `tracking_code` has no tracking until one is set. Every box
+//! is checked before any is written. Setting a tracking or batches moves the box's and its
+//! packing order's `updated_at`, so `updated_at=gt:` finds the change.
 //!
 //! Errors are `{"error": "<message>"}` with 400 (malformed body), 404 (unknown id) or 422
 //! (refused), like the shared fault settings endpoint.
@@ -34,9 +43,10 @@ use serde_json::json;
 
 use super::PulpoState;
 use super::limits::{Limits, LimitsUpdate, PulpoStatsSnapshot};
-use super::model::{Id, ListResponse, Product, SalesOrder};
+use super::model::{Id, ListResponse, PackingBox, Product, SalesOrder, ShipmentTracking};
 use super::store::{
-    NumberedProducts, NumberedProductsMade, Shipment, Shipped, StockLevel, StockTarget, StoreError,
+    BatchShare, NumberedProducts, NumberedProductsMade, Shipment, ShipmentBox, Shipped, StockLevel,
+    StockTarget, StoreError, TrackingChange,
 };
 use crate::faults::{get_faults, put_faults};
 
@@ -45,6 +55,14 @@ pub fn routes() -> Router<PulpoState> {
         .route("/sandbox/sales/orders", get(list_sales_orders))
         .route("/sandbox/sales/orders/{id}/advance", post(advance))
         .route("/sandbox/sales/orders/{id}/ship", post(ship))
+        .route(
+            "/sandbox/packing/boxes/{box_id}/shipment_tracking",
+            put(set_tracking),
+        )
+        .route(
+            "/sandbox/packing/boxes/{box_id}/items/{item_id}/batches",
+            put(assign_batches),
+        )
         .route("/sandbox/inventory/products", post(create_products))
         .route("/sandbox/inventory/products/{id}", patch(set_product_state))
         .route("/sandbox/inventory/products/{id}/stock", put(set_stock))
@@ -110,8 +128,46 @@ async fn ship(
     Path(raw): Path<String>,
     bytes: Bytes,
 ) -> Result<Json<Shipped>, ControlError> {
-    let shipment: Shipment = body(&bytes)?;
+    let shipment = shipment(&bytes)?;
     Ok(Json(state.store().ship(id(&raw)?, shipment)?))
+}
+
+/// `{boxes: [...]}` for several boxes, or the one box's fields at the top level.
+fn shipment(bytes: &[u8]) -> Result<Shipment, ControlError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Boxes {
+        boxes: Vec<ShipmentBox>,
+    }
+    let value: serde_json::Value = body(bytes)?;
+    let boxes = if value.get("boxes").is_some() {
+        body::<Boxes>(bytes)?.boxes
+    } else {
+        vec![body::<ShipmentBox>(bytes)?]
+    };
+    Ok(Shipment { boxes })
+}
+
+async fn set_tracking(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<ShipmentTracking>, ControlError> {
+    let change: TrackingChange = body(&bytes)?;
+    Ok(Json(state.store().set_tracking(id(&raw)?, change)?))
+}
+
+async fn assign_batches(
+    State(state): State<PulpoState>,
+    Path((box_id, item_id)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<Json<PackingBox>, ControlError> {
+    let shares: Vec<BatchShare> = body(&bytes)?;
+    Ok(Json(state.store().assign_batches(
+        id(&box_id)?,
+        id(&item_id)?,
+        shares,
+    )?))
 }
 
 /// A stock level as the control API takes it: physical `quantity` or `available_quantity`.
@@ -203,6 +259,7 @@ async fn create_products(
 struct ProductState {
     active: Option<bool>,
     deleted: Option<bool>,
+    management_type: Option<String>,
 }
 
 async fn set_product_state(
@@ -216,6 +273,7 @@ async fn set_product_state(
         product_id,
         wanted.active,
         wanted.deleted,
+        wanted.management_type,
     )?))
 }
 

@@ -1,18 +1,18 @@
-//! Warehouses, products and stock availability (reference §B.5–B.7), and third parties
-//! (customers and suppliers, §B.8).
+//! Warehouses, products, their batches (lots and serial numbers) and stock availability
+//! (reference §B.5–B.7), and third parties (customers and suppliers, §B.8).
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::PulpoState;
 use super::error::{ApiError, parse_json};
 use super::model::{
-    Availability, ListResponse, Product, ProductBody, ThirdParty, ThirdPartyBody, Warehouse,
+    Availability, Batch, ListResponse, Product, ProductBody, ThirdParty, ThirdPartyBody, Warehouse,
 };
-use super::query::{Filter, Params, allows};
+use super::query::{Filter, Params, allows, parse_id};
 
 /// `GET /warehouses/` (filters `id`, `name`, `city`, `active`).
 pub async fn list_warehouses(
@@ -91,6 +91,79 @@ pub async fn create_product(
     let body: ProductBody = parse_json(&body)?;
     let product = state.store().create_product(body)?;
     Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+/// The batches of `product_id` (any product when `None`) matching the search filters `number`,
+/// `type`, `expiration_date`, `client_id` (and `product_id` when searching all), by id, paged.
+/// The spec gives these searches no response schema; the answer is its `ResponseList_Batch`.
+fn batches(
+    state: &PulpoState,
+    params: &Params,
+    product_id: Option<i64>,
+) -> Result<Json<ListResponse<Batch>>, ApiError> {
+    let product_filter = match product_id {
+        Some(_) => None,
+        None => params.ids("product_id")?,
+    };
+    let number = params.text("number")?;
+    let batch_type = params.text("type")?;
+    let expiration_date = params.text("expiration_date")?;
+    let client_id = params.text("client_id")?;
+    let page = params.page()?;
+    let store = state.store();
+    let matches: Vec<&Batch> = store
+        .batches
+        .values()
+        .filter(|b| {
+            product_id.is_none_or(|id| b.product_id == id)
+                && !b.deleted
+                && allows(&product_filter, Some(&b.product_id))
+                && allows(&number, Some(&b.number))
+                && allows(&batch_type, Some(&b.batch_type))
+                && allows(&expiration_date, b.expiration_date.as_ref())
+                && allows(&client_id, b.client_id.as_ref())
+        })
+        .collect();
+    let (page, total_results) = page.apply(matches);
+    Ok(Json(ListResponse {
+        key: "batches",
+        items: page.into_iter().cloned().collect(),
+        total_results,
+    }))
+}
+
+/// `GET /inventory/products/batches`: batches of every product.
+pub async fn search_batches(
+    State(state): State<PulpoState>,
+    params: Params,
+) -> Result<Json<ListResponse<Batch>>, ApiError> {
+    batches(&state, &params, None)
+}
+
+/// `GET /inventory/products/{id}/batches`: an unknown product has none.
+pub async fn product_batches(
+    State(state): State<PulpoState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<ListResponse<Batch>>, ApiError> {
+    let id = parse_id("id", &id)?;
+    batches(&state, &params, Some(id))
+}
+
+/// `GET /inventory/products/batches/{id}` → the `Batch` (the spec gives no schema), 404 when
+/// unknown.
+pub async fn show_batch(
+    State(state): State<PulpoState>,
+    Path(id): Path<String>,
+) -> Result<Json<Batch>, ApiError> {
+    let id = parse_id("id", &id)?;
+    state
+        .store()
+        .batches
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or(ApiError::NotFound)
 }
 
 /// `GET /inventory/stocks/availability` → a bare array, one entry per known product asked

@@ -17,6 +17,10 @@
 //! to 10 per page; PUT on an order that has left `queue` is a 422 naming `state`; cancelling a
 //! cancelled order is a 422; 404 and 429 reuse the `AuthError` shape; availability answers 0
 //! for a known product without stock rather than leaving it out, and keeps a negative value.
+//! Packing box items carry their `PackingBoxItemBatch`es as `batches` (the spec defines the
+//! record but no endpoint returning it); the batch endpoints answer `Batch` and
+//! `{batches, total_results}` (the spec gives them no schema); a box's newest tracking is
+//! changed in place and moves the box's and its packing order's `updated_at`.
 
 pub mod auth;
 pub mod control;
@@ -177,6 +181,9 @@ enum Operation {
     ListPackingBoxes,
     SearchPackingBoxes,
     ListShipmentTrackings,
+    SearchBatches,
+    ShowBatch,
+    ListProductBatches,
 }
 
 /// One PULPO API route: method and path as in the Swagger spec (relative to [`BASE_PATH`]).
@@ -260,6 +267,21 @@ pub const ROUTES: &[Route] = &[
         "/packing/orders/{packing_order_id}/boxes/{box_id}/shipment_tracking",
         Operation::ListShipmentTrackings,
     ),
+    route(
+        Method::GET,
+        "/inventory/products/batches",
+        Operation::SearchBatches,
+    ),
+    route(
+        Method::GET,
+        "/inventory/products/batches/{id}",
+        Operation::ShowBatch,
+    ),
+    route(
+        Method::GET,
+        "/inventory/products/{id}/batches",
+        Operation::ListProductBatches,
+    ),
 ];
 
 impl Route {
@@ -291,6 +313,9 @@ impl Route {
             Operation::ListPackingBoxes => on(filter, packing::list_boxes),
             Operation::SearchPackingBoxes => on(filter, packing::search_boxes),
             Operation::ListShipmentTrackings => on(filter, packing::list_trackings),
+            Operation::SearchBatches => on(filter, inventory::search_batches),
+            Operation::ShowBatch => on(filter, inventory::show_batch),
+            Operation::ListProductBatches => on(filter, inventory::product_batches),
         };
         match self.operation {
             Operation::Health | Operation::RequestToken => router,

@@ -441,7 +441,8 @@ pub struct PackingItem {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `PackingOrder`: the sandbox keeps one per sales order; each shipment adds a box to it.
+/// `PackingOrder`: the sandbox keeps one per sales order, queued when the order reaches
+/// `packing`; each shipment adds boxes to it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackingOrder {
     pub id: Id,
@@ -449,8 +450,8 @@ pub struct PackingOrder {
     pub sales_order_ref: String,
     pub fulfillment_order_id: Option<Id>,
     pub sequence_number: String,
-    /// `taken` while boxes are still being packed, `ended` once the whole order is packed,
-    /// `cancelled` when the sales order was cancelled.
+    /// `queue` until the first box ships, `taken` while boxes are still being packed, `ended`
+    /// once the whole order is packed, `cancelled` when the sales order was cancelled.
     pub state: String,
     #[serde(rename = "type")]
     pub packing_type: String,
@@ -469,7 +470,9 @@ pub struct PackingOrder {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `PackingBoxItem`.
+/// `PackingBoxItem`, with its `PackingBoxItemBatch`es embedded as `batches`. The spec
+/// defines `PackingBoxItemBatch {packing_box_item_id, batch_id, quantity}` but no endpoint that
+/// returns it; embedding it in the item is a guess modelled on `SalesItem.batches`.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackingBoxItem {
     pub id: Id,
@@ -478,6 +481,8 @@ pub struct PackingBoxItem {
     pub quantity: i64,
     pub line_order_id: Option<String>,
     pub attributes: Option<Value>,
+    /// The lots or serial numbers the units came from (products managed by lot or serial).
+    pub batches: Vec<PackingBoxItemBatch>,
     #[serde(with = "timestamp")]
     pub inserted_at: DateTime<Utc>,
     #[serde(with = "timestamp")]
@@ -521,6 +526,37 @@ pub struct ShipmentTracking {
     pub error_message: Option<String>,
     pub return_label_error_message: Option<String>,
     pub attributes: Option<Value>,
+    #[serde(with = "timestamp")]
+    pub inserted_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `PackingBoxItemBatch`: how many units of a box item came from one batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackingBoxItemBatch {
+    pub id: Id,
+    pub packing_box_item_id: Id,
+    pub batch_id: Id,
+    pub quantity: i64,
+    #[serde(with = "timestamp")]
+    pub inserted_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `Batch`: a lot or serial number of one product (`type` is the product's `management_type`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Batch {
+    pub id: Id,
+    pub product_id: Id,
+    pub number: String,
+    #[serde(rename = "type")]
+    pub batch_type: String,
+    pub expiration_date: Option<String>,
+    pub client_id: Option<String>,
+    pub third_party_id: Option<Id>,
+    pub deleted: bool,
     #[serde(with = "timestamp")]
     pub inserted_at: DateTime<Utc>,
     #[serde(with = "timestamp")]

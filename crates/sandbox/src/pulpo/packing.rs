@@ -1,5 +1,8 @@
-//! Packing read endpoints (reference §B.9): packing orders, their boxes, the box search, and a
-//! box's shipment trackings. The data comes from `POST /sandbox/sales/orders/{id}/ship`.
+//! Packing read endpoints (reference §B.9): packing orders, their boxes (items with their
+//! batches), the box search, and a box's shipment trackings. A sales order gets its packing
+//! order (`queue`) when it reaches `packing`; boxes and trackings come from the control API
+//! (`POST /sandbox/sales/orders/{id}/ship`, `PUT /sandbox/packing/boxes/…`). Packing order
+//! states: `queue` → `taken` (boxes shipping) → `ended` (all shipped), or `cancelled`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -11,7 +14,8 @@ use super::query::{Filter, Params, allows, parse_id};
 use super::store::Store;
 
 /// `GET /packing/orders` (filters `id`, `sales_order_id`, `warehouse_id`, `state`, `owner_id`,
-/// `inserted_at`, `updated_at`).
+/// `start_date`, `end_date`, `inserted_at`, `updated_at`, each with PULPO's operators:
+/// `sales_order_id=to_list:1,2`, `updated_at=gt:<timestamp>`), by id.
 pub async fn list_orders(
     State(state): State<PulpoState>,
     params: Params,
@@ -21,6 +25,8 @@ pub async fn list_orders(
     let warehouse_id = params.ids("warehouse_id")?;
     let state_filter = params.text("state")?;
     let owner_id = params.ids("owner_id")?;
+    let start_date = params.times("start_date")?;
+    let end_date = params.times("end_date")?;
     let inserted_at = params.times("inserted_at")?;
     let updated_at = params.times("updated_at")?;
     let page = params.page()?;
@@ -34,6 +40,8 @@ pub async fn list_orders(
                 && allows(&warehouse_id, Some(&o.warehouse_id))
                 && allows(&state_filter, Some(&o.state))
                 && allows(&owner_id, o.owner_id.as_ref())
+                && allows(&start_date, o.start_date.as_ref())
+                && allows(&end_date, o.end_date.as_ref())
                 && allows(&inserted_at, Some(&o.inserted_at))
                 && allows(&updated_at, Some(&o.updated_at))
         })

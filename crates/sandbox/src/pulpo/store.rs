@@ -32,6 +32,9 @@ const ORDER_TYPES: [&str; 4] = [
     "POS_external",
 ];
 
+/// `Product.management_type` values (reference §B.5).
+const MANAGEMENT_TYPES: [&str; 3] = ["none", "lot", "serial"];
+
 /// Why the store refused an operation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
@@ -85,7 +88,9 @@ struct Sequences {
     packing_item: Id,
     packing_box: Id,
     packing_box_item: Id,
+    packing_box_item_batch: Id,
     shipment_tracking: Id,
+    batch: Id,
 }
 
 fn next(sequence: &mut Id) -> Id {
@@ -93,15 +98,22 @@ fn next(sequence: &mut Id) -> Id {
     *sequence
 }
 
-/// A shipment reported through the control API: what the carrier took, in one box.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A shipment reported through the control API: what the carrier took, in one or more boxes.
+#[derive(Debug, Clone)]
 pub struct Shipment {
-    pub carrier_code: String,
-    #[serde(alias = "tracking_code")]
-    pub tracking_number: String,
+    pub boxes: Vec<ShipmentBox>,
+}
+
+/// One box of a shipment: its lines and, optionally, its tracking (a label may come later,
+/// through [`Store::set_tracking`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShipmentBox {
+    pub carrier_code: Option<String>,
+    #[serde(alias = "tracking_number")]
+    pub tracking_code: Option<String>,
     pub tracking_url: Option<String>,
-    /// What goes in the box; everything not shipped yet when omitted.
+    /// What goes in the box; everything not shipped yet (by earlier boxes too) when omitted.
     pub items: Option<Vec<ShipmentLine>>,
 }
 
@@ -112,6 +124,29 @@ pub struct ShipmentLine {
     pub line_order_id: Option<String>,
     pub product_id: Option<Id>,
     pub quantity: i64,
+    /// The lots or serial numbers the units came from (lot or serial products only).
+    pub batches: Option<Vec<BatchShare>>,
+}
+
+/// Units of a box item taken from the batch with this `number` (a lot, or a serial number
+/// with quantity 1). The batch is made when the product has none with that number yet.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchShare {
+    pub number: String,
+    pub quantity: i64,
+}
+
+/// A box's tracking set through the control API: created when the box has none, else changed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingChange {
+    pub carrier_code: String,
+    #[serde(alias = "tracking_number")]
+    pub tracking_code: String,
+    pub tracking_url: Option<String>,
+    /// `created` for a new label unless given.
+    pub status: Option<String>,
 }
 
 /// A stock level set through the control API: one product in one warehouse.
@@ -154,13 +189,21 @@ pub struct NumberedProductsMade {
 /// The most products one bulk request makes: a million keeps the sandbox's memory in bounds.
 const MAX_NUMBERED_PRODUCTS: usize = 1_000_000;
 
-/// Everything a shipment created or changed.
+/// Everything a shipment created or changed: the boxes in the order given, and the trackings
+/// of the boxes that had one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Shipped {
     pub sales_order: SalesOrder,
     pub packing_order: PackingOrder,
-    pub packing_box: PackingBox,
-    pub shipment_tracking: ShipmentTracking,
+    pub packing_boxes: Vec<PackingBox>,
+    pub shipment_trackings: Vec<ShipmentTracking>,
+}
+
+/// A box of a shipment, checked and ready to write.
+struct PlannedBox {
+    tracking: Option<(String, String, Option<String>)>,
+    /// (sales item index, quantity, batches).
+    lines: Vec<(usize, i64, Vec<BatchShare>)>,
 }
 
 /// The whole PULPO tenant the sandbox emulates.
@@ -186,6 +229,9 @@ pub struct Store {
     packing_order_of_sales_order: HashMap<Id, Id>,
     pub packing_boxes: BTreeMap<Id, PackingBox>,
     pub shipment_trackings: BTreeMap<Id, ShipmentTracking>,
+    /// Lots and serial numbers, by id.
+    pub batches: BTreeMap<Id, Batch>,
+    batch_numbers: HashMap<(Id, String), Id>,
     pub free_packing_locations: u32,
 }
 
@@ -247,6 +293,8 @@ impl Store {
             packing_order_of_sales_order: HashMap::new(),
             packing_boxes: BTreeMap::new(),
             shipment_trackings: BTreeMap::new(),
+            batches: BTreeMap::new(),
+            batch_numbers: HashMap::new(),
             free_packing_locations: DEFAULT_FREE_PACKING_LOCATIONS,
         };
         let catalog = Catalog::generate(seed, unknown_share);
@@ -456,14 +504,22 @@ impl Store {
         Ok(made)
     }
 
-    /// Marks a product active or inactive, deleted or not (control API; PULPO's own
+    /// Marks a product active or inactive, deleted or not, and sets how its units are tracked
+    /// (`management_type` `none`, `lot` or `serial`) (control API; PULPO's own
     /// `PUT`/`DELETE /inventory/products/{id}` are not served).
     pub fn set_product_state(
         &mut self,
         id: Id,
         active: Option<bool>,
         deleted: Option<bool>,
+        management_type: Option<String>,
     ) -> Result<Product, StoreError> {
+        if management_type
+            .as_deref()
+            .is_some_and(|t| !MANAGEMENT_TYPES.contains(&t))
+        {
+            return Err(invalid("management_type", "must be none, lot or serial"));
+        }
         let now = self.clock.tick();
         let product = self
             .products
@@ -474,6 +530,10 @@ impl Store {
         }
         if let Some(deleted) = deleted {
             product.deleted = deleted;
+        }
+        if let Some(management_type) = management_type {
+            product.batch_control = management_type != "none";
+            product.management_type = management_type;
         }
         product.updated_at = now;
         Ok(product.clone())
@@ -953,8 +1013,12 @@ impl Store {
             }
             Ok(())
         })?;
-        if next_state == SalesOrderState::Ended {
-            self.end_packing_order(id, order.updated_at);
+        match next_state {
+            SalesOrderState::Packing => {
+                self.open_packing_order(id, order.updated_at);
+            }
+            SalesOrderState::Ended => self.end_packing_order(id, order.updated_at),
+            _ => {}
         }
         Ok(order)
     }
@@ -988,9 +1052,68 @@ impl Store {
         }
     }
 
-    /// Ships part or all of an order in one box: creates the packing order (once per sales
-    /// order), the box with its items and the box's shipment tracking. The order moves to
-    /// `packing` while items remain, to `ended` once everything is shipped.
+    /// The sales order's packing order, made in `queue` (one line per sales item, nothing
+    /// packed) when it has none yet: PULPO queues it when picking hands the goods to packing.
+    fn open_packing_order(&mut self, sales_order_id: Id, now: DateTime<Utc>) -> Id {
+        if let Some(&existing) = self.packing_order_of_sales_order.get(&sales_order_id) {
+            return existing;
+        }
+        let packing_order_id = next(&mut self.ids.packing_order);
+        let (order_num, warehouse_id, items) = match self.sales_orders.get(&sales_order_id) {
+            Some(order) => (
+                order.order_num.clone(),
+                order.warehouse_id,
+                order
+                    .items
+                    .iter()
+                    .map(|item| (item.product_id, item.quantity))
+                    .collect::<Vec<_>>(),
+            ),
+            None => (String::new(), self.warehouses[0].id, Vec::new()),
+        };
+        let items = items
+            .into_iter()
+            .map(|(product_id, quantity)| PackingItem {
+                id: next(&mut self.ids.packing_item),
+                packing_order_id,
+                product_id,
+                requested_quantity: quantity,
+                packed_quantity: 0,
+                inserted_at: now,
+                updated_at: now,
+            })
+            .collect();
+        self.packing_orders.insert(
+            packing_order_id,
+            PackingOrder {
+                id: packing_order_id,
+                sales_order_id,
+                sales_order_ref: order_num,
+                fulfillment_order_id: None,
+                sequence_number: format!("PK{packing_order_id:06}"),
+                state: "queue".into(),
+                packing_type: "sales_order".into(),
+                warehouse_id,
+                origin_location_id: Some(1),
+                destination_location_id: None,
+                owner_id: None,
+                start_date: None,
+                end_date: None,
+                items,
+                inserted_at: now,
+                updated_at: now,
+            },
+        );
+        self.packing_order_of_sales_order
+            .insert(sales_order_id, packing_order_id);
+        packing_order_id
+    }
+
+    /// Ships part or all of an order in one or more boxes: makes the packing order (once per
+    /// sales order) and each box with its items, their batches and, when given, the box's
+    /// shipment tracking. Every box is checked before any is written. The order moves to
+    /// `packing` while items remain, to `ended` once everything is shipped; the packing order
+    /// is `taken` until then, `ended` after.
     pub fn ship(&mut self, id: Id, shipment: Shipment) -> Result<Shipped, StoreError> {
         let order = self
             .sales_orders
@@ -1005,134 +1128,125 @@ impl Store {
                 ),
             ));
         }
-        if shipment.carrier_code.trim().is_empty() {
-            return Err(invalid("carrier_code", "can't be blank"));
+        if shipment.boxes.is_empty() {
+            return Err(invalid("boxes", "can't be empty"));
         }
-        if shipment.tracking_number.trim().is_empty() {
-            return Err(invalid("tracking_number", "can't be blank"));
+        // Errors name the box only when there are several, so a one-box shipment reads as
+        // before: `items[0].quantity`.
+        let several = shipment.boxes.len() > 1;
+        let mut taken = vec![0; order.items.len()];
+        let mut planned = Vec::with_capacity(shipment.boxes.len());
+        for (position, shipping_box) in shipment.boxes.into_iter().enumerate() {
+            let prefix = if several {
+                format!("boxes[{position}].")
+            } else {
+                String::new()
+            };
+            let tracking = match (shipping_box.carrier_code, shipping_box.tracking_code) {
+                (None, None) if shipping_box.tracking_url.is_none() => None,
+                (Some(carrier), Some(code))
+                    if !carrier.trim().is_empty() && !code.trim().is_empty() =>
+                {
+                    Some((carrier, code, shipping_box.tracking_url))
+                }
+                (carrier, _) => {
+                    let field = if carrier.is_none_or(|c| c.trim().is_empty()) {
+                        "carrier_code"
+                    } else {
+                        "tracking_code"
+                    };
+                    return Err(invalid(
+                        &format!("{prefix}{field}"),
+                        "can't be blank when the box has a tracking",
+                    ));
+                }
+            };
+            let lines = allocate(order, shipping_box.items, &mut taken, &prefix)?;
+            if lines.is_empty() {
+                return Err(invalid(&format!("{prefix}items"), "nothing left to ship"));
+            }
+            for (line, (index, quantity, batches)) in lines.iter().enumerate() {
+                let field = format!("{prefix}items[{line}].batches");
+                self.check_batches(order.items[*index].product_id, *quantity, batches, &field)?;
+            }
+            planned.push(PlannedBox { tracking, lines });
         }
-        let lines = allocate(order, shipment.items.as_deref())?;
-        if lines.is_empty() {
-            return Err(invalid("items", "nothing left to ship"));
-        }
-        let warehouse_id = order.warehouse_id;
-        let order_num = order.order_num.clone();
-        let sales_items: Vec<(Id, i64, Option<String>)> = order
+        let sales_items: Vec<(Id, Option<String>)> = order
             .items
             .iter()
-            .map(|item| (item.product_id, item.quantity, item.line_order_id.clone()))
+            .map(|item| (item.product_id, item.line_order_id.clone()))
             .collect();
+        let order_num = order.order_num.clone();
 
-        self.fulfil(id, &lines);
+        let shipped_lines: Vec<(usize, i64)> = planned
+            .iter()
+            .flat_map(|planned| planned.lines.iter().map(|&(index, q, _)| (index, q)))
+            .collect();
+        self.fulfil(id, &shipped_lines);
         let now = self.clock.tick();
-        let packing_order_id = match self.packing_order_of_sales_order.get(&id) {
-            Some(&existing) => existing,
-            None => {
-                let packing_order_id = next(&mut self.ids.packing_order);
-                let items = sales_items
-                    .iter()
-                    .map(|&(product_id, quantity, _)| PackingItem {
-                        id: next(&mut self.ids.packing_item),
-                        packing_order_id,
-                        product_id,
-                        requested_quantity: quantity,
-                        packed_quantity: 0,
-                        inserted_at: now,
-                        updated_at: now,
-                    })
-                    .collect();
-                self.packing_orders.insert(
-                    packing_order_id,
-                    PackingOrder {
-                        id: packing_order_id,
-                        sales_order_id: id,
-                        sales_order_ref: order_num.clone(),
-                        fulfillment_order_id: None,
-                        sequence_number: format!("PK{packing_order_id:06}"),
-                        state: "taken".into(),
-                        packing_type: "sales_order".into(),
-                        warehouse_id,
-                        origin_location_id: Some(1),
-                        destination_location_id: None,
-                        owner_id: Some(API_USER_ID),
-                        start_date: Some(now),
-                        end_date: None,
-                        items,
-                        inserted_at: now,
-                        updated_at: now,
-                    },
-                );
-                self.packing_order_of_sales_order
-                    .insert(id, packing_order_id);
-                packing_order_id
-            }
-        };
-
-        let box_id = next(&mut self.ids.packing_box);
-        let box_number = self
+        let packing_order_id = self.open_packing_order(id, now);
+        let mut box_number = self
             .packing_boxes
             .values()
             .filter(|b| b.packing_order_id == packing_order_id)
-            .count() as i64
-            + 1;
-        let box_items = lines
-            .iter()
-            .map(|&(index, quantity)| {
-                let (product_id, _, line_order_id) = &sales_items[index];
-                PackingBoxItem {
-                    id: next(&mut self.ids.packing_box_item),
+            .count() as i64;
+        let mut packing_boxes = Vec::with_capacity(planned.len());
+        let mut trackings = Vec::new();
+        for planned in planned {
+            box_number += 1;
+            let box_id = next(&mut self.ids.packing_box);
+            let mut items = Vec::with_capacity(planned.lines.len());
+            for (index, quantity, batches) in planned.lines {
+                let (product_id, line_order_id) = &sales_items[index];
+                let item_id = next(&mut self.ids.packing_box_item);
+                let batches = self.box_item_batches(*product_id, item_id, &batches, now);
+                items.push(PackingBoxItem {
+                    id: item_id,
                     packing_box_id: box_id,
                     product_id: *product_id,
                     quantity,
                     line_order_id: line_order_id.clone(),
                     attributes: None,
+                    batches,
                     inserted_at: now,
                     updated_at: now,
-                }
-            })
-            .collect();
-        let packing_box = PackingBox {
-            id: box_id,
-            packing_order_id,
-            box_number,
-            name: format!("{order_num}-{box_number}"),
-            state: "closed".into(),
-            weight: None,
-            height: None,
-            length: None,
-            width: None,
-            attributes: None,
-            loaded_shipping_box_id: None,
-            items: box_items,
-            inserted_at: now,
-            updated_at: now,
-        };
-        let tracking = ShipmentTracking {
-            id: next(&mut self.ids.shipment_tracking),
-            packing_box_id: box_id,
-            carrier_code: shipment.carrier_code,
-            tracking_code: shipment.tracking_number,
-            tracking_url: shipment.tracking_url,
-            status: "created".into(),
-            shipment_cost: None,
-            service_point_id: None,
-            printed: true,
-            requires_attention: false,
-            error_message: None,
-            return_label_error_message: None,
-            attributes: None,
-            inserted_at: now,
-            updated_at: now,
-        };
-        self.packing_boxes.insert(box_id, packing_box.clone());
-        self.shipment_trackings
-            .insert(tracking.id, tracking.clone());
+                });
+            }
+            let packing_box = PackingBox {
+                id: box_id,
+                packing_order_id,
+                box_number,
+                name: format!("{order_num}-{box_number}"),
+                state: "closed".into(),
+                weight: None,
+                height: None,
+                length: None,
+                width: None,
+                attributes: None,
+                loaded_shipping_box_id: None,
+                items,
+                inserted_at: now,
+                updated_at: now,
+            };
+            if let Some((carrier_code, tracking_code, tracking_url)) = planned.tracking {
+                let tracking =
+                    self.new_tracking(box_id, carrier_code, tracking_code, tracking_url, None, now);
+                trackings.push(tracking);
+            }
+            self.packing_boxes.insert(box_id, packing_box.clone());
+            packing_boxes.push(packing_box);
+        }
         if let Some(packing_order) = self.packing_orders.get_mut(&packing_order_id) {
-            for &(index, quantity) in &lines {
+            for &(index, quantity) in &shipped_lines {
                 if let Some(item) = packing_order.items.get_mut(index) {
                     item.packed_quantity += quantity;
                     item.updated_at = now;
                 }
+            }
+            if packing_order.state == "queue" {
+                packing_order.state = "taken".into();
+                packing_order.owner_id = Some(API_USER_ID);
+                packing_order.start_date = Some(now);
             }
             packing_order.updated_at = now;
         }
@@ -1151,9 +1265,242 @@ impl Store {
         Ok(Shipped {
             sales_order,
             packing_order: self.packing_orders[&packing_order_id].clone(),
-            packing_box,
-            shipment_tracking: tracking,
+            packing_boxes,
+            shipment_trackings: trackings,
         })
+    }
+
+    fn new_tracking(
+        &mut self,
+        packing_box_id: Id,
+        carrier_code: String,
+        tracking_code: String,
+        tracking_url: Option<String>,
+        status: Option<String>,
+        now: DateTime<Utc>,
+    ) -> ShipmentTracking {
+        let tracking = ShipmentTracking {
+            id: next(&mut self.ids.shipment_tracking),
+            packing_box_id,
+            carrier_code,
+            tracking_code,
+            tracking_url,
+            status: status.unwrap_or_else(|| "created".into()),
+            shipment_cost: None,
+            service_point_id: None,
+            printed: true,
+            requires_attention: false,
+            error_message: None,
+            return_label_error_message: None,
+            attributes: None,
+            inserted_at: now,
+            updated_at: now,
+        };
+        self.shipment_trackings
+            .insert(tracking.id, tracking.clone());
+        tracking
+    }
+
+    /// Sets a box's tracking (control API): a box without one gets one, a box with one has its
+    /// newest changed in place (same id, later `updated_at`), as a carrier re-labelling it.
+    /// The box's and its packing order's `updated_at` move too.
+    pub fn set_tracking(
+        &mut self,
+        box_id: Id,
+        change: TrackingChange,
+    ) -> Result<ShipmentTracking, StoreError> {
+        if !self.packing_boxes.contains_key(&box_id) {
+            return Err(StoreError::NotFound("packing box", box_id));
+        }
+        if change.carrier_code.trim().is_empty() {
+            return Err(invalid("carrier_code", "can't be blank"));
+        }
+        if change.tracking_code.trim().is_empty() {
+            return Err(invalid("tracking_code", "can't be blank"));
+        }
+        let now = self.clock.tick();
+        let newest = self
+            .shipment_trackings
+            .values_mut()
+            .rev()
+            .find(|t| t.packing_box_id == box_id);
+        let tracking = match newest {
+            Some(tracking) => {
+                tracking.carrier_code = change.carrier_code;
+                tracking.tracking_code = change.tracking_code;
+                tracking.tracking_url = change.tracking_url;
+                if let Some(status) = change.status {
+                    tracking.status = status;
+                }
+                tracking.updated_at = now;
+                tracking.clone()
+            }
+            None => self.new_tracking(
+                box_id,
+                change.carrier_code,
+                change.tracking_code,
+                change.tracking_url,
+                change.status,
+                now,
+            ),
+        };
+        self.touch_box(box_id, now);
+        Ok(tracking)
+    }
+
+    /// Replaces the lots or serial numbers of one item of a box (control API); the item's,
+    /// the box's and the packing order's `updated_at` move.
+    pub fn assign_batches(
+        &mut self,
+        box_id: Id,
+        item_id: Id,
+        shares: Vec<BatchShare>,
+    ) -> Result<PackingBox, StoreError> {
+        let (product_id, quantity) = self
+            .packing_boxes
+            .get(&box_id)
+            .ok_or(StoreError::NotFound("packing box", box_id))?
+            .items
+            .iter()
+            .find(|item| item.id == item_id)
+            .map(|item| (item.product_id, item.quantity))
+            .ok_or(StoreError::NotFound("packing box item", item_id))?;
+        self.check_batches(product_id, quantity, &shares, "batches")?;
+        let now = self.clock.tick();
+        let batches = self.box_item_batches(product_id, item_id, &shares, now);
+        if let Some(item) = self
+            .packing_boxes
+            .get_mut(&box_id)
+            .and_then(|b| b.items.iter_mut().find(|item| item.id == item_id))
+        {
+            item.batches = batches;
+            item.updated_at = now;
+        }
+        self.touch_box(box_id, now);
+        Ok(self.packing_boxes[&box_id].clone())
+    }
+
+    /// Moves a box's and its packing order's `updated_at` to `now`.
+    fn touch_box(&mut self, box_id: Id, now: DateTime<Utc>) {
+        if let Some(packing_box) = self.packing_boxes.get_mut(&box_id) {
+            packing_box.updated_at = now;
+            if let Some(packing_order) = self.packing_orders.get_mut(&packing_box.packing_order_id)
+            {
+                packing_order.updated_at = now;
+            }
+        }
+    }
+
+    /// Checks the batches of `quantity` units of a product: only lot and serial products take
+    /// them; they add up to the quantity; a serial number is one unit, named once. No
+    /// batches is allowed (they can be assigned later).
+    fn check_batches(
+        &self,
+        product_id: Id,
+        quantity: i64,
+        shares: &[BatchShare],
+        field: &str,
+    ) -> Result<(), StoreError> {
+        if shares.is_empty() {
+            return Ok(());
+        }
+        let management_type = self
+            .products
+            .get(&product_id)
+            .map_or("none", |p| p.management_type.as_str());
+        if management_type == "none" {
+            return Err(invalid(
+                field,
+                format!("product {product_id} is not managed by lot or serial"),
+            ));
+        }
+        let mut numbers = BTreeSet::new();
+        for (index, share) in shares.iter().enumerate() {
+            if share.number.trim().is_empty() {
+                return Err(invalid(
+                    &format!("{field}[{index}].number"),
+                    "can't be blank",
+                ));
+            }
+            if share.quantity <= 0 {
+                return Err(invalid(
+                    &format!("{field}[{index}].quantity"),
+                    "must be greater than 0",
+                ));
+            }
+            if management_type == "serial" && share.quantity != 1 {
+                return Err(invalid(
+                    &format!("{field}[{index}].quantity"),
+                    "must be 1 for a serial number",
+                ));
+            }
+            if !numbers.insert(share.number.trim()) {
+                return Err(invalid(
+                    &format!("{field}[{index}].number"),
+                    "is given twice",
+                ));
+            }
+        }
+        let total: i64 = shares.iter().map(|share| share.quantity).sum();
+        if total != quantity {
+            return Err(invalid(
+                field,
+                format!("add up to {total}, the item has {quantity}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `PackingBoxItemBatch`es of a box item, finding each batch by product and number or
+    /// making it (of the product's `management_type`).
+    fn box_item_batches(
+        &mut self,
+        product_id: Id,
+        item_id: Id,
+        shares: &[BatchShare],
+        now: DateTime<Utc>,
+    ) -> Vec<PackingBoxItemBatch> {
+        shares
+            .iter()
+            .map(|share| {
+                let number = share.number.trim().to_string();
+                let batch_id = match self.batch_numbers.get(&(product_id, number.clone())) {
+                    Some(&batch_id) => batch_id,
+                    None => {
+                        let batch_id = next(&mut self.ids.batch);
+                        let batch_type = self
+                            .products
+                            .get(&product_id)
+                            .map_or_else(|| "lot".into(), |p| p.management_type.clone());
+                        self.batches.insert(
+                            batch_id,
+                            Batch {
+                                id: batch_id,
+                                product_id,
+                                number: number.clone(),
+                                batch_type,
+                                expiration_date: None,
+                                client_id: None,
+                                third_party_id: None,
+                                deleted: false,
+                                inserted_at: now,
+                                updated_at: now,
+                            },
+                        );
+                        self.batch_numbers.insert((product_id, number), batch_id);
+                        batch_id
+                    }
+                };
+                PackingBoxItemBatch {
+                    id: next(&mut self.ids.packing_box_item_batch),
+                    packing_box_item_id: item_id,
+                    batch_id,
+                    quantity: share.quantity,
+                    inserted_at: now,
+                    updated_at: now,
+                }
+            })
+            .collect()
     }
 }
 
@@ -1170,27 +1517,33 @@ fn adjust_held(held: &mut HashMap<(Id, Id), i64>, order: &SalesOrder, sign: i64)
     }
 }
 
-/// Which sales items (by index) a shipment takes and how many of each: everything remaining
-/// when no lines are given.
+/// Which sales items (by index) a box takes, how many of each and from which batches:
+/// everything remaining when no lines are given. `taken` holds what earlier boxes of the same
+/// shipment took, and grows by this box's lines.
 fn allocate(
     order: &SalesOrder,
-    lines: Option<&[ShipmentLine]>,
-) -> Result<Vec<(usize, i64)>, StoreError> {
+    lines: Option<Vec<ShipmentLine>>,
+    taken: &mut [i64],
+    prefix: &str,
+) -> Result<Vec<(usize, i64, Vec<BatchShare>)>, StoreError> {
     let Some(lines) = lines else {
-        return Ok(order
+        let rest: Vec<(usize, i64, Vec<BatchShare>)> = order
             .items
             .iter()
             .enumerate()
-            .filter(|(_, item)| item.remaining() > 0)
-            .map(|(index, item)| (index, item.remaining()))
-            .collect());
+            .map(|(index, item)| (index, item.remaining() - taken[index], Vec::new()))
+            .filter(|(_, quantity, _)| *quantity > 0)
+            .collect();
+        for (index, quantity, _) in &rest {
+            taken[*index] += quantity;
+        }
+        return Ok(rest);
     };
-    let mut taken: Vec<i64> = vec![0; order.items.len()];
     let mut allocation = Vec::new();
-    for (position, line) in lines.iter().enumerate() {
+    for (position, line) in lines.into_iter().enumerate() {
         if line.quantity <= 0 {
             return Err(invalid(
-                &format!("items[{position}].quantity"),
+                &format!("{prefix}items[{position}].quantity"),
                 "must be greater than 0",
             ));
         }
@@ -1213,19 +1566,19 @@ fn allocate(
         match (matched, chosen) {
             (false, _) => {
                 return Err(invalid(
-                    &format!("items[{position}]"),
+                    &format!("{prefix}items[{position}]"),
                     "matches no item of the sales order",
                 ));
             }
             (true, None) => {
                 return Err(invalid(
-                    &format!("items[{position}].quantity"),
+                    &format!("{prefix}items[{position}].quantity"),
                     "is more than remains to ship",
                 ));
             }
             (true, Some(index)) => {
                 taken[index] += line.quantity;
-                allocation.push((index, line.quantity));
+                allocation.push((index, line.quantity, line.batches.unwrap_or_default()));
             }
         }
     }
@@ -1263,6 +1616,27 @@ mod tests {
                 ..Default::default()
             }]),
             ..Default::default()
+        }
+    }
+
+    /// One box with one line and a tracking.
+    fn line_shipment(
+        line_order_id: Option<String>,
+        product_id: Option<Id>,
+        quantity: i64,
+    ) -> Shipment {
+        Shipment {
+            boxes: vec![ShipmentBox {
+                carrier_code: Some("SEUR".into()),
+                tracking_code: Some("T".into()),
+                tracking_url: None,
+                items: Some(vec![ShipmentLine {
+                    line_order_id,
+                    product_id,
+                    quantity,
+                    batches: None,
+                }]),
+            }],
         }
     }
 
@@ -1306,16 +1680,7 @@ mod tests {
         store.cancel_sales_order(b.id).unwrap();
         assert!(store.cancel_sales_order(b.id).is_err());
         check(&store);
-        let shipment = Shipment {
-            carrier_code: "SEUR".into(),
-            tracking_number: "T".into(),
-            tracking_url: None,
-            items: Some(vec![ShipmentLine {
-                line_order_id: None,
-                product_id: Some(products[2]),
-                quantity: 2,
-            }]),
-        };
+        let shipment = line_shipment(None, Some(products[2]), 2);
         store.ship(a.id, shipment).unwrap();
         check(&store);
         assert_eq!(store.held[&(products[2], 2)], 3);
@@ -1373,33 +1738,12 @@ mod tests {
             "packing still holds the goods"
         );
         let shipped = store
-            .ship(
-                order.id,
-                Shipment {
-                    carrier_code: "SEUR".into(),
-                    tracking_number: "T1".into(),
-                    tracking_url: None,
-                    items: Some(vec![ShipmentLine {
-                        line_order_id: Some("L1".into()),
-                        product_id: None,
-                        quantity: 3,
-                    }]),
-                },
-            )
+            .ship(order.id, line_shipment(Some("L1".into()), None, 3))
             .unwrap();
         assert_eq!(shipped.sales_order.state, SalesOrderState::Packing);
         assert_eq!(store.stock(product, 1), 7);
         assert_eq!(available(&store, product), 6);
-        let too_much = Shipment {
-            carrier_code: "SEUR".into(),
-            tracking_number: "T2".into(),
-            tracking_url: None,
-            items: Some(vec![ShipmentLine {
-                line_order_id: None,
-                product_id: Some(product),
-                quantity: 2,
-            }]),
-        };
+        let too_much = line_shipment(None, Some(product), 2);
         assert!(store.ship(order.id, too_much).is_err());
         let rest = store.advance(order.id).unwrap();
         assert_eq!(rest.state, SalesOrderState::Ended);
