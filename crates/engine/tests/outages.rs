@@ -18,8 +18,8 @@ use tentacle_store::prelude::*;
 use tentacle_store::{
     ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
     Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
-    Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session, SqliteStore, StoreError,
-    StoredLogEntry, User, WakeUps,
+    Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session, ShipmentLink,
+    SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -324,6 +324,61 @@ impl SalesOrderStore for OutageStore {
     async fn count_order_links(&self, scope: LinkScope) -> Result<i64> {
         self.trip("count_order_links")?;
         self.inner.count_order_links(scope).await
+    }
+}
+
+#[async_trait]
+impl ShipmentStore for OutageStore {
+    async fn shipment_link(&self, scope: SystemPair, box_id: i64) -> Result<Option<ShipmentLink>> {
+        self.trip("shipment_link")?;
+        self.inner.shipment_link(scope, box_id).await
+    }
+
+    async fn shipment_links_of_order(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Vec<ShipmentLink>> {
+        self.trip("shipment_links_of_order")?;
+        self.inner
+            .shipment_links_of_order(scope, shopify_order_id)
+            .await
+    }
+
+    async fn save_shipment_link(&self, link: &ShipmentLink) -> Result<()> {
+        self.trip("save_shipment_link")?;
+        self.inner.save_shipment_link(link).await
+    }
+
+    async fn count_shipment_links(&self, scope: SystemPair) -> Result<i64> {
+        self.trip("count_shipment_links")?;
+        self.inner.count_shipment_links(scope).await
+    }
+}
+
+#[async_trait]
+impl StatusUpdateStore for OutageStore {
+    async fn status_mark(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Option<StatusMark>> {
+        self.trip("status_mark")?;
+        self.inner.status_mark(scope, shopify_order_id).await
+    }
+
+    async fn status_marks(
+        &self,
+        scope: SystemPair,
+        shopify_order_ids: &[String],
+    ) -> Result<Vec<StatusMark>> {
+        self.trip("status_marks")?;
+        self.inner.status_marks(scope, shopify_order_ids).await
+    }
+
+    async fn save_status_mark(&self, mark: &StatusMark) -> Result<()> {
+        self.trip("save_status_mark")?;
+        self.inner.save_status_mark(mark).await
     }
 }
 

@@ -1,7 +1,8 @@
 //! tentacle's persistent state behind one [`Store`] trait made of one trait per concern:
 //! credentials (secrets encrypted at rest), integration configurations with their cursors, runs
 //! with their counters and log entries, accounts, the records that need attention, and each
-//! integration type's own state (the order links that make sales order imports exactly-once).
+//! integration type's own state (the order links that make sales order imports exactly-once, the
+//! shipment links that fulfill each PULPO box once, the marks of the status updates done).
 //!
 //! SQLite is the embedded default for one merchant ([`SqliteStore`]); PostgreSQL ([`PgStore`])
 //! lets several tentacle processes on several machines share one database. Callers only see
@@ -98,6 +99,8 @@ pub trait Store:
     + AccountStore
     + AttentionStore
     + SalesOrderStore
+    + ShipmentStore
+    + StatusUpdateStore
     + Send
     + Sync
     + 'static
@@ -113,7 +116,7 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, RunStore,
-        SalesOrderStore, Store,
+        SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
     };
 }
 
@@ -129,8 +132,8 @@ pub trait CredentialStore: Send + Sync {
     /// Replaces the credential with this id (name, kind, config and secrets). `NotFound` when
     /// there is none; `Conflict` when the new name belongs to another credential.
     async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential>;
-    /// Deletes the credential; `false` when there was none. `Conflict` while an integration or
-    /// an order link still refers to it.
+    /// Deletes the credential; `false` when there was none. `Conflict` while an integration, an
+    /// order link, a shipment link or a status mark still refers to it.
     async fn delete_credential(&self, id: i64) -> Result<bool>;
 }
 
@@ -152,7 +155,8 @@ pub trait IntegrationStore: Send + Sync {
     async fn update_integration(&self, id: i64, integration: NewIntegration)
     -> Result<Integration>;
     /// Deletes the integration with its runs, logs, cursor and flags; `false` when there was
-    /// none.
+    /// none. The links and marks of its pair of systems stay: other configurations of the same
+    /// pair share them.
     async fn delete_integration(&self, id: i64) -> Result<bool>;
 
     /// How far the configuration's runs got, in the type's terms (for sales orders the
@@ -278,4 +282,45 @@ pub trait SalesOrderStore: Send + Sync {
     /// [`HeldWrite::OrderLink`].
     async fn save_order_link(&self, link: &OrderLink) -> Result<()>;
     async fn count_order_links(&self, scope: LinkScope) -> Result<i64>;
+}
+
+/// The generate_shipments type's own state: the shipment links that make each PULPO packing box
+/// one Shopify fulfillment, and its tracking updates once per change.
+#[async_trait]
+pub trait ShipmentStore: Send + Sync {
+    /// The link of the box, confirmed or still an intent.
+    async fn shipment_link(&self, scope: SystemPair, box_id: i64) -> Result<Option<ShipmentLink>>;
+    /// The links of the boxes of one Shopify order, by box id.
+    async fn shipment_links_of_order(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Vec<ShipmentLink>>;
+    /// Inserts or replaces the link of `(scope, box_id)`. `Conflict` when its fulfillment is
+    /// linked to another box of the scope or a credential of the scope does not exist. A
+    /// running run uses [`HeldWrite::ShipmentLink`].
+    async fn save_shipment_link(&self, link: &ShipmentLink) -> Result<()>;
+    async fn count_shipment_links(&self, scope: SystemPair) -> Result<i64>;
+}
+
+/// The status_updates type's own state: one mark per Shopify order of what was done to it (the
+/// tag, the note lines), so each is done once.
+#[async_trait]
+pub trait StatusUpdateStore: Send + Sync {
+    async fn status_mark(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Option<StatusMark>>;
+    /// The marks of those of `shopify_order_ids` that have one, sorted by order id, in one
+    /// query: a run reads the marks of a page of orders at once.
+    async fn status_marks(
+        &self,
+        scope: SystemPair,
+        shopify_order_ids: &[String],
+    ) -> Result<Vec<StatusMark>>;
+    /// Inserts or replaces the mark of `(scope, shopify_order_id)`, except a `tagged_at` already
+    /// set, which stays. `Conflict` when a credential of the scope does not exist. A running run
+    /// uses [`HeldWrite::StatusMark`].
+    async fn save_status_mark(&self, mark: &StatusMark) -> Result<()>;
 }

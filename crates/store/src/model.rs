@@ -411,6 +411,50 @@ impl OrderLink {
     }
 }
 
+/// The pair of systems the state of the PULPO → Shopify types (`generate_shipments`,
+/// `status_updates`) belongs to, named by system rather than by direction: the configurations
+/// of one store and one PULPO instance share it, and an integration's deletion keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SystemPair {
+    pub shopify_credential_id: i64,
+    pub pulpo_credential_id: i64,
+}
+
+/// One PULPO packing box ↔ one Shopify fulfillment: a box is fulfilled once, and the database
+/// keeps one link per box and per fulfillment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShipmentLink {
+    pub scope: SystemPair,
+    /// The PULPO packing box: the link's identity within its scope.
+    pub box_id: i64,
+    pub packing_order_id: i64,
+    /// The PULPO sales order the box ships.
+    pub sales_order_id: i64,
+    /// The Shopify fulfillment order whose lines the box fulfills.
+    pub fulfillment_order_id: String,
+    pub shopify_order_id: String,
+    /// `None` while the create call is unconfirmed: Shopify may or may not have the
+    /// fulfillment, so the next attempt looks for it on the fulfillment order before creating it.
+    pub fulfillment_id: Option<String>,
+    /// Fingerprint of the tracking last sent to Shopify (e.g. `carrier|number|url`), compared
+    /// for equality only: a tracking that changed in PULPO differs from it and is sent once.
+    pub tracking: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What `status_updates` did to one Shopify order, so it does each thing once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusMark {
+    pub scope: SystemPair,
+    pub shopify_order_id: String,
+    /// When the tag was added. Once set, saving a mark never clears or moves it, so an order
+    /// the merchant untagged is not tagged again.
+    pub tagged_at: Option<DateTime<Utc>>,
+    /// The lot/serial lines appended to the order note so far, in the order appended.
+    pub note_lines: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttentionKind {
@@ -455,6 +499,10 @@ pub enum HeldWrite {
     },
     /// [`crate::SalesOrderStore::save_order_link`].
     OrderLink(OrderLink),
+    /// [`crate::ShipmentStore::save_shipment_link`].
+    ShipmentLink(ShipmentLink),
+    /// [`crate::StatusUpdateStore::save_status_mark`].
+    StatusMark(StatusMark),
     /// [`crate::AttentionStore::flag`].
     Flag(Attention),
     /// [`crate::AttentionStore::clear_flag`].

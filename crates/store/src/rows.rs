@@ -12,7 +12,8 @@ use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
     ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, Integration, LinkScope,
-    OrderLink, Result, Run, RunTotals, Secrets, Session, StoreError, StoredLogEntry, User,
+    OrderLink, Result, Run, RunTotals, Secrets, Session, ShipmentLink, StatusMark, StoreError,
+    StoredLogEntry, SystemPair, User,
 };
 
 /// A value both backends decode.
@@ -150,6 +151,45 @@ pub(crate) fn link_from_row(row: &impl Columns) -> Result<OrderLink> {
     })
 }
 
+pub(crate) fn shipment_link_from_row(row: &impl Columns) -> Result<ShipmentLink> {
+    Ok(ShipmentLink {
+        scope: system_pair_from_row(row)?,
+        box_id: row.column("box_id")?,
+        packing_order_id: row.column("packing_order_id")?,
+        sales_order_id: row.column("sales_order_id")?,
+        fulfillment_order_id: row.column("fulfillment_order_id")?,
+        shopify_order_id: row.column("shopify_order_id")?,
+        fulfillment_id: row.column("fulfillment_id")?,
+        tracking: row.column("tracking")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+pub(crate) fn status_mark_from_row(row: &impl Columns) -> Result<StatusMark> {
+    let note_lines: String = row.column("note_lines")?;
+    Ok(StatusMark {
+        scope: system_pair_from_row(row)?,
+        shopify_order_id: row.column("shopify_order_id")?,
+        tagged_at: row.column("tagged_at")?,
+        note_lines: serde_json::from_str(&note_lines)
+            .map_err(|_| StoreError::Corrupt(format!("note lines {note_lines:?}")))?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+/// Strings as a JSON array: how the note lines of a status mark are stored, and how SQLite takes
+/// a list of ids in one parameter.
+pub(crate) fn strings_json(strings: &[String]) -> String {
+    serde_json::to_string(strings).expect("a list of strings always serializes")
+}
+
+fn system_pair_from_row(row: &impl Columns) -> Result<SystemPair> {
+    Ok(SystemPair {
+        shopify_credential_id: row.column("shopify_credential_id")?,
+        pulpo_credential_id: row.column("pulpo_credential_id")?,
+    })
+}
+
 pub(crate) fn attention_from_row(row: &impl Columns) -> Result<Attention> {
     let kind: String = row.column("kind")?;
     let record_kind: String = row.column("record_kind")?;
@@ -166,6 +206,28 @@ pub(crate) fn attention_from_row(row: &impl Columns) -> Result<Attention> {
         run_id: row.column("run_id")?,
         updated_at: row.column("updated_at")?,
     })
+}
+
+/// Why the database refused a shipment link, in words an operator can act on.
+pub(crate) fn shipment_link_conflict(link: &ShipmentLink) -> String {
+    match &link.fulfillment_id {
+        Some(fulfillment) => format!(
+            "box {} cannot be linked to fulfillment {fulfillment}: another box is, or a credential of the link does not exist",
+            link.box_id
+        ),
+        None => format!(
+            "box {} cannot be linked: a credential of the link does not exist",
+            link.box_id
+        ),
+    }
+}
+
+/// Why the database refused a status mark.
+pub(crate) fn status_mark_conflict(mark: &StatusMark) -> String {
+    format!(
+        "order {} cannot be marked: a credential of the mark does not exist",
+        mark.shopify_order_id
+    )
 }
 
 /// Turns a unique or foreign-key violation into [`StoreError::Conflict`] with `what`.

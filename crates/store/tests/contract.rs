@@ -26,7 +26,8 @@ use tentacle_store::{
     Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
     ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewCredential,
     NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, Reap, Reaped,
-    RecordKind, Run, RunExclusion, RunFilter, RunRequest, SqliteStore, StoreError,
+    RecordKind, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink, SqliteStore, StatusMark,
+    StoreError, SystemPair,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -459,6 +460,10 @@ on_both_backends!(
     a_database_migrated_by_a_newer_tentacle_is_refused,
     a_queue_change_wakes_idle_workers,
     references_to_missing_rows_are_conflicts,
+    shipment_links_keep_one_link_per_box_and_scope,
+    status_marks_are_read_in_bulk_and_keep_their_tag,
+    held_shipment_links_and_status_marks_land_with_the_cursor_or_not_at_all,
+    credentials_with_shipment_links_or_status_marks_cannot_be_deleted,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -2718,4 +2723,535 @@ async fn the_attention_migration_keeps_the_flags_of_orders(db: Db) {
             ..conflict
         }]
     );
+}
+
+impl Db {
+    /// Runs `sql` on a connection of its own, past the store, as another program (or a bug)
+    /// writing to the database would.
+    async fn execute_raw(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        if self.is_postgres() {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("raw pool");
+            let result = sqlx::query(sql).execute(&pool).await.map(|_| ());
+            pool.close().await;
+            result
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url)
+                .await
+                .expect("raw pool");
+            let result = sqlx::query(sql).execute(&pool).await.map(|_| ());
+            pool.close().await;
+            result
+        }
+    }
+}
+
+/// The Shopify store `shop` and the PULPO instance `wms` as the pair the PULPO → Shopify types
+/// keep their state for.
+async fn system_pair(store: &dyn Store) -> SystemPair {
+    let (shop, wms) = systems(store).await;
+    SystemPair {
+        shopify_credential_id: shop.id,
+        pulpo_credential_id: wms.id,
+    }
+}
+
+/// A generate_shipments configuration from `wms` to `shop`.
+async fn shipments_configuration(store: &dyn Store, name: &str) -> Integration {
+    let (shop, wms) = systems(store).await;
+    store
+        .save_integration(NewIntegration {
+            name: name.into(),
+            kind: "generate_shipments".into(),
+            origin_credential_id: wms.id,
+            destination_credential_id: shop.id,
+            settings: json!({"frequency_minutes": 10}),
+        })
+        .await
+        .expect("integration")
+}
+
+/// The intent to fulfill PULPO box `box_id` of Shopify order `order` (not created yet).
+fn shipment(scope: SystemPair, box_id: i64, order: &str) -> ShipmentLink {
+    ShipmentLink {
+        scope,
+        box_id,
+        packing_order_id: 300 + box_id,
+        sales_order_id: 77,
+        fulfillment_order_id: format!("gid://shopify/FulfillmentOrder/{order}"),
+        shopify_order_id: format!("gid://shopify/Order/{order}"),
+        fulfillment_id: None,
+        tracking: format!("DHL|TRACK-{box_id}|"),
+        updated_at: at(0),
+    }
+}
+
+/// `shipment` once Shopify confirmed fulfillment `fulfillment`.
+fn shipped(scope: SystemPair, box_id: i64, order: &str, fulfillment: &str) -> ShipmentLink {
+    ShipmentLink {
+        fulfillment_id: Some(format!("gid://shopify/Fulfillment/{fulfillment}")),
+        updated_at: at(60),
+        ..shipment(scope, box_id, order)
+    }
+}
+
+fn mark(
+    scope: SystemPair,
+    order: &str,
+    tagged_at: Option<DateTime<Utc>>,
+    note_lines: &[&str],
+) -> StatusMark {
+    StatusMark {
+        scope,
+        shopify_order_id: format!("gid://shopify/Order/{order}"),
+        tagged_at,
+        note_lines: note_lines.iter().map(|l| l.to_string()).collect(),
+        updated_at: at(0),
+    }
+}
+
+async fn shipment_links_keep_one_link_per_box_and_scope(db: Db) {
+    let store = db.store.as_ref();
+    let scope = system_pair(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let other_scope = SystemPair {
+        shopify_credential_id: other_shop.id,
+        ..scope
+    };
+
+    // The intent is written before the create call, the completed link after it.
+    let intent = shipment(scope, 501, "1001");
+    store.save_shipment_link(&intent).await.expect("intent");
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(intent.clone())
+    );
+    let completed = shipped(scope, 501, "1001", "9001");
+    store
+        .save_shipment_link(&completed)
+        .await
+        .expect("completed");
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(completed.clone())
+    );
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 1);
+
+    // A tracking changed in PULPO and sent again replaces the fingerprint, still one link.
+    let retracked = ShipmentLink {
+        tracking: "UPS|1Z999|https://ups.example/1Z999".into(),
+        updated_at: at(120) + TimeDelta::milliseconds(7),
+        ..completed.clone()
+    };
+    store
+        .save_shipment_link(&retracked)
+        .await
+        .expect("new tracking");
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(retracked.clone())
+    );
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 1);
+
+    // The links of one order, by box.
+    let later_box = shipment(scope, 502, "1001");
+    let earlier_box = shipped(scope, 499, "1001", "8999");
+    for link in [&later_box, &earlier_box, &shipment(scope, 600, "1002")] {
+        store.save_shipment_link(link).await.expect("save");
+    }
+    assert_eq!(
+        store
+            .shipment_links_of_order(scope, "gid://shopify/Order/1001")
+            .await
+            .expect("links"),
+        [earlier_box.clone(), retracked.clone(), later_box.clone()]
+    );
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 4);
+
+    // The database itself holds one link per box and scope, whatever writes to it.
+    let duplicate = format!(
+        "INSERT INTO shipment_links (shopify_credential_id, pulpo_credential_id, box_id, packing_order_id,
+             sales_order_id, fulfillment_order_id, shopify_order_id, fulfillment_id, tracking, updated_at)
+         VALUES ({}, {}, 501, 1, 1, 'fo', 'o', NULL, '', '2026-05-04T10:00:00Z')",
+        scope.shopify_credential_id, scope.pulpo_credential_id
+    );
+    match db.execute_raw(&duplicate).await {
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
+        other => panic!("expected a unique violation, got {other:?}"),
+    }
+    // And one box per Shopify fulfillment.
+    assert_conflict(
+        store
+            .save_shipment_link(&shipped(scope, 503, "1001", "9001"))
+            .await,
+    );
+    assert_eq!(store.shipment_link(scope, 503).await.expect("read"), None);
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 4);
+
+    // Another pair of systems keeps links of its own, for the same box ids.
+    assert_eq!(
+        store.shipment_link(other_scope, 501).await.expect("read"),
+        None
+    );
+    assert_eq!(
+        store
+            .count_shipment_links(other_scope)
+            .await
+            .expect("count"),
+        0
+    );
+    let elsewhere = shipped(other_scope, 501, "1001", "9001");
+    store
+        .save_shipment_link(&elsewhere)
+        .await
+        .expect("the same box and fulfillment in another scope");
+    assert_eq!(
+        store.shipment_link(other_scope, 501).await.expect("read"),
+        Some(elsewhere)
+    );
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(retracked)
+    );
+    assert_eq!(
+        store
+            .count_shipment_links(other_scope)
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 4);
+
+    // A link to a credential that does not exist is refused.
+    let ghost = SystemPair {
+        shopify_credential_id: scope.shopify_credential_id.max(other_shop.id) + 1000,
+        ..scope
+    };
+    assert_conflict(store.save_shipment_link(&shipment(ghost, 1, "1")).await);
+
+    // The links belong to the pair of systems: deleting a configuration keeps them.
+    let shipments = shipments_configuration(store, "Shipments").await;
+    assert!(
+        store
+            .delete_integration(shipments.id)
+            .await
+            .expect("delete")
+    );
+    assert_eq!(store.count_shipment_links(scope).await.expect("count"), 4);
+}
+
+async fn status_marks_are_read_in_bulk_and_keep_their_tag(db: Db) {
+    let store = db.store.as_ref();
+    let scope = system_pair(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let other_scope = SystemPair {
+        shopify_credential_id: other_shop.id,
+        ..scope
+    };
+    let tagged = mark(scope, "10", Some(at(0)), &[]);
+    let noted = mark(
+        scope,
+        "9",
+        None,
+        &["Lot L-1: 2 × SKU-A", "Serial \"S/N 7\", ünïcode"],
+    );
+    for mark in [&tagged, &noted, &mark(other_scope, "11", Some(at(1)), &[])] {
+        store.save_status_mark(mark).await.expect("save");
+    }
+    assert_eq!(
+        store
+            .status_mark(scope, "gid://shopify/Order/9")
+            .await
+            .expect("read"),
+        Some(noted.clone())
+    );
+    assert_eq!(
+        store
+            .status_mark(scope, "gid://shopify/Order/11")
+            .await
+            .expect("read"),
+        None,
+        "a mark of another scope"
+    );
+
+    // Many at once: only those that have a mark, sorted by id (bytewise: …/10 before …/9).
+    let mut ids: Vec<String> = (1..=1500)
+        .rev()
+        .map(|n| format!("gid://shopify/Order/{n}"))
+        .collect();
+    ids.push("gid://shopify/Order/9".into());
+    assert_eq!(
+        store.status_marks(scope, &ids).await.expect("marks"),
+        [tagged.clone(), noted.clone()]
+    );
+    assert_eq!(
+        store
+            .status_marks(scope, &["gid://shopify/Order/9".to_string()])
+            .await
+            .expect("marks"),
+        std::slice::from_ref(&noted)
+    );
+    assert!(
+        store
+            .status_marks(scope, &[])
+            .await
+            .expect("marks")
+            .is_empty()
+    );
+
+    // Saving again replaces the note lines, but a tag once added stays as it was: neither
+    // cleared nor moved.
+    let appended = StatusMark {
+        tagged_at: None,
+        note_lines: vec!["Serial S-2".into()],
+        updated_at: at(30),
+        ..tagged.clone()
+    };
+    store.save_status_mark(&appended).await.expect("save");
+    let expected = StatusMark {
+        tagged_at: Some(at(0)),
+        ..appended.clone()
+    };
+    assert_eq!(
+        store
+            .status_mark(scope, &tagged.shopify_order_id)
+            .await
+            .expect("read"),
+        Some(expected.clone())
+    );
+    store
+        .save_status_mark(&StatusMark {
+            tagged_at: Some(at(90)),
+            ..appended.clone()
+        })
+        .await
+        .expect("save");
+    assert_eq!(
+        store
+            .status_mark(scope, &tagged.shopify_order_id)
+            .await
+            .expect("read"),
+        Some(expected)
+    );
+    // An order marked for its note first is tagged later.
+    let now_tagged = StatusMark {
+        tagged_at: Some(at(45)),
+        updated_at: at(45),
+        ..noted.clone()
+    };
+    store.save_status_mark(&now_tagged).await.expect("save");
+    assert_eq!(
+        store
+            .status_mark(scope, &noted.shopify_order_id)
+            .await
+            .expect("read"),
+        Some(now_tagged)
+    );
+
+    // A mark of a credential that does not exist is refused; the marks outlive a configuration.
+    let ghost = SystemPair {
+        pulpo_credential_id: scope.pulpo_credential_id.max(other_shop.id) + 1000,
+        ..scope
+    };
+    assert_conflict(store.save_status_mark(&mark(ghost, "1", None, &[])).await);
+    let shipments = shipments_configuration(store, "Status updates").await;
+    assert!(
+        store
+            .delete_integration(shipments.id)
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        store.status_marks(scope, &ids).await.expect("marks").len(),
+        2
+    );
+}
+
+async fn held_shipment_links_and_status_marks_land_with_the_cursor_or_not_at_all(db: Db) {
+    let store = db.store.as_ref();
+    let shipments = shipments_configuration(store, "Shipments").await;
+    let scope = system_pair(store).await;
+    enqueue(store, manual(&shipments, at(-10))).await;
+    let run = claim(store, "worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "worker");
+
+    // The intent, the tag and the cursor in one call: all of them land.
+    let intent = shipment(scope, 501, "1001");
+    let tagged = mark(scope, "1001", Some(at(5)), &["Lot L-1: 1 × SKU-A"]);
+    store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::ShipmentLink(intent.clone()),
+                HeldWrite::StatusMark(tagged.clone()),
+                HeldWrite::Cursor {
+                    integration_id: shipments.id,
+                    at: at(5),
+                },
+            ],
+        )
+        .await
+        .expect("writes while held");
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(intent.clone())
+    );
+    assert_eq!(
+        store
+            .status_mark(scope, &tagged.shopify_order_id)
+            .await
+            .expect("read"),
+        Some(tagged.clone())
+    );
+    assert_eq!(
+        store.cursor(shipments.id).await.expect("cursor"),
+        Some(at(5))
+    );
+
+    // One refused write (a mark for a credential that does not exist) takes the others along.
+    let orphan = mark(
+        SystemPair {
+            shopify_credential_id: 999_999,
+            pulpo_credential_id: 999_999,
+        },
+        "2001",
+        None,
+        &[],
+    );
+    let completed = shipped(scope, 501, "1001", "9001");
+    let result = store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::Cursor {
+                    integration_id: shipments.id,
+                    at: at(10),
+                },
+                HeldWrite::ShipmentLink(completed.clone()),
+                HeldWrite::StatusMark(orphan),
+                HeldWrite::ShipmentLink(shipment(scope, 502, "1001")),
+            ],
+        )
+        .await;
+    assert_conflict(result);
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(intent.clone()),
+        "still the intent"
+    );
+    assert_eq!(store.shipment_link(scope, 502).await.expect("read"), None);
+    assert_eq!(
+        store.cursor(shipments.id).await.expect("cursor"),
+        Some(at(5))
+    );
+    store
+        .write_held(&held, &[HeldWrite::ShipmentLink(completed.clone())])
+        .await
+        .expect("a write after a refused one");
+
+    // Once the lease is lost, nothing of the run's writes lands.
+    store
+        .reap_expired_runs(&reap(at(31), 3))
+        .await
+        .expect("reap");
+    let late_mark = mark(scope, "1002", Some(at(40)), &[]);
+    match store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::ShipmentLink(shipment(scope, 503, "1002")),
+                HeldWrite::ShipmentLink(ShipmentLink {
+                    tracking: "UPS|late|".into(),
+                    ..completed.clone()
+                }),
+                HeldWrite::StatusMark(late_mark.clone()),
+                HeldWrite::Cursor {
+                    integration_id: shipments.id,
+                    at: at(40),
+                },
+            ],
+        )
+        .await
+    {
+        Err(StoreError::LeaseLost { run_id }) => assert_eq!(run_id, run.id),
+        other => panic!("expected the lease to be lost, got {other:?}"),
+    }
+    assert_eq!(store.shipment_link(scope, 503).await.expect("read"), None);
+    assert_eq!(
+        store.shipment_link(scope, 501).await.expect("read"),
+        Some(completed)
+    );
+    assert_eq!(
+        store
+            .status_mark(scope, &late_mark.shopify_order_id)
+            .await
+            .expect("read"),
+        None
+    );
+    assert_eq!(
+        store.cursor(shipments.id).await.expect("cursor"),
+        Some(at(5))
+    );
+}
+
+async fn credentials_with_shipment_links_or_status_marks_cannot_be_deleted(db: Db) {
+    let store = db.store.as_ref();
+    let (shop, wms) = systems(store).await;
+
+    // A PULPO instance whose boxes were shipped stays.
+    let shipping_wms = store
+        .save_credential(pulpo("shipping wms", "pulpo-shipping"))
+        .await
+        .expect("credential");
+    let shipping = SystemPair {
+        shopify_credential_id: shop.id,
+        pulpo_credential_id: shipping_wms.id,
+    };
+    store
+        .save_shipment_link(&shipment(shipping, 501, "1001"))
+        .await
+        .expect("link");
+    assert_conflict(store.delete_credential(shipping_wms.id).await);
+    assert!(
+        store
+            .credential(shipping_wms.id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+
+    // A Shopify store whose orders were marked stays.
+    let marked_shop = store
+        .save_credential(shopify("marked shop", "shpat_marked"))
+        .await
+        .expect("credential");
+    let marked = SystemPair {
+        shopify_credential_id: marked_shop.id,
+        pulpo_credential_id: wms.id,
+    };
+    store
+        .save_status_mark(&mark(marked, "1001", Some(at(0)), &[]))
+        .await
+        .expect("mark");
+    assert_conflict(store.delete_credential(marked_shop.id).await);
+    assert!(
+        store
+            .credential(marked_shop.id)
+            .await
+            .expect("read")
+            .is_some()
+    );
+
+    // A credential without links or marks still goes.
+    let unused = store
+        .save_credential(pulpo("unused wms", "pulpo-unused"))
+        .await
+        .expect("credential");
+    assert!(store.delete_credential(unused.id).await.expect("delete"));
 }

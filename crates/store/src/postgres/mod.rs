@@ -29,6 +29,8 @@ mod integrations;
 mod logs;
 mod runs;
 mod sales_orders;
+mod shipments;
+mod status_updates;
 
 use std::str::FromStr;
 use std::sync::Arc;

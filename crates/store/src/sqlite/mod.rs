@@ -11,6 +11,8 @@ mod integrations;
 mod logs;
 mod runs;
 mod sales_orders;
+mod shipments;
+mod status_updates;
 
 use std::str::FromStr;
 use std::time::Duration;

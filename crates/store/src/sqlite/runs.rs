@@ -13,6 +13,8 @@ use super::attention::{delete_flag, write_flag};
 use super::integrations::write_cursor;
 use super::logs::insert_logs;
 use super::sales_orders::write_order_link;
+use super::shipments::write_shipment_link;
+use super::status_updates::write_status_mark;
 use super::{HELD, SqliteStore};
 use crate::rows::{RUN_COLUMNS, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
 use crate::{
@@ -337,6 +339,8 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &HeldWrite) -> Result<(
     match write {
         HeldWrite::Cursor { integration_id, at } => write_cursor(conn, *integration_id, *at).await,
         HeldWrite::OrderLink(link) => write_order_link(conn, link).await,
+        HeldWrite::ShipmentLink(link) => write_shipment_link(conn, link).await,
+        HeldWrite::StatusMark(mark) => write_status_mark(conn, mark).await,
         HeldWrite::Flag(attention) => write_flag(conn, attention).await,
         HeldWrite::ClearFlag(key) => delete_flag(conn, key).await,
     }
