@@ -1518,8 +1518,10 @@ async fn every_served_field_resolves() {
         json!([])
     );
     let (variant, item, _) = h.shop.variants[0].clone();
+    let fulfillment = fulfilled["data"]["fulfillmentCreate"]["fulfillment"]["id"].clone();
     let roots = [
         ("orders(first: 2)", "OrderConnection"),
+        (&*format!("fulfillment(id: {fulfillment})"), "Fulfillment"),
         (&*format!("order(id: \"{}\")", h.order_gid(0)), "Order"),
         (
             &*format!("fulfillmentOrder(id: \"{}\")", h.fulfillment_order_gid(1)),

@@ -22,8 +22,8 @@ CONNECTIONS = [
 ]
 
 SERVED = {
-    "QueryRoot": "fulfillmentOrder fulfillmentOrders inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
-    "Mutation": "fulfillmentCreate inventoryActivate inventorySetQuantities orderCancel orderUpdate tagsAdd",
+    "QueryRoot": "fulfillment fulfillmentOrder fulfillmentOrders inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
+    "Mutation": "fulfillmentCreate fulfillmentTrackingInfoUpdate inventoryActivate inventorySetQuantities orderCancel orderUpdate tagsAdd",
     "Order": "billingAddress cancelReason cancelledAt closed closedAt confirmed createdAt currencyCode "
              "currentSubtotalPriceSet currentTotalPriceSet customer displayFinancialStatus displayFulfillmentStatus "
              "email fulfillable fulfillmentOrders fulfillments id legacyResourceId lineItems name note number phone "
@@ -65,6 +65,7 @@ SERVED = {
     "InventoryChange": "*",
     "InventorySetQuantitiesUserError": "*",
     "FulfillmentCreatePayload": "*",
+    "FulfillmentTrackingInfoUpdatePayload": "*",
     "TagsAddPayload": "*",
     "OrderUpdatePayload": "*",
     "OrderCancelPayload": "job orderCancelUserErrors userErrors",

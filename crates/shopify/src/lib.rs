@@ -4,10 +4,12 @@
 //! reports in `extensions.cost.throttleStatus`, so a steady sync is never throttled; `THROTTLED`
 //! answers wait exactly as long as the bucket needs; 5xx, 429, timeouts and dropped connections
 //! are retried with backoff and jitter. The GraphQL documents live in [`queries`], and a test
-//! validates each one against Shopify's real schema; the stock documents live in [`inventory`].
+//! validates each one against Shopify's real schema; the stock documents live in [`inventory`],
+//! the shipment and status update ones in [`fulfillments`].
 
 mod client;
 mod error;
+pub mod fulfillments;
 pub mod inventory;
 pub mod queries;
 

@@ -76,7 +76,7 @@ pub const LOCATIONS: &str = "query Locations($first: Int!) {
 }";
 
 /// Every document the client can send, for the schema validation test.
-pub const ALL_DOCUMENTS: [(&str, &str); 8] = [
+pub const ALL_DOCUMENTS: [(&str, &str); 15] = [
     ("OrdersUpdatedSince", ORDERS_UPDATED_SINCE),
     ("OrderById", ORDER_BY_ID),
     ("Locations", LOCATIONS),
@@ -88,6 +88,22 @@ pub const ALL_DOCUMENTS: [(&str, &str); 8] = [
     ),
     ("SetAvailable", crate::inventory::SET_AVAILABLE),
     ("Activate", crate::inventory::ACTIVATE),
+    (
+        "OrderFulfillmentState",
+        crate::fulfillments::ORDER_FULFILLMENT_STATE,
+    ),
+    (
+        "FulfillmentOrderLines",
+        crate::fulfillments::FULFILLMENT_ORDER_LINES,
+    ),
+    ("FulfillmentLines", crate::fulfillments::FULFILLMENT_LINES),
+    ("FulfillmentCreate", crate::fulfillments::FULFILLMENT_CREATE),
+    (
+        "FulfillmentTrackingUpdate",
+        crate::fulfillments::FULFILLMENT_TRACKING_UPDATE,
+    ),
+    ("TagsAdd", crate::fulfillments::TAGS_ADD),
+    ("OrderNoteUpdate", crate::fulfillments::ORDER_NOTE_UPDATE),
 ];
 
 /// One page of orders. Orders that could not be read are reported, not dropped.

@@ -3,6 +3,10 @@
 //! inventory items, stock and unstock them and change their `available` the way another app
 //! would; read the shop, and tune faults and the search index lag at runtime.
 //!
+//! Fulfillment orders can be fulfilled by hand (all or some lines, with tracking), closed,
+//! cancelled, put on hold, released and moved, and a tag removed, the way a merchant does in the
+//! Shopify admin; the note changes with `PATCH /sandbox/orders/{id}` `{"note": …}`.
+//!
 //! Orders are read and written in Shopify's REST shape ([`super::rest`]); order answers also
 //! carry the order's `fulfillment_orders` (REST `FulfillmentOrder` shape), which Shopify's order
 //! payload does not have, so tests can find fulfillment order ids. Errors are
@@ -24,6 +28,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::graphql::mutations;
 use super::model::{
     CancelReason, FinancialStatus, FulfillmentOrder, FulfillmentOrderLineItem,
     FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, InventoryQuantities,
@@ -47,8 +52,20 @@ pub fn routes() -> Router<ShopifyState> {
         .route("/sandbox/orders/{id}", get(get_order).patch(patch_order))
         .route("/sandbox/orders/{id}/cancel", post(cancel_order))
         .route(
+            "/sandbox/orders/{id}/tags/{tag}",
+            axum::routing::delete(remove_tag),
+        )
+        .route(
             "/sandbox/fulfillment_orders/{id}/move",
             post(move_fulfillment_order),
+        )
+        .route(
+            "/sandbox/fulfillment_orders/{id}/fulfill",
+            post(fulfill_fulfillment_order),
+        )
+        .route(
+            "/sandbox/fulfillment_orders/{id}/{action}",
+            post(change_fulfillment_order_status),
         )
         .route(
             "/sandbox/faults",
@@ -838,6 +855,220 @@ fn move_lines_of(
     order.fulfillment_orders.push(moved);
     order.refresh_fulfillment_status();
     Ok(moved_id)
+}
+
+/// The order holding fulfillment order `fo_id`.
+fn order_of_fulfillment_order(state: &ShopifyState, fo_id: u64) -> Result<u64, ControlError> {
+    state
+        .shop()
+        .orders
+        .values()
+        .find(|o| o.fulfillment_orders.iter().any(|fo| fo.id == fo_id))
+        .map(|o| o.id)
+        .ok_or_else(|| ControlError::NotFound(format!("no fulfillment order {fo_id}")))
+}
+
+/// The keys of `FulfillmentTrackingInput`, which the `tracking` of a fulfilment by hand takes.
+const TRACKING_KEYS: [&str; 5] = ["company", "number", "numbers", "url", "urls"];
+
+/// `POST /sandbox/fulfillment_orders/{id}/fulfill` with optionally
+/// `"line_items": [{"id": <fulfillment order line id>, "quantity": q}]` (default: every unit
+/// still to fulfil) and `"tracking": {"company", "number", "url"}` (or `numbers`, `urls`): the
+/// merchant marks items fulfilled in the admin. Same rules and refusals (422, with Shopify's
+/// `fulfillmentCreate` message) as the mutation; the committed units leave `on_hand`. Answers 201
+/// `{"fulfillment_id", "admin_graphql_api_id", "order"}`; webhook `orders/updated`.
+async fn fulfill_fulfillment_order(
+    State(state): State<ShopifyState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Answer {
+    let fo_id = path_id(&id, "FulfillmentOrder", "fulfillment order")?;
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let mut lines = Vec::new();
+    for (i, value) in fields
+        .array("line_items")
+        .map_err(ControlError::Invalid)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let l = Fields::new(value, &format!("line_items[{i}]")).map_err(ControlError::Invalid)?;
+        let line_id = l
+            .id("id")
+            .map_err(ControlError::Invalid)?
+            .ok_or_else(|| ControlError::Invalid(format!("{} is required", l.field("id"))))?;
+        let quantity = l
+            .positive_integer("quantity")
+            .map_err(ControlError::Invalid)?
+            .ok_or_else(|| {
+                ControlError::Invalid(format!(
+                    "{} must be a positive integer",
+                    l.field("quantity")
+                ))
+            })?;
+        lines.push((line_id, quantity));
+    }
+    let tracking = match fields.object("tracking").map_err(ControlError::Invalid)? {
+        None => Vec::new(),
+        Some(t) => {
+            if let Some(unknown) = t.keys().find(|k| !TRACKING_KEYS.contains(&k.as_str())) {
+                return Err(ControlError::Invalid(format!(
+                    "tracking.{unknown} is not a tracking field (known: {})",
+                    TRACKING_KEYS.join(", ")
+                )));
+            }
+            mutations::tracking_infos(fields.get("tracking"))
+        }
+    };
+    let request = mutations::FulfillmentRequest {
+        fulfillment_order_id: fo_id,
+        lines: (!lines.is_empty()).then_some(lines),
+    };
+    let order_id = order_of_fulfillment_order(&state, fo_id)?;
+    let now = Utc::now().trunc_subsecs(0);
+    let fulfillment_id = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+        mutations::apply_fulfillment(shop, id, std::slice::from_ref(&request), tracking, now)
+            .map_err(|e| ControlError::Invalid(e.message))
+    })?;
+    let shop = state.shop();
+    let order = shop
+        .orders
+        .get(&order_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no order {order_id}")))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "fulfillment_id": fulfillment_id,
+            "admin_graphql_api_id": gid("Fulfillment", fulfillment_id),
+            "order": order_json(order, &shop),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /sandbox/fulfillment_orders/{id}/{action}` with `action` one of `close`, `cancel`,
+/// `hold`, `release_hold` (no body): what a merchant (or an order edit) does to a fulfillment
+/// order in the admin. `close` → `CLOSED` and `cancel` → `CANCELLED` from any unfinished state,
+/// releasing the units still committed back to `available`; `hold` puts an `OPEN` or
+/// `IN_PROGRESS` one `ON_HOLD` (the order shows `ON_HOLD` while nothing is fulfilled and every
+/// unfinished fulfillment order is held), `release_hold` returns it to `OPEN`, or `IN_PROGRESS`
+/// when part of it was fulfilled. 422 for a fulfillment order in another state. Answers
+/// `{"fulfillment_order"}`; webhook `orders/updated`.
+async fn change_fulfillment_order_status(
+    State(state): State<ShopifyState>,
+    Path((id, action)): Path<(String, String)>,
+) -> Answer {
+    let fo_id = path_id(&id, "FulfillmentOrder", "fulfillment order")?;
+    let action = match action.as_str() {
+        "close" | "cancel" | "hold" | "release_hold" => action,
+        other => {
+            return Err(ControlError::NotFound(format!(
+                "no fulfillment order action {other:?} (close, cancel, hold, release_hold, fulfill, move)"
+            )));
+        }
+    };
+    let order_id = order_of_fulfillment_order(&state, fo_id)?;
+    let now = Utc::now().trunc_subsecs(0);
+    state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+        let order = shop
+            .orders
+            .get_mut(&id)
+            .ok_or_else(|| ControlError::NotFound(format!("no order {id}")))?;
+        set_fulfillment_order_status(order, fo_id, &action, now)
+    })?;
+    let shop = state.shop();
+    let order = shop
+        .orders
+        .get(&order_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no order {order_id}")))?;
+    let fo = order
+        .fulfillment_orders
+        .iter()
+        .find(|fo| fo.id == fo_id)
+        .map_or(Value::Null, |fo| {
+            rest::fulfillment_order_to_rest(order, fo, &shop)
+        });
+    Ok(Json(json!({"fulfillment_order": fo})).into_response())
+}
+
+fn set_fulfillment_order_status(
+    order: &mut Order,
+    fo_id: u64,
+    action: &str,
+    now: DateTime<Utc>,
+) -> Result<(), ControlError> {
+    let fo = order
+        .fulfillment_orders
+        .iter_mut()
+        .find(|fo| fo.id == fo_id)
+        .ok_or_else(|| ControlError::NotFound(format!("no fulfillment order {fo_id}")))?;
+    let refuse = |status: FulfillmentOrderStatus| {
+        ControlError::Invalid(format!(
+            "fulfillment order {fo_id} is {} and cannot be {}",
+            status.graphql().to_ascii_lowercase(),
+            match action {
+                "close" => "closed",
+                "cancel" => "cancelled",
+                "hold" => "put on hold",
+                _ => "released from a hold",
+            }
+        ))
+    };
+    let partly_fulfilled = fo
+        .line_items
+        .iter()
+        .any(|l| l.remaining_quantity < l.total_quantity);
+    fo.status = match (action, fo.status) {
+        ("close", s) if is_unfinished(s) => FulfillmentOrderStatus::Closed,
+        ("cancel", s) if is_unfinished(s) => FulfillmentOrderStatus::Cancelled,
+        ("hold", FulfillmentOrderStatus::Open | FulfillmentOrderStatus::InProgress) => {
+            FulfillmentOrderStatus::OnHold
+        }
+        ("release_hold", FulfillmentOrderStatus::OnHold) if partly_fulfilled => {
+            FulfillmentOrderStatus::InProgress
+        }
+        ("release_hold", FulfillmentOrderStatus::OnHold) => FulfillmentOrderStatus::Open,
+        (_, s) => return Err(refuse(s)),
+    };
+    fo.updated_at = now;
+    let all_held = order
+        .fulfillment_orders
+        .iter()
+        .filter(|fo| is_unfinished(fo.status))
+        .all(|fo| fo.status == FulfillmentOrderStatus::OnHold);
+    if action == "hold" && all_held {
+        order.fulfillment_status = FulfillmentStatus::OnHold;
+    } else if order.fulfillment_status == FulfillmentStatus::OnHold && !all_held {
+        order.fulfillment_status = FulfillmentStatus::Unfulfilled;
+    }
+    order.refresh_fulfillment_status();
+    Ok(())
+}
+
+/// `DELETE /sandbox/orders/{id}/tags/{tag}` (the tag URL-encoded): the merchant removes a tag.
+/// Removing a tag the order does not carry changes nothing (like Shopify's `tagsRemove`).
+/// Answers the order; webhook `orders/updated` when a tag went.
+async fn remove_tag(
+    State(state): State<ShopifyState>,
+    Path((id, tag)): Path<(String, String)>,
+) -> Answer {
+    let id = path_id(&id, "Order", "order")?;
+    let carried = state
+        .shop()
+        .orders
+        .get(&id)
+        .map(|o| o.tags.contains(&tag))
+        .ok_or_else(|| ControlError::NotFound(format!("no order {id}")))?;
+    if carried {
+        state.change_order(id, &[Topic::OrdersUpdated], |shop, id| {
+            if let Some(order) = shop.orders.get_mut(&id) {
+                order.tags.remove(&tag);
+            }
+            Ok::<(), ControlError>(())
+        })?;
+    }
+    read_order(&state, id)
 }
 
 /// `GET /sandbox/stats`.

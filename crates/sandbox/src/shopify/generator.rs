@@ -803,6 +803,7 @@ impl OrderGenerator {
                     }],
                     lines: fulfillment_lines,
                     created_at: at,
+                    updated_at: at,
                 });
                 fo.updated_at = at;
             }

@@ -415,6 +415,8 @@ pub struct Fulfillment {
     pub tracking: Vec<TrackingInfo>,
     pub lines: Vec<FulfillmentLine>,
     pub created_at: DateTime<Utc>,
+    /// Moves with tracking changes (`fulfillmentTrackingInfoUpdate`).
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

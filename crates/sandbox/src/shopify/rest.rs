@@ -385,7 +385,7 @@ fn fulfillment_to_rest(order: &Order, index: usize, fulfillment: &Fulfillment) -
         "tracking_numbers": numbers,
         "tracking_url": urls.first(),
         "tracking_urls": urls,
-        "updated_at": timestamp(fulfillment.created_at),
+        "updated_at": timestamp(fulfillment.updated_at),
         "line_items": lines,
     })
 }
@@ -1002,6 +1002,10 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
             tracking,
             lines,
             created_at: f.timestamp("created_at")?.unwrap_or(updated_at),
+            updated_at: f
+                .timestamp("updated_at")?
+                .or(f.timestamp("created_at")?)
+                .unwrap_or(updated_at),
         });
     }
     if fulfillments.is_empty() {
@@ -1067,6 +1071,7 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
                 tracking: Vec::new(),
                 lines,
                 created_at: updated_at,
+                updated_at,
             });
         }
     }

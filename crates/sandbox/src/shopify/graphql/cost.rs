@@ -5,8 +5,9 @@
 //!   one object;
 //! - a connection costs `2 + m(first|last) × (cost of one node)`, where `m(n)` counts the
 //!   Fibonacci numbers in `[2, n]` (at least 1); nested connections multiply;
-//! - root `*Count` fields 10; each mutation field 10 plus its payload's selection, where the
-//!   payload and the objects directly under it are free;
+//! - root `*Count` fields 10; each mutation field 10 (`fulfillmentTrackingInfoUpdate` 50, as
+//!   recorded) plus its payload's selection, where the payload and the objects directly under it
+//!   are free;
 //! - every query costs at least 1.
 //!
 //! The requested cost is computed here from the document; the actual cost applies the same
@@ -22,8 +23,21 @@ use super::validate::literal_to_json;
 
 /// Shopify's single-query limit.
 pub const MAX_COST: u64 = 1000;
-/// What each mutation field costs before its payload.
+/// What a mutation field costs before its payload, unless [`mutation_field_cost`] says otherwise.
 pub const MUTATION_FIELD: u64 = 10;
+/// What `fulfillmentTrackingInfoUpdate` costs before its payload: recorded 51 requested and
+/// actual for a payload that costs 1 under the fitted rules (draft-proxy
+/// `2026-04/orders/fulfillment-state-preconditions.json`), where `fulfillmentCreate` with the
+/// same payload cost 11.
+pub const TRACKING_UPDATE_FIELD: u64 = 50;
+
+/// What mutation field `name` costs before its payload.
+pub fn mutation_field_cost(name: &str) -> u64 {
+    match name {
+        "fulfillmentTrackingInfoUpdate" => TRACKING_UPDATE_FIELD,
+        _ => MUTATION_FIELD,
+    }
+}
 /// What a root `*Count` field costs.
 pub const ROOT_COUNT: u64 = 10;
 /// Largest page a connection serves.
@@ -92,7 +106,7 @@ pub fn requested_cost(
             };
             let target = def.ty.name();
             if root == MUTATION_ROOT {
-                MUTATION_FIELD + calc.selection(target, &c.sub_selections(), 2)
+                mutation_field_cost(&field.name) + calc.selection(target, &c.sub_selections(), 2)
             } else if is_root_count(root, &field.name, target) {
                 ROOT_COUNT
             } else {
@@ -272,6 +286,20 @@ mod tests {
                    userErrors { field message code } } }"
             ),
             13
+        );
+        // Recorded: fulfillmentCreate 11 and fulfillmentTrackingInfoUpdate 51 with this payload.
+        let payload = "fulfillment { id status displayStatus trackingInfo { number url company } } userErrors { field message }";
+        assert_eq!(
+            cost_of(&format!(
+                "mutation {{ fulfillmentCreate(fulfillment: {{lineItemsByFulfillmentOrder: []}}) {{ {payload} }} }}"
+            )),
+            11
+        );
+        assert_eq!(
+            cost_of(&format!(
+                "mutation {{ fulfillmentTrackingInfoUpdate(fulfillmentId: \"x\", trackingInfoInput: {{}}) {{ {payload} }} }}"
+            )),
+            51
         );
         assert_eq!(cost_of("{ ordersCount { count } }"), 10);
         assert_eq!(cost_of("{ __typename }"), 1);

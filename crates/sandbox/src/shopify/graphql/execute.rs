@@ -13,7 +13,7 @@ use graphql_parser::Pos;
 use graphql_parser::query::{Field, SelectionSet};
 use serde_json::{Map, Value, json};
 
-use super::cost::{self, MUTATION_FIELD, ROOT_COUNT};
+use super::cost::{self, ROOT_COUNT, mutation_field_cost};
 use super::errors::FieldError;
 use super::mutations;
 use super::resolve::{self, Obj, Out};
@@ -110,7 +110,7 @@ impl<'d> Executor<'d> {
         let mut cost = 0;
         for collected in &fields {
             let field = collected.first();
-            cost += MUTATION_FIELD;
+            cost += mutation_field_cost(&field.name);
             if field.name == "__typename" {
                 data.insert(collected.key.clone(), json!(MUTATION_ROOT));
                 continue;

@@ -15,7 +15,7 @@ mod connection;
 mod cost;
 mod errors;
 mod execute;
-mod mutations;
+pub(crate) mod mutations;
 mod query_string;
 mod resolve;
 pub mod schema;

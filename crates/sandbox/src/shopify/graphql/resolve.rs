@@ -415,6 +415,10 @@ fn query_root<'s>(
                 exact: count <= limit,
             })
         }
+        "fulfillment" => id_arg
+            .and_then(|id| parse_gid(id, "Fulfillment"))
+            .and_then(|id| find_fulfillment(shop, id))
+            .map_or(Out::Null, |(o, f)| obj(Obj::Fulfillment(o, f))),
         "fulfillmentOrder" => id_arg
             .and_then(|id| parse_gid(id, "FulfillmentOrder"))
             .and_then(|id| find_fulfillment_order(shop, id))
@@ -546,6 +550,12 @@ pub fn find_fulfillment_order(shop: &Shop, id: u64) -> Option<(&Order, &Fulfillm
             .find(|fo| fo.id == id)
             .map(|fo| (o, fo))
     })
+}
+
+fn find_fulfillment(shop: &Shop, id: u64) -> Option<(&Order, &Fulfillment)> {
+    shop.orders
+        .values()
+        .find_map(|o| o.fulfillments.iter().find(|f| f.id == id).map(|f| (o, f)))
 }
 
 /// `fulfillmentOrders(query:, includeClosed:, sortKey:)`: every order's fulfillment orders,
@@ -992,7 +1002,8 @@ fn fulfillment_field<'s>(
         }
         "status" => leaf("SUCCESS"),
         "displayStatus" => leaf("FULFILLED"),
-        "createdAt" | "updatedAt" => leaf(datetime(fulfillment.created_at)),
+        "createdAt" => leaf(datetime(fulfillment.created_at)),
+        "updatedAt" => leaf(datetime(fulfillment.updated_at)),
         "requiresShipping" => leaf(true),
         "totalQuantity" => leaf(fulfillment.lines.iter().map(|l| l.quantity).sum::<i64>()),
         "order" => obj(Obj::Order(order)),
@@ -1166,6 +1177,10 @@ fn payload_field<'s>(
             Payload::FulfillmentCreate {
                 fulfillment: Some((order_id, fulfillment_id)),
                 ..
+            }
+            | Payload::FulfillmentTrackingInfoUpdate {
+                fulfillment: Some((order_id, fulfillment_id)),
+                ..
             },
             _,
         ) => shop
@@ -1178,7 +1193,9 @@ fn payload_field<'s>(
                     .map(|f| obj(Obj::Fulfillment(o, f)))
             })
             .unwrap_or(Out::Null),
-        (Payload::FulfillmentCreate { .. }, _) => Out::Null,
+        (Payload::FulfillmentCreate { .. } | Payload::FulfillmentTrackingInfoUpdate { .. }, _) => {
+            Out::Null
+        }
         (Payload::TagsAdd { node, .. }, _) => order(*node),
         (Payload::OrderUpdate { order: id, .. }, _) => order(*id),
         (Payload::OrderCancel { job, .. }, _) => job

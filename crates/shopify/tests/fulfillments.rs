@@ -1,0 +1,477 @@
+//! The shipment and status update calls of the client against the Shopify sandbox over real
+//! HTTP: reading an order's fulfilment state (paged past 100 lines), one fulfillment per box with
+//! tracking, refusals as user errors, tracking updates, tags and notes, and retries through 5xx
+//! and throttling.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers fail the test by panicking, like the tests themselves"
+)]
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tentacle_domain::order::{FulfillmentOrderStatus, FulfillmentStatus as DisplayStatus};
+use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_shopify::fulfillments::{
+    FulfillmentLine, FulfillmentStatus, NewFulfillment, Tracking, UserError,
+};
+use tentacle_shopify::{ClientOptions, ShopifyClient, ShopifyCredentials};
+
+const TOKEN: &str = "shpat_fulfillments";
+
+struct Shop {
+    sandbox: ShopifySandbox,
+    http: reqwest::Client,
+    madrid: u64,
+}
+
+/// An order as the control API created it.
+struct Order {
+    gid: String,
+    fo_gid: String,
+    fo_id: u64,
+    /// Fulfillment order line item GIDs and line item GIDs, in line order.
+    fo_lines: Vec<String>,
+    lines: Vec<String>,
+}
+
+impl Shop {
+    async fn start(bucket: f64, restore_rate: f64) -> Shop {
+        let sandbox = ShopifySandbox::start(ShopifyConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            access_token: TOKEN.into(),
+            orders: 0,
+            bucket,
+            restore_rate,
+            ..ShopifyConfig::default()
+        })
+        .await
+        .unwrap();
+        let http = reqwest::Client::new();
+        let locations: Value = http
+            .get(format!("{}/sandbox/locations", sandbox.shop_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let madrid = locations["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == SHARED_WAREHOUSES[0])
+            .unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        Shop {
+            sandbox,
+            http,
+            madrid,
+        }
+    }
+
+    fn client(&self) -> ShopifyClient {
+        ShopifyClient::new(
+            ShopifyCredentials {
+                shop_url: self.sandbox.shop_url(),
+                access_token: SecretString::from(TOKEN),
+                api_version: "2026-10".into(),
+            },
+            ClientOptions {
+                min_backoff: Duration::from_millis(5),
+                max_backoff: Duration::from_millis(50),
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap()
+    }
+
+    async fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.sandbox.shop_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(Value::Null)
+    }
+
+    /// A paid order at Madrid with one line per quantity in `quantities`.
+    async fn order(&self, quantities: &[u32]) -> Order {
+        let lines: Vec<Value> = quantities
+            .iter()
+            .enumerate()
+            .map(|(i, q)| json!({"title": format!("Item {i}"), "quantity": q, "price": "5.00"}))
+            .collect();
+        let created = self
+            .control(
+                reqwest::Method::POST,
+                "/sandbox/orders",
+                json!({"financial_status": "paid", "location_id": self.madrid, "tags": "web", "line_items": lines}),
+            )
+            .await;
+        let id = created["id"].as_u64().unwrap();
+        let order = self
+            .control(
+                reqwest::Method::GET,
+                &format!("/sandbox/orders/{id}"),
+                Value::Null,
+            )
+            .await;
+        let fo = &order["order"]["fulfillment_orders"][0];
+        let gids = |v: &Value, kind: &str| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| format!("gid://shopify/{kind}/{}", l["id"]))
+                .collect()
+        };
+        Order {
+            gid: format!("gid://shopify/Order/{id}"),
+            fo_gid: fo["admin_graphql_api_id"].as_str().unwrap().to_string(),
+            fo_id: fo["id"].as_u64().unwrap(),
+            fo_lines: gids(&fo["line_items"], "FulfillmentOrderLineItem"),
+            lines: gids(&order["order"]["line_items"], "LineItem"),
+        }
+    }
+}
+
+fn seur(number: &str) -> Tracking {
+    Tracking {
+        company: Some("SEUR".into()),
+        number: Some(number.into()),
+        url: Some(format!("https://track.example/{number}")),
+    }
+}
+
+fn box_of(order: &Order, lines: &[(usize, u32)], tracking: Tracking) -> NewFulfillment {
+    NewFulfillment {
+        fulfillment_order_id: order.fo_gid.clone(),
+        lines: lines
+            .iter()
+            .map(|(i, q)| (order.fo_lines[*i].clone(), *q))
+            .collect(),
+        tracking,
+        notify_customer: false,
+    }
+}
+
+#[tokio::test]
+async fn boxes_become_fulfillments_and_the_state_shows_them() {
+    let shop = Shop::start(2000.0, 100.0).await;
+    let client = shop.client();
+    let order = shop.order(&[3, 1]).await;
+    let before = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        before.display_fulfillment_status,
+        DisplayStatus::Unfulfilled
+    );
+    assert_eq!(
+        before.fulfillment_orders[0].status,
+        FulfillmentOrderStatus::Open
+    );
+    assert_eq!(
+        before.fulfillment_orders[0].location_id,
+        Some(format!("gid://shopify/Location/{}", shop.madrid))
+    );
+    assert!(before.fulfillments.is_empty());
+
+    let outcome = client
+        .fulfillment_create(&box_of(&order, &[(0, 2)], seur("B1")))
+        .await
+        .unwrap();
+    assert_eq!(outcome.user_errors, vec![]);
+    let created = outcome.fulfillment.unwrap();
+    assert_eq!(created.status, FulfillmentStatus::Success);
+
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.order_id, order.gid);
+    assert_eq!(
+        state.display_fulfillment_status,
+        DisplayStatus::PartiallyFulfilled
+    );
+    let fo = &state.fulfillment_orders[0];
+    assert_eq!(fo.id, order.fo_gid);
+    assert_eq!(fo.status, FulfillmentOrderStatus::InProgress);
+    assert_eq!(
+        fo.lines
+            .iter()
+            .map(|l| (
+                l.id.as_str(),
+                l.line_item_id.as_str(),
+                l.remaining_quantity,
+                l.total_quantity
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (order.fo_lines[0].as_str(), order.lines[0].as_str(), 1, 3),
+            (order.fo_lines[1].as_str(), order.lines[1].as_str(), 1, 1),
+        ]
+    );
+    assert_eq!(state.fulfillments.len(), 1);
+    assert_eq!(state.fulfillments[0].id, created.id);
+    assert_eq!(state.fulfillments[0].tracking, vec![seur("B1")]);
+    assert_eq!(
+        state.fulfillments[0].lines,
+        vec![FulfillmentLine {
+            line_item_id: order.lines[0].clone(),
+            quantity: 2
+        }]
+    );
+    assert!(!state.more_fulfillments);
+
+    // Everything left, no tracking known yet.
+    let rest = NewFulfillment {
+        lines: Vec::new(),
+        ..box_of(&order, &[], Tracking::default())
+    };
+    let outcome = client.fulfillment_create(&rest).await.unwrap();
+    assert_eq!(outcome.user_errors, vec![]);
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.display_fulfillment_status, DisplayStatus::Fulfilled);
+    assert_eq!(
+        state.fulfillment_orders[0].status,
+        FulfillmentOrderStatus::Closed
+    );
+    assert_eq!(state.fulfillments[1].tracking, vec![]);
+
+    assert_eq!(
+        client
+            .order_fulfillment_state("gid://shopify/Order/1")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_closed_fulfillment_order_and_too_many_units_are_user_errors() {
+    let shop = Shop::start(2000.0, 100.0).await;
+    let client = shop.client();
+    let order = shop.order(&[2]).await;
+    let over = client
+        .fulfillment_create(&box_of(&order, &[(0, 3)], seur("X")))
+        .await
+        .unwrap();
+    assert_eq!(over.fulfillment, None);
+    assert_eq!(
+        over.user_errors,
+        vec![UserError {
+            field: vec!["fulfillment".into()],
+            message: "Invalid fulfillment order line item quantity requested.".into()
+        }]
+    );
+    shop.control(
+        reqwest::Method::POST,
+        &format!("/sandbox/fulfillment_orders/{}/close", order.fo_id),
+        Value::Null,
+    )
+    .await;
+    let closed = client
+        .fulfillment_create(&box_of(&order, &[(0, 1)], seur("Y")))
+        .await
+        .unwrap();
+    assert_eq!(closed.fulfillment, None);
+    assert_eq!(
+        closed.user_errors[0].message,
+        format!(
+            "Fulfillment order {} has an unfulfillable status= closed.",
+            order.fo_id
+        )
+    );
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(state.fulfillments.is_empty(), "refusals change nothing");
+}
+
+#[tokio::test]
+async fn tracking_tags_and_notes_change_in_place() {
+    let shop = Shop::start(2000.0, 100.0).await;
+    let client = shop.client();
+    let order = shop.order(&[1]).await;
+    let created = client
+        .fulfillment_create(&box_of(&order, &[(0, 1)], seur("OLD")))
+        .await
+        .unwrap()
+        .fulfillment
+        .unwrap();
+    let updated = client
+        .fulfillment_tracking_update(&created.id, &seur("NEW"), true)
+        .await
+        .unwrap();
+    assert_eq!(updated.user_errors, vec![]);
+    assert_eq!(updated.fulfillment.unwrap().id, created.id);
+    let unknown = client
+        .fulfillment_tracking_update("gid://shopify/Fulfillment/1", &seur("NEW"), false)
+        .await
+        .unwrap();
+    assert_eq!(unknown.fulfillment, None);
+    assert_eq!(
+        unknown.user_errors[0].field,
+        vec!["fulfillmentId".to_string()]
+    );
+
+    let errors = client
+        .tags_add(&order.gid, &["pulpo-imported".into(), "a-first".into()])
+        .await
+        .unwrap();
+    assert_eq!(errors, vec![]);
+    let errors = client
+        .order_note_update(&order.gid, "Lot L-7: SN-1, SN-2")
+        .await
+        .unwrap();
+    assert_eq!(errors, vec![]);
+    let too_long = client
+        .tags_add(&order.gid, &["x".repeat(41)])
+        .await
+        .unwrap();
+    assert_eq!(too_long.len(), 1);
+
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.fulfillments[0].tracking, vec![seur("NEW")]);
+    assert_eq!(state.tags, vec!["a-first", "pulpo-imported", "web"]);
+    assert_eq!(state.note.as_deref(), Some("Lot L-7: SN-1, SN-2"));
+    let missing = client
+        .order_note_update("gid://shopify/Order/1", "x")
+        .await
+        .unwrap();
+    assert_eq!(missing[0].message, "Order does not exist");
+}
+
+#[tokio::test]
+async fn more_than_a_page_of_lines_is_read_in_pages() {
+    let shop = Shop::start(100_000.0, 10_000.0).await;
+    let client = shop.client();
+    let quantities = vec![1; 130];
+    let order = shop.order(&quantities).await;
+    let outcome = client
+        .fulfillment_create(&NewFulfillment {
+            lines: Vec::new(),
+            ..box_of(&order, &[], seur("BIG"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome.user_errors, vec![]);
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    let fo_lines: Vec<&str> = state.fulfillment_orders[0]
+        .lines
+        .iter()
+        .map(|l| l.id.as_str())
+        .collect();
+    assert_eq!(
+        fo_lines,
+        order
+            .fo_lines
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    let shipped: Vec<&str> = state.fulfillments[0]
+        .lines
+        .iter()
+        .map(|l| l.line_item_id.as_str())
+        .collect();
+    assert_eq!(
+        shipped,
+        order.lines.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn reads_and_writes_go_through_5xx_and_throttling() {
+    // A bucket that pays for about one state read at a time.
+    let shop = Shop::start(150.0, 100.0).await;
+    let client = shop.client();
+    let order = shop.order(&[2]).await;
+    shop.control(
+        reqwest::Method::PUT,
+        "/sandbox/faults",
+        json!({"error_share": 0.5}),
+    )
+    .await;
+    let outcome = client
+        .fulfillment_create(&box_of(&order, &[(0, 1)], seur("R1")))
+        .await
+        .unwrap();
+    assert_eq!(outcome.user_errors, vec![]);
+    client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    shop.control(reqwest::Method::PUT, "/sandbox/faults", json!({}))
+        .await;
+    assert!(
+        client.stats().retries.load(Ordering::Relaxed) > 0,
+        "5xx were retried"
+    );
+    // Two clients of one shop share its bucket without knowing of each other: Shopify
+    // throttles one, and it waits for the bucket instead of failing.
+    let other = shop.client();
+    tokio::join!(
+        async {
+            for _ in 0..3 {
+                client
+                    .order_fulfillment_state(&order.gid)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        },
+        async {
+            for _ in 0..3 {
+                other
+                    .order_fulfillment_state(&order.gid)
+                    .await
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+    );
+    assert!(
+        shop.sandbox.stats().throttled > 0,
+        "the shared bucket ran dry"
+    );
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    // A 5xx comes before the work, so resending is safe: one box, one fulfillment.
+    assert_eq!(state.fulfillments.len(), 1);
+    assert_eq!(state.fulfillment_orders[0].lines[0].remaining_quantity, 1);
+}
