@@ -185,9 +185,9 @@ struct ProductsMade {
 async fn seed(sandboxes: &Sandboxes, items: usize, changed_share: f64) -> anyhow::Result<usize> {
     let http = reqwest::Client::new();
     let shop = sandboxes.shop_url();
-    let locations: Locations = get_json(http.get(format!("{shop}/sandbox/locations"))).await?;
+    let locations: Locations = json_answer(http.get(format!("{shop}/sandbox/locations"))).await?;
     let location = find(&locations.locations, "Shopify location")?;
-    get_json::<serde_json::Value>(
+    json_answer::<serde_json::Value>(
         http.post(format!("{shop}/sandbox/inventory_items/seed"))
             .json(&json!({
                 "count": items,
@@ -200,20 +200,20 @@ async fn seed(sandboxes: &Sandboxes, items: usize, changed_share: f64) -> anyhow
     .await?;
 
     let (api, root) = (sandboxes.pulpo_url(), sandboxes.pulpo_root());
-    let token: Token = get_json(http.post(format!("{api}/auth")).json(&json!({
+    let token: Token = json_answer(http.post(format!("{api}/auth")).json(&json!({
         "username": PULPO_USER,
         "password": PULPO_PASSWORD,
         "scope": "default",
         "grant_type": "password",
     })))
     .await?;
-    let warehouses: Warehouses = get_json(
+    let warehouses: Warehouses = json_answer(
         http.get(format!("{api}/warehouses/"))
             .bearer_auth(&token.access_token),
     )
     .await?;
     let warehouse = find(&warehouses.warehouses, "PULPO warehouse")?;
-    let made: ProductsMade = get_json(
+    let made: ProductsMade = json_answer(
         http.post(format!("{root}/sandbox/inventory/products"))
             .json(&json!({
                 "count": items,
@@ -239,7 +239,7 @@ async fn seed(sandboxes: &Sandboxes, items: usize, changed_share: f64) -> anyhow
                 available_quantity: AVAILABLE + 1 + (n % 7) as i64,
             })
             .collect();
-        get_json::<serde_json::Value>(
+        json_answer::<serde_json::Value>(
             http.put(format!("{root}/sandbox/inventory/stocks"))
                 .json(&levels),
         )
@@ -272,7 +272,9 @@ fn find(places: &[Named], what: &str) -> anyhow::Result<i64> {
         .with_context(|| format!("the sandbox has no {what} named {LOCATION:?}"))
 }
 
-async fn get_json<T: serde::de::DeserializeOwned>(
+/// Sends `request` to a sandbox and reads its JSON answer; any status but success is an error
+/// with the sandbox's own words.
+async fn json_answer<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
 ) -> anyhow::Result<T> {
     let response = request.send().await?;
