@@ -69,10 +69,10 @@ impl Default for ClientOptions {
     }
 }
 
-/// Values sent in one `to_list:` filter; keeps URLs short.
-const LIST_FILTER_VALUES: usize = 50;
-/// Records asked for per page of a list.
+/// Records asked for per page of a list, at least.
 const LIST_PAGE: usize = 100;
+/// What `&limit=…&offset=…` may take of a request line: both numbers up to 10 digits.
+const PAGING_PARAMS: usize = "&limit=&offset=".len() + 20;
 
 /// Bytes kept free on an id-list request line for the other query parameters (`state`,
 /// `updated_at=gte:<timestamp>`, `limit`, `offset`).
@@ -705,8 +705,11 @@ impl PulpoClient {
         serde_json::from_value(items).map_err(|e| PulpoError::Decode(format!("{path}: {e}")))
     }
 
-    /// Every record of a list whose `field` is one of `values`: `field=to_list:a,b,…` in chunks,
-    /// each read page by page. A value with a comma cannot be in a list and is asked for alone.
+    /// Every record of a list whose `field` is one of `values`: `field=to_list:a,b,…` in as few
+    /// requests as the request line allows ([`MAX_REQUEST_LINE`]), up to the in-flight limit at
+    /// once, each asking for a page as large as its list so one request usually answers it (and
+    /// read page by page when PULPO holds more). A value with a comma cannot be in a list and is
+    /// asked for alone. Answers come in the order of `values`.
     async fn list_matching<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -717,16 +720,34 @@ impl PulpoClient {
     ) -> Result<Vec<T>> {
         let (listable, alone): (Vec<&str>, Vec<&str>) =
             values.iter().partition(|value| !value.contains(','));
-        let mut conditions: Vec<String> = listable
-            .chunks(LIST_FILTER_VALUES)
-            .map(|chunk| format!("to_list:{}", chunk.join(",")))
+        let fixed = "GET ".len()
+            + self.base_url.len()
+            + path.len()
+            + " HTTP/1.1".len()
+            + filters
+                .iter()
+                .map(|(name, value)| name.len() + encoded_len(value) + "&=".len())
+                .sum::<usize>()
+            + field.len()
+            + encoded_len("to_list:")
+            + "&=".len()
+            + PAGING_PARAMS;
+        let budget = MAX_REQUEST_LINE.saturating_sub(fixed);
+        let mut conditions: Vec<(String, usize)> = value_batches(&listable, budget)
+            .into_iter()
+            .map(|batch| (format!("to_list:{}", batch.join(",")), batch.len()))
             .collect();
-        conditions.extend(alone.into_iter().map(str::to_string));
+        conditions.extend(alone.into_iter().map(|value| (value.to_string(), 1)));
+        let mut answers = stream::iter(conditions)
+            .map(|(condition, count)| async move {
+                let mut query = filters.to_vec();
+                query.push((field, condition));
+                self.list_all(path, key, &query, count.max(LIST_PAGE)).await
+            })
+            .buffered(self.fan_out());
         let mut items = Vec::new();
-        for condition in conditions {
-            let mut query = filters.to_vec();
-            query.push((field, condition));
-            items.extend(self.list_all(path, key, &query).await?);
+        while let Some(answer) = answers.next().await {
+            items.extend(answer?);
         }
         Ok(items)
     }
@@ -737,11 +758,12 @@ impl PulpoClient {
         path: &str,
         key: &str,
         query: &[(&str, String)],
+        limit: usize,
     ) -> Result<Vec<T>> {
         let mut items: Vec<T> = Vec::new();
         loop {
             let mut paged = query.to_vec();
-            paged.push(("limit", LIST_PAGE.to_string()));
+            paged.push(("limit", limit.to_string()));
             paged.push(("offset", items.len().to_string()));
             let answer: Value = self
                 .call::<(), _>(Method::GET, path, &paged, None, Replay::Safe)
@@ -1026,6 +1048,43 @@ fn id_batches(ids: &[i64], budget: usize) -> Vec<&[i64]> {
     batches
 }
 
+/// Splits values into consecutive batches whose `to_list:` list, percent-encoded as a query
+/// value (each comma is `%2C`), fits `budget` bytes (one value alone always makes a batch).
+fn value_batches<'v>(values: &'v [&'v str], budget: usize) -> Vec<&'v [&'v str]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (index, value) in values.iter().enumerate() {
+        let length = encoded_len(value);
+        if index > start && used + ENCODED_COMMA + length > budget {
+            batches.push(&values[start..index]);
+            start = index;
+            used = length;
+        } else {
+            used += length + if index > start { ENCODED_COMMA } else { 0 };
+        }
+    }
+    if start < values.len() {
+        batches.push(&values[start..]);
+    }
+    batches
+}
+
+/// `,` in a query value.
+const ENCODED_COMMA: usize = "%2C".len();
+
+/// Bytes of `value` as a query value (`application/x-www-form-urlencoded`, what reqwest sends):
+/// letters, digits and `*-._` as they are, a space as `+`, any other byte as `%XX`.
+fn encoded_len(value: &str) -> usize {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' | b' ' => 1,
+            _ => 3,
+        })
+        .sum()
+}
+
 /// Characters of `id` in decimal, sign included.
 fn decimal_len(id: i64) -> usize {
     let digits = id
@@ -1094,5 +1153,27 @@ mod tests {
         assert!(batches.iter().all(|b| b.len() * 7 - 1 <= 7000));
         assert_eq!(batches[0].len(), 1000);
         assert_eq!(batches.concat(), many);
+    }
+
+    #[test]
+    fn value_batches_count_values_percent_encoded() {
+        assert_eq!(encoded_len("CAM-0003-M"), 10);
+        assert_eq!(encoded_len("a b/ñ"), 3 + 3 + 6);
+        let values = ["AB", "C,D", "EF", "G"];
+        // "AB%2CC%2CD" is 12 bytes: the comma inside a value counts as encoded too.
+        assert_eq!(
+            value_batches(&values, 12),
+            [&["AB", "C,D"][..], &["EF", "G"][..]]
+        );
+        assert_eq!(
+            value_batches(&values, 1),
+            [&["AB"][..], &["C,D"], &["EF"], &["G"]]
+        );
+        let skus: Vec<String> = (1..=1000).map(|n| format!("BENCH-{n:06}")).collect();
+        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+        let batches = value_batches(&skus, 7000);
+        assert!(batches.iter().all(|b| b.len() * 15 - 3 <= 7000));
+        assert_eq!(batches[0].len(), 466);
+        assert_eq!(batches.concat(), skus);
     }
 }

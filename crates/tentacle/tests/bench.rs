@@ -1,5 +1,6 @@
-//! `tentacle bench sales-orders` runs a whole import and prints one JSON line with every figure.
-//! A measurement, not a test of speed: only the shape of the line is checked.
+//! `tentacle bench sales-orders` runs a whole import and `tentacle bench stock` a whole
+//! reconcile, each printing one JSON line with every figure. Measurements, not tests of speed:
+//! only the shape of the line is checked, and what the stock run wrote.
 
 use std::process::Command;
 
@@ -18,11 +19,36 @@ const FIELDS: [&str; 10] = [
     "cpu_s",
 ];
 
+const STOCK_FIELDS: [&str; 13] = [
+    "items",
+    "changed",
+    "wall_s",
+    "items_per_s",
+    "shopify_points",
+    "points_per_item",
+    "shopify_mutations",
+    "pulpo_requests",
+    "bound_s",
+    "efficiency",
+    "peak_rss_mb",
+    "cpu_s",
+    "catalog_compared",
+];
+
 fn bench(extra: &[&str]) -> Value {
+    bench_line(
+        &[
+            &["bench", "sales-orders", "--orders", "50"][..],
+            &["--pulpo-latency-ms", "1", "--pulpo-max-concurrency", "4"],
+            extra,
+        ]
+        .concat(),
+    )
+}
+
+fn bench_line(args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_tentacle"))
-        .args(["bench", "sales-orders", "--orders", "50"])
-        .args(["--pulpo-latency-ms", "1", "--pulpo-max-concurrency", "4"])
-        .args(extra)
+        .args(args)
         .output()
         .expect("tentacle runs");
     assert!(
@@ -51,5 +77,39 @@ fn bench_sales_orders_prints_one_json_line_with_every_figure() {
         assert!(line["run"]["created"].as_u64() > Some(0), "{line}");
         assert!(line["pulpo_requests"].as_u64() > Some(0), "{line}");
         assert_eq!(line["sandboxes"], placement);
+    }
+}
+
+#[test]
+fn bench_stock_sets_only_the_changed_share_250_per_mutation() {
+    for (share, placement) in [("0.5", "in-process"), ("0", "child-process")] {
+        let line = bench_line(&[
+            "bench",
+            "stock",
+            "--items",
+            "600",
+            "--changed-share",
+            share,
+            "--pulpo-latency-ms",
+            "1",
+            "--pulpo-max-concurrency",
+            "4",
+            "--sandboxes",
+            placement,
+        ]);
+        for field in STOCK_FIELDS {
+            assert!(line[field].is_number(), "{field} missing in {line}");
+        }
+        let changed = line["changed"].as_u64().expect("changed");
+        assert_eq!(changed, if share == "0" { 0 } else { 300 }, "{line}");
+        assert_eq!(line["shopify_mutations"], changed.div_ceil(250), "{line}");
+        assert_eq!(line["run"]["updated"], changed, "{line}");
+        assert_eq!(line["run"]["failed"], 0, "{line}");
+        let compared = line["run"]["fetched"].as_u64().expect("fetched");
+        assert_eq!(
+            compared,
+            600 + line["catalog_compared"].as_u64().expect("catalog")
+        );
+        assert!(line["pulpo_requests"].as_u64() > Some(0), "{line}");
     }
 }

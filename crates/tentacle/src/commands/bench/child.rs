@@ -9,18 +9,8 @@ use anyhow::Context;
 use tentacle_sandbox::pulpo::PulpoStatsSnapshot;
 use tentacle_sandbox::shopify::ShopifyStatsSnapshot;
 
+use super::placement::SandboxSetup;
 use super::usage::{self, Usage};
-
-/// What `tentacle sandbox` is started with.
-pub struct ChildConfig {
-    pub orders: usize,
-    pub seed: u64,
-    pub restore_rate: f64,
-    pub bucket: f64,
-    pub pulpo_latency_ms: u64,
-    pub pulpo_item_latency_ms: u64,
-    pub pulpo_max_concurrency: Option<usize>,
-}
 
 /// The running child; killed when dropped, whatever happened to the bench.
 pub struct SandboxProcess {
@@ -34,7 +24,7 @@ pub const ACCESS_TOKEN: &str = "shpat_sandbox";
 
 impl SandboxProcess {
     /// Starts `tentacle sandbox` and waits until it has printed both addresses.
-    pub async fn start(config: ChildConfig) -> anyhow::Result<SandboxProcess> {
+    pub async fn start(config: SandboxSetup) -> anyhow::Result<SandboxProcess> {
         let exe = std::env::current_exe().context("cannot find the tentacle executable")?;
         let mut command = Command::new(exe);
         command

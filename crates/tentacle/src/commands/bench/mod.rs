@@ -5,8 +5,10 @@
 
 mod child;
 mod claims;
+mod placement;
 mod sales_orders;
 mod sandboxes;
+mod stock;
 mod usage;
 
 use clap::Subcommand;
@@ -18,6 +20,9 @@ pub enum BenchCommand {
     /// One full sales orders import of a generated shop, against the bound the sandboxes'
     /// limits set.
     SalesOrders(Box<sales_orders::SalesOrdersArgs>),
+    /// One stock reconcile (PULPO → Shopify) of a seeded catalog with a share changed in
+    /// PULPO, against the bound the sandboxes' limits set.
+    Stock(Box<stock::StockArgs>),
     /// Runs claimed per second by 1, 2, 4… workers sharing one PostgreSQL database, on empty
     /// runs, and the time of one scheduler tick over all configurations.
     Claims(claims::ClaimsArgs),
@@ -27,6 +32,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Sandboxes(args) => sandboxes::run(args).await,
         BenchCommand::SalesOrders(args) => sales_orders::run(*args).await,
+        BenchCommand::Stock(args) => stock::run(*args).await,
         BenchCommand::Claims(args) => claims::run(args).await,
     }
 }

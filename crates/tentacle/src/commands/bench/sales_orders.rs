@@ -5,35 +5,24 @@
 //! initial bucket divided by the restore rate; PULPO's is the summed service time of its
 //! requests divided by its concurrency cap. `efficiency = bound / wall`.
 //!
-//! The sandboxes run in this process (the default) or, with `--sandboxes child-process`, in a
-//! `tentacle sandbox` child: they hold every order in memory, so only then are this process's
-//! peak memory and CPU time tentacle's own. The child's are reported beside them.
+//! The sandboxes run in this process or in a child ([`Placement`]).
 
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use secrecy::SecretString;
 use serde_json::json;
 use tentacle_domain::run::Trigger;
 use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_engine::{RunOptions, run_integration};
-use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox, PulpoStatsSnapshot};
+use tentacle_sandbox::pulpo::PulpoStatsSnapshot;
+use tentacle_sandbox::shopify::ShopifyStatsSnapshot;
 use tentacle_sandbox::shopify::generator::ORDER_DAYS;
-use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox, ShopifyStatsSnapshot};
 use tentacle_store::{NewCredential, NewIntegration, Store};
 
-use super::child::{ChildConfig, SandboxProcess};
+use super::placement::{Bound, Placement, SandboxSetup, Sandboxes, round};
 use super::usage;
-
-/// Where the sandboxes run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Placement {
-    /// In this process, over real HTTP.
-    InProcess,
-    /// In a `tentacle sandbox` child process, so this process's memory and CPU are tentacle's.
-    ChildProcess,
-}
 
 #[derive(Debug, Args)]
 pub struct SalesOrdersArgs {
@@ -71,7 +60,19 @@ const API_VERSION: &str = "2026-10";
 const INTEGRATION: &str = "Bench sales orders";
 
 pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
-    let sandboxes = Sandboxes::start(&args).await?;
+    let sandboxes = Sandboxes::start(
+        args.sandboxes,
+        SandboxSetup {
+            orders: args.orders,
+            seed: args.seed,
+            restore_rate: args.restore_rate,
+            bucket: args.bucket,
+            pulpo_latency_ms: args.pulpo_latency_ms,
+            pulpo_item_latency_ms: args.pulpo_item_latency_ms,
+            pulpo_max_concurrency: args.pulpo_max_concurrency,
+        },
+    )
+    .await?;
 
     // A database file, not `:memory:`: tentacle's memory is what is measured, and SQLite keeps
     // only its page cache in memory.
@@ -114,15 +115,7 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
         usage,
     };
     let mut line = figures.json();
-    match &sandboxes {
-        Sandboxes::InProcess { .. } => line["sandboxes"] = json!("in-process"),
-        Sandboxes::Child(child) => {
-            let theirs = child.usage()?;
-            line["sandboxes"] = json!("child process");
-            line["sandbox_peak_rss_mb"] = json!(round(theirs.peak_rss_mb, 1));
-            line["sandbox_cpu_s"] = json!(round(theirs.cpu_s, 2));
-        }
-    }
+    sandboxes.describe(&mut line)?;
     line["run"] = json!({
         "status": finished.status.as_str(),
         "fetched": finished.counters.fetched,
@@ -136,96 +129,6 @@ pub async fn run(args: SalesOrdersArgs) -> anyhow::Result<()> {
     println!("{line}");
     sandboxes.stop().await;
     Ok(())
-}
-
-/// The two sandboxes the run talks to, wherever they run.
-enum Sandboxes {
-    InProcess {
-        shopify: Box<ShopifySandbox>,
-        pulpo: Box<PulpoSandbox>,
-    },
-    Child(SandboxProcess),
-}
-
-impl Sandboxes {
-    async fn start(args: &SalesOrdersArgs) -> anyhow::Result<Sandboxes> {
-        if args.sandboxes == Placement::ChildProcess {
-            return Ok(Sandboxes::Child(
-                SandboxProcess::start(ChildConfig {
-                    orders: args.orders,
-                    seed: args.seed,
-                    restore_rate: args.restore_rate,
-                    bucket: args.bucket,
-                    pulpo_latency_ms: args.pulpo_latency_ms,
-                    pulpo_item_latency_ms: args.pulpo_item_latency_ms,
-                    pulpo_max_concurrency: args.pulpo_max_concurrency,
-                })
-                .await?,
-            ));
-        }
-        let local = "127.0.0.1:0".parse()?;
-        let shopify = ShopifySandbox::start(ShopifyConfig {
-            listen: local,
-            seed: args.seed,
-            orders: args.orders,
-            bucket: args.bucket,
-            restore_rate: args.restore_rate,
-            ..ShopifyConfig::default()
-        })
-        .await?;
-        let pulpo = PulpoSandbox::start(PulpoConfig {
-            listen: local,
-            seed: args.seed,
-            latency_ms: args.pulpo_latency_ms,
-            item_latency_ms: args.pulpo_item_latency_ms,
-            max_concurrency: args.pulpo_max_concurrency,
-            ..PulpoConfig::default()
-        })
-        .await?;
-        Ok(Sandboxes::InProcess {
-            shopify: Box::new(shopify),
-            pulpo: Box::new(pulpo),
-        })
-    }
-
-    fn shop_url(&self) -> String {
-        match self {
-            Sandboxes::InProcess { shopify, .. } => shopify.shop_url(),
-            Sandboxes::Child(child) => child.shop_url.clone(),
-        }
-    }
-
-    fn access_token(&self) -> String {
-        match self {
-            Sandboxes::InProcess { shopify, .. } => shopify.state.config.access_token.clone(),
-            Sandboxes::Child(_) => super::child::ACCESS_TOKEN.to_string(),
-        }
-    }
-
-    fn pulpo_url(&self) -> String {
-        match self {
-            Sandboxes::InProcess { pulpo, .. } => pulpo.base_url(),
-            Sandboxes::Child(child) => child.pulpo_url.clone(),
-        }
-    }
-
-    async fn stats(&self) -> anyhow::Result<(ShopifyStatsSnapshot, PulpoStatsSnapshot)> {
-        match self {
-            Sandboxes::InProcess { shopify, pulpo } => Ok((shopify.stats(), pulpo.stats())),
-            Sandboxes::Child(child) => child.stats().await,
-        }
-    }
-
-    async fn stop(self) {
-        match self {
-            Sandboxes::InProcess { shopify, pulpo } => {
-                shopify.stop().await;
-                pulpo.stop().await;
-            }
-            // Killed when dropped.
-            Sandboxes::Child(child) => drop(child),
-        }
-    }
 }
 
 /// Credentials for both sandboxes and a sales orders configuration that imports every
@@ -282,22 +185,10 @@ struct Figures {
 }
 
 impl Figures {
-    /// Shopify: the points charged beyond the bucket the run started with, at the restore rate.
-    fn shopify_bound_s(&self) -> f64 {
-        if self.restore_rate <= 0.0 {
-            return 0.0;
-        }
-        (self.shopify.points_charged as f64 - self.bucket).max(0.0) / self.restore_rate
-    }
-
-    /// PULPO: summed service time over the concurrency cap (no cap, no bound).
-    fn pulpo_bound_s(&self) -> f64 {
-        self.pulpo.bound().map_or(0.0, |bound| bound.as_secs_f64())
-    }
-
     fn json(&self) -> serde_json::Value {
         let orders = self.orders.max(1) as f64;
-        let bound_s = self.shopify_bound_s().max(self.pulpo_bound_s());
+        let bound = Bound::of(self.bucket, self.restore_rate, &self.shopify, &self.pulpo);
+        let bound_s = bound.seconds();
         json!({
             "orders": self.orders,
             "wall_s": round(self.wall_s, 3),
@@ -310,16 +201,11 @@ impl Figures {
             "peak_rss_mb": round(self.usage.peak_rss_mb, 1),
             "cpu_s": round(self.usage.cpu_s, 2),
             "cpu_s_per_1000_orders": round(self.usage.cpu_s * 1000.0 / orders, 3),
-            "shopify_bound_s": round(self.shopify_bound_s(), 3),
-            "pulpo_bound_s": round(self.pulpo_bound_s(), 3),
+            "shopify_bound_s": round(bound.shopify_s, 3),
+            "pulpo_bound_s": round(bound.pulpo_s, 3),
             "shopify_requests": self.shopify.requests,
             "shopify_throttled": self.shopify.throttled,
             "pulpo_rejected": self.pulpo.rejected,
         })
     }
-}
-
-fn round(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
 }
