@@ -503,7 +503,7 @@ impl PulpoClient {
         let query = &query;
         let mut answers = stream::iter(paths)
             .map(|path| async move {
-                self.list_all::<PackingOrder>(&path, "packing_orders", query)
+                self.list_all::<PackingOrder>(&path, "packing_orders", query, LIST_PAGE)
                     .await
             })
             .buffer_unordered(self.fan_out());
@@ -523,6 +523,7 @@ impl PulpoClient {
             &format!("/packing/orders/{packing_order_id}/boxes"),
             "packing_boxes",
             &[],
+            LIST_PAGE,
         )
         .await
     }
