@@ -38,6 +38,9 @@ impl StockRun<'_> {
         for batch in sets.chunks(MAX_PAGE as usize) {
             self.set_batch(location, batch.to_vec(), &mut pushed)
                 .await?;
+            // A batch's entries go to the database with it, rather than every entry of a large
+            // push waiting in memory for the location's end.
+            self.context.log.flush().await?;
         }
         for activation in activations {
             self.activate(location, activation, &mut pushed).await?;
