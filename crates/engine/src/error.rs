@@ -7,8 +7,6 @@ use tentacle_store::StoreError;
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("integration type {0:?} is not supported")]
-    UnknownType(String),
     #[error("no integration configuration with id {0}")]
     IntegrationNotFound(i64),
 }

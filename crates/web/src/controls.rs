@@ -49,7 +49,6 @@ fn engine_error(error: EngineError) -> ApiError {
     match error {
         EngineError::IntegrationNotFound(id) => ApiError::NotFound(format!("integration {id}")),
         EngineError::Store(error) => ApiError::Store(error),
-        other => ApiError::Unavailable(other.to_string()),
     }
 }
 
