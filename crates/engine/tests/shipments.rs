@@ -18,7 +18,7 @@ use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
     AttentionKind, Cipher, Integration, LinkScope, LogFilter, NewCredential, NewIntegration,
-    PgOptions, PgStore, Run, SqliteStore, Store,
+    PgOptions, PgStore, Run, ShipmentLink, SqliteStore, Store, SystemPair,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -286,23 +286,26 @@ impl App {
 
     /// The warehouse ships the order's boxes; the ids of the boxes made.
     async fn ship(&self, order: &ShopOrder, shipment: Value) -> Vec<i64> {
-        let pulpo_order = self.pulpo_order(order).await;
-        let shipped = self
-            .send(
-                self.http
-                    .post(format!(
-                        "{}/sales/orders/{pulpo_order}/ship",
-                        self.pulpo.control_url()
-                    ))
-                    .json(&shipment),
-            )
-            .await;
-        shipped["packing_boxes"]
+        self.shipped(order, shipment).await["packing_boxes"]
             .as_array()
             .expect("boxes")
             .iter()
             .map(|b| b["id"].as_i64().expect("box id"))
             .collect()
+    }
+
+    /// The PULPO sandbox's answer to a shipment.
+    async fn shipped(&self, order: &ShopOrder, shipment: Value) -> Value {
+        let pulpo_order = self.pulpo_order(order).await;
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/sales/orders/{pulpo_order}/ship",
+                    self.pulpo.control_url()
+                ))
+                .json(&shipment),
+        )
+        .await
     }
 
     async fn set_tracking(&self, box_id: i64, carrier: &str, number: &str) {
@@ -508,6 +511,78 @@ async fn a_box_shopify_cannot_take_is_a_conflict_flagged_per_box() {
             flags
                 .iter()
                 .all(|f| f.key.record_kind == RecordKind::Box && f.kind == AttentionKind::Conflict)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fulfillment_whose_answer_was_lost_is_adopted_not_created_twice() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("LOST-000001", 2)]).await;
+        let shipped = app
+            .shipped(
+                &order,
+                json!({"carrier_code": "seur", "tracking_code": "L1"}),
+            )
+            .await;
+        let box_id = shipped["packing_boxes"][0]["id"].as_i64().expect("box id");
+        // An earlier run wrote its intent and sent the create; Shopify made the fulfillment but
+        // the run stopped before it heard back.
+        let fo_line = app.shopify_order(&order).fulfillment_orders[0].line_items[0].id;
+        app.fulfillment_order_action(
+            &order,
+            "fulfill",
+            json!({"line_items": [{"id": fo_line, "quantity": 2}],
+                   "tracking": {"company": "SEUR", "number": "L1"}}),
+        )
+        .await;
+        let pair = SystemPair {
+            shopify_credential_id: app.scope.origin_credential_id,
+            pulpo_credential_id: app.scope.destination_credential_id,
+        };
+        app.store
+            .save_shipment_link(&ShipmentLink {
+                scope: pair,
+                box_id,
+                packing_order_id: shipped["packing_order"]["id"]
+                    .as_i64()
+                    .expect("packing order"),
+                sales_order_id: app.pulpo_order(&order).await,
+                fulfillment_order_id: format!(
+                    "gid://shopify/FulfillmentOrder/{}",
+                    order.fulfillment_order
+                ),
+                shopify_order_id: format!("gid://shopify/Order/{}", order.id),
+                fulfillment_id: None,
+                tracking: String::new(),
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("intent");
+
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(run.counters.conflicts, 0, "{log:?}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("already had its Shopify fulfillment")),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.fulfillments.len(), 1, "not created twice");
+        let link = app
+            .store
+            .shipment_link(pair, box_id)
+            .await
+            .expect("link")
+            .expect("linked");
+        assert_eq!(
+            link.fulfillment_id,
+            Some(format!(
+                "gid://shopify/Fulfillment/{}",
+                shopify.fulfillments[0].id
+            ))
         );
     })
     .await;
