@@ -587,3 +587,47 @@ async fn a_fulfillment_whose_answer_was_lost_is_adopted_not_created_twice() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn boxes_of_orders_another_store_imported_are_left_alone() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("ELSE-000001", 1)]).await;
+        app.ship(
+            &order,
+            json!({"carrier_code": "seur", "tracking_code": "E1"}),
+        )
+        .await;
+        // The same PULPO with another store: none of its PULPO orders came from that store.
+        let other_shop = app
+            .store
+            .save_credential(NewCredential::shopify(
+                "other shop",
+                &app.shopify.shop_url(),
+                "2026-10",
+                SecretString::from("shpat_sandbox".to_string()),
+            ))
+            .await
+            .expect("other shop");
+        let other = app
+            .store
+            .save_integration(NewIntegration {
+                name: "Other shipments".into(),
+                kind: "generate_shipments".into(),
+                origin_credential_id: app.scope.destination_credential_id,
+                destination_credential_id: other_shop.id,
+                settings: serde_json::to_value(mapped()).expect("settings"),
+            })
+            .await
+            .expect("other shipments");
+        let run = app.run_of(&other).await;
+        let log = app.log(&run).await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(
+            (run.counters.fetched, run.counters.created),
+            (0, 0),
+            "{log:?}"
+        );
+        assert!(app.shopify_order(&order).fulfillments.is_empty());
+    })
+    .await;
+}
