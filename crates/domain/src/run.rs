@@ -182,6 +182,8 @@ impl RecordRef {
 pub enum RecordKind {
     Order,
     Sku,
+    /// A PULPO packing box (`generate_shipments`).
+    Box,
 }
 
 impl RecordKind {
@@ -189,6 +191,7 @@ impl RecordKind {
         match self {
             Self::Order => "order",
             Self::Sku => "sku",
+            Self::Box => "box",
         }
     }
 }

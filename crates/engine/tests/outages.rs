@@ -325,6 +325,17 @@ impl SalesOrderStore for OutageStore {
         self.trip("count_order_links")?;
         self.inner.count_order_links(scope).await
     }
+
+    async fn order_links_of_pulpo_orders(
+        &self,
+        scope: LinkScope,
+        pulpo_order_ids: &[i64],
+    ) -> Result<Vec<OrderLink>> {
+        self.trip("order_links_of_pulpo_orders")?;
+        self.inner
+            .order_links_of_pulpo_orders(scope, pulpo_order_ids)
+            .await
+    }
 }
 
 #[async_trait]

@@ -282,6 +282,13 @@ pub trait SalesOrderStore: Send + Sync {
     /// [`HeldWrite::OrderLink`].
     async fn save_order_link(&self, link: &OrderLink) -> Result<()>;
     async fn count_order_links(&self, scope: LinkScope) -> Result<i64>;
+    /// The confirmed links of those of `pulpo_order_ids` that have one, sorted by PULPO order
+    /// id, in one query: a PULPO → Shopify run keeps the PULPO orders tentacle imported.
+    async fn order_links_of_pulpo_orders(
+        &self,
+        scope: LinkScope,
+        pulpo_order_ids: &[i64],
+    ) -> Result<Vec<OrderLink>>;
 }
 
 /// The generate_shipments type's own state: the shipment links that make each PULPO packing box

@@ -464,6 +464,7 @@ on_both_backends!(
     status_marks_are_read_in_bulk_and_keep_their_tag,
     held_shipment_links_and_status_marks_land_with_the_cursor_or_not_at_all,
     credentials_with_shipment_links_or_status_marks_cannot_be_deleted,
+    order_links_are_found_by_pulpo_order_and_boxes_flagged,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -3254,4 +3255,92 @@ async fn credentials_with_shipment_links_or_status_marks_cannot_be_deleted(db: D
         .await
         .expect("credential");
     assert!(store.delete_credential(unused.id).await.expect("delete"));
+}
+
+async fn order_links_are_found_by_pulpo_order_and_boxes_flagged(db: Db) {
+    let store = db.store.as_ref();
+    let (shop, wms) = systems(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let scope = LinkScope {
+        origin_credential_id: shop.id,
+        destination_credential_id: wms.id,
+    };
+    let other_scope = LinkScope {
+        origin_credential_id: other_shop.id,
+        ..scope
+    };
+    let imported = |fulfillment_order: &str, order: &str, pulpo_order_id: i64| OrderLink {
+        pulpo_order_id: Some(pulpo_order_id),
+        ..link(
+            scope,
+            fulfillment_order,
+            order,
+            &format!("{order}-{fulfillment_order}"),
+        )
+    };
+    let late = imported("3", "1002", 30);
+    let early = imported("1", "1001", 10);
+    let second = imported("2", "1001", 20);
+    for l in [&late, &early, &second] {
+        store.save_order_link(l).await.expect("save");
+    }
+    // An intent has no PULPO order yet; another store's link of the same PULPO id is not ours.
+    store
+        .save_order_link(&link(scope, "4", "1003", "1003-4"))
+        .await
+        .expect("save");
+    store
+        .save_order_link(&OrderLink {
+            pulpo_order_id: Some(10),
+            ..link(other_scope, "1", "1001", "1001-1")
+        })
+        .await
+        .expect("save");
+
+    assert_eq!(
+        store
+            .order_links_of_pulpo_orders(scope, &[30, 99, 10, 20])
+            .await
+            .expect("links"),
+        [early.clone(), second, late],
+        "sorted by PULPO order, the unknown id left out"
+    );
+    assert_eq!(
+        store
+            .order_links_of_pulpo_orders(other_scope, &[10])
+            .await
+            .expect("links")
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .order_links_of_pulpo_orders(scope, &[])
+            .await
+            .expect("links")
+            .is_empty()
+    );
+
+    // A box's flag is read back as a box's.
+    let shipments = configuration(store, "Shipments").await;
+    let flag = Attention {
+        key: AttentionKey {
+            integration_id: shipments.id,
+            record_kind: RecordKind::Box,
+            record_id: "4711".into(),
+        },
+        record_label: "box 1 of #1001".into(),
+        kind: AttentionKind::Conflict,
+        reason: "the fulfillment order is closed".into(),
+        attempts: 1,
+        run_id: None,
+        updated_at: at(0),
+    };
+    store.flag(&flag).await.expect("flag");
+    let flags = store.flags(Some(shipments.id)).await.expect("flags");
+    assert_eq!(flags.len(), 1);
+    assert_eq!(flags[0].key, flag.key);
 }

@@ -27,11 +27,16 @@ use crate::connections;
 use crate::log::RunLog;
 use crate::options::RunOptions;
 
+pub mod generate_shipments;
 pub mod sales_orders;
 pub mod stock;
 
 /// The built-in types, in the order the UI offers them.
-static BUILT_IN: &[&dyn Kind] = &[&Typed(sales_orders::SalesOrders), &Typed(stock::Stock)];
+static BUILT_IN: &[&dyn Kind] = &[
+    &Typed(sales_orders::SalesOrders),
+    &Typed(stock::Stock),
+    &Typed(generate_shipments::GenerateShipments),
+];
 
 /// Why a run stopped before its work was done.
 #[derive(Debug)]

@@ -804,6 +804,7 @@ impl OrderGenerator {
                     lines: fulfillment_lines,
                     created_at: at,
                     updated_at: at,
+                    notify_customer: false,
                 });
                 fo.updated_at = at;
             }

@@ -417,6 +417,10 @@ pub struct Fulfillment {
     pub created_at: DateTime<Utc>,
     /// Moves with tracking changes (`fulfillmentTrackingInfoUpdate`).
     pub updated_at: DateTime<Utc>,
+    /// Whether `fulfillmentCreate` asked Shopify to email the customer (`notifyCustomer`), so
+    /// tests can see what a real shop would have sent.
+    #[serde(default)]
+    pub notify_customer: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

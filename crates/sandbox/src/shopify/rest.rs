@@ -1001,6 +1001,7 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
             location_id: f.id("location_id")?.or(location).unwrap_or_default(),
             tracking,
             lines,
+            notify_customer: false,
             created_at: f.timestamp("created_at")?.unwrap_or(updated_at),
             updated_at: f
                 .timestamp("updated_at")?
@@ -1072,6 +1073,7 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
                 lines,
                 created_at: updated_at,
                 updated_at,
+                notify_customer: false,
             });
         }
     }

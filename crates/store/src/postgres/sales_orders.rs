@@ -57,6 +57,31 @@ impl SalesOrderStore for PgStore {
         .await?;
         Ok(row.try_get("n")?)
     }
+
+    async fn order_links_of_pulpo_orders(
+        &self,
+        scope: LinkScope,
+        pulpo_order_ids: &[i64],
+    ) -> Result<Vec<OrderLink>> {
+        if pulpo_order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM order_links WHERE origin_credential_id = $1 AND destination_credential_id = $2
+                 AND pulpo_order_id = ANY($3)",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .bind(pulpo_order_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut links = rows.iter().map(link_from_row).collect::<Result<Vec<_>>>()?;
+        links.sort_by(|a, b| {
+            (a.pulpo_order_id, &a.fulfillment_order_id)
+                .cmp(&(b.pulpo_order_id, &b.fulfillment_order_id))
+        });
+        Ok(links)
+    }
 }
 
 pub(super) async fn write_order_link(

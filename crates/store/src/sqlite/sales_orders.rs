@@ -61,6 +61,32 @@ impl SalesOrderStore for SqliteStore {
         .await?;
         Ok(row.try_get("n")?)
     }
+
+    async fn order_links_of_pulpo_orders(
+        &self,
+        scope: LinkScope,
+        pulpo_order_ids: &[i64],
+    ) -> Result<Vec<OrderLink>> {
+        if pulpo_order_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The ids go in as one JSON array: one statement whatever their number.
+        let rows = sqlx::query(
+            "SELECT * FROM order_links WHERE origin_credential_id = ?1 AND destination_credential_id = ?2
+                 AND pulpo_order_id IN (SELECT value FROM json_each(?3))",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .bind(serde_json::Value::from(pulpo_order_ids.to_vec()).to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut links = rows.iter().map(link_from_row).collect::<Result<Vec<_>>>()?;
+        links.sort_by(|a, b| {
+            (a.pulpo_order_id, &a.fulfillment_order_id)
+                .cmp(&(b.pulpo_order_id, &b.fulfillment_order_id))
+        });
+        Ok(links)
+    }
 }
 
 pub(super) async fn write_order_link(

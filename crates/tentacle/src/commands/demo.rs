@@ -2,7 +2,9 @@
 //! in-process with generated data, a fresh SQLite database lives in a temporary directory,
 //! credentials and one configuration of every integration type are provisioned, and each runs
 //! once: the sales orders run imports the orders, then, after a few stock changes on both
-//! sides, the stock run sets Shopify's quantities from PULPO's. Then (unless `--no-serve`) the
+//! sides, the stock run sets Shopify's quantities from PULPO's, and after the warehouse ships a
+//! few of the imported orders, the shipments run makes their boxes Shopify fulfillments. Then
+//! (unless `--no-serve`) the
 //! web UI and the workers serve until Ctrl-C, with a generated admin login printed once.
 
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tentacle_domain::run::RunCounters;
 use tentacle_engine::Kind;
-use tentacle_engine::integrations::{sales_orders, stock};
+use tentacle_engine::integrations::{generate_shipments, sales_orders, stock};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
@@ -78,7 +80,21 @@ const CONFIGURATIONS: &[DemoConfiguration] = &[
             )
         },
     },
+    DemoConfiguration {
+        key: generate_shipments::TYPE,
+        name: "Shipments",
+        settings: || json!({"carrier_names": ["seur=SEUR", "ups_es=UPS"]}),
+        outcome: |c| {
+            format!(
+                "{} shipped boxes read, {} Shopify fulfillments created, {} trackings updated, {} waiting for a label, {} in conflict, {} failed",
+                c.fetched, c.created, c.updated, c.skipped, c.conflicts, c.failed
+            )
+        },
+    },
 ];
+
+/// Orders the demo's warehouse ships before the shipments run.
+const DEMO_SHIPMENTS: usize = 3;
 
 impl DemoConfiguration {
     /// The settings with the type's defaults filled in, checked as the type checks any.
@@ -205,6 +221,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("Meanwhile, in the warehouse and in the shop:");
             stage_stock_changes(&http, &shopify, &pulpo).await?;
         }
+        if demo.key == generate_shipments::TYPE {
+            println!();
+            println!("Meanwhile, in the warehouse:");
+            stage_shipments(&http, &pulpo).await?;
+        }
         println!();
         println!("Run of \"{}\":", demo.name);
         println!();
@@ -307,6 +328,31 @@ async fn stage_stock_changes(
         "  Shopify  SKU {} at {}: available {} → {typed} by hand (PULPO has {})",
         by_hand.sku, by_hand.location, by_hand.shopify_available, by_hand.pulpo_available
     );
+    Ok(())
+}
+
+/// Ships the newest open PULPO orders (the ones the sales orders run just imported) through
+/// the PULPO sandbox's control API, one box each with a SEUR label, as the warehouse would.
+/// Prints each shipment.
+async fn stage_shipments(http: &reqwest::Client, pulpo: &PulpoSandbox) -> anyhow::Result<()> {
+    let mut open: Vec<(i64, String)> = pulpo
+        .state
+        .sales_orders()
+        .into_iter()
+        .filter(|o| o.state.is_open())
+        .map(|o| (o.id, o.order_num))
+        .collect();
+    open.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+    for (n, (id, order_num)) in open.into_iter().take(DEMO_SHIPMENTS).enumerate() {
+        let tracking = format!("SEUR{:08}", n + 1);
+        http.post(format!("{}/sales/orders/{id}/ship", pulpo.control_url()))
+            .json(&json!({"carrier_code": "seur", "tracking_code": tracking,
+                          "tracking_url": format!("https://www.seur.com/track/{tracking}")}))
+            .send()
+            .await?
+            .error_for_status()?;
+        println!("  PULPO    sales order {order_num} shipped in one box, SEUR tracking {tracking}");
+    }
     Ok(())
 }
 

@@ -678,8 +678,20 @@ fn fulfillment_create(
         }
     };
     let tracking = tracking_infos(input.get("trackingInfo"));
+    let notify = input
+        .get("notifyCustomer")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let result = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
-        apply_fulfillment(shop, id, &requests, tracking, now)
+        let fulfillment_id = apply_fulfillment(shop, id, &requests, tracking, now)?;
+        if let Some(made) = shop
+            .orders
+            .get_mut(&id)
+            .and_then(|o| o.fulfillments.last_mut())
+        {
+            made.notify_customer = notify;
+        }
+        Ok(fulfillment_id)
     });
     match result {
         Ok(fulfillment_id) => Payload::FulfillmentCreate {
@@ -886,6 +898,7 @@ pub(crate) fn apply_fulfillment(
         lines: fulfillment_lines,
         created_at: now.trunc_subsecs(0),
         updated_at: now.trunc_subsecs(0),
+        notify_customer: false,
     });
     order.refresh_fulfillment_status();
     Ok(fulfillment_id)

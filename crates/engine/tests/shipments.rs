@@ -1,0 +1,633 @@
+//! The generate_shipments integration end to end: orders imported by the sales orders
+//! integration, shipped in PULPO through its control API, and tentacle's engine making each box
+//! a Shopify fulfillment, over real HTTP against both sandboxes, on SQLite and on PostgreSQL.
+//! What Shopify shows is checked against the Shopify sandbox's own record of the order.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use tentacle_domain::run::{RecordKind, RunStatus, Trigger};
+use tentacle_domain::sales_order::SalesOrderSettings;
+use tentacle_domain::shipments::ShipmentSettings;
+use tentacle_engine::{RunOptions, run_integration};
+use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
+use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::shopify::model::{FulfillmentStatus, Order};
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_store::testing::TestSchema;
+use tentacle_store::{
+    AttentionKind, Cipher, Integration, LinkScope, LogFilter, NewCredential, NewIntegration,
+    PgOptions, PgStore, Run, ShipmentLink, SqliteStore, Store, SystemPair,
+};
+
+const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+const MADRID: &str = SHARED_WAREHOUSES[0];
+
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+struct App {
+    shopify: ShopifySandbox,
+    pulpo: PulpoSandbox,
+    store: Arc<dyn Store>,
+    sales: Integration,
+    shipments: Integration,
+    scope: LinkScope,
+    http: reqwest::Client,
+    location: u64,
+    warehouse: i64,
+    _schema: Option<TestSchema>,
+    _dir: tempfile::TempDir,
+}
+
+/// A Shopify order as the tests name it: its numeric id, its line item ids and its
+/// fulfillment order id.
+struct ShopOrder {
+    id: u64,
+    lines: Vec<u64>,
+    fulfillment_order: u64,
+}
+
+async fn spawn(backend: Backend, settings: ShipmentSettings) -> Option<App> {
+    let local = "127.0.0.1:0".parse().expect("address");
+    let shopify = ShopifySandbox::start(ShopifyConfig {
+        listen: local,
+        orders: 0,
+        ..ShopifyConfig::default()
+    })
+    .await
+    .expect("Shopify sandbox");
+    let pulpo = PulpoSandbox::start(PulpoConfig {
+        listen: local,
+        ..PulpoConfig::default()
+    })
+    .await
+    .expect("PULPO sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cipher = Cipher::from_hex(KEY).expect("key");
+    let (store, schema): (Arc<dyn Store>, _) = match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}/tentacle.db", dir.path().display());
+            (
+                Arc::new(SqliteStore::open(&url, cipher).await.expect("store")),
+                None,
+            )
+        }
+        Backend::Postgres => {
+            let schema = TestSchema::create("engine_shipments").await?;
+            let options = PgOptions { max_connections: 4 };
+            let store = PgStore::open_with(&schema.url, cipher, options)
+                .await
+                .expect("store");
+            (Arc::new(store), Some(schema))
+        }
+    };
+    let shop = store
+        .save_credential(NewCredential::shopify(
+            "shop",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
+        .await
+        .expect("shop credential");
+    let wms = store
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
+        .await
+        .expect("wms credential");
+    let sales = store
+        .save_integration(NewIntegration {
+            name: "Sales orders".into(),
+            kind: "sales_orders".into(),
+            origin_credential_id: shop.id,
+            destination_credential_id: wms.id,
+            settings: serde_json::to_value(SalesOrderSettings::default()).expect("settings"),
+        })
+        .await
+        .expect("sales orders");
+    let shipments = store
+        .save_integration(NewIntegration {
+            name: "Shipments".into(),
+            kind: "generate_shipments".into(),
+            origin_credential_id: wms.id,
+            destination_credential_id: shop.id,
+            settings: serde_json::to_value(&settings).expect("settings"),
+        })
+        .await
+        .expect("shipments");
+    let location = shopify
+        .state
+        .shop()
+        .locations
+        .iter()
+        .find(|l| l.name == MADRID)
+        .map(|l| l.id)
+        .expect("Madrid location");
+    let warehouse = pulpo
+        .state
+        .store()
+        .warehouses
+        .iter()
+        .find(|w| w.name == MADRID)
+        .map(|w| w.id)
+        .expect("Madrid warehouse");
+    Some(App {
+        shopify,
+        pulpo,
+        store,
+        sales,
+        shipments,
+        scope: LinkScope {
+            origin_credential_id: shop.id,
+            destination_credential_id: wms.id,
+        },
+        http: reqwest::Client::new(),
+        location,
+        warehouse,
+        _schema: schema,
+        _dir: dir,
+    })
+}
+
+async fn both(settings: ShipmentSettings, test: impl AsyncFn(App)) {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        match spawn(backend, settings.clone()).await {
+            Some(app) => test(app).await,
+            None => eprintln!("SKIPPED on PostgreSQL: no server at the test URL"),
+        }
+    }
+}
+
+fn mapped() -> ShipmentSettings {
+    ShipmentSettings {
+        carrier_names: vec!["seur=SEUR".into()],
+        ..ShipmentSettings::default()
+    }
+}
+
+impl App {
+    async fn run_of(&self, integration: &Integration) -> Run {
+        // Shopify's order search works on whole seconds: an order created this second is
+        // found by a run whose "now" is a little later.
+        let options = RunOptions {
+            now: chrono::Utc::now() + chrono::TimeDelta::seconds(2),
+            ..RunOptions::default()
+        };
+        run_integration(
+            self.store.clone(),
+            integration,
+            Trigger::Manual,
+            options,
+            None,
+        )
+        .await
+        .expect("run")
+    }
+
+    /// A shipments run, which must not fail.
+    async fn ship_run(&self) -> (Run, Vec<String>) {
+        let run = self.run_of(&self.shipments).await;
+        let log = self.log(&run).await;
+        assert_ne!(run.status, RunStatus::Failed, "{log:?}");
+        (run, log)
+    }
+
+    async fn log(&self, run: &Run) -> Vec<String> {
+        self.store
+            .logs(run.id, &LogFilter::default())
+            .await
+            .expect("logs")
+            .into_iter()
+            .map(|l| format!("{} {}", l.level, l.message))
+            .collect()
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Value {
+        let answer = request.send().await.expect("control call");
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{status}: {body}");
+        body
+    }
+
+    /// A paid Shopify order at Madrid with `lines` (SKU, quantity), each SKU a PULPO product
+    /// with stock, imported into PULPO by the sales orders integration.
+    async fn imported_order(&self, lines: &[(&str, i64)]) -> ShopOrder {
+        for (sku, _) in lines {
+            self.send(
+                self.http
+                    .post(format!("{}/inventory/products", self.pulpo.control_url()))
+                    .json(
+                        &json!({"count": 1, "sku_prefix": sku.trim_end_matches("000001"),
+                                  "warehouse_id": self.warehouse, "available_quantity": 50}),
+                    ),
+            )
+            .await;
+        }
+        let line_items: Vec<Value> = lines
+            .iter()
+            .map(|(sku, quantity)| {
+                json!({"sku": sku, "title": sku, "quantity": quantity, "price": "10.00",
+                       "requires_shipping": true, "gift_card": false})
+            })
+            .collect();
+        let order = json!({
+            "financial_status": "paid", "currency": "EUR", "email": "ana@example.es",
+            "customer": {"id": 9_000_101, "first_name": "Ana", "last_name": "Ruiz", "email": "ana@example.es"},
+            "shipping_address": {"first_name": "Ana", "last_name": "Ruiz", "address1": "Gran Vía 1",
+                                 "city": "Madrid", "zip": "28013", "country": "Spain", "country_code": "ES"},
+            "line_items": line_items,
+            "location_id": self.location,
+        });
+        let answer = self
+            .send(
+                self.http
+                    .post(format!("{}/sandbox/orders", self.shopify.shop_url()))
+                    .json(&order),
+            )
+            .await;
+        let id = answer["id"].as_u64().expect("order id");
+        let order = {
+            let shop = self.shopify.state.shop();
+            let made = &shop.orders[&id];
+            ShopOrder {
+                id,
+                lines: made.line_items.iter().map(|l| l.id).collect(),
+                fulfillment_order: made.fulfillment_orders[0].id,
+            }
+        };
+        let imported = self.run_of(&self.sales).await;
+        assert!(
+            imported.counters.created >= 1,
+            "{:?}",
+            self.log(&imported).await
+        );
+        order
+    }
+
+    /// PULPO's id of the imported order.
+    async fn pulpo_order(&self, order: &ShopOrder) -> i64 {
+        let links = self
+            .store
+            .order_links(self.scope, &format!("gid://shopify/Order/{}", order.id))
+            .await
+            .expect("links");
+        links[0].pulpo_order_id.expect("imported")
+    }
+
+    /// The warehouse ships the order's boxes; the ids of the boxes made.
+    async fn ship(&self, order: &ShopOrder, shipment: Value) -> Vec<i64> {
+        self.shipped(order, shipment).await["packing_boxes"]
+            .as_array()
+            .expect("boxes")
+            .iter()
+            .map(|b| b["id"].as_i64().expect("box id"))
+            .collect()
+    }
+
+    /// The PULPO sandbox's answer to a shipment.
+    async fn shipped(&self, order: &ShopOrder, shipment: Value) -> Value {
+        let pulpo_order = self.pulpo_order(order).await;
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/sales/orders/{pulpo_order}/ship",
+                    self.pulpo.control_url()
+                ))
+                .json(&shipment),
+        )
+        .await
+    }
+
+    async fn set_tracking(&self, box_id: i64, carrier: &str, number: &str) {
+        self.send(
+            self.http
+                .put(format!(
+                    "{}/packing/boxes/{box_id}/shipment_tracking",
+                    self.pulpo.control_url()
+                ))
+                .json(&json!({"carrier_code": carrier, "tracking_code": number,
+                              "tracking_url": format!("https://track.example/{number}")})),
+        )
+        .await;
+    }
+
+    async fn fulfillment_order_action(&self, order: &ShopOrder, action: &str, body: Value) {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/sandbox/fulfillment_orders/{}/{action}",
+                    self.shopify.shop_url(),
+                    order.fulfillment_order
+                ))
+                .json(&body),
+        )
+        .await;
+    }
+
+    /// Shopify's own record of the order.
+    fn shopify_order(&self, order: &ShopOrder) -> Order {
+        self.shopify.state.shop().orders[&order.id].clone()
+    }
+}
+
+fn numbers(order: &Order) -> Vec<String> {
+    order
+        .fulfillments
+        .iter()
+        .flat_map(|f| f.tracking.iter().filter_map(|t| t.number.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_box_becomes_one_fulfillment_whose_tracking_follows_pulpo() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("ONE-000001", 2)]).await;
+        let boxes = app
+            .ship(
+                &order,
+                json!({"carrier_code": "seur", "tracking_code": "T1",
+                       "tracking_url": "https://track.example/T1"}),
+            )
+            .await;
+
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(
+            (run.counters.fetched, run.counters.created),
+            (1, 1),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.fulfillment_status, FulfillmentStatus::Fulfilled);
+        assert_eq!(shopify.fulfillments.len(), 1);
+        let made = &shopify.fulfillments[0];
+        assert_eq!(made.tracking[0].company.as_deref(), Some("SEUR"), "mapped");
+        assert_eq!(made.tracking[0].number.as_deref(), Some("T1"));
+        assert!(made.notify_customer, "the setting's default");
+        assert!(
+            log.iter().any(|l| l.contains(
+                "is a Shopify fulfillment with SEUR tracking T1; the order is fulfilled"
+            )),
+            "{log:?}"
+        );
+
+        // The same packing change read again (the cursor's overlap): nothing shipped twice.
+        let (run, _) = app.ship_run().await;
+        assert_eq!(run.counters.created, 0);
+        assert_eq!(app.shopify_order(&order).fulfillments.len(), 1);
+
+        // The carrier relabels the box: the fulfillment follows, once.
+        app.set_tracking(boxes[0], "seur", "T2").await;
+        let (run, log) = app.ship_run().await;
+        assert_eq!(
+            (run.counters.updated, run.counters.created),
+            (1, 0),
+            "{log:?}"
+        );
+        assert_eq!(numbers(&app.shopify_order(&order)), ["T2"]);
+        let (run, _) = app.ship_run().await;
+        assert_eq!(run.counters.updated, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_boxes_fulfil_the_order_in_two_steps_without_notifying() {
+    let settings = ShipmentSettings {
+        notify_customer: false,
+        ..mapped()
+    };
+    both(settings, async |app: App| {
+        let order = app
+            .imported_order(&[("TWO-000001", 1), ("TWA-000001", 1)])
+            .await;
+        // The first box has its label; the second waits for one.
+        let boxes = app
+            .ship(
+                &order,
+                json!({"boxes": [
+                    {"carrier_code": "ups_es", "tracking_code": "U1",
+                     "items": [{"line_order_id": order.lines[0].to_string(), "quantity": 1}]},
+                    {"items": [{"line_order_id": order.lines[1].to_string(), "quantity": 1}]}
+                ]}),
+            )
+            .await;
+        assert_eq!(boxes.len(), 2);
+
+        let (run, log) = app.ship_run().await;
+        assert_eq!(
+            (
+                run.counters.fetched,
+                run.counters.created,
+                run.counters.skipped
+            ),
+            (2, 1, 1),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(
+            shopify.fulfillment_status,
+            FulfillmentStatus::PartiallyFulfilled
+        );
+        assert_eq!(
+            shopify.fulfillments[0].tracking[0].company.as_deref(),
+            Some("ups_es"),
+            "an unmapped carrier code goes as it is"
+        );
+        assert!(!shopify.fulfillments[0].notify_customer);
+
+        app.set_tracking(boxes[1], "seur", "S2").await;
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.counters.created, 1, "{log:?}");
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.fulfillment_status, FulfillmentStatus::Fulfilled);
+        assert_eq!(numbers(&shopify), ["U1", "S2"]);
+        assert!(shopify.fulfillments.iter().all(|f| !f.notify_customer));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_box_shopify_cannot_take_is_a_conflict_flagged_per_box() {
+    both(mapped(), async |app: App| {
+        // Fulfilled by hand in Shopify before PULPO's box arrives.
+        let by_hand = app.imported_order(&[("HAND-000001", 1)]).await;
+        app.fulfillment_order_action(&by_hand, "fulfill", json!({}))
+            .await;
+        app.ship(
+            &by_hand,
+            json!({"carrier_code": "seur", "tracking_code": "H1"}),
+        )
+        .await;
+        // Closed in Shopify with nothing fulfilled.
+        let closed = app.imported_order(&[("SHUT-000001", 1)]).await;
+        app.fulfillment_order_action(&closed, "close", json!({}))
+            .await;
+        app.ship(
+            &closed,
+            json!({"carrier_code": "seur", "tracking_code": "C1"}),
+        )
+        .await;
+
+        let (run, log) = app.ship_run().await;
+        assert_eq!(
+            (run.counters.conflicts, run.counters.created),
+            (2, 0),
+            "{log:?}"
+        );
+        assert_eq!(
+            app.shopify_order(&by_hand).fulfillments.len(),
+            1,
+            "only the hand's"
+        );
+        assert!(app.shopify_order(&closed).fulfillments.is_empty());
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("WARNING") && l.contains("fulfilled by hand")),
+            "{log:?}"
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("WARNING") && l.contains("fulfillment order is closed")),
+            "{log:?}"
+        );
+        let flags = app
+            .store
+            .flags(Some(app.shipments.id))
+            .await
+            .expect("flags");
+        assert_eq!(flags.len(), 2, "{flags:?}");
+        assert!(
+            flags
+                .iter()
+                .all(|f| f.key.record_kind == RecordKind::Box && f.kind == AttentionKind::Conflict)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_fulfillment_whose_answer_was_lost_is_adopted_not_created_twice() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("LOST-000001", 2)]).await;
+        let shipped = app
+            .shipped(
+                &order,
+                json!({"carrier_code": "seur", "tracking_code": "L1"}),
+            )
+            .await;
+        let box_id = shipped["packing_boxes"][0]["id"].as_i64().expect("box id");
+        // An earlier run wrote its intent and sent the create; Shopify made the fulfillment but
+        // the run stopped before it heard back.
+        let fo_line = app.shopify_order(&order).fulfillment_orders[0].line_items[0].id;
+        app.fulfillment_order_action(
+            &order,
+            "fulfill",
+            json!({"line_items": [{"id": fo_line, "quantity": 2}],
+                   "tracking": {"company": "SEUR", "number": "L1"}}),
+        )
+        .await;
+        let pair = SystemPair {
+            shopify_credential_id: app.scope.origin_credential_id,
+            pulpo_credential_id: app.scope.destination_credential_id,
+        };
+        app.store
+            .save_shipment_link(&ShipmentLink {
+                scope: pair,
+                box_id,
+                packing_order_id: shipped["packing_order"]["id"]
+                    .as_i64()
+                    .expect("packing order"),
+                sales_order_id: app.pulpo_order(&order).await,
+                fulfillment_order_id: format!(
+                    "gid://shopify/FulfillmentOrder/{}",
+                    order.fulfillment_order
+                ),
+                shopify_order_id: format!("gid://shopify/Order/{}", order.id),
+                fulfillment_id: None,
+                tracking: String::new(),
+                updated_at: chrono::Utc::now(),
+            })
+            .await
+            .expect("intent");
+
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(run.counters.conflicts, 0, "{log:?}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("already had its Shopify fulfillment")),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.fulfillments.len(), 1, "not created twice");
+        let link = app
+            .store
+            .shipment_link(pair, box_id)
+            .await
+            .expect("link")
+            .expect("linked");
+        assert_eq!(
+            link.fulfillment_id,
+            Some(format!(
+                "gid://shopify/Fulfillment/{}",
+                shopify.fulfillments[0].id
+            ))
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn boxes_of_orders_another_store_imported_are_left_alone() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("ELSE-000001", 1)]).await;
+        app.ship(
+            &order,
+            json!({"carrier_code": "seur", "tracking_code": "E1"}),
+        )
+        .await;
+        // The same PULPO with another store: none of its PULPO orders came from that store.
+        let other_shop = app
+            .store
+            .save_credential(NewCredential::shopify(
+                "other shop",
+                &app.shopify.shop_url(),
+                "2026-10",
+                SecretString::from("shpat_sandbox".to_string()),
+            ))
+            .await
+            .expect("other shop");
+        let other = app
+            .store
+            .save_integration(NewIntegration {
+                name: "Other shipments".into(),
+                kind: "generate_shipments".into(),
+                origin_credential_id: app.scope.destination_credential_id,
+                destination_credential_id: other_shop.id,
+                settings: serde_json::to_value(mapped()).expect("settings"),
+            })
+            .await
+            .expect("other shipments");
+        let run = app.run_of(&other).await;
+        let log = app.log(&run).await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(
+            (run.counters.fetched, run.counters.created),
+            (0, 0),
+            "{log:?}"
+        );
+        assert!(app.shopify_order(&order).fulfillments.is_empty());
+    })
+    .await;
+}
