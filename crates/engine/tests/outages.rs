@@ -336,6 +336,19 @@ impl SalesOrderStore for OutageStore {
             .order_links_of_pulpo_orders(scope, pulpo_order_ids)
             .await
     }
+
+    async fn confirmed_order_links_since(
+        &self,
+        scope: LinkScope,
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: i64,
+    ) -> Result<Vec<OrderLink>> {
+        self.trip("confirmed_order_links_since")?;
+        self.inner
+            .confirmed_order_links_since(scope, since, after, limit)
+            .await
+    }
 }
 
 #[async_trait]

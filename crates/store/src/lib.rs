@@ -289,6 +289,17 @@ pub trait SalesOrderStore: Send + Sync {
         scope: LinkScope,
         pulpo_order_ids: &[i64],
     ) -> Result<Vec<OrderLink>>;
+    /// One page of the confirmed links of the scope saved at or after `since`, oldest first
+    /// (by `updated_at`, then fulfillment order id), at most `limit`, starting after the link
+    /// `after` names by `(updated_at, fulfillment_order_id)`: a PULPO → Shopify run finds the
+    /// orders imported since its cursor without reading every link ever made.
+    async fn confirmed_order_links_since(
+        &self,
+        scope: LinkScope,
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: i64,
+    ) -> Result<Vec<OrderLink>>;
 }
 
 /// The generate_shipments type's own state: the shipment links that make each PULPO packing box

@@ -465,6 +465,7 @@ on_both_backends!(
     held_shipment_links_and_status_marks_land_with_the_cursor_or_not_at_all,
     credentials_with_shipment_links_or_status_marks_cannot_be_deleted,
     order_links_are_found_by_pulpo_order_and_boxes_flagged,
+    confirmed_order_links_are_paged_from_a_time,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -3343,4 +3344,77 @@ async fn order_links_are_found_by_pulpo_order_and_boxes_flagged(db: Db) {
     let flags = store.flags(Some(shipments.id)).await.expect("flags");
     assert_eq!(flags.len(), 1);
     assert_eq!(flags[0].key, flag.key);
+}
+
+async fn confirmed_order_links_are_paged_from_a_time(db: Db) {
+    let store = db.store.as_ref();
+    let (shop, wms) = systems(store).await;
+    let scope = LinkScope {
+        origin_credential_id: shop.id,
+        destination_credential_id: wms.id,
+    };
+    let imported = |fulfillment_order: &str, pulpo_order_id: i64, seconds: i64| OrderLink {
+        pulpo_order_id: Some(pulpo_order_id),
+        updated_at: at(seconds),
+        ..link(
+            scope,
+            fulfillment_order,
+            fulfillment_order,
+            fulfillment_order,
+        )
+    };
+    let old = imported("1", 10, -120);
+    let b = imported("3", 30, 0);
+    let a = imported("2", 20, 0);
+    let c = imported("4", 40, 60);
+    for l in [&old, &b, &a, &c] {
+        store.save_order_link(l).await.expect("save");
+    }
+    // An intent (no PULPO order yet) is not an imported order.
+    store
+        .save_order_link(&OrderLink {
+            updated_at: at(30),
+            ..link(scope, "5", "5", "5")
+        })
+        .await
+        .expect("save");
+
+    let first = store
+        .confirmed_order_links_since(scope, at(-60), None, 2)
+        .await
+        .expect("page");
+    assert_eq!(
+        first,
+        [a.clone(), b.clone()],
+        "same time: by fulfillment order id"
+    );
+    let last = &first[1];
+    let second = store
+        .confirmed_order_links_since(
+            scope,
+            at(-60),
+            Some((last.updated_at, &last.fulfillment_order_id)),
+            2,
+        )
+        .await
+        .expect("page");
+    assert_eq!(second, [c.clone()]);
+    let rest = store
+        .confirmed_order_links_since(
+            scope,
+            at(-60),
+            Some((c.updated_at, &c.fulfillment_order_id)),
+            2,
+        )
+        .await
+        .expect("page");
+    assert!(rest.is_empty());
+    assert_eq!(
+        store
+            .confirmed_order_links_since(scope, at(-600), None, 10)
+            .await
+            .expect("page"),
+        [old, a, b, c],
+        "every confirmed link from an earlier time"
+    );
 }

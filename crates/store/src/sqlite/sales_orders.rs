@@ -1,6 +1,7 @@
 //! The sales orders type's state: order links.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::SqliteStore;
@@ -86,6 +87,32 @@ impl SalesOrderStore for SqliteStore {
                 .cmp(&(b.pulpo_order_id, &b.fulfillment_order_id))
         });
         Ok(links)
+    }
+
+    async fn confirmed_order_links_since(
+        &self,
+        scope: LinkScope,
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: i64,
+    ) -> Result<Vec<OrderLink>> {
+        // Without `after` the page starts at `since` itself: the empty id sorts first.
+        let (from, after_id) = after.unwrap_or((since, ""));
+        let rows = sqlx::query(
+            "SELECT * FROM order_links WHERE origin_credential_id = ?1 AND destination_credential_id = ?2
+                 AND pulpo_order_id IS NOT NULL AND updated_at >= ?3
+                 AND (updated_at > ?4 OR (updated_at = ?4 AND fulfillment_order_id > ?5))
+             ORDER BY updated_at, fulfillment_order_id LIMIT ?6",
+        )
+        .bind(scope.origin_credential_id)
+        .bind(scope.destination_credential_id)
+        .bind(since)
+        .bind(from)
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(link_from_row).collect()
     }
 }
 
