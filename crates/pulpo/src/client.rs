@@ -211,6 +211,21 @@ impl PulpoClient {
             .collect())
     }
 
+    /// The products with these ids that PULPO has, deleted ones included (a shipped product
+    /// may have been deleted since), in as few requests as PULPO's list filter allows.
+    pub async fn products_by_ids(&self, ids: &[i64]) -> Result<Vec<Product>> {
+        let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.list_matching(
+            "/inventory/products",
+            "products",
+            &[("show_deleted", "true".to_string())],
+            "id",
+            &ids,
+        )
+        .await
+    }
+
     /// One page of the active, not deleted products (`active=true&show_deleted=false`), in
     /// PULPO's order. `total_results` counts them over all pages. PULPO may serve fewer than
     /// `limit` (its result cap), so the next page starts at `offset + products.len()`.

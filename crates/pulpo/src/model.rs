@@ -69,6 +69,9 @@ pub struct Product {
     pub active: Option<bool>,
     #[serde(default)]
     pub deleted: Option<bool>,
+    /// How its units are told apart: `none`, `lot` or `serial`.
+    #[serde(default)]
+    pub management_type: Option<String>,
 }
 
 /// One page of `GET /inventory/products`: `{products, total_results}`.
