@@ -29,6 +29,7 @@ use crate::options::RunOptions;
 
 pub mod generate_shipments;
 pub mod sales_orders;
+pub mod status_updates;
 pub mod stock;
 
 /// The built-in types, in the order the UI offers them.
@@ -36,6 +37,7 @@ static BUILT_IN: &[&dyn Kind] = &[
     &Typed(sales_orders::SalesOrders),
     &Typed(stock::Stock),
     &Typed(generate_shipments::GenerateShipments),
+    &Typed(status_updates::StatusUpdates),
 ];
 
 /// Why a run stopped before its work was done.
