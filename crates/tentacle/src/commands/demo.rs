@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tentacle_domain::run::RunCounters;
 use tentacle_engine::Kind;
-use tentacle_engine::integrations::{generate_shipments, sales_orders, stock};
+use tentacle_engine::integrations::{generate_shipments, sales_orders, status_updates, stock};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
@@ -88,6 +88,18 @@ const CONFIGURATIONS: &[DemoConfiguration] = &[
             format!(
                 "{} shipped boxes read, {} Shopify fulfillments created, {} trackings updated, {} waiting for a label, {} in conflict, {} failed",
                 c.fetched, c.created, c.updated, c.skipped, c.conflicts, c.failed
+            )
+        },
+    },
+    DemoConfiguration {
+        key: status_updates::TYPE,
+        name: "Status updates",
+        // The defaults: imported orders tagged PULPO, shipped lots in the note.
+        settings: || json!({}),
+        outcome: |c| {
+            format!(
+                "{} imported orders looked at, {} tagged or given their lot numbers, {} failed",
+                c.fetched, c.updated, c.failed
             )
         },
     },
