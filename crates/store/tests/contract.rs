@@ -3398,7 +3398,7 @@ async fn confirmed_order_links_are_paged_from_a_time(db: Db) {
         )
         .await
         .expect("page");
-    assert_eq!(second, [c.clone()]);
+    assert_eq!(second, std::slice::from_ref(&c));
     let rest = store
         .confirmed_order_links_since(
             scope,
