@@ -1,6 +1,7 @@
-//! `tentacle bench sales-orders` runs a whole import and `tentacle bench stock` a whole
-//! reconcile, each printing one JSON line with every figure. Measurements, not tests of speed:
-//! only the shape of the line is checked, and what the stock run wrote.
+//! `tentacle bench sales-orders` runs a whole import, `tentacle bench stock` a whole reconcile
+//! and `tentacle bench shipments` a whole shipments run, each printing one JSON line with every
+//! figure. Measurements, not tests of speed: only the shape of the line is checked, and what the
+//! stock and shipments runs wrote.
 
 use std::process::Command;
 
@@ -111,5 +112,48 @@ fn bench_stock_sets_only_the_changed_share_250_per_mutation() {
             600 + line["catalog_compared"].as_u64().expect("catalog")
         );
         assert!(line["pulpo_requests"].as_u64() > Some(0), "{line}");
+    }
+}
+
+const SHIPMENT_FIELDS: [&str; 11] = [
+    "boxes",
+    "wall_s",
+    "boxes_per_s",
+    "shopify_points",
+    "points_per_box",
+    "pulpo_requests",
+    "bound_s",
+    "efficiency",
+    "peak_rss_mb",
+    "cpu_s",
+    "fulfillments",
+];
+
+#[test]
+fn bench_shipments_makes_one_fulfillment_per_box() {
+    for placement in ["in-process", "child-process"] {
+        let line = bench_line(&[
+            "bench",
+            "shipments",
+            "--boxes",
+            "6",
+            "--pulpo-latency-ms",
+            "1",
+            "--pulpo-max-concurrency",
+            "4",
+            "--sandboxes",
+            placement,
+        ]);
+        for field in SHIPMENT_FIELDS {
+            assert!(line[field].is_number(), "{field} missing in {line}");
+        }
+        assert_eq!(line["boxes"], 6, "{line}");
+        assert_eq!(line["orders"], 3, "{line}");
+        assert_eq!(line["fulfillments"], 6, "one fulfillment per box: {line}");
+        assert_eq!(line["run"]["created"], 6, "{line}");
+        assert_eq!(line["run"]["failed"], 0, "{line}");
+        assert_eq!(line["run"]["status"], "FINISHED", "{line}");
+        assert!(line["pulpo_requests"].as_u64() > Some(0), "{line}");
+        assert!(line["shopify_points"].as_u64() > Some(0), "{line}");
     }
 }

@@ -8,6 +8,7 @@ mod claims;
 mod placement;
 mod sales_orders;
 mod sandboxes;
+mod shipments;
 mod stock;
 mod usage;
 
@@ -23,6 +24,9 @@ pub enum BenchCommand {
     /// One stock reconcile (PULPO → Shopify) of a seeded catalog with a share changed in
     /// PULPO, against the bound the sandboxes' limits set.
     Stock(Box<stock::StockArgs>),
+    /// One generate_shipments run making N shipped PULPO boxes (two per imported order)
+    /// Shopify fulfillments, against the bound the sandboxes' limits set.
+    Shipments(Box<shipments::ShipmentsArgs>),
     /// Runs claimed per second by 1, 2, 4… workers sharing one PostgreSQL database, on empty
     /// runs, and the time of one scheduler tick over all configurations.
     Claims(claims::ClaimsArgs),
@@ -33,6 +37,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sandboxes(args) => sandboxes::run(args).await,
         BenchCommand::SalesOrders(args) => sales_orders::run(*args).await,
         BenchCommand::Stock(args) => stock::run(*args).await,
+        BenchCommand::Shipments(args) => shipments::run(*args).await,
         BenchCommand::Claims(args) => claims::run(args).await,
     }
 }

@@ -59,17 +59,17 @@ pub struct StockArgs {
     sandboxes: Placement,
 }
 
-const API_VERSION: &str = "2026-10";
+pub(super) const API_VERSION: &str = "2026-10";
 const INTEGRATION: &str = "Bench stock";
 /// The Shopify location and PULPO warehouse the catalog is stocked at.
-const LOCATION: &str = SHARED_WAREHOUSES[0];
+pub(super) const LOCATION: &str = SHARED_WAREHOUSES[0];
 const SKU_PREFIX: &str = "BENCH-";
 /// What every seeded SKU shows on both sides before the changes.
 const AVAILABLE: i64 = 10;
 /// Stock levels per `PUT /sandbox/inventory/stocks`, so no body nears the sandbox's size limit.
 const LEVELS_PER_CALL: usize = 10_000;
-const PULPO_USER: &str = "sandbox_admin";
-const PULPO_PASSWORD: &str = "sandbox";
+pub(super) const PULPO_USER: &str = "sandbox_admin";
+pub(super) const PULPO_PASSWORD: &str = "sandbox";
 
 fn share(raw: &str) -> Result<f64, String> {
     let value: f64 = raw
@@ -155,24 +155,24 @@ pub async fn run(args: StockArgs) -> anyhow::Result<()> {
 }
 
 #[derive(Deserialize)]
-struct Named {
-    id: i64,
-    name: String,
+pub(super) struct Named {
+    pub(super) id: i64,
+    pub(super) name: String,
 }
 
 #[derive(Deserialize)]
-struct Locations {
-    locations: Vec<Named>,
+pub(super) struct Locations {
+    pub(super) locations: Vec<Named>,
 }
 
 #[derive(Deserialize)]
-struct Warehouses {
-    warehouses: Vec<Named>,
+pub(super) struct Warehouses {
+    pub(super) warehouses: Vec<Named>,
 }
 
 #[derive(Deserialize)]
-struct Token {
-    access_token: String,
+pub(super) struct Token {
+    pub(super) access_token: String,
 }
 
 #[derive(Deserialize)]
@@ -264,7 +264,7 @@ fn changed_numbers(items: usize, share: f64) -> impl Iterator<Item = usize> {
 }
 
 /// The id of the place called [`LOCATION`].
-fn find(places: &[Named], what: &str) -> anyhow::Result<i64> {
+pub(super) fn find(places: &[Named], what: &str) -> anyhow::Result<i64> {
     places
         .iter()
         .find(|p| p.name == LOCATION)
@@ -274,7 +274,7 @@ fn find(places: &[Named], what: &str) -> anyhow::Result<i64> {
 
 /// Sends `request` to a sandbox and reads its JSON answer; any status but success is an error
 /// with the sandbox's own words.
-async fn json_answer<T: serde::de::DeserializeOwned>(
+pub(super) async fn json_answer<T: serde::de::DeserializeOwned>(
     request: reqwest::RequestBuilder,
 ) -> anyhow::Result<T> {
     let response = request.send().await?;
@@ -321,7 +321,7 @@ async fn provision(store: &dyn Store, sandboxes: &Sandboxes) -> anyhow::Result<(
 }
 
 /// What the Shopify sandbox counted between two snapshots.
-fn shopify_since(
+pub(super) fn shopify_since(
     after: &ShopifyStatsSnapshot,
     before: &ShopifyStatsSnapshot,
 ) -> ShopifyStatsSnapshot {
@@ -334,7 +334,10 @@ fn shopify_since(
 }
 
 /// What the PULPO sandbox counted between two snapshots, under the cap in force at the end.
-fn pulpo_since(after: &PulpoStatsSnapshot, before: &PulpoStatsSnapshot) -> PulpoStatsSnapshot {
+pub(super) fn pulpo_since(
+    after: &PulpoStatsSnapshot,
+    before: &PulpoStatsSnapshot,
+) -> PulpoStatsSnapshot {
     PulpoStatsSnapshot {
         requests: after.requests.saturating_sub(before.requests),
         rejected: after.rejected.saturating_sub(before.rejected),
