@@ -3,6 +3,10 @@
 //! a Shopify fulfillment, over real HTTP against both sandboxes, on SQLite and on PostgreSQL.
 //! What Shopify shows is checked against the Shopify sandbox's own record of the order.
 
+mod support;
+
+use support::{Backend, Systems};
+
 use std::sync::Arc;
 
 use secrecy::SecretString;
@@ -12,23 +16,16 @@ use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_domain::shipments::ShipmentSettings;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
-use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::pulpo::PulpoSandbox;
 use tentacle_sandbox::shopify::model::{FulfillmentStatus, Order};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    AttentionKind, Cipher, Integration, LinkScope, LogFilter, NewCredential, NewIntegration,
-    PgOptions, PgStore, Run, ShipmentLink, SqliteStore, Store, SystemPair,
+    AttentionKind, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, Run,
+    ShipmentLink, Store, SystemPair,
 };
 
-const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 const MADRID: &str = SHARED_WAREHOUSES[0];
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 struct App {
     shopify: ShopifySandbox,
@@ -53,57 +50,15 @@ struct ShopOrder {
 }
 
 async fn spawn(backend: Backend, settings: ShipmentSettings) -> Option<App> {
-    let local = "127.0.0.1:0".parse().expect("address");
-    let shopify = ShopifySandbox::start(ShopifyConfig {
-        listen: local,
-        orders: 0,
-        ..ShopifyConfig::default()
-    })
-    .await
-    .expect("Shopify sandbox");
-    let pulpo = PulpoSandbox::start(PulpoConfig {
-        listen: local,
-        ..PulpoConfig::default()
-    })
-    .await
-    .expect("PULPO sandbox");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cipher = Cipher::from_hex(KEY).expect("key");
-    let (store, schema): (Arc<dyn Store>, _) = match backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}/tentacle.db", dir.path().display());
-            (
-                Arc::new(SqliteStore::open(&url, cipher).await.expect("store")),
-                None,
-            )
-        }
-        Backend::Postgres => {
-            let schema = TestSchema::create("engine_shipments").await?;
-            let options = PgOptions { max_connections: 4 };
-            let store = PgStore::open_with(&schema.url, cipher, options)
-                .await
-                .expect("store");
-            (Arc::new(store), Some(schema))
-        }
-    };
-    let shop = store
-        .save_credential(NewCredential::shopify(
-            "shop",
-            &shopify.shop_url(),
-            "2026-10",
-            SecretString::from("shpat_sandbox".to_string()),
-        ))
-        .await
-        .expect("shop credential");
-    let wms = store
-        .save_credential(NewCredential::pulpo(
-            "wms",
-            &pulpo.base_url(),
-            "sandbox_admin",
-            SecretString::from("sandbox".to_string()),
-        ))
-        .await
-        .expect("wms credential");
+    let Systems {
+        shopify,
+        pulpo,
+        store,
+        shop,
+        wms,
+        schema,
+        dir,
+    } = support::systems(backend, ShopifyConfig::default(), "engine_shipments").await?;
     let sales = store
         .save_integration(NewIntegration {
             name: "Sales orders".into(),
@@ -159,7 +114,7 @@ async fn spawn(backend: Backend, settings: ShipmentSettings) -> Option<App> {
 }
 
 async fn both(settings: ShipmentSettings, test: impl AsyncFn(App)) {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in support::BACKENDS {
         match spawn(backend, settings.clone()).await {
             Some(app) => test(app).await,
             None => eprintln!("SKIPPED on PostgreSQL: no server at the test URL"),

@@ -2,6 +2,10 @@
 //! on SQLite and on PostgreSQL. What Shopify shows is checked against the sandboxes' own
 //! records: PULPO's available stock and Shopify's levels, never against what tentacle says.
 
+mod support;
+
+use support::{Backend, Systems};
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -15,23 +19,15 @@ use tentacle_engine::runner::{Executed, Leasing};
 use tentacle_engine::{RunOptions, run_integration, worker};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::faults::FaultSettings;
-use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::pulpo::PulpoSandbox;
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    Cipher, Integration, LogFilter, NewCredential, NewIntegration, NewLogEntry, PgOptions, PgStore,
-    Reap, Run, SqliteStore, Store,
+    Integration, LogFilter, NewCredential, NewIntegration, NewLogEntry, Reap, Run, Store,
 };
 
-const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 /// The location (and warehouse) the tests reconcile.
 const MADRID: &str = SHARED_WAREHOUSES[0];
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 struct App {
     shopify: ShopifySandbox,
@@ -51,57 +47,15 @@ struct App {
 /// Both sandboxes, a store on `backend` with both credentials, and a stock configuration for
 /// Madrid with `settings`; `None` when PostgreSQL is asked for but missing outside CI.
 async fn spawn(backend: Backend, settings: StockSettings, shopify: ShopifyConfig) -> Option<App> {
-    let local = "127.0.0.1:0".parse().expect("address");
-    let shopify = ShopifySandbox::start(ShopifyConfig {
-        listen: local,
-        orders: 0,
-        ..shopify
-    })
-    .await
-    .expect("Shopify sandbox");
-    let pulpo = PulpoSandbox::start(PulpoConfig {
-        listen: local,
-        ..PulpoConfig::default()
-    })
-    .await
-    .expect("PULPO sandbox");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let cipher = Cipher::from_hex(KEY).expect("key");
-    let (store, schema): (Arc<dyn Store>, _) = match backend {
-        Backend::Sqlite => {
-            let url = format!("sqlite://{}/tentacle.db", dir.path().display());
-            (
-                Arc::new(SqliteStore::open(&url, cipher).await.expect("store")),
-                None,
-            )
-        }
-        Backend::Postgres => {
-            let schema = TestSchema::create("engine_stock").await?;
-            let options = PgOptions { max_connections: 4 };
-            let store = PgStore::open_with(&schema.url, cipher, options)
-                .await
-                .expect("store");
-            (Arc::new(store), Some(schema))
-        }
-    };
-    let shop = store
-        .save_credential(NewCredential::shopify(
-            "shop",
-            &shopify.shop_url(),
-            "2026-10",
-            SecretString::from("shpat_sandbox".to_string()),
-        ))
-        .await
-        .expect("shop credential");
-    let wms = store
-        .save_credential(NewCredential::pulpo(
-            "wms",
-            &pulpo.base_url(),
-            "sandbox_admin",
-            SecretString::from("sandbox".to_string()),
-        ))
-        .await
-        .expect("wms credential");
+    let Systems {
+        shopify,
+        pulpo,
+        store,
+        shop,
+        wms,
+        schema,
+        dir,
+    } = support::systems(backend, shopify, "engine_stock").await?;
     let settings = StockSettings {
         locations: vec![MADRID.into()],
         ..settings
@@ -148,7 +102,7 @@ async fn spawn(backend: Backend, settings: StockSettings, shopify: ShopifyConfig
 }
 
 async fn both(settings: StockSettings, test: impl AsyncFn(App)) {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in support::BACKENDS {
         match spawn(backend, settings.clone(), ShopifyConfig::default()).await {
             Some(app) => test(app).await,
             None => eprintln!("SKIPPED on PostgreSQL: no server at the test URL"),

@@ -1,0 +1,99 @@
+//! What the end-to-end tests of the PULPO → Shopify types share: both sandboxes on random
+//! ports, a store on SQLite or on PostgreSQL (a schema of its own), and a credential for each
+//! sandbox.
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
+use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
+use tentacle_store::testing::TestSchema;
+use tentacle_store::{Cipher, Credential, NewCredential, PgOptions, PgStore, SqliteStore, Store};
+
+const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Every backend a scenario runs on.
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+pub struct Systems {
+    pub shopify: ShopifySandbox,
+    pub pulpo: PulpoSandbox,
+    pub store: Arc<dyn Store>,
+    /// The Shopify credential ("shop") and the PULPO one ("wms").
+    pub shop: Credential,
+    pub wms: Credential,
+    pub schema: Option<TestSchema>,
+    pub dir: tempfile::TempDir,
+}
+
+/// Both sandboxes (the Shopify one with `shopify`'s limits and faults, no generated orders), a
+/// store on `backend` and both credentials; `None` when PostgreSQL is asked for but missing
+/// outside CI (`test` names the schema).
+pub async fn systems(backend: Backend, shopify: ShopifyConfig, test: &str) -> Option<Systems> {
+    let local = "127.0.0.1:0".parse().expect("address");
+    let shopify = ShopifySandbox::start(ShopifyConfig {
+        listen: local,
+        orders: 0,
+        ..shopify
+    })
+    .await
+    .expect("Shopify sandbox");
+    let pulpo = PulpoSandbox::start(PulpoConfig {
+        listen: local,
+        ..PulpoConfig::default()
+    })
+    .await
+    .expect("PULPO sandbox");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cipher = Cipher::from_hex(KEY).expect("key");
+    let (store, schema): (Arc<dyn Store>, _) = match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}/tentacle.db", dir.path().display());
+            (
+                Arc::new(SqliteStore::open(&url, cipher).await.expect("store")),
+                None,
+            )
+        }
+        Backend::Postgres => {
+            let schema = TestSchema::create(test).await?;
+            let options = PgOptions { max_connections: 4 };
+            let store = PgStore::open_with(&schema.url, cipher, options)
+                .await
+                .expect("store");
+            (Arc::new(store), Some(schema))
+        }
+    };
+    let shop = store
+        .save_credential(NewCredential::shopify(
+            "shop",
+            &shopify.shop_url(),
+            "2026-10",
+            SecretString::from("shpat_sandbox".to_string()),
+        ))
+        .await
+        .expect("shop credential");
+    let wms = store
+        .save_credential(NewCredential::pulpo(
+            "wms",
+            &pulpo.base_url(),
+            "sandbox_admin",
+            SecretString::from("sandbox".to_string()),
+        ))
+        .await
+        .expect("wms credential");
+    Some(Systems {
+        shopify,
+        pulpo,
+        store,
+        shop,
+        wms,
+        schema,
+        dir,
+    })
+}
