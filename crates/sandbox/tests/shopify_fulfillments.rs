@@ -590,3 +590,63 @@ async fn reading_an_orders_fulfilment_state_costs_by_the_fitted_model() {
     // assignedLocation 1 + location 1 + lineItems 2 + m(10) × (node 1 + lineItem 1)) = 2 + 3 × 13.
     assert_eq!(requested_cost(&body), 1 + 12 + 41);
 }
+
+#[tokio::test]
+async fn an_armed_refusal_answers_a_user_error_for_its_calls_and_changes_nothing() {
+    let h = Harness::start().await;
+    let order = h.two_line_order("REF").await;
+    let (status, body) = h
+        .control(
+            "POST",
+            "/sandbox/refusals",
+            Some(json!({"mutation": "fulfillmentCreate", "message": "The fulfillment order is locked.", "count": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["refusals"][0]["count"], 2);
+    let (status, body) = h
+        .control(
+            "POST",
+            "/sandbox/refusals",
+            Some(json!({"mutation": "productDelete", "message": "no"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("fulfillmentCreate")
+    );
+
+    for _ in 0..2 {
+        let refused = h.fulfill(&order, &[(0, 1)], json!({"number": "R1"})).await;
+        assert_eq!(
+            refused["data"]["fulfillmentCreate"],
+            json!({"fulfillment": null, "userErrors": [{"field": null, "message": "The fulfillment order is locked."}]})
+        );
+    }
+    let state = h.state(&order).await;
+    assert_eq!(state["fulfillments"], json!([]), "nothing was fulfilled");
+    // Other mutations are not refused, and the third call goes through.
+    let tagged = h.gql(TAG, json!({"id": order.gid, "tags": ["x"]})).await;
+    assert_eq!(tagged["data"]["tagsAdd"]["userErrors"], json!([]));
+    let made = h.fulfill(&order, &[(0, 1)], json!({"number": "R1"})).await;
+    assert_eq!(made["data"]["fulfillmentCreate"]["userErrors"], json!([]));
+    let (_, body) = h.control("GET", "/sandbox/refusals", None).await;
+    assert_eq!(body["refusals"], json!([]));
+
+    h.control(
+        "POST",
+        "/sandbox/refusals",
+        Some(json!({"mutation": "tagsAdd", "message": "Order is being edited."})),
+    )
+    .await;
+    let (status, body) = h.control("DELETE", "/sandbox/refusals", None).await;
+    assert_eq!(
+        (status, body["refusals"].clone()),
+        (StatusCode::OK, json!([]))
+    );
+    let tagged = h.gql(TAG, json!({"id": order.gid, "tags": ["y"]})).await;
+    assert_eq!(tagged["data"]["tagsAdd"]["userErrors"], json!([]));
+}

@@ -7,6 +7,9 @@
 //! cancelled, put on hold, released and moved, and a tag removed, the way a merchant does in the
 //! Shopify admin; the note changes with `PATCH /sandbox/orders/{id}` `{"note": …}`.
 //!
+//! A mutation can be made to refuse its next calls with a user error
+//! (`POST /sandbox/refusals`), as Shopify does for reasons a client cannot see beforehand.
+//!
 //! Orders are read and written in Shopify's REST shape ([`super::rest`]); order answers also
 //! carry the order's `fulfillment_orders` (REST `FulfillmentOrder` shape), which Shopify's order
 //! payload does not have, so tests can find fulfillment order ids. Errors are
@@ -88,6 +91,10 @@ pub fn routes() -> Router<ShopifyState> {
             post(post_other_app_change),
         )
         .route("/sandbox/webhooks", get(webhook_stats))
+        .route(
+            "/sandbox/refusals",
+            get(list_refusals).post(arm_refusal).delete(clear_refusals),
+        )
 }
 
 /// Why a control request was refused.
@@ -1092,6 +1099,68 @@ async fn put_index_lag(State(state): State<ShopifyState>, body: Bytes) -> Answer
         .ok_or_else(|| ControlError::Invalid("seconds must be a non-negative number".into()))?;
     state.set_index_lag(Duration::from_secs_f64(seconds));
     Ok(Json(json!({"seconds": seconds})).into_response())
+}
+
+/// `POST /sandbox/refusals` with `{"mutation": "fulfillmentCreate", "message": "…", "count": 1}`
+/// (`count` 1 by default): the next `count` calls of the mutation answer the message as a user
+/// error and change nothing. Answers the refusals armed.
+async fn arm_refusal(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let mutation = value
+        .get("mutation")
+        .and_then(Value::as_str)
+        .filter(|m| mutations::REFUSABLE.contains(m))
+        .ok_or_else(|| {
+            ControlError::Invalid(format!(
+                "mutation must be one of {}",
+                mutations::REFUSABLE.join(", ")
+            ))
+        })?;
+    let message = value
+        .get("message")
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty())
+        .ok_or_else(|| ControlError::Invalid("message is required".into()))?;
+    let count = match value.get("count") {
+        None => 1,
+        Some(count) => count
+            .as_u64()
+            .and_then(|c| u32::try_from(c).ok())
+            .filter(|c| *c > 0)
+            .ok_or_else(|| ControlError::Invalid("count must be a positive integer".into()))?,
+    };
+    state
+        .refusals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .arm(mutations::Refusal {
+            mutation: mutation.to_string(),
+            message: message.to_string(),
+            count,
+        });
+    Ok(list_refusals(State(state)).await)
+}
+
+/// `GET /sandbox/refusals` → `{"refusals": [{"mutation", "message", "count"}]}`, the calls
+/// still to refuse.
+async fn list_refusals(State(state): State<ShopifyState>) -> Response {
+    let refusals = state.refusals.lock().unwrap_or_else(|p| p.into_inner());
+    let armed: Vec<Value> = refusals
+        .armed()
+        .iter()
+        .map(|r| json!({"mutation": r.mutation, "message": r.message, "count": r.count}))
+        .collect();
+    Json(json!({"refusals": armed})).into_response()
+}
+
+/// `DELETE /sandbox/refusals`: nothing refused any more.
+async fn clear_refusals(State(state): State<ShopifyState>) -> Response {
+    state
+        .refusals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clear();
+    list_refusals(State(state)).await
 }
 
 /// `GET /sandbox/locations` → `{"locations": [...]}`.

@@ -111,6 +111,8 @@ pub struct ShopifyState {
     pub stats: Arc<ShopifyStats>,
     /// `inventorySetQuantities` results by `@idempotent` key.
     pub idempotency: Arc<Mutex<graphql::IdempotencyStore>>,
+    /// User errors armed through `POST /sandbox/refusals`.
+    pub refusals: Arc<Mutex<graphql::Refusals>>,
 }
 
 /// Why a change to an order was refused.
@@ -312,6 +314,7 @@ fn build_state(config: ShopifyConfig) -> Result<ShopifyState, StartError> {
         webhooks,
         stats: Arc::new(ShopifyStats::default()),
         idempotency: Arc::default(),
+        refusals: Arc::default(),
     })
 }
 

@@ -36,7 +36,7 @@ use serde_json::{Map, Value, json};
 
 pub use connection::{SortValue, decode_cursor, encode_cursor};
 pub use cost::{MAX_COST, page_multiplier};
-pub use mutations::{CANCEL_JOB_DELAY, IdempotencyStore};
+pub use mutations::{CANCEL_JOB_DELAY, IdempotencyStore, REFUSABLE, Refusal, Refusals};
 pub use query_string::Comparator;
 pub use resolve::{datetime, decimal};
 

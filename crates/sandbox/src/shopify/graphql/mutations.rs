@@ -128,6 +128,94 @@ impl Payload {
     }
 }
 
+/// User errors armed through the control API (`POST /sandbox/refusals`): Shopify refuses a
+/// mutation for reasons a client cannot see beforehand (a fulfillment order locked by another
+/// app, an order being edited, an internal check), and a client must handle that refusal. Each
+/// armed refusal answers the next `count` calls of its mutation with its message as a user
+/// error, and nothing is changed.
+#[derive(Debug, Default)]
+pub struct Refusals {
+    armed: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub mutation: String,
+    pub message: String,
+    pub count: u32,
+}
+
+/// The mutations a refusal can be armed for: those whose payload has `userErrors`.
+pub const REFUSABLE: &[&str] = &[
+    "inventorySetQuantities",
+    "inventoryActivate",
+    "fulfillmentCreate",
+    "fulfillmentTrackingInfoUpdate",
+    "tagsAdd",
+    "orderUpdate",
+    "orderCancel",
+];
+
+impl Refusals {
+    pub fn arm(&mut self, refusal: Refusal) {
+        self.armed.push(refusal);
+    }
+
+    pub fn armed(&self) -> &[Refusal] {
+        &self.armed
+    }
+
+    pub fn clear(&mut self) {
+        self.armed.clear();
+    }
+
+    /// The message of the first refusal armed for `mutation`, spending one of its calls.
+    fn take(&mut self, mutation: &str) -> Option<String> {
+        let at = self.armed.iter().position(|r| r.mutation == mutation)?;
+        let refusal = &mut self.armed[at];
+        let message = refusal.message.clone();
+        refusal.count -= 1;
+        if refusal.count == 0 {
+            self.armed.remove(at);
+        }
+        Some(message)
+    }
+}
+
+/// `mutation`'s payload with nothing done and `message` as its one user error.
+fn refused(mutation: &str, message: String) -> Option<Payload> {
+    let errors = vec![UserErrorData {
+        field: None,
+        message,
+        code: None,
+    }];
+    Some(match mutation {
+        "inventorySetQuantities" => Payload::InventorySet {
+            group: None,
+            errors,
+        },
+        "inventoryActivate" => Payload::InventoryActivate {
+            level: None,
+            errors,
+        },
+        "fulfillmentCreate" => Payload::FulfillmentCreate {
+            fulfillment: None,
+            errors,
+        },
+        "fulfillmentTrackingInfoUpdate" => Payload::FulfillmentTrackingInfoUpdate {
+            fulfillment: None,
+            errors,
+        },
+        "tagsAdd" => Payload::TagsAdd { node: None, errors },
+        "orderUpdate" => Payload::OrderUpdate {
+            order: None,
+            errors,
+        },
+        "orderCancel" => Payload::OrderCancel { job: None, errors },
+        _ => return None,
+    })
+}
+
 /// Results of the `@idempotent` mutations by idempotency key, with the mutation and arguments
 /// they answered.
 #[derive(Debug, Default)]
@@ -142,6 +230,15 @@ pub fn run(
     args: &Map<String, Value>,
     field: &Field<'static, String>,
 ) -> Result<Payload, FieldError> {
+    let armed = ex
+        .state
+        .refusals
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take(name);
+    if let Some(payload) = armed.and_then(|message| refused(name, message)) {
+        return Ok(payload);
+    }
     match name {
         "inventorySetQuantities" => inventory_set_quantities(ex, args, field),
         "inventoryActivate" => {
