@@ -11,18 +11,20 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tentacle_domain::run::{RecordKind, RunStatus, Trigger};
+use tentacle_domain::run::{LogLevel, RecordKind, RunStatus, Trigger};
 use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_domain::shipments::ShipmentSettings;
-use tentacle_engine::{RunOptions, run_integration};
+use tentacle_engine::clock::SystemClock;
+use tentacle_engine::runner::{Executed, Leasing};
+use tentacle_engine::{RunOptions, run_integration, worker};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::PulpoSandbox;
 use tentacle_sandbox::shopify::model::{FulfillmentStatus, Order};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    AttentionKind, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, Run,
-    ShipmentLink, Store, SystemPair,
+    AttentionKind, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry,
+    Reap, Run, ShipmentLink, Store, SystemPair,
 };
 
 const MADRID: &str = SHARED_WAREHOUSES[0];
@@ -177,6 +179,24 @@ impl App {
     /// A paid Shopify order at Madrid with `lines` (SKU, quantity), each SKU a PULPO product
     /// with stock, imported into PULPO by the sales orders integration.
     async fn imported_order(&self, lines: &[(&str, i64)]) -> ShopOrder {
+        let order = self.shop_order(lines).await;
+        self.import().await;
+        order
+    }
+
+    /// The sales orders integration imports what Shopify has.
+    async fn import(&self) {
+        let imported = self.run_of(&self.sales).await;
+        assert!(
+            imported.counters.created >= 1,
+            "{:?}",
+            self.log(&imported).await
+        );
+    }
+
+    /// A paid Shopify order at Madrid with `lines` (SKU, quantity), each SKU a PULPO product
+    /// with stock, not yet imported.
+    async fn shop_order(&self, lines: &[(&str, i64)]) -> ShopOrder {
         for (sku, _) in lines {
             self.send(
                 self.http
@@ -211,32 +231,63 @@ impl App {
             )
             .await;
         let id = answer["id"].as_u64().expect("order id");
-        let order = {
-            let shop = self.shopify.state.shop();
-            let made = &shop.orders[&id];
-            ShopOrder {
-                id,
-                lines: made.line_items.iter().map(|l| l.id).collect(),
-                fulfillment_order: made.fulfillment_orders[0].id,
-            }
-        };
-        let imported = self.run_of(&self.sales).await;
-        assert!(
-            imported.counters.created >= 1,
-            "{:?}",
-            self.log(&imported).await
-        );
-        order
+        let shop = self.shopify.state.shop();
+        let made = &shop.orders[&id];
+        ShopOrder {
+            id,
+            lines: made.line_items.iter().map(|l| l.id).collect(),
+            fulfillment_order: made.fulfillment_orders[0].id,
+        }
     }
 
     /// PULPO's id of the imported order.
     async fn pulpo_order(&self, order: &ShopOrder) -> i64 {
-        let links = self
+        self.pulpo_orders(order).await[0]
+    }
+
+    /// PULPO's ids of the imported order's parts, one per fulfillment order, in their order.
+    async fn pulpo_orders(&self, order: &ShopOrder) -> Vec<i64> {
+        let mut links = self
             .store
             .order_links(self.scope, &format!("gid://shopify/Order/{}", order.id))
             .await
             .expect("links");
-        links[0].pulpo_order_id.expect("imported")
+        links.sort_by(|a, b| a.order_name.cmp(&b.order_name));
+        links
+            .iter()
+            .map(|l| l.pulpo_order_id.expect("imported"))
+            .collect()
+    }
+
+    /// PUT `/sandbox/faults` of the Shopify sandbox.
+    async fn shopify_faults(&self, faults: Value) {
+        self.send(
+            self.http
+                .put(format!("{}/sandbox/faults", self.shopify.shop_url()))
+                .json(&faults),
+        )
+        .await;
+    }
+
+    /// Shopify refuses the next `count` calls of `mutation` with `message`.
+    async fn shopify_refuses(&self, mutation: &str, message: &str, count: u32) {
+        self.send(
+            self.http
+                .post(format!("{}/sandbox/refusals", self.shopify.shop_url()))
+                .json(&json!({"mutation": mutation, "message": message, "count": count})),
+        )
+        .await;
+    }
+
+    /// Shopify's fulfillments of all the orders.
+    fn all_fulfillments(&self) -> usize {
+        self.shopify
+            .state
+            .shop()
+            .orders
+            .values()
+            .map(|o| o.fulfillments.len())
+            .sum()
     }
 
     /// The warehouse ships the order's boxes; the ids of the boxes made.
@@ -252,6 +303,11 @@ impl App {
     /// The PULPO sandbox's answer to a shipment.
     async fn shipped(&self, order: &ShopOrder, shipment: Value) -> Value {
         let pulpo_order = self.pulpo_order(order).await;
+        self.ship_part(pulpo_order, shipment).await
+    }
+
+    /// PULPO ships its order `pulpo_order`.
+    async fn ship_part(&self, pulpo_order: i64, shipment: Value) -> Value {
         self.send(
             self.http
                 .post(format!(
@@ -583,6 +639,316 @@ async fn boxes_of_orders_another_store_imported_are_left_alone() {
             "{log:?}"
         );
         assert!(app.shopify_order(&order).fulfillments.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_split_order_is_fulfilled_at_each_location_by_its_own_warehouse() {
+    both(mapped(), async |app: App| {
+        let order = app
+            .shop_order(&[("SPLA-000001", 1), ("SPLB-000001", 2)])
+            .await;
+        // The merchant sends the second line from Barcelona: two fulfillment orders, so two
+        // PULPO orders (`…_1` at Madrid, `…_2` at Barcelona).
+        let barcelona = app
+            .shopify
+            .state
+            .shop()
+            .locations
+            .iter()
+            .find(|l| l.name == SHARED_WAREHOUSES[1])
+            .map(|l| l.id)
+            .expect("Barcelona location");
+        let fo_line = app.shopify_order(&order).fulfillment_orders[0].line_items[1].id;
+        app.send(
+            app.http
+                .post(format!(
+                    "{}/sandbox/fulfillment_orders/{}/move",
+                    app.shopify.shop_url(),
+                    order.fulfillment_order
+                ))
+                .json(&json!({"location_id": barcelona,
+                              "line_items": [{"id": fo_line, "quantity": 2}]})),
+        )
+        .await;
+        app.import().await;
+        let parts = app.pulpo_orders(&order).await;
+        assert_eq!(parts.len(), 2, "one PULPO order per fulfillment order");
+
+        app.ship_part(
+            parts[0],
+            json!({"carrier_code": "seur", "tracking_code": "MAD1"}),
+        )
+        .await;
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.counters.created, 1, "{log:?}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("MAD1; the order is partially fulfilled")),
+            "Barcelona's part is still to come: {log:?}"
+        );
+        app.ship_part(
+            parts[1],
+            json!({"carrier_code": "seur", "tracking_code": "BCN1"}),
+        )
+        .await;
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.counters.created, 1, "{log:?}");
+
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.fulfillment_status, FulfillmentStatus::Fulfilled);
+        let at = |number: &str| {
+            shopify
+                .fulfillments
+                .iter()
+                .find(|f| {
+                    f.tracking
+                        .iter()
+                        .any(|t| t.number.as_deref() == Some(number))
+                })
+                .map(|f| (f.location_id, f.lines.len()))
+        };
+        assert_eq!(at("MAD1"), Some((app.location, 1)));
+        assert_eq!(at("BCN1"), Some((barcelona, 1)));
+        assert!(
+            shopify
+                .fulfillment_orders
+                .iter()
+                .all(|fo| fo.line_items.iter().all(|l| l.remaining_quantity == 0)),
+            "each fulfillment order fulfilled whole: {:?}",
+            shopify.fulfillment_orders
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn creates_whose_connection_is_cut_after_shopify_made_them_are_never_made_twice() {
+    both(mapped(), async |app: App| {
+        // Four orders of two units, each shipped as two boxes of one unit: after a first box,
+        // Shopify would take a resent one as the second.
+        let mut orders = Vec::new();
+        for i in 0..4 {
+            let order = app.shop_order(&[(&format!("CUT{i}-000001"), 2)]).await;
+            orders.push(order);
+        }
+        app.import().await;
+        for (i, order) in orders.iter().enumerate() {
+            let line = order.lines[0].to_string();
+            app.ship(
+                order,
+                json!({"boxes": [
+                    {"carrier_code": "seur", "tracking_code": format!("C{i}A"),
+                     "items": [{"line_order_id": line, "quantity": 1}]},
+                    {"carrier_code": "seur", "tracking_code": format!("C{i}B"),
+                     "items": [{"line_order_id": line, "quantity": 1}]}
+                ]}),
+            )
+            .await;
+        }
+        // A third of the connections are cut after Shopify did the work; runs go on until
+        // every box is linked.
+        app.shopify_faults(json!({"drop_after_share": 0.35})).await;
+        let mut lost = 0;
+        for _ in 0..4 {
+            let run = app.run_of(&app.shipments).await;
+            let log = app.log(&run).await;
+            lost += log.iter().filter(|l| l.contains("was lost")).count();
+            if run.status == RunStatus::Finished {
+                break;
+            }
+        }
+        app.shopify_faults(json!({})).await;
+        let (run, log) = app.ship_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert!(lost > 0, "some creates lost their answer");
+
+        for (i, order) in orders.iter().enumerate() {
+            let shopify = app.shopify_order(order);
+            let mut numbers = numbers(&shopify);
+            numbers.sort();
+            assert_eq!(
+                numbers,
+                [format!("C{i}A"), format!("C{i}B")],
+                "one fulfillment per box"
+            );
+            assert_eq!(shopify.fulfillment_status, FulfillmentStatus::Fulfilled);
+        }
+        let pair = SystemPair {
+            shopify_credential_id: app.scope.origin_credential_id,
+            pulpo_credential_id: app.scope.destination_credential_id,
+        };
+        for order in &orders {
+            let links = app
+                .store
+                .shipment_links_of_order(pair, &format!("gid://shopify/Order/{}", order.id))
+                .await
+                .expect("links");
+            assert_eq!(links.len(), 2);
+            assert!(
+                links.iter().all(|l| l.fulfillment_id.is_some()),
+                "{links:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_box_shopify_refuses_is_an_error_flagged_and_sent_on_a_later_run() {
+    both(mapped(), async |app: App| {
+        let order = app.imported_order(&[("REFU-000001", 1)]).await;
+        let boxes = app
+            .ship(
+                &order,
+                json!({"carrier_code": "seur", "tracking_code": "R1"}),
+            )
+            .await;
+        app.shopify_refuses(
+            "fulfillmentCreate",
+            "The fulfillment order is locked by another app.",
+            1,
+        )
+        .await;
+
+        // Its one box failed, so the run did (SPEC: FAILED when nothing was handled).
+        let run = app.run_of(&app.shipments).await;
+        let log = app.log(&run).await;
+        assert_eq!(run.status, RunStatus::Failed, "{log:?}");
+        assert_eq!((run.counters.failed, run.counters.created), (1, 0));
+        assert!(
+            log.iter().any(|l| l.starts_with("ERROR")
+                && l.contains("locked by another app")
+                && l.contains("retried on the next run")),
+            "{log:?}"
+        );
+        let flags = app
+            .store
+            .flags(Some(app.shipments.id))
+            .await
+            .expect("flags");
+        assert_eq!(flags.len(), 1, "{flags:?}");
+        assert_eq!(
+            (flags[0].kind, flags[0].key.record_id.clone()),
+            (AttentionKind::Failed, boxes[0].to_string())
+        );
+
+        // Later than the cursor's overlap: the box is read again because it failed.
+        let later = RunOptions {
+            now: chrono::Utc::now() + chrono::TimeDelta::hours(1),
+            ..RunOptions::default()
+        };
+        let run = run_integration(
+            app.store.clone(),
+            &app.shipments,
+            Trigger::Manual,
+            later,
+            None,
+        )
+        .await
+        .expect("run");
+        assert_eq!(
+            (run.status, run.counters.created),
+            (RunStatus::Finished, 1),
+            "{:?}",
+            app.log(&run).await
+        );
+        assert_eq!(numbers(&app.shopify_order(&order)), ["R1"]);
+        assert!(
+            app.store
+                .flags(Some(app.shipments.id))
+                .await
+                .expect("flags")
+                .is_empty(),
+            "the flag is cleared"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_run_leaves_exactly_one_fulfillment_per_box() {
+    both(mapped(), async |app: App| {
+        let mut orders = Vec::new();
+        for i in 0..6 {
+            orders.push(app.shop_order(&[(&format!("KIL{i}-000001"), 1)]).await);
+        }
+        app.import().await;
+        for (i, order) in orders.iter().enumerate() {
+            app.ship(
+                order,
+                json!({"carrier_code": "seur", "tracking_code": format!("K{i}")}),
+            )
+            .await;
+        }
+        // Slow answers, so the run is still going when its worker dies.
+        app.shopify_faults(json!({"latency_ms": 150})).await;
+        let store = app.store.clone();
+        let shipments = app.shipments.clone();
+        let worker = tokio::spawn(async move {
+            run_integration(
+                store,
+                &shipments,
+                Trigger::Manual,
+                RunOptions::default(),
+                None,
+            )
+            .await
+        });
+        while app.all_fulfillments() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        // Killed just after Shopify made a fulfillment: its answer, the completed link and the
+        // run's end are never written.
+        worker.abort();
+        let _ = worker.await;
+        app.shopify_faults(json!({})).await;
+        assert!(
+            app.all_fulfillments() < orders.len(),
+            "the run was cut short"
+        );
+
+        let entry = |message: &str| NewLogEntry {
+            at: chrono::Utc::now(),
+            level: LogLevel::Warning,
+            record_kind: None,
+            record: None,
+            message: message.into(),
+        };
+        let reaped = app
+            .store
+            .reap_expired_runs(&Reap {
+                now: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+                max_losses: 3,
+                resumed: entry("Worker lost; resumed"),
+                failed: entry("Worker lost too often"),
+            })
+            .await
+            .expect("reap");
+        assert_eq!(reaped.requeued.len(), 1, "{reaped:?}");
+        let leasing = Leasing {
+            clock: Arc::new(SystemClock),
+            lease: std::time::Duration::from_secs(30),
+        };
+        let (_keep, release) = tokio::sync::watch::channel(false);
+        let resumed = worker::work_once(app.store.clone(), &leasing, "second-worker", release)
+            .await
+            .expect("work");
+        let Some(Executed::Finished(run)) = resumed else {
+            panic!("the run resumed and finished: {resumed:?}");
+        };
+        assert_eq!(run.status, RunStatus::Finished, "{:?}", app.log(&run).await);
+        for (i, order) in orders.iter().enumerate() {
+            assert_eq!(
+                numbers(&app.shopify_order(order)),
+                [format!("K{i}")],
+                "exactly one fulfillment for the box of order {i}"
+            );
+        }
+        let (again, _) = app.ship_run().await;
+        assert_eq!(again.counters.created, 0);
+        assert_eq!(app.all_fulfillments(), orders.len());
     })
     .await;
 }

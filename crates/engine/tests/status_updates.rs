@@ -336,3 +336,106 @@ async fn lots_and_serial_numbers_of_both_boxes_go_below_the_merchants_note_once(
     })
     .await;
 }
+
+#[tokio::test]
+async fn updates_shopify_refuses_are_errors_flagged_and_done_on_a_later_run() {
+    both(async |app: App| {
+        app.product("RFA-", "none").await;
+        app.product("RFB-", "lot").await;
+        app.product("RFC-", "none").await;
+        // Handled in the order of their ids: A's tag is refused, B's note is, C goes through.
+        let a = app.imported_order(&[("RFA-000001", 1)]).await;
+        let b = app.imported_order(&[("RFB-000001", 1)]).await;
+        let c = app.imported_order(&[("RFC-000001", 1)]).await;
+        app.ship(
+            &b,
+            json!({"carrier_code": "seur", "tracking_code": "RB1", "items": [
+                {"line_order_id": b.lines[0].to_string(), "quantity": 1,
+                 "batches": [{"number": "L-9", "quantity": 1}]}]}),
+        )
+        .await;
+        for (mutation, message) in [
+            ("tagsAdd", "Order is being edited."),
+            ("orderUpdate", "Order is being edited."),
+        ] {
+            app.send(
+                app.http
+                    .post(format!("{}/sandbox/refusals", app.shopify.shop_url()))
+                    .json(&json!({"mutation": mutation, "message": message})),
+            )
+            .await;
+        }
+
+        let run = app.run_of(&app.status).await;
+        let log: Vec<String> = app
+            .store
+            .logs(run.id, &LogFilter::default())
+            .await
+            .expect("logs")
+            .into_iter()
+            .map(|l| format!("{} {}", l.level, l.message))
+            .collect();
+        assert_eq!(run.status, RunStatus::FinishedPartially, "{log:?}");
+        assert_eq!(
+            (run.counters.failed, run.counters.updated),
+            (2, 1),
+            "{log:?}"
+        );
+        assert_eq!(
+            log.iter()
+                .filter(|l| l.starts_with("ERROR") && l.contains("Order is being edited."))
+                .count(),
+            2,
+            "{log:?}"
+        );
+        assert!(!app.shopify_order(&a).tags.contains("PULPO"));
+        assert!(app.shopify_order(&b).tags.contains("PULPO"), "B's tag went");
+        assert_eq!(app.shopify_order(&b).note, None, "B's note did not");
+        assert!(app.shopify_order(&c).tags.contains("PULPO"));
+        let flags = app.store.flags(Some(app.status.id)).await.expect("flags");
+        assert_eq!(flags.len(), 2, "{flags:?}");
+
+        // An hour later, past the cursor's overlap: the flagged orders are read again.
+        let later = RunOptions {
+            now: chrono::Utc::now() + chrono::TimeDelta::hours(1),
+            ..RunOptions::default()
+        };
+        let run = run_integration(app.store.clone(), &app.status, Trigger::Manual, later, None)
+            .await
+            .expect("run");
+        let log: Vec<String> = app
+            .store
+            .logs(run.id, &LogFilter::default())
+            .await
+            .expect("logs")
+            .into_iter()
+            .map(|l| l.message)
+            .collect();
+        assert_eq!(
+            (run.status, run.counters.fetched, run.counters.updated),
+            (RunStatus::Finished, 2, 2),
+            "{log:?}"
+        );
+        assert!(app.shopify_order(&a).tags.contains("PULPO"));
+        assert!(
+            !log.iter()
+                .any(|l| l.contains(&order_name(&app, &b)) && l.contains("tagged")),
+            "B is not tagged twice: {log:?}"
+        );
+        let note = app.shopify_order(&b).note.expect("B's note");
+        assert!(note.ends_with("RFB-000001: LOT L-9 ×1"), "{note}");
+        assert!(
+            app.store
+                .flags(Some(app.status.id))
+                .await
+                .expect("flags")
+                .is_empty()
+        );
+    })
+    .await;
+}
+
+/// The order's name as the log writes it.
+fn order_name(app: &App, order: &ShopOrder) -> String {
+    app.shopify_order(order).name
+}

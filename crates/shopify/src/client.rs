@@ -157,7 +157,29 @@ impl ShopifyClient {
     pub async fn query<T: DeserializeOwned>(
         &self,
         document: &'static str,
+        variables: impl FnMut(u32) -> Value,
+    ) -> Result<T> {
+        self.send(document, variables, Resend::Always).await
+    }
+
+    /// Runs a mutation that is not idempotent (`fulfillmentCreate`, `returnCreate`): resent
+    /// only when Shopify certainly did not run it (429, `THROTTLED`, a connection never made).
+    /// Once the request may have reached Shopify without an answer coming back (a cut
+    /// connection, a timeout, a 5xx, a body cut short) it fails with
+    /// [`ShopifyError::AnswerLost`]: the work may be done, and only the caller can look.
+    pub async fn mutate_once<T: DeserializeOwned>(
+        &self,
+        document: &'static str,
+        variables: impl FnMut(u32) -> Value,
+    ) -> Result<T> {
+        self.send(document, variables, Resend::OnlyIfNotRun).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        document: &'static str,
         mut variables: impl FnMut(u32) -> Value,
+        resend: Resend,
     ) -> Result<T> {
         let key = document.as_ptr() as usize;
         let mut failures = 0u32;
@@ -173,11 +195,23 @@ impl ShopifyClient {
                 .json(&body)
                 .send()
                 .await;
+            let lost = |detail: String| match resend {
+                Resend::OnlyIfNotRun => Some(ShopifyError::AnswerLost { detail }),
+                Resend::Always => None,
+            };
             let failure = match sent {
-                Err(error) => RetryLater {
-                    reason: transport_detail(&error),
-                    retry_after: None,
-                },
+                Err(error) => {
+                    let reason = transport_detail(&error);
+                    if !error.is_connect()
+                        && let Some(lost) = lost(reason.clone())
+                    {
+                        return Err(lost);
+                    }
+                    RetryLater {
+                        reason,
+                        retry_after: None,
+                    }
+                }
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(&response);
@@ -192,10 +226,15 @@ impl ShopifyClient {
                             reason: "429 Too Many Requests".into(),
                             retry_after,
                         },
-                        s if s.is_server_error() => RetryLater {
-                            reason: s.to_string(),
-                            retry_after,
-                        },
+                        s if s.is_server_error() => {
+                            if let Some(lost) = lost(s.to_string()) {
+                                return Err(lost);
+                            }
+                            RetryLater {
+                                reason: s.to_string(),
+                                retry_after,
+                            }
+                        }
                         s if !s.is_success() => {
                             let detail = response.text().await.unwrap_or_default();
                             return Err(ShopifyError::Refused {
@@ -204,10 +243,17 @@ impl ShopifyClient {
                             });
                         }
                         _ => match response.json::<Value>().await {
-                            Err(error) => RetryLater {
-                                reason: format!("answer cut short: {}", transport_detail(&error)),
-                                retry_after: None,
-                            },
+                            Err(error) => {
+                                let reason =
+                                    format!("answer cut short: {}", transport_detail(&error));
+                                if let Some(lost) = lost(reason.clone()) {
+                                    return Err(lost);
+                                }
+                                RetryLater {
+                                    reason,
+                                    retry_after: None,
+                                }
+                            }
                             Ok(answer) => match self.read_answer(key, answer).await {
                                 Answer::Data(data) => {
                                     return serde_json::from_value(data)
@@ -338,6 +384,15 @@ impl ShopifyClient {
         }
         Answer::Data(answer["data"].clone())
     }
+}
+
+/// Whether a failed call may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Resend {
+    /// Queries and idempotent mutations: a second run does no harm.
+    Always,
+    /// Mutations that would do their work twice: only when the first certainly did nothing.
+    OnlyIfNotRun,
 }
 
 enum Answer {

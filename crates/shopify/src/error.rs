@@ -22,6 +22,8 @@ pub enum ShopifyError {
     Graphql(Vec<String>),
     #[error("Shopify is unavailable after {attempts} attempts: {last}")]
     Unavailable { attempts: u32, last: String },
+    #[error("Shopify's answer was lost ({detail}): the change may or may not have been made")]
+    AnswerLost { detail: String },
     #[error("Shopify's answer could not be read: {0}")]
     Decode(String),
     #[error("tentacle built a request Shopify would refuse: {0}")]

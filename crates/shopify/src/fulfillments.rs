@@ -389,8 +389,9 @@ impl ShopifyClient {
 
     /// Creates one fulfillment (one box) of `new`'s lines, with its tracking. A closed,
     /// cancelled or held fulfillment order and more units than remain come back as user errors,
-    /// not as `Err`. Not idempotent: after an `Err` the fulfillment may exist all the same (see
-    /// the module docs), so look before sending again.
+    /// not as `Err`. Not idempotent, so never resent by the client: after
+    /// [`ShopifyError::AnswerLost`](crate::ShopifyError::AnswerLost) the fulfillment may exist
+    /// all the same, and the caller looks at the order before sending again.
     pub async fn fulfillment_create(&self, new: &NewFulfillment) -> Result<FulfillmentOutcome> {
         let mut group = json!({"fulfillmentOrderId": new.fulfillment_order_id});
         if !new.lines.is_empty() {
@@ -408,7 +409,7 @@ impl ShopifyClient {
             input["trackingInfo"] = new.tracking.input();
         }
         let answer: CreateAnswer = self
-            .query(FULFILLMENT_CREATE, |_| json!({"fulfillment": input}))
+            .mutate_once(FULFILLMENT_CREATE, |_| json!({"fulfillment": input}))
             .await?;
         Ok(answer.fulfillment_create.into())
     }

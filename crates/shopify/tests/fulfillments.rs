@@ -19,7 +19,7 @@ use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_shopify::fulfillments::{
     FulfillmentLine, FulfillmentStatus, NewFulfillment, Tracking, UserError,
 };
-use tentacle_shopify::{ClientOptions, ShopifyClient, ShopifyCredentials};
+use tentacle_shopify::{ClientOptions, ShopifyClient, ShopifyCredentials, ShopifyError};
 
 const TOKEN: &str = "shpat_fulfillments";
 
@@ -423,18 +423,45 @@ async fn reads_and_writes_go_through_5xx_and_throttling() {
         json!({"error_share": 0.5}),
     )
     .await;
-    let outcome = client
-        .fulfillment_create(&box_of(&order, &[(0, 1)], seur("R1")))
-        .await
-        .unwrap();
-    assert_eq!(outcome.user_errors, vec![]);
-    client
+    // Reads are resent through 5xx; a create is not (a 5xx may come after the work), so it
+    // either goes through or says its answer was lost.
+    for _ in 0..4 {
+        client
+            .order_fulfillment_state(&order.gid)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let mut lost = 0;
+    let mut made = 0;
+    for number in ["R1", "R2", "R3", "R4", "R5", "R6"] {
+        match client
+            .fulfillment_create(&box_of(&order, &[(0, 1)], seur(number)))
+            .await
+        {
+            Ok(outcome) if outcome.fulfillment.is_some() => made += 1,
+            Ok(_) => {}
+            Err(ShopifyError::AnswerLost { detail }) => {
+                assert!(detail.starts_with('5'), "{detail}");
+                lost += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    shop.control(reqwest::Method::PUT, "/sandbox/faults", json!({}))
+        .await;
+    assert!(lost > 0, "some creates met a 5xx");
+    assert!(made > 0, "some went through");
+    let state = client
         .order_fulfillment_state(&order.gid)
         .await
         .unwrap()
         .unwrap();
-    shop.control(reqwest::Method::PUT, "/sandbox/faults", json!({}))
-        .await;
+    assert_eq!(
+        state.fulfillments.len(),
+        made,
+        "the sandbox's 5xx did nothing and a lost create was never resent"
+    );
     assert!(
         client.stats().retries.load(Ordering::Relaxed) > 0,
         "5xx were retried"
@@ -471,7 +498,49 @@ async fn reads_and_writes_go_through_5xx_and_throttling() {
         .await
         .unwrap()
         .unwrap();
-    // A 5xx comes before the work, so resending is safe: one box, one fulfillment.
-    assert_eq!(state.fulfillments.len(), 1);
-    assert_eq!(state.fulfillment_orders[0].lines[0].remaining_quantity, 1);
+    assert_eq!(
+        state.fulfillments.len(),
+        made,
+        "the throttled reads changed nothing"
+    );
+    assert_eq!(
+        state.fulfillment_orders[0].lines[0].remaining_quantity,
+        2 - u32::try_from(made).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_create_whose_connection_is_cut_after_the_work_is_never_resent() {
+    let shop = Shop::start(10_000.0, 1_000.0).await;
+    let client = shop.client();
+    let order = shop.order(&[3]).await;
+    shop.control(
+        reqwest::Method::PUT,
+        "/sandbox/faults",
+        json!({"drop_after_share": 1.0}),
+    )
+    .await;
+    let error = client
+        .fulfillment_create(&box_of(&order, &[(0, 1)], seur("CUT1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ShopifyError::AnswerLost { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("may or may not have been made"));
+    shop.control(reqwest::Method::PUT, "/sandbox/faults", json!({}))
+        .await;
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        state.fulfillments.len(),
+        1,
+        "Shopify made it once and the client did not send it again"
+    );
+    assert_eq!(client.stats().retries.load(Ordering::Relaxed), 0);
+    assert_eq!(state.fulfillment_orders[0].lines[0].remaining_quantity, 2);
 }

@@ -114,3 +114,27 @@ pub fn box_refused(order_name: &str, box_number: &str, detail: &str) -> LogEntry
         ),
     )
 }
+
+/// INFO: Shopify's answer to a box's create was lost; tentacle looks at the order before it
+/// sends again, so the box is never fulfilled twice.
+pub fn box_answer_lost(order_name: &str, box_number: &str, detail: &str) -> LogEntry {
+    LogEntry::info(
+        order_record(order_name),
+        format!(
+            "Shopify's answer to the fulfillment of box {box_number} of order {order_name} was \
+             lost ({detail}): looking at the order's fulfillments before sending it again"
+        ),
+    )
+}
+
+/// ERROR: Shopify's answers to a box's create were lost every time; the next run looks again.
+pub fn box_answers_lost(order_name: &str, box_number: &str, times: u32, detail: &str) -> LogEntry {
+    LogEntry::error(
+        order_record(order_name),
+        format!(
+            "Shopify's answers to the fulfillment of box {box_number} of order {order_name} \
+             were lost {times} times (last: {detail}): the next run looks at the order's \
+             fulfillments first and sends the box only if Shopify does not have it"
+        ),
+    )
+}

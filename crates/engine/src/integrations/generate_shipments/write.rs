@@ -13,6 +13,7 @@ use tentacle_domain::shipments::{
     FulfillmentOrderStatus, NewFulfillment, PulpoBox, Tracking, decide,
 };
 use tentacle_pulpo::model::ShippedBox;
+use tentacle_shopify::ShopifyError;
 use tentacle_shopify::fulfillments::{self, FulfillmentOrderState, OrderFulfillments};
 use tentacle_store::{AttentionKind, HeldWrite, OrderLink, ShipmentLink};
 
@@ -101,37 +102,69 @@ impl ShipmentRun<'_> {
             .get(&named.order.warehouse_id)
             .cloned()
             .unwrap_or_default();
-        // A fulfillment order Shopify no longer has (merged away, the order deleted) can take
-        // nothing: the box is a conflict unless it was sent already.
-        let fulfillment_order = state
-            .fulfillment_orders
-            .iter()
-            .find(|fo| fo.id == named.order.fulfillment_order_id)
-            .cloned()
-            .unwrap_or_else(|| FulfillmentOrder {
-                id: named.order.fulfillment_order_id.clone(),
-                status: FulfillmentOrderStatus::Other,
-                location: String::new(),
-                lines: Vec::new(),
-            });
-        let decision = decide(
-            &pulpo_box,
-            &known,
-            &warehouse,
-            &fulfillment_order,
-            &state.fulfillments,
-        );
+        let mut known = known;
+        let mut lost = 0;
+        loop {
+            let decision = decide(
+                &pulpo_box,
+                &known,
+                &warehouse,
+                &state.fulfillment_order(&named.order.fulfillment_order_id),
+                &state.fulfillments,
+            );
+            let Sent::AnswerLost(detail) =
+                self.carry_out(named, &pulpo_box, decision, state).await?
+            else {
+                return Ok(());
+            };
+            // Shopify may have made the fulfillment: what the order shows decides, as after
+            // a run that stopped between its intent and its answer.
+            lost += 1;
+            if lost >= MAX_LOST_ANSWERS {
+                let entry = messages::box_answers_lost(
+                    &named.order.order_name,
+                    &named.number,
+                    lost,
+                    &detail,
+                );
+                return self.failed(named, entry).await;
+            }
+            log.record(messages::box_answer_lost(
+                &named.order.order_name,
+                &named.number,
+                &detail,
+            ));
+            let read = self
+                .context
+                .shopify()
+                .order_fulfillment_state(&named.order.shopify_order_id)
+                .await
+                .map_err(|e| self.shopify_abort(&e))?;
+            *state = self.order_state(read);
+            known = BoxLink::Intent;
+        }
+    }
+
+    /// Carries out the box's decision.
+    async fn carry_out(
+        &self,
+        named: &Named<'_>,
+        pulpo_box: &PulpoBox,
+        decision: BoxDecision,
+        state: &mut OrderState,
+    ) -> Result<Sent, Abort> {
+        let log = self.context.log;
         let box_id = named.shipped.box_id;
-        match decision {
-            BoxDecision::Create(new) => self.create(named, new, state).await,
+        let done = match decision {
+            BoxDecision::Create(new) => return self.create(named, new, state).await,
             BoxDecision::Adopt { fulfillment_id } => {
-                let tracking = pulpo_box.tracking.map(|t| t.fingerprint());
+                let tracking = pulpo_box.tracking.as_ref().map(Tracking::fingerprint);
                 let done = self.link(named, Some(fulfillment_id), tracking.unwrap_or_default());
                 log.record(messages::box_fulfillment_found(
                     &named.order.order_name,
                     &named.number,
                 ));
-                // Created by an earlier run that stopped before it could count it.
+                // Created by an earlier attempt that never heard back: counted now.
                 log.count(|c| c.created += 1);
                 self.commit(box_id, HeldWrite::ShipmentLink(done)).await
             }
@@ -160,7 +193,8 @@ impl ShipmentRun<'_> {
                 log.count(|c| c.conflicts += 1);
                 self.write(vec![flag]).await
             }
-        }
+        };
+        done.map(|()| Sent::Done)
     }
 
     /// Creates the box's fulfillment: the intent, the call, the completed link.
@@ -169,7 +203,7 @@ impl ShipmentRun<'_> {
         named: &Named<'_>,
         new: NewFulfillment,
         state: &mut OrderState,
-    ) -> Result<(), Abort> {
+    ) -> Result<Sent, Abort> {
         let log = self.context.log;
         let lines: Vec<(String, u32)> = new
             .lines
@@ -180,7 +214,7 @@ impl ShipmentRun<'_> {
         // not fulfil the whole order.
         if lines.is_empty() {
             log.count(|c| c.skipped += 1);
-            return Ok(());
+            return Ok(Sent::Done);
         }
         let fingerprint = new.tracking.fingerprint();
         self.write(vec![HeldWrite::ShipmentLink(self.link(
@@ -189,7 +223,7 @@ impl ShipmentRun<'_> {
             fingerprint.clone(),
         ))])
         .await?;
-        let outcome = self
+        let sent = self
             .context
             .shopify()
             .fulfillment_create(&fulfillments::NewFulfillment {
@@ -198,14 +232,19 @@ impl ShipmentRun<'_> {
                 tracking: shopify_tracking(&new.tracking),
                 notify_customer: self.settings.notify_customer,
             })
-            .await
-            .map_err(|e| self.shopify_abort(&e))?;
+            .await;
+        let outcome = match sent {
+            Ok(outcome) => outcome,
+            Err(ShopifyError::AnswerLost { detail }) => return Ok(Sent::AnswerLost(detail)),
+            Err(error) => return Err(self.shopify_abort(&error)),
+        };
         let Some(created) = outcome
             .fulfillment
             .filter(|_| outcome.user_errors.is_empty())
         else {
             let detail: Vec<String> = outcome.user_errors.into_iter().map(|e| e.message).collect();
-            return self.refused(named, &detail.join("; ")).await;
+            self.refused(named, &detail.join("; ")).await?;
+            return Ok(Sent::Done);
         };
         state.fulfilled(&new, &created.id, &items_by_line(named.shipped));
         log.record(messages::box_fulfilled(
@@ -217,7 +256,8 @@ impl ShipmentRun<'_> {
         log.count(|c| c.created += 1);
         let done = self.link(named, Some(created.id), fingerprint);
         self.commit(named.shipped.box_id, HeldWrite::ShipmentLink(done))
-            .await
+            .await?;
+        Ok(Sent::Done)
     }
 
     /// Sends the box's changed tracking to its fulfillment, then remembers it.
@@ -255,8 +295,13 @@ impl ShipmentRun<'_> {
 
     /// Shopify refused the box: an ERROR, and the box flagged to be retried.
     async fn refused(&self, named: &Named<'_>, detail: &str) -> Result<(), Abort> {
+        let entry = messages::box_refused(&named.order.order_name, &named.number, detail);
+        self.failed(named, entry).await
+    }
+
+    /// The box failed as `entry` says: logged, counted and flagged to be retried.
+    async fn failed(&self, named: &Named<'_>, entry: LogEntry) -> Result<(), Abort> {
         let log = self.context.log;
-        let entry: LogEntry = messages::box_refused(&named.order.order_name, &named.number, detail);
         let flag = self.flag(
             named.shipped.box_id,
             named.label(),
@@ -380,7 +425,33 @@ impl ShipmentRun<'_> {
     }
 }
 
+/// How a create went.
+enum Sent {
+    /// Made, refused or skipped: the box's outcome is written.
+    Done,
+    /// Sent without an answer: Shopify may have made it.
+    AnswerLost(String),
+}
+
+/// Lost answers to one box's create in a run before it is left to the next run.
+const MAX_LOST_ANSWERS: u32 = 3;
+
 impl OrderState {
+    /// Fulfillment order `id` as this run knows it. One Shopify no longer has (merged away,
+    /// the order deleted) can take nothing: the box is a conflict unless it was sent already.
+    fn fulfillment_order(&self, id: &str) -> FulfillmentOrder {
+        self.fulfillment_orders
+            .iter()
+            .find(|fo| fo.id == id)
+            .cloned()
+            .unwrap_or_else(|| FulfillmentOrder {
+                id: id.to_string(),
+                status: FulfillmentOrderStatus::Other,
+                location: String::new(),
+                lines: Vec::new(),
+            })
+    }
+
     /// `new` became fulfillment `id`: its units are no longer remaining.
     fn fulfilled(&mut self, new: &NewFulfillment, id: &str, units: &[(String, i64)]) {
         if let Some(fo) = self
