@@ -11,20 +11,18 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tentacle_domain::run::{LogLevel, RecordKind, RunStatus, Trigger};
+use tentacle_domain::run::{RecordKind, RunStatus, Trigger};
 use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_domain::shipments::ShipmentSettings;
-use tentacle_engine::clock::SystemClock;
-use tentacle_engine::runner::{Executed, Leasing};
-use tentacle_engine::{RunOptions, run_integration, worker};
+use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::PulpoSandbox;
 use tentacle_sandbox::shopify::model::{FulfillmentStatus, Order};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    AttentionKind, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry,
-    Reap, Run, ShipmentLink, Store, SystemPair,
+    AttentionKind, Integration, LinkScope, LogFilter, NewCredential, NewIntegration, Run,
+    ShipmentLink, Store, SystemPair,
 };
 
 const MADRID: &str = SHARED_WAREHOUSES[0];
@@ -237,6 +235,14 @@ impl App {
             id,
             lines: made.line_items.iter().map(|l| l.id).collect(),
             fulfillment_order: made.fulfillment_orders[0].id,
+        }
+    }
+
+    /// Whose shipment links the tests read: this store and PULPO.
+    fn pair(&self) -> SystemPair {
+        SystemPair {
+            shopify_credential_id: self.scope.origin_credential_id,
+            pulpo_credential_id: self.scope.destination_credential_id,
         }
     }
 
@@ -548,10 +554,7 @@ async fn a_fulfillment_whose_answer_was_lost_is_adopted_not_created_twice() {
                    "tracking": {"company": "SEUR", "number": "L1"}}),
         )
         .await;
-        let pair = SystemPair {
-            shopify_credential_id: app.scope.origin_credential_id,
-            pulpo_credential_id: app.scope.destination_credential_id,
-        };
+        let pair = app.pair();
         app.store
             .save_shipment_link(&ShipmentLink {
                 scope: pair,
@@ -775,10 +778,7 @@ async fn creates_whose_connection_is_cut_after_shopify_made_them_are_never_made_
             );
             assert_eq!(shopify.fulfillment_status, FulfillmentStatus::Fulfilled);
         }
-        let pair = SystemPair {
-            shopify_credential_id: app.scope.origin_credential_id,
-            pulpo_credential_id: app.scope.destination_credential_id,
-        };
+        let pair = app.pair();
         for order in &orders {
             let links = app
                 .store
@@ -909,35 +909,7 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_fulfillment_per_box() {
             "the run was cut short"
         );
 
-        let entry = |message: &str| NewLogEntry {
-            at: chrono::Utc::now(),
-            level: LogLevel::Warning,
-            record_kind: None,
-            record: None,
-            message: message.into(),
-        };
-        let reaped = app
-            .store
-            .reap_expired_runs(&Reap {
-                now: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
-                max_losses: 3,
-                resumed: entry("Worker lost; resumed"),
-                failed: entry("Worker lost too often"),
-            })
-            .await
-            .expect("reap");
-        assert_eq!(reaped.requeued.len(), 1, "{reaped:?}");
-        let leasing = Leasing {
-            clock: Arc::new(SystemClock),
-            lease: std::time::Duration::from_secs(30),
-        };
-        let (_keep, release) = tokio::sync::watch::channel(false);
-        let resumed = worker::work_once(app.store.clone(), &leasing, "second-worker", release)
-            .await
-            .expect("work");
-        let Some(Executed::Finished(run)) = resumed else {
-            panic!("the run resumed and finished: {resumed:?}");
-        };
+        let run = support::resume_lost_run(&app.store).await;
         assert_eq!(run.status, RunStatus::Finished, "{:?}", app.log(&run).await);
         for (i, order) in orders.iter().enumerate() {
             assert_eq!(

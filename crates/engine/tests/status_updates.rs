@@ -131,17 +131,21 @@ impl App {
         .expect("run")
     }
 
-    /// A status updates run, which must finish cleanly.
-    async fn status_run(&self) -> (Run, Vec<String>) {
-        let run = self.run_of(&self.status).await;
-        let log: Vec<String> = self
-            .store
+    /// The run's log, a line per entry with its level.
+    async fn log(&self, run: &Run) -> Vec<String> {
+        self.store
             .logs(run.id, &LogFilter::default())
             .await
             .expect("logs")
             .into_iter()
             .map(|l| format!("{} {}", l.level, l.message))
-            .collect();
+            .collect()
+    }
+
+    /// A status updates run, which must finish cleanly.
+    async fn status_run(&self) -> (Run, Vec<String>) {
+        let run = self.run_of(&self.status).await;
+        let log = self.log(&run).await;
         assert_eq!(run.status, RunStatus::Finished, "{log:?}");
         assert_eq!(run.counters.failed, 0, "{log:?}");
         (run, log)
@@ -367,14 +371,7 @@ async fn updates_shopify_refuses_are_errors_flagged_and_done_on_a_later_run() {
         }
 
         let run = app.run_of(&app.status).await;
-        let log: Vec<String> = app
-            .store
-            .logs(run.id, &LogFilter::default())
-            .await
-            .expect("logs")
-            .into_iter()
-            .map(|l| format!("{} {}", l.level, l.message))
-            .collect();
+        let log = app.log(&run).await;
         assert_eq!(run.status, RunStatus::FinishedPartially, "{log:?}");
         assert_eq!(
             (run.counters.failed, run.counters.updated),
@@ -403,14 +400,7 @@ async fn updates_shopify_refuses_are_errors_flagged_and_done_on_a_later_run() {
         let run = run_integration(app.store.clone(), &app.status, Trigger::Manual, later, None)
             .await
             .expect("run");
-        let log: Vec<String> = app
-            .store
-            .logs(run.id, &LogFilter::default())
-            .await
-            .expect("logs")
-            .into_iter()
-            .map(|l| l.message)
-            .collect();
+        let log = app.log(&run).await;
         assert_eq!(
             (run.status, run.counters.fetched, run.counters.updated),
             (RunStatus::Finished, 2, 2),
@@ -419,7 +409,7 @@ async fn updates_shopify_refuses_are_errors_flagged_and_done_on_a_later_run() {
         assert!(app.shopify_order(&a).tags.contains("PULPO"));
         assert!(
             !log.iter()
-                .any(|l| l.contains(&order_name(&app, &b)) && l.contains("tagged")),
+                .any(|l| l.contains(&app.shopify_order(&b).name) && l.contains("tagged")),
             "B is not tagged twice: {log:?}"
         );
         let note = app.shopify_order(&b).note.expect("B's note");
@@ -433,9 +423,4 @@ async fn updates_shopify_refuses_are_errors_flagged_and_done_on_a_later_run() {
         );
     })
     .await;
-}
-
-/// The order's name as the log writes it.
-fn order_name(app: &App, order: &ShopOrder) -> String {
-    app.shopify_order(order).name
 }

@@ -11,20 +11,16 @@ use std::sync::Arc;
 
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use tentacle_domain::run::{LogLevel, RunStatus, Trigger};
+use tentacle_domain::run::{RunStatus, Trigger};
 use tentacle_domain::sales_order::SalesOrderSettings;
 use tentacle_domain::stock::StockSettings;
-use tentacle_engine::clock::SystemClock;
-use tentacle_engine::runner::{Executed, Leasing};
-use tentacle_engine::{RunOptions, run_integration, worker};
+use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::faults::FaultSettings;
 use tentacle_sandbox::pulpo::PulpoSandbox;
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
-use tentacle_store::{
-    Integration, LogFilter, NewCredential, NewIntegration, NewLogEntry, Reap, Run, Store,
-};
+use tentacle_store::{Integration, LogFilter, NewCredential, NewIntegration, Run, Store};
 
 /// The location (and warehouse) the tests reconcile.
 const MADRID: &str = SHARED_WAREHOUSES[0];
@@ -646,36 +642,7 @@ async fn a_worker_killed_mid_push_leaves_a_run_that_converges_when_resumed() {
         assert!(!app.mismatches().is_empty(), "the push was cut short");
 
         // Its lease runs out; the reaper queues it again and another worker resumes it.
-        let entry = |message: &str| NewLogEntry {
-            at: chrono::Utc::now(),
-            level: LogLevel::Warning,
-            record_kind: None,
-            record: None,
-            message: message.into(),
-        };
-        let reaped = app
-            .store
-            .reap_expired_runs(&Reap {
-                now: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
-                max_losses: 3,
-                resumed: entry("Worker lost; resumed"),
-                failed: entry("Worker lost too often"),
-            })
-            .await
-            .expect("reap");
-        assert_eq!(reaped.requeued.len(), 1, "{reaped:?}");
-        let leasing = Leasing {
-            clock: Arc::new(SystemClock),
-            lease: std::time::Duration::from_secs(30),
-        };
-        let (_keep, release) = tokio::sync::watch::channel(false);
-        let resumed = worker::work_once(app.store.clone(), &leasing, "second-worker", release)
-            .await
-            .expect("work");
-        let Some(Executed::Finished(run)) = resumed else {
-            panic!("the run resumed and finished: {resumed:?}");
-        };
-        assert_eq!((run.id, run.attempts), (reaped.requeued[0], 2));
+        let run = support::resume_lost_run(&app.store).await;
         assert_eq!(run.status, RunStatus::Finished, "{:?}", app.log(&run).await);
         assert_eq!(app.mismatches(), Vec::<String>::new());
     })

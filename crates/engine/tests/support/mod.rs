@@ -97,3 +97,48 @@ pub async fn systems(backend: Backend, shopify: ShopifyConfig, test: &str) -> Op
         dir,
     })
 }
+
+/// After a worker died holding a run: its lease expires, the reaper queues the run again and a
+/// second worker resumes it to its end. The resumed run, which the test checks.
+#[allow(
+    dead_code,
+    reason = "used by the scenarios that kill a worker, not by every test binary"
+)]
+pub async fn resume_lost_run(store: &Arc<dyn Store>) -> tentacle_store::Run {
+    use tentacle_domain::run::LogLevel;
+    use tentacle_engine::clock::SystemClock;
+    use tentacle_engine::runner::{Executed, Leasing};
+    use tentacle_store::{NewLogEntry, Reap};
+
+    let entry = |message: &str| NewLogEntry {
+        at: chrono::Utc::now(),
+        level: LogLevel::Warning,
+        record_kind: None,
+        record: None,
+        message: message.into(),
+    };
+    let reaped = store
+        .reap_expired_runs(&Reap {
+            now: chrono::Utc::now() + chrono::TimeDelta::minutes(5),
+            max_losses: 3,
+            resumed: entry("Worker lost; resumed"),
+            failed: entry("Worker lost too often"),
+        })
+        .await
+        .expect("reap");
+    assert_eq!(reaped.requeued.len(), 1, "{reaped:?}");
+    let leasing = Leasing {
+        clock: Arc::new(SystemClock),
+        lease: std::time::Duration::from_secs(30),
+    };
+    let (_keep, release) = tokio::sync::watch::channel(false);
+    let resumed =
+        tentacle_engine::worker::work_once(store.clone(), &leasing, "second-worker", release)
+            .await
+            .expect("work");
+    let Some(Executed::Finished(run)) = resumed else {
+        panic!("the run resumed and finished: {resumed:?}");
+    };
+    assert_eq!((run.id, run.attempts), (reaped.requeued[0], 2));
+    run
+}
