@@ -107,6 +107,10 @@ pub struct RequestStats {
 /// that dies in flight.
 const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
+/// How many times one request logs in again after a 401 before it calls the credentials
+/// rejected. One is not enough: a token can be revoked again between the new login and its use.
+const RENEWALS_AFTER_401: u32 = 3;
+
 struct Token {
     value: SecretString,
     renew_at: Instant,
@@ -829,7 +833,7 @@ impl PulpoClient {
     ) -> Result<(StatusCode, Value)> {
         let url = format!("{}{path}", self.base_url);
         let mut attempt = 0;
-        let mut renewed_after_401 = false;
+        let mut renewals_after_401 = 0;
         loop {
             attempt += 1;
             let token = self.token().await?;
@@ -895,9 +899,11 @@ impl PulpoClient {
                     };
                     match status {
                         s if s.is_success() => return Ok((s, parsed)),
-                        StatusCode::UNAUTHORIZED if !renewed_after_401 => {
-                            // The token may have been revoked or expired early: log in again once.
-                            renewed_after_401 = true;
+                        StatusCode::UNAUTHORIZED if renewals_after_401 < RENEWALS_AFTER_401 => {
+                            // The token may have been revoked or expired early: log in again.
+                            // A login that succeeds proves the credentials, so a token that
+                            // expires again before its first use is renewed again, a few times.
+                            renewals_after_401 += 1;
                             self.forget_token(&token).await;
                             attempt -= 1;
                             continue;
