@@ -132,6 +132,96 @@ async fn products_can_be_created_with_a_unique_sku() {
 }
 
 #[tokio::test]
+async fn a_product_update_changes_what_it_gives_and_keeps_the_rest() {
+    let harness = Harness::start().await;
+    let body =
+        json!({"sku": "UPD-1", "name": "Nuevo", "barcodes": ["8400000000001"], "weight": 0.3});
+    let (_, created) = harness.post("/inventory/products", &body).await;
+    let path = format!("/inventory/products/{}", id_of(&created));
+    let (status, updated) = harness
+        .put(
+            &path,
+            &json!({"name": "Renovado", "cost_price": 4.5, "third_party_id": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        (&updated["name"], &updated["weight"], &updated["cost_price"]),
+        (&json!("Renovado"), &json!(0.3), &json!(4.5))
+    );
+    assert_eq!(updated["barcodes"], json!(["8400000000001"]));
+    assert!(updated["updated_at"].as_str() > created["updated_at"].as_str());
+    // A customer is no supplier; a SKU another product has is taken; the product is unchanged.
+    let (status, refused) = harness.put(&path, &json!({"third_party_id": 1})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused,
+        json!({"errors": [{"third_party_id": "is not a supplier"}]})
+    );
+    let (_, other) = harness
+        .post(
+            "/inventory/products",
+            &json!({"sku": "UPD-2", "name": "Otro"}),
+        )
+        .await;
+    let (status, _) = harness.put(&path, &json!({"sku": "UPD-2"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, found) = harness
+        .get(&format!("/inventory/products?id={}", id_of(&created)))
+        .await;
+    assert_eq!(list(&found, "products")[0], updated);
+    let (status, _) = harness
+        .put(
+            &format!("/inventory/products/{}", id_of(&other) + 1000),
+            &json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_bulk_create_continues_past_refused_products() {
+    let harness = Harness::start().await;
+    let (status, _) = harness
+        .control_post(
+            "/inventory/products/refusals",
+            &json!({"sku": "BULK-3", "message": "is not a valid EAN-13 code"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let products: Vec<Value> = ["BULK-1", "BULK-2", "BULK-1", "BULK-3"]
+        .iter()
+        .map(|sku| json!({"sku": sku, "name": format!("Producto {sku}")}))
+        .collect();
+    let (status, answer) = harness
+        .post("/inventory/bulk/products", &Value::Array(products))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let created = answer["created"][0]["created"]
+        .as_array()
+        .expect("the created products");
+    let skus: Vec<&str> = created.iter().filter_map(|p| p["sku"].as_str()).collect();
+    assert_eq!(skus, ["BULK-1", "BULK-2"]);
+    assert_eq!(
+        answer["errors"],
+        json!([
+            {"errors": [{"sku": "has already been taken"}]},
+            {"errors": [{"sku": "is not a valid EAN-13 code"}]},
+        ])
+    );
+    // The refusal was used up: BULK-3 goes through alone, with a 201 and the flat list.
+    let (status, answer) = harness
+        .post(
+            "/inventory/bulk/products",
+            &json!([{"sku": "BULK-3", "name": "Producto BULK-3"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["created"][0]["sku"], "BULK-3");
+    assert!(harness.sandbox.state.product_by_sku("BULK-3").is_some());
+}
+
+#[tokio::test]
 async fn third_parties_include_the_fallback_customer() {
     let harness = Harness::start().await;
     let (status, body) = harness
@@ -157,7 +247,12 @@ async fn third_parties_include_the_fallback_customer() {
         .await;
     assert_eq!(list(&body, "third_parties")[0]["id"], created["id"]);
     let (_, body) = harness.get("/iam/third_parties?third_type=S").await;
-    assert_eq!(body["total_results"], 0);
+    let suppliers = list(&body, "third_parties");
+    assert_eq!(
+        (suppliers.len(), &suppliers[0]["name"]),
+        (1, &json!("Textiles del Norte S.L.")),
+        "only the seeded supplier"
+    );
 
     let (status, body) = harness.post("/iam/third_parties", &customer).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -29,6 +29,11 @@ const BEYOND_SPEC: &[(&str, &str, &str)] = &[
     ("Product", "sku", "default ProductSku field"),
     ("Product", "name", "default ProductSku field"),
     ("Product", "description", "default ProductSku field"),
+    (
+        "Product",
+        "third_party_id",
+        "default ProductSku field (its supplier)",
+    ),
 ];
 
 /// Properties beyond the spec that carry a list of one of its definitions, checked against it:
@@ -454,6 +459,47 @@ async fn every_property_exchanged_is_known_to_the_spec() {
             )
             .await;
         assert_eq!(status, expected);
+    }
+    let swag_1 = harness
+        .sandbox
+        .state
+        .product_by_sku("SWAG-1")
+        .expect("SWAG-1 was created")
+        .id;
+    let (status, changed) = check
+        .exchange(
+            &harness,
+            put.clone(),
+            "/inventory/products/{id}",
+            &format!("/inventory/products/{swag_1}"),
+            Some(json!({"name": "Spec product, renamed", "cost_price": 4.5, "third_party_id": 2})),
+            token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    // A bulk create that goes through, then one with a SKU PULPO already has.
+    let bulk = |skus: &[&str]| {
+        Value::Array(
+            skus.iter()
+                .map(|sku| json!({"sku": sku, "name": format!("Bulk {sku}"), "weight": 0.25}))
+                .collect(),
+        )
+    };
+    for (skus, expected) in [
+        (&["SWAG-2", "SWAG-3"][..], StatusCode::CREATED),
+        (&["SWAG-4", "SWAG-2"][..], StatusCode::BAD_REQUEST),
+    ] {
+        let (status, answer) = check
+            .exchange(
+                &harness,
+                post.clone(),
+                "/inventory/bulk/products",
+                "/inventory/bulk/products",
+                Some(bulk(skus)),
+                token,
+            )
+            .await;
+        assert_eq!(status, expected, "{answer}");
     }
     check
         .exchange(

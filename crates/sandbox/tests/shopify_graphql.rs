@@ -86,6 +86,11 @@ fn seed(state: &ShopifyState, orders: usize) -> Seeded {
                 tracked: true,
                 requires_shipping: true,
                 is_gift_card: false,
+                product_tags: vec!["Camiseta".into()],
+                weight: None,
+                unit_cost: None,
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
             });
             shop.inventory.insert(
                 (item, madrid),

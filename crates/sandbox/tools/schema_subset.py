@@ -44,9 +44,13 @@ SERVED = {
     "CustomerPhoneNumber": "phoneNumber",
     "MoneyBag": "*",
     "MoneyV2": "*",
-    "ProductVariant": "barcode displayName id inventoryItem inventoryQuantity legacyResourceId price product sku title",
-    "Product": "id legacyResourceId title",
-    "InventoryItem": "id inventoryLevel inventoryLevels legacyResourceId requiresShipping sku tracked unitCost variant",
+    "ProductVariant": "barcode createdAt displayName id inventoryItem inventoryQuantity legacyResourceId price product "
+                      "sku title updatedAt",
+    "Product": "id isGiftCard legacyResourceId tags title",
+    "InventoryItem": "id inventoryLevel inventoryLevels legacyResourceId measurement requiresShipping sku tracked "
+                     "unitCost variant",
+    "InventoryItemMeasurement": "id weight",
+    "Weight": "*",
     "InventoryLevel": "id isActive item location quantities",
     "InventoryQuantity": "name quantity updatedAt",
     "Location": "address fulfillsOnlineOrders id inventoryLevel isActive isPrimary legacyResourceId name",

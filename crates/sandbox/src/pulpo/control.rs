@@ -11,6 +11,7 @@
 //! | PUT | `/sandbox/packing/boxes/{box_id}/items/{item_id}/batches` | array of [`BatchShare`] `{number, quantity}` → `PackingBox` (the item's lots or serial numbers replaced) |
 //! | POST | `/sandbox/inventory/products` | [`NumberedProducts`] `{count, sku_prefix, warehouse_id?, available_quantity?}` → 201 [`NumberedProductsMade`] `{created, first_id, last_id}` |
 //! | PATCH | `/sandbox/inventory/products/{id}` | `{active?, deleted?, management_type?}` (`none`, `lot`, `serial`) → `Product` |
+//! | POST | `/sandbox/inventory/products/refusals` | [`ProductRefusal`] `{sku, message, count?}` → the same: the next `count` (1 by default; 0 disarms) creates or updates of that SKU answer 422 `{"errors": [{"sku": message}]}` |
 //! | PUT | `/sandbox/inventory/products/{id}/stock` | `{warehouse_id, quantity}` (physical) or `{warehouse_id, available_quantity}` → `{product_id, warehouse_id, quantity, available_quantity}` |
 //! | PUT | `/sandbox/inventory/stocks` | `[{product_id, warehouse_id, quantity or available_quantity}]` → `{updated}`, all or none |
 //! | PUT | `/sandbox/packing_locations` | `{free}` → `{free}` |
@@ -65,6 +66,7 @@ pub fn routes() -> Router<PulpoState> {
         )
         .route("/sandbox/inventory/products", post(create_products))
         .route("/sandbox/inventory/products/{id}", patch(set_product_state))
+        .route("/sandbox/inventory/products/refusals", post(refuse_product))
         .route("/sandbox/inventory/products/{id}/stock", put(set_stock))
         .route("/sandbox/inventory/stocks", put(set_stocks))
         .route("/sandbox/packing_locations", put(set_packing_locations))
@@ -275,6 +277,31 @@ async fn set_product_state(
         wanted.deleted,
         wanted.management_type,
     )?))
+}
+
+/// A refusal armed for a product's next creates or updates.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductRefusal {
+    sku: String,
+    message: String,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn refuse_product(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<Json<ProductRefusal>, ControlError> {
+    let refusal: ProductRefusal = body(&bytes)?;
+    state
+        .store()
+        .refuse_product(refusal.sku.clone(), refusal.message.clone(), refusal.count);
+    Ok(Json(refusal))
 }
 
 #[derive(Debug, Deserialize, Serialize)]

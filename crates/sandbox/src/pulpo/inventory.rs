@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use super::PulpoState;
 use super::error::{ApiError, parse_json};
@@ -104,6 +105,49 @@ pub async fn create_product(
     let body: ProductBody = parse_json(&body)?;
     let product = state.store().create_product(body)?;
     Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+/// `PUT /inventory/products/{id}` → 200 `Product`: changes the fields given, keeps the rest.
+pub async fn update_product(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<Product>, ApiError> {
+    let id = parse_id("id", &raw)?;
+    let body: ProductBody = parse_json(&body)?;
+    Ok(Json(state.store().update_product(id, body)?))
+}
+
+/// `POST /inventory/bulk/products`: creates each product on its own, continuing past the
+/// ones it refuses. 201 `BulkProductResponse` `{"created": [{id, sku}]}` when all went
+/// through, else 400 `BulkErrorsProductsResponse`: `created` as the spec defines it (one
+/// `BulkProductResponse` holding the created products) and `errors`, one `ErrorsList` per
+/// refused product in the order they were sent, since the spec gives the errors no key.
+pub async fn bulk_create_products(
+    State(state): State<PulpoState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let bodies: Vec<ProductBody> = parse_json(&body)?;
+    state.governor.delay_items(bodies.len()).await;
+    let mut created = Vec::new();
+    let mut errors = Vec::new();
+    let mut store = state.store();
+    for body in bodies {
+        match store.create_product(body) {
+            Ok(product) => created.push(json!({"id": product.id, "sku": product.sku})),
+            Err(error) => errors.push(json!({"errors": [error.column_messages()]})),
+        }
+    }
+    drop(store);
+    Ok(if errors.is_empty() {
+        (StatusCode::CREATED, Json(json!({ "created": created }))).into_response()
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"created": [{"created": created}], "errors": errors})),
+        )
+            .into_response()
+    })
 }
 
 /// The batches of `product_id` (any product when `None`) matching the search filters `number`,

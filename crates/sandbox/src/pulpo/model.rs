@@ -107,6 +107,10 @@ pub struct Product {
     pub length: Option<f64>,
     pub width: Option<f64>,
     pub volume: Option<f64>,
+    pub cost_price: Option<f64>,
+    /// The default SKU's supplier (a third party of type `S`), beyond the spec's `Product`
+    /// like `sku` (`ProductSku.third_party_id`).
+    pub third_party_id: Option<Id>,
     pub merchant_id: Option<Id>,
     pub tenant_id: Id,
     pub deleted: bool,
@@ -119,6 +123,8 @@ pub struct Product {
 /// `POST /inventory/products` body: the spec's `Product` plus the default SKU's fields.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ProductBody {
+    /// Names the product in `PUT /inventory/bulk/products`; ignored elsewhere.
+    pub id: Option<Id>,
     pub sku: Option<String>,
     pub name: Option<String>,
     pub description: Option<String>,
@@ -133,6 +139,8 @@ pub struct ProductBody {
     pub length: Option<f64>,
     pub width: Option<f64>,
     pub volume: Option<f64>,
+    pub cost_price: Option<f64>,
+    pub third_party_id: Option<Id>,
     pub merchant_id: Option<Id>,
 }
 

@@ -20,6 +20,9 @@ pub const DEFAULT_FREE_PACKING_LOCATIONS: u32 = 5;
 /// The customer every sandbox has, for orders without a known customer.
 pub const FALLBACK_CUSTOMER_ID: Id = 1;
 pub const FALLBACK_CUSTOMER_NAME: &str = "Fallback customer";
+/// The seeded supplier (a third party of type `S`), for products' `third_party_id`.
+pub const SUPPLIER_ID: Id = 2;
+pub const SUPPLIER_NAME: &str = "Textiles del Norte S.L.";
 
 /// The user behind every token; PULPO records it as `creator_id`.
 const API_USER_ID: Id = 1;
@@ -42,6 +45,26 @@ pub enum StoreError {
     NotFound(&'static str, Id),
     #[error("{}", describe(.0))]
     Invalid(Vec<FieldError>),
+}
+
+impl StoreError {
+    /// The spec's `Error` object: `{"<column>": "<message>", …}`, the first message of each.
+    pub fn column_messages(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        match self {
+            StoreError::NotFound(what, id) => {
+                object.insert("id".into(), format!("{what} {id} not found").into());
+            }
+            StoreError::Invalid(errors) => {
+                for error in errors {
+                    object
+                        .entry(error.field.clone())
+                        .or_insert_with(|| error.message.clone().into());
+                }
+            }
+        }
+        serde_json::Value::Object(object)
+    }
 }
 
 fn describe(errors: &[FieldError]) -> String {
@@ -214,6 +237,8 @@ pub struct Store {
     pub warehouses: Vec<Warehouse>,
     pub products: BTreeMap<Id, Product>,
     skus: HashMap<String, Id>,
+    /// Armed refusals by SKU: the message and how many more calls it refuses.
+    product_refusals: HashMap<String, (String, u32)>,
     /// Physical stock per (product, warehouse): storage plus goods being packed.
     stock: HashMap<(Id, Id), i64>,
     /// What open sales orders hold per (product, warehouse), kept up to date on every order
@@ -283,6 +308,7 @@ impl Store {
             warehouses,
             products: BTreeMap::new(),
             skus: HashMap::new(),
+            product_refusals: HashMap::new(),
             stock: HashMap::new(),
             held: HashMap::new(),
             third_parties: BTreeMap::new(),
@@ -320,6 +346,8 @@ impl Store {
                 length: None,
                 width: None,
                 volume: None,
+                cost_price: None,
+                third_party_id: None,
                 merchant_id: None,
                 tenant_id: TENANT_ID,
                 deleted: false,
@@ -340,6 +368,26 @@ impl Store {
             identifier_number: "FALLBACK".into(),
             active: true,
             email: None,
+            erp_code: None,
+            erp_id: None,
+            attributes: None,
+            merchant_id: None,
+            merchant_channel_id: None,
+            tenant_id: TENANT_ID,
+            deleted_at: None,
+            deleted_by: None,
+            inserted_at: now,
+            updated_at: now,
+        });
+        store.ids.third_party = SUPPLIER_ID;
+        store.insert_third_party(ThirdParty {
+            id: SUPPLIER_ID,
+            name: SUPPLIER_NAME.into(),
+            third_type: "S".into(),
+            identifier_type: "CIF".into(),
+            identifier_number: "B48123456".into(),
+            active: true,
+            email: Some("pedidos@textilesdelnorte.es".into()),
             erp_code: None,
             erp_id: None,
             attributes: None,
@@ -395,13 +443,19 @@ impl Store {
 
     // ----- products and third parties -----
 
-    /// `POST /inventory/products`: `sku` and `name` are required, `sku` unique.
+    /// `POST /inventory/products`: `sku` and `name` are required, `sku` unique; a supplier
+    /// (`third_party_id`) must be a third party of type `S`; weights and prices are not
+    /// negative; a refusal armed for the SKU ([`Store::refuse_product`]) answers instead.
     pub fn create_product(&mut self, body: ProductBody) -> Result<Product, StoreError> {
         let mut errors = Vec::new();
-        let sku = required(&mut errors, "sku", body.sku);
-        let name = required(&mut errors, "name", body.name);
+        let sku = required(&mut errors, "sku", body.sku.clone());
+        let name = required(&mut errors, "name", body.name.clone());
         if sku.as_ref().is_some_and(|sku| self.skus.contains_key(sku)) {
             errors.push(FieldError::new("sku", "has already been taken"));
+        }
+        self.check_product_fields(&body, &mut errors);
+        if let Some(sku) = &sku {
+            self.armed_product_refusal(sku, &mut errors);
         }
         let (Some(sku), Some(name), true) = (sku, name, errors.is_empty()) else {
             return Err(StoreError::Invalid(errors));
@@ -423,6 +477,8 @@ impl Store {
             length: body.length,
             width: body.width,
             volume: body.volume,
+            cost_price: body.cost_price,
+            third_party_id: body.third_party_id,
             merchant_id: body.merchant_id,
             tenant_id: TENANT_ID,
             deleted: false,
@@ -431,6 +487,138 @@ impl Store {
         };
         self.insert_product(product.clone());
         Ok(product)
+    }
+
+    /// `PUT /inventory/products/{id}`: changes the fields the body gives and keeps the rest.
+    /// The same rules as a create; a new `sku` must be free; `management_type` cannot change
+    /// once the product has batches (PULPO keeps a product's type once it is in use).
+    pub fn update_product(&mut self, id: Id, body: ProductBody) -> Result<Product, StoreError> {
+        let Some(current) = self.products.get(&id).filter(|p| !p.deleted).cloned() else {
+            return Err(StoreError::NotFound("product", id));
+        };
+        let mut errors = Vec::new();
+        let sku = match body.sku.clone() {
+            Some(sku) => required(&mut errors, "sku", Some(sku)),
+            None => Some(current.sku.clone()),
+        };
+        let name = match body.name.clone() {
+            Some(name) => required(&mut errors, "name", Some(name)),
+            None => Some(current.name.clone()),
+        };
+        if sku
+            .as_ref()
+            .is_some_and(|sku| self.skus.get(sku).is_some_and(|owner| *owner != id))
+        {
+            errors.push(FieldError::new("sku", "has already been taken"));
+        }
+        self.check_product_fields(&body, &mut errors);
+        if body
+            .management_type
+            .as_ref()
+            .is_some_and(|t| *t != current.management_type)
+            && self.batches.values().any(|b| b.product_id == id)
+        {
+            errors.push(FieldError::new(
+                "management_type",
+                "cannot change once the product has batches",
+            ));
+        }
+        self.armed_product_refusal(&current.sku, &mut errors);
+        let (Some(sku), Some(name), true) = (sku, name, errors.is_empty()) else {
+            return Err(StoreError::Invalid(errors));
+        };
+        let now = self.clock.tick();
+        let mut product = current;
+        if product.sku != sku {
+            self.skus.remove(&product.sku);
+            self.skus.insert(sku.clone(), id);
+        }
+        product.sku = sku;
+        product.name = name;
+        let keep = |new: Option<String>, old: Option<String>| new.or(old);
+        product.description = keep(body.description, product.description);
+        product.article_number = keep(body.article_number, product.article_number);
+        if let Some(barcodes) = body.barcodes {
+            product.barcodes = barcodes;
+        }
+        if let Some(active) = body.active {
+            product.active = active;
+        }
+        if let Some(management_type) = body.management_type {
+            product.management_type = management_type;
+        }
+        if let Some(batch_control) = body.batch_control {
+            product.batch_control = batch_control;
+        }
+        product.attributes = body.attributes.or(product.attributes);
+        product.weight = body.weight.or(product.weight);
+        product.height = body.height.or(product.height);
+        product.length = body.length.or(product.length);
+        product.width = body.width.or(product.width);
+        product.volume = body.volume.or(product.volume);
+        product.cost_price = body.cost_price.or(product.cost_price);
+        product.third_party_id = body.third_party_id.or(product.third_party_id);
+        product.merchant_id = body.merchant_id.or(product.merchant_id);
+        product.updated_at = now;
+        self.products.insert(id, product.clone());
+        Ok(product)
+    }
+
+    /// The rules a product's fields follow on create and update.
+    fn check_product_fields(&self, body: &ProductBody, errors: &mut Vec<FieldError>) {
+        if let Some(supplier) = body.third_party_id {
+            match self.third_parties.get(&supplier) {
+                None => errors.push(FieldError::new("third_party_id", "does not exist")),
+                Some(party) if party.third_type != "S" => {
+                    errors.push(FieldError::new("third_party_id", "is not a supplier"));
+                }
+                Some(_) => {}
+            }
+        }
+        if body
+            .management_type
+            .as_deref()
+            .is_some_and(|t| !["none", "lot", "serial"].contains(&t))
+        {
+            errors.push(FieldError::new(
+                "management_type",
+                "must be one of: none, lot, serial",
+            ));
+        }
+        for (field, value) in [
+            ("weight", body.weight),
+            ("height", body.height),
+            ("length", body.length),
+            ("width", body.width),
+            ("volume", body.volume),
+            ("cost_price", body.cost_price),
+        ] {
+            if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                errors.push(FieldError::new(field, "must be greater than or equal to 0"));
+            }
+        }
+    }
+
+    /// Makes the next `count` creates or updates of the product with `sku` fail with
+    /// `message` (control API): PULPO refuses products for reasons of its own, a tenant's
+    /// rules or a field's format, that a client cannot see beforehand.
+    pub fn refuse_product(&mut self, sku: String, message: String, count: u32) {
+        if count == 0 {
+            self.product_refusals.remove(&sku);
+        } else {
+            self.product_refusals.insert(sku, (message, count));
+        }
+    }
+
+    /// Uses up one armed refusal of `sku`, if there is one.
+    fn armed_product_refusal(&mut self, sku: &str, errors: &mut Vec<FieldError>) {
+        if let Some((message, left)) = self.product_refusals.get_mut(sku) {
+            errors.push(FieldError::new("sku", message.clone()));
+            *left -= 1;
+            if *left == 0 {
+                self.product_refusals.remove(sku);
+            }
+        }
     }
 
     /// Makes `count` products with numbered SKUs (control API), all or none.
@@ -489,6 +677,8 @@ impl Store {
                 length: None,
                 width: None,
                 volume: None,
+                cost_price: None,
+                third_party_id: None,
                 merchant_id: None,
                 tenant_id: TENANT_ID,
                 deleted: false,

@@ -31,11 +31,13 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::generator::catalog_weight;
 use super::graphql::mutations;
 use super::model::{
     CancelReason, FinancialStatus, FulfillmentOrder, FulfillmentOrderLineItem,
     FulfillmentOrderRequestStatus, FulfillmentOrderStatus, FulfillmentStatus, InventoryQuantities,
-    MailingAddress, Order, OtherAppChange, ProductVariant, Shop, gid, parse_gid,
+    MailingAddress, Order, OtherAppChange, ProductVariant, Shop, Weight, WeightUnit, gid,
+    parse_gid,
 };
 use super::rest::{self, Fields};
 use super::search::OrderSearch;
@@ -77,7 +79,11 @@ pub fn routes() -> Router<ShopifyState> {
         .route("/sandbox/stats", get(stats))
         .route("/sandbox/index_lag", get(get_index_lag).put(put_index_lag))
         .route("/sandbox/locations", get(locations))
-        .route("/sandbox/variants", get(variants))
+        .route("/sandbox/variants", get(variants).post(create_variant))
+        .route(
+            "/sandbox/variants/{id}",
+            axum::routing::patch(patch_variant),
+        )
         .route("/sandbox/inventory_items", post(create_inventory_item))
         .route("/sandbox/inventory_items/seed", post(seed_inventory_items))
         .route(
@@ -1202,6 +1208,7 @@ fn add_variant(
     let product_id = shop.allocate_id();
     let id = shop.allocate_id();
     let inventory_item_id = shop.allocate_id();
+    let now = Utc::now().trunc_subsecs(0);
     shop.variants.push(ProductVariant {
         id,
         product_id,
@@ -1214,8 +1221,156 @@ fn add_variant(
         tracked,
         requires_shipping: true,
         is_gift_card: false,
+        product_tags: Vec::new(),
+        weight: catalog_weight(usize::try_from(id % 1000).unwrap_or_default(), true),
+        unit_cost: Some(Decimal::new(450, 2)),
+        created_at: now,
+        updated_at: now,
     });
     &shop.variants[shop.variants.len() - 1]
+}
+
+/// `POST /sandbox/variants` with the fields of [`apply_variant_fields`]: a new product with one
+/// variant and its (tracked) inventory item, as a merchant adds one in the admin. 201 with the
+/// variant in the `GET /sandbox/variants` shape.
+async fn create_variant(State(state): State<ShopifyState>, body: Bytes) -> Answer {
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let mut shop = state.shop();
+    let sku = fields.string("sku").map_err(ControlError::Invalid)?;
+    let title = fields
+        .string("product_title")
+        .map_err(ControlError::Invalid)?
+        .unwrap_or_else(|| "Sandbox product".into());
+    let mut variant = add_variant(&mut shop, sku, title, true).clone();
+    let created_at = variant.created_at;
+    let applied = apply_variant_fields(&mut variant, &fields, created_at);
+    let index = shop.variants.len() - 1;
+    if let Err(error) = applied {
+        shop.variants.pop();
+        return Err(error);
+    }
+    shop.variants[index] = variant;
+    let answer = rest::variant_to_rest(&shop.variants[index], &shop);
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `PATCH /sandbox/variants/{id}`: changes what is given (see [`apply_variant_fields`]) the way
+/// a merchant edits a product, and moves the variant's `updated_at`. 200 with the variant.
+async fn patch_variant(
+    State(state): State<ShopifyState>,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Answer {
+    let value = body_json(&body)?;
+    let fields = Fields::new(&value, "").map_err(ControlError::Invalid)?;
+    let mut shop = state.shop();
+    let index = shop
+        .variants
+        .iter()
+        .position(|v| v.id == id)
+        .ok_or_else(|| ControlError::NotFound(format!("no variant {id}")))?;
+    let mut variant = shop.variants[index].clone();
+    apply_variant_fields(&mut variant, &fields, Utc::now().trunc_subsecs(0))?;
+    // A product's title and tags are the product's: every variant of it changes with them.
+    let (product_id, title, tags) = (
+        variant.product_id,
+        variant.product_title.clone(),
+        variant.product_tags.clone(),
+    );
+    for other in shop
+        .variants
+        .iter_mut()
+        .filter(|v| v.product_id == product_id)
+    {
+        if other.product_title != title || other.product_tags != tags {
+            other.product_title.clone_from(&title);
+            other.product_tags.clone_from(&tags);
+            other.updated_at = variant.updated_at;
+        }
+    }
+    shop.variants[index] = variant;
+    let answer = rest::variant_to_rest(&shop.variants[index], &shop);
+    Ok(Json(answer).into_response())
+}
+
+/// Applies the variant fields given in `fields`, all optional: `sku`, `barcode` (null clears
+/// them), `price`, `unit_cost` (null clears it), `title` (the variant's), `product_title`,
+/// `tags` (the product's, an array of strings), `weight` (`{"value": 250, "unit": "GRAMS"}`,
+/// null clears it), `requires_shipping` and `gift_card`. Stamps `updated_at` with `at`.
+fn apply_variant_fields(
+    variant: &mut ProductVariant,
+    fields: &Fields<'_>,
+    at: DateTime<Utc>,
+) -> Result<(), ControlError> {
+    let invalid = ControlError::Invalid;
+    let nullable = |key: &str| fields.get(key).is_some_and(Value::is_null);
+    if fields.has("sku") {
+        variant.sku = fields.string("sku").map_err(invalid)?;
+    }
+    if fields.has("barcode") {
+        variant.barcode = fields.string("barcode").map_err(invalid)?;
+    }
+    if let Some(price) = fields.decimal("price").map_err(invalid)? {
+        variant.price = price;
+    }
+    if nullable("unit_cost") {
+        variant.unit_cost = None;
+    } else if let Some(cost) = fields.decimal("unit_cost").map_err(invalid)? {
+        variant.unit_cost = Some(cost);
+    }
+    if let Some(title) = fields.string("title").map_err(invalid)? {
+        variant.title = title;
+    }
+    if let Some(title) = fields.string("product_title").map_err(invalid)? {
+        variant.product_title = title;
+    }
+    if let Some(tags) = fields.array("tags").map_err(invalid)? {
+        variant.product_tags = tags
+            .iter()
+            .enumerate()
+            .map(|(i, tag)| {
+                tag.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| invalid(format!("tags[{i}] must be a string")))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    if nullable("weight") {
+        variant.weight = None;
+    } else if let Some(weight) = fields.get("weight") {
+        let w = Fields::new(weight, "weight").map_err(invalid)?;
+        let value = w
+            .decimal("value")
+            .map_err(invalid)?
+            .and_then(|v| f64::try_from(v).ok())
+            .filter(|v| *v >= 0.0)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} must be a number of at least 0",
+                    w.field("value")
+                ))
+            })?;
+        let unit = w
+            .string("unit")
+            .map_err(invalid)?
+            .and_then(|u| WeightUnit::parse(&u))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "{} must be GRAMS, KILOGRAMS, OUNCES or POUNDS",
+                    w.field("unit")
+                ))
+            })?;
+        variant.weight = Some(Weight { value, unit });
+    }
+    if let Some(requires_shipping) = fields.boolean("requires_shipping").map_err(invalid)? {
+        variant.requires_shipping = requires_shipping;
+    }
+    if let Some(gift_card) = fields.boolean("gift_card").map_err(invalid)? {
+        variant.is_gift_card = gift_card;
+    }
+    variant.updated_at = at;
+    Ok(())
 }
 
 fn variant_ids(variant: &ProductVariant) -> Value {

@@ -17,7 +17,7 @@ use super::model::{
     CancelReason, Customer, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrder,
     FulfillmentOrderLineItem, FulfillmentOrderRequestStatus, FulfillmentOrderStatus,
     FulfillmentStatus, InventoryQuantities, LineItem, Location, MailingAddress, Order,
-    ProductVariant, ShippingLine, Shop, TrackingInfo,
+    ProductVariant, ShippingLine, Shop, TrackingInfo, Weight, WeightUnit,
 };
 use super::rest::{FIRST_ORDER_NUMBER, order_from_rest};
 use crate::catalog::{Catalog, DEFAULT_UNKNOWN_SHARE, SHARED_WAREHOUSES, SHOP_ONLY_LOCATION};
@@ -150,6 +150,7 @@ pub fn shop_without_orders(seed: u64) -> Shop {
                 );
             }
         }
+        let product_tags = catalog_tags(&product.title, product.is_gift_card);
         shop.variants.push(ProductVariant {
             id: variant_id,
             product_id,
@@ -164,9 +165,57 @@ pub fn shop_without_orders(seed: u64) -> Shop {
             tracked,
             requires_shipping: product.requires_shipping,
             is_gift_card: product.is_gift_card,
+            product_tags,
+            weight: catalog_weight(product.index, product.requires_shipping),
+            unit_cost: product
+                .requires_shipping
+                .then(|| (product.price * Decimal::new(45, 2)).round_dp(2)),
+            created_at: CATALOG_CREATED_AT,
+            updated_at: CATALOG_CREATED_AT,
         });
     }
     shop
+}
+
+/// When the generated catalog was entered: fixed, so a seed gives the same shop whenever it
+/// is generated.
+pub const CATALOG_CREATED_AT: DateTime<Utc> = match DateTime::from_timestamp(1_767_225_600, 0) {
+    Some(at) => at,
+    None => panic!("2026-01-01T00:00:00Z is a valid time"),
+};
+
+/// A catalog product's tags: the kind of product (its title's first word), as a merchant
+/// groups a catalog.
+fn catalog_tags(title: &str, is_gift_card: bool) -> Vec<String> {
+    if is_gift_card {
+        return vec!["Regalo".to_string()];
+    }
+    title
+        .split_whitespace()
+        .next()
+        .map(|kind| vec![kind.to_string()])
+        .unwrap_or_default()
+}
+
+/// A catalog product's weight, derived from its position so the catalog's random draws stay
+/// as they were: 150 g to 1 kg, every tenth entered in kilograms as merchants sometimes do.
+/// Products that are not shipped weigh nothing.
+pub(crate) fn catalog_weight(index: usize, requires_shipping: bool) -> Option<Weight> {
+    if !requires_shipping {
+        return None;
+    }
+    let grams = 150 + (index * 53) % 850;
+    Some(if index.is_multiple_of(10) {
+        Weight {
+            value: grams as f64 / 1000.0,
+            unit: WeightUnit::Kilograms,
+        }
+    } else {
+        Weight {
+            value: grams as f64,
+            unit: WeightUnit::Grams,
+        }
+    })
 }
 
 /// A shop whose orders come from a JSONL file of orders in Shopify's REST / `orders/create`

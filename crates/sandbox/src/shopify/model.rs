@@ -245,6 +245,59 @@ pub struct ProductVariant {
     pub tracked: bool,
     pub requires_shipping: bool,
     pub is_gift_card: bool,
+    /// The product's tags.
+    #[serde(default)]
+    pub product_tags: Vec<String>,
+    /// `InventoryItem.measurement.weight`, in the unit the merchant entered it in.
+    #[serde(default)]
+    pub weight: Option<Weight>,
+    /// `InventoryItem.unitCost`: the merchant's "Cost per item", when entered.
+    #[serde(default)]
+    pub unit_cost: Option<Decimal>,
+    #[serde(default)]
+    pub created_at: DateTime<Utc>,
+    /// Moves on every change of the variant, its product or its inventory item, as the
+    /// `updated_at` search of `productVariants` finds them.
+    #[serde(default)]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `Weight`: a value and its `WeightUnit`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Weight {
+    pub value: f64,
+    pub unit: WeightUnit,
+}
+
+/// `WeightUnit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WeightUnit {
+    Grams,
+    Kilograms,
+    Ounces,
+    Pounds,
+}
+
+impl WeightUnit {
+    pub fn graphql(self) -> &'static str {
+        match self {
+            WeightUnit::Grams => "GRAMS",
+            WeightUnit::Kilograms => "KILOGRAMS",
+            WeightUnit::Ounces => "OUNCES",
+            WeightUnit::Pounds => "POUNDS",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<WeightUnit> {
+        Some(match value {
+            "GRAMS" => WeightUnit::Grams,
+            "KILOGRAMS" => WeightUnit::Kilograms,
+            "OUNCES" => WeightUnit::Ounces,
+            "POUNDS" => WeightUnit::Pounds,
+            _ => return None,
+        })
+    }
 }
 
 /// A level another app sets right before each of the next `times` `inventorySetQuantities`

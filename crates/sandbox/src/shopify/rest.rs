@@ -474,6 +474,11 @@ pub fn variant_to_rest(variant: &ProductVariant, shop: &Shop) -> Value {
         "inventory_management": variant.tracked.then_some("shopify"),
         "requires_shipping": variant.requires_shipping,
         "gift_card": variant.is_gift_card,
+        "tags": variant.product_tags,
+        "unit_cost": variant.unit_cost.map(money),
+        "weight": variant.weight.map(|w| json!({"value": w.value, "unit": w.unit.graphql()})),
+        "created_at": timestamp(variant.created_at),
+        "updated_at": timestamp(variant.updated_at),
         "inventory_levels": levels,
     })
 }

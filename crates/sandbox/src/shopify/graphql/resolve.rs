@@ -17,7 +17,8 @@ use super::schema::FieldDef;
 use crate::shopify::model::{
     Customer, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrder,
     FulfillmentOrderLineItem, FulfillmentOrderStatus, InventoryQuantities, LineItem, Location,
-    MailingAddress, Order, ProductVariant, ShippingLine, Shop, TrackingInfo, gid, parse_gid,
+    MailingAddress, Order, ProductVariant, ShippingLine, Shop, TrackingInfo, Weight, gid,
+    parse_gid,
 };
 use crate::shopify::search::{OrderSearch, SearchWarning};
 
@@ -52,6 +53,8 @@ pub enum Obj<'s> {
     /// The product, as far as a variant knows it.
     Product(&'s ProductVariant),
     InventoryItem(&'s ProductVariant),
+    InventoryItemMeasurement(&'s ProductVariant),
+    Weight(Weight),
     /// The level of a variant's item at a location, and whether it is active.
     InventoryLevel(&'s ProductVariant, &'s Location, InventoryQuantities, bool),
     InventoryQuantity(&'static str, i64),
@@ -263,6 +266,21 @@ pub fn resolve<'s>(
             "id" => leaf(gid("Product", variant.product_id)),
             "legacyResourceId" => leaf(variant.product_id.to_string()),
             "title" => leaf(variant.product_title.as_str()),
+            "tags" => leaf(json!(variant.product_tags)),
+            "isGiftCard" => leaf(variant.is_gift_card),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::InventoryItemMeasurement(variant) => Ok(match field {
+            "id" => leaf(format!(
+                "gid://shopify/InventoryItemMeasurement/{}",
+                variant.inventory_item_id
+            )),
+            "weight" => variant.weight.map_or(Out::Null, |w| obj(Obj::Weight(w))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Weight(weight) => Ok(match field {
+            "unit" => leaf(weight.unit.graphql()),
+            "value" => leaf(weight.value),
             _ => return Err(not_served(parent, field)),
         }),
         Obj::InventoryItem(variant) => inventory_item_field(shop, variant, field, args),
@@ -468,13 +486,16 @@ fn query_root<'s>(
                     "product_id",
                     "title",
                     "inventory_item_id",
+                    "updated_at",
+                    "gift_card",
                 ],
             );
             let by_sku = arg_str(args, "sortKey") == Some("SKU");
+            let now = ex.now;
             let items = shop
                 .variants
                 .iter()
-                .filter(|v| terms.iter().all(|t| variant_matches(v, t)))
+                .filter(|v| terms.iter().all(|t| variant_matches(v, t, now)))
                 .map(|v| {
                     let value = if by_sku {
                         SortValue::Text(v.sku.clone().unwrap_or_default())
@@ -498,7 +519,7 @@ fn query_root<'s>(
                 .filter(|v| {
                     terms.iter().all(|t| match t.field.as_deref() {
                         Some("id") => t.compare_number(v.inventory_item_id) != t.negated,
-                        _ => variant_matches(v, t),
+                        _ => variant_matches(v, t, ex.now),
                     })
                 })
                 .map(|v| {
@@ -653,7 +674,7 @@ fn report_search(ex: &mut Executor<'_>, key: &str, query: &str, warnings: &[Sear
     }));
 }
 
-fn variant_matches(v: &ProductVariant, t: &Term) -> bool {
+fn variant_matches(v: &ProductVariant, t: &Term, now: DateTime<Utc>) -> bool {
     let eq = |actual: Option<&str>| actual.is_some_and(|a| a.eq_ignore_ascii_case(&t.value));
     let hit = match t.field.as_deref() {
         Some("sku") => eq(v.sku.as_deref()),
@@ -662,6 +683,10 @@ fn variant_matches(v: &ProductVariant, t: &Term) -> bool {
         Some("product_id") => t.compare_number(v.product_id),
         Some("inventory_item_id") => t.compare_number(v.inventory_item_id),
         Some("title") => v.title.to_lowercase().contains(&t.value.to_lowercase()),
+        Some("updated_at") => {
+            crate::shopify::search::time_term_holds(&t.value, t.comparator, v.updated_at, now)
+        }
+        Some("gift_card") => t.value.eq_ignore_ascii_case(&v.is_gift_card.to_string()),
         _ => {
             let text = t.value.to_lowercase();
             v.sku
@@ -1052,6 +1077,8 @@ fn variant_field<'s>(
         "price" => leaf(format!("{:.2}", variant.price)),
         "inventoryItem" => obj(Obj::InventoryItem(variant)),
         "product" => obj(Obj::Product(variant)),
+        "createdAt" => leaf(datetime(variant.created_at)),
+        "updatedAt" => leaf(datetime(variant.updated_at)),
         "inventoryQuantity" => leaf(
             shop.locations
                 .iter()
@@ -1077,8 +1104,10 @@ fn inventory_item_field<'s>(
         "tracked" => leaf(variant.tracked),
         "requiresShipping" => leaf(variant.requires_shipping),
         "variant" => obj(Obj::ProductVariant(variant)),
-        // The sandbox's records carry no unit cost.
-        "unitCost" => Out::Null,
+        "unitCost" => variant
+            .unit_cost
+            .map_or(Out::Null, |cost| obj(Obj::MoneyV2(cost, &shop.currency))),
+        "measurement" => obj(Obj::InventoryItemMeasurement(variant)),
         "inventoryLevel" => arg_str(args, "locationId")
             .and_then(|id| parse_gid(id, "Location"))
             .and_then(|id| shop.location(id))
