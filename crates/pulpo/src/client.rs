@@ -18,9 +18,10 @@ use tentacle_http::{Backoff, retry_after, transport_detail};
 
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
-    Availability, Batch, BulkCreated, BulkOutcome, NewCustomer, PackingBox, PackingOrder,
-    PackingOrderFilter, Product, ProductPage, SalesOrder, SalesOrderBody, ShipmentTracking,
-    ShippedBatch, ShippedBox, ShippedItem, SkuAvailability, ThirdParty, Tracking, Warehouse,
+    Availability, Batch, BulkCreated, BulkOutcome, CreatedProduct, NewCustomer, PackingBox,
+    PackingOrder, PackingOrderFilter, Product, ProductBody, ProductBulkOutcome, ProductPage,
+    SalesOrder, SalesOrderBody, ShipmentTracking, ShippedBatch, ShippedBox, ShippedItem,
+    SkuAvailability, ThirdParty, Tracking, Warehouse,
 };
 
 /// What a PULPO credential holds.
@@ -213,6 +214,59 @@ impl PulpoClient {
             .into_iter()
             .filter(|p| p.sku.as_deref().is_some_and(|sku| skus.contains(&sku)))
             .collect())
+    }
+
+    /// Creates one product. Not replayed after a lost answer (it answers
+    /// [`PulpoError::Ambiguous`]): look the SKU up before creating it again.
+    pub async fn create_product(&self, body: &ProductBody) -> Result<Product> {
+        self.call(
+            Method::POST,
+            "/inventory/products",
+            &[],
+            Some(body),
+            Replay::Unsafe,
+        )
+        .await
+    }
+
+    /// Creates several products in one request (`POST /inventory/bulk/products`); PULPO
+    /// continues past the ones it refuses. Not replayed after a lost answer: look the SKUs up.
+    pub async fn create_products(&self, bodies: &[&ProductBody]) -> Result<ProductBulkOutcome> {
+        let (status, answer) = self
+            .send(
+                Method::POST,
+                "/inventory/bulk/products",
+                &[],
+                Some(bodies),
+                Replay::Unsafe,
+            )
+            .await?;
+        // 201 `{created: [ProductResponse]}`; 400 `{created: [...], errors: [ErrorsList]}`
+        // with one errors list per refused product, in the order sent. A 400 without
+        // `errors` is a verdict on the whole request.
+        match status {
+            s if s.is_success() => Ok(product_bulk_outcome(bodies, &answer)),
+            StatusCode::BAD_REQUEST if answer.get("errors").is_some_and(Value::is_array) => {
+                Ok(product_bulk_outcome(bodies, &answer))
+            }
+            s => Err(PulpoError::Rejected {
+                status: s.as_u16(),
+                errors: field_messages(&answer),
+            }),
+        }
+    }
+
+    /// Changes the fields `body` gives of product `id` (PULPO keeps the rest). Replayed after
+    /// a lost answer: sending the same fields twice leaves the product as once.
+    pub async fn update_product(&self, id: i64, body: &ProductBody) -> Result<Product> {
+        self.call(
+            Method::PUT,
+            &format!("/inventory/products/{id}"),
+            &[],
+            Some(body),
+            Replay::Safe,
+        )
+        .await
     }
 
     /// The products with these ids that PULPO has, deleted ones included (a shipped product
@@ -1131,6 +1185,45 @@ fn newest_tracking(trackings: Vec<ShipmentTracking>) -> Option<Tracking> {
             })
         })
         .max_by_key(|t| t.id)
+}
+
+/// Reads a bulk product answer. `created` comes flat (`[ProductResponse]`, the 201) or, in the
+/// 400, as the spec's `BulkErrorsProductsResponse` has it: `[BulkProductResponse]`, each with
+/// its own `created` list. The errors carry no SKU, so they are paired, in order, with the
+/// SKUs sent that were not created.
+fn product_bulk_outcome(bodies: &[&ProductBody], answer: &Value) -> ProductBulkOutcome {
+    let mut created = Vec::new();
+    for entry in answer["created"].as_array().into_iter().flatten() {
+        match entry.get("created").and_then(Value::as_array) {
+            Some(inner) => created.extend(
+                inner
+                    .iter()
+                    .filter_map(|p| serde_json::from_value::<CreatedProduct>(p.clone()).ok()),
+            ),
+            None => created.extend(serde_json::from_value::<CreatedProduct>(entry.clone()).ok()),
+        }
+    }
+    let made: std::collections::HashSet<&str> = created.iter().map(|p| p.sku.as_str()).collect();
+    let mut errors = answer["errors"].as_array().into_iter().flatten();
+    let refused = bodies
+        .iter()
+        .filter_map(|body| body.sku.as_deref())
+        .filter(|sku| !made.contains(sku))
+        .map(|sku| {
+            let reasons = errors
+                .next()
+                .map(field_messages)
+                .filter(|reasons| !reasons.is_empty())
+                .unwrap_or_else(|| {
+                    vec![crate::FieldMessage {
+                        field: "sku".into(),
+                        message: "was not created, and PULPO gave no reason".into(),
+                    }]
+                });
+            (sku.to_string(), reasons)
+        })
+        .collect();
+    ProductBulkOutcome { created, refused }
 }
 
 fn bulk_outcome(answer: &Value) -> BulkOutcome {

@@ -72,6 +72,57 @@ pub struct Product {
     /// How its units are told apart: `none`, `lot` or `serial`.
     #[serde(default)]
     pub management_type: Option<String>,
+    #[serde(default)]
+    pub barcodes: Vec<String>,
+    /// Kilograms (tentacle's convention; the spec gives no unit).
+    #[serde(default)]
+    pub weight: Option<f64>,
+    #[serde(default)]
+    pub cost_price: Option<f64>,
+    /// The default SKU's supplier, beyond the spec's `Product` like `sku`.
+    #[serde(default)]
+    pub third_party_id: Option<i64>,
+    /// Free-form; the spec types it a string, so a JSON object may arrive encoded in one.
+    #[serde(default)]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// The fields of a product tentacle creates or changes: the spec's `Product` plus the default
+/// SKU's `sku`, `name` and supplier (`third_party_id`), which PULPO takes beyond its spec
+/// (reference §B.5). On an update, a field left `None` is not sent and PULPO keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProductBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub barcodes: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_price: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub third_party_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub management_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<String>,
+}
+
+/// One product a bulk create made: `ProductResponse`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CreatedProduct {
+    pub id: i64,
+    pub sku: String,
+}
+
+/// The outcome of a bulk product create: what PULPO created and, per SKU, why it refused
+/// the others.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProductBulkOutcome {
+    pub created: Vec<CreatedProduct>,
+    pub refused: Vec<(String, Vec<crate::FieldMessage>)>,
 }
 
 /// One page of `GET /inventory/products`: `{products, total_results}`.

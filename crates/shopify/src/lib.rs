@@ -11,6 +11,7 @@ mod client;
 mod error;
 pub mod fulfillments;
 pub mod inventory;
+pub mod products;
 pub mod queries;
 
 pub use client::{ClientOptions, CostStats, ShopifyClient, ShopifyCredentials};

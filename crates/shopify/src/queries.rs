@@ -76,7 +76,7 @@ pub const LOCATIONS: &str = "query Locations($first: Int!) {
 }";
 
 /// Every document the client can send, for the schema validation test.
-pub const ALL_DOCUMENTS: [(&str, &str); 15] = [
+pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ("OrdersUpdatedSince", ORDERS_UPDATED_SINCE),
     ("OrderById", ORDER_BY_ID),
     ("Locations", LOCATIONS),
@@ -88,6 +88,7 @@ pub const ALL_DOCUMENTS: [(&str, &str); 15] = [
     ),
     ("SetAvailable", crate::inventory::SET_AVAILABLE),
     ("Activate", crate::inventory::ACTIVATE),
+    ("ProductVariants", crate::products::PRODUCT_VARIANTS),
     (
         "OrderFulfillmentState",
         crate::fulfillments::ORDER_FULFILLMENT_STATE,
