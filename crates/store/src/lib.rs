@@ -101,6 +101,7 @@ pub trait Store:
     + SalesOrderStore
     + ShipmentStore
     + StatusUpdateStore
+    + ProductStore
     + Send
     + Sync
     + 'static
@@ -115,8 +116,8 @@ pub trait Store:
 /// be called where the trait that declares it is in scope.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, RunStore,
-        SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
+        AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, ProductStore,
+        RunStore, SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
     };
 }
 
@@ -341,4 +342,25 @@ pub trait StatusUpdateStore: Send + Sync {
     /// set, which stays. `Conflict` when a credential of the scope does not exist. A running run
     /// uses [`HeldWrite::StatusMark`].
     async fn save_status_mark(&self, mark: &StatusMark) -> Result<()>;
+}
+
+/// The products type's own state: the links that make each Shopify variant one PULPO product.
+#[async_trait]
+pub trait ProductStore: Send + Sync {
+    /// The links of these variants (those that have one), in any order.
+    async fn product_links(
+        &self,
+        scope: SystemPair,
+        variant_ids: &[String],
+    ) -> Result<Vec<ProductLink>>;
+    /// The links of these PULPO products (those that have one), in any order.
+    async fn product_links_of_products(
+        &self,
+        scope: SystemPair,
+        pulpo_product_ids: &[i64],
+    ) -> Result<Vec<ProductLink>>;
+    /// Writes the variant's link (replacing its earlier one); [`StoreError::Conflict`] when
+    /// another variant links the PULPO product. A running run uses [`HeldWrite::ProductLink`].
+    async fn save_product_link(&self, link: &ProductLink) -> Result<()>;
+    async fn count_product_links(&self, scope: SystemPair) -> Result<i64>;
 }

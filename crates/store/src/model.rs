@@ -442,6 +442,19 @@ pub struct ShipmentLink {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One Shopify product variant ↔ one PULPO product (`products`): the database keeps one link
+/// per variant and one per PULPO product, so a SKU is created once and claimed by one variant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductLink {
+    pub scope: SystemPair,
+    /// `gid://shopify/ProductVariant/N`: the link's identity within its scope.
+    pub variant_id: String,
+    pub pulpo_product_id: i64,
+    /// The SKU the link was last written with.
+    pub sku: String,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// What `status_updates` did to one Shopify order, so it does each thing once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusMark {
@@ -503,6 +516,14 @@ pub enum HeldWrite {
     ShipmentLink(ShipmentLink),
     /// [`crate::StatusUpdateStore::save_status_mark`].
     StatusMark(StatusMark),
+    /// [`crate::ProductStore::save_product_link`].
+    ProductLink(ProductLink),
+    /// Drops the link of a variant that no longer has the linked product's SKU, so another
+    /// variant can claim the product.
+    DropProductLink {
+        scope: SystemPair,
+        variant_id: String,
+    },
     /// [`crate::AttentionStore::flag`].
     Flag(Attention),
     /// [`crate::AttentionStore::clear_flag`].

@@ -12,8 +12,8 @@ use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
     ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, Integration, LinkScope,
-    OrderLink, Result, Run, RunTotals, Secrets, Session, ShipmentLink, StatusMark, StoreError,
-    StoredLogEntry, SystemPair, User,
+    OrderLink, ProductLink, Result, Run, RunTotals, Secrets, Session, ShipmentLink, StatusMark,
+    StoreError, StoredLogEntry, SystemPair, User,
 };
 
 /// A value both backends decode.
@@ -181,6 +181,25 @@ pub(crate) fn status_mark_from_row(row: &impl Columns) -> Result<StatusMark> {
 /// a list of ids in one parameter.
 pub(crate) fn strings_json(strings: &[String]) -> String {
     serde_json::to_string(strings).expect("a list of strings always serializes")
+}
+
+pub(crate) fn product_link_from_row(row: &impl Columns) -> Result<ProductLink> {
+    Ok(ProductLink {
+        scope: system_pair_from_row(row)?,
+        variant_id: row.column("variant_id")?,
+        pulpo_product_id: row.column("pulpo_product_id")?,
+        sku: row.column("sku")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+/// Why the database refused a product link, in words an operator can act on.
+pub(crate) fn product_link_conflict(link: &ProductLink) -> String {
+    format!(
+        "variant {} cannot be linked to PULPO product {} (SKU {}): another variant is, or a \
+         credential of the link does not exist",
+        link.variant_id, link.pulpo_product_id, link.sku
+    )
 }
 
 fn system_pair_from_row(row: &impl Columns) -> Result<SystemPair> {

@@ -25,9 +25,9 @@ use tentacle_store::testing::TestSchema;
 use tentacle_store::{
     Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
     ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewCredential,
-    NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, Reap, Reaped,
-    RecordKind, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink, SqliteStore, StatusMark,
-    StoreError, SystemPair,
+    NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, ProductLink, Reap,
+    Reaped, RecordKind, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink, SqliteStore,
+    StatusMark, StoreError, SystemPair,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -466,6 +466,7 @@ on_both_backends!(
     credentials_with_shipment_links_or_status_marks_cannot_be_deleted,
     order_links_are_found_by_pulpo_order_and_boxes_flagged,
     confirmed_order_links_are_paged_from_a_time,
+    product_links_keep_one_product_per_variant_and_one_variant_per_product,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -3417,4 +3418,107 @@ async fn confirmed_order_links_are_paged_from_a_time(db: Db) {
         [old, a, b, c],
         "every confirmed link from an earlier time"
     );
+}
+
+fn product_link(scope: SystemPair, variant: u64, product: i64, sku: &str) -> ProductLink {
+    ProductLink {
+        scope,
+        variant_id: format!("gid://shopify/ProductVariant/{variant}"),
+        pulpo_product_id: product,
+        sku: sku.into(),
+        updated_at: at(30) + TimeDelta::milliseconds(250),
+    }
+}
+
+async fn product_links_keep_one_product_per_variant_and_one_variant_per_product(db: Db) {
+    let store = db.store.as_ref();
+    let scope = system_pair(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let other_scope = SystemPair {
+        shopify_credential_id: other_shop.id,
+        ..scope
+    };
+    let first = product_link(scope, 11, 201, "CAM-1");
+    let second = product_link(scope, 12, 202, "CAM-2");
+    for link in [&first, &second] {
+        store.save_product_link(link).await.expect("save");
+    }
+    let variants = |ids: &[u64]| -> Vec<String> {
+        ids.iter()
+            .map(|id| format!("gid://shopify/ProductVariant/{id}"))
+            .collect()
+    };
+    let mut found = store
+        .product_links(scope, &variants(&[11, 12, 13]))
+        .await
+        .expect("links");
+    found.sort_by_key(|l| l.pulpo_product_id);
+    assert_eq!(found, [first.clone(), second.clone()]);
+    assert_eq!(
+        store
+            .product_links_of_products(scope, &[202, 999])
+            .await
+            .expect("links"),
+        [second.clone()]
+    );
+    assert!(
+        store
+            .product_links(scope, &[])
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    // A renamed SKU replaces the variant's link; still one link per variant.
+    let renamed = ProductLink {
+        sku: "CAM-1-NEW".into(),
+        ..first.clone()
+    };
+    store.save_product_link(&renamed).await.expect("rename");
+    assert_eq!(store.count_product_links(scope).await.expect("count"), 2);
+
+    // A second variant cannot claim a linked PULPO product, in this scope; another store can.
+    assert_conflict(
+        store
+            .save_product_link(&product_link(scope, 13, 201, "CAM-1-NEW"))
+            .await,
+    );
+    store
+        .save_product_link(&product_link(other_scope, 13, 201, "CAM-1-NEW"))
+        .await
+        .expect("another store's link");
+    assert_eq!(store.count_product_links(scope).await.expect("count"), 2);
+
+    // Dropping a link under the lease frees the product for another variant.
+    let products = shipments_configuration(store, "Products").await;
+    enqueue(store, manual(&products, at(-10))).await;
+    let run = claim(store, "worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "worker");
+    store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::DropProductLink {
+                    scope,
+                    variant_id: first.variant_id.clone(),
+                },
+                HeldWrite::ProductLink(product_link(scope, 13, 201, "CAM-1-NEW")),
+            ],
+        )
+        .await
+        .expect("relink while held");
+    assert_eq!(
+        store
+            .product_links_of_products(scope, &[201])
+            .await
+            .expect("links")[0]
+            .variant_id,
+        "gid://shopify/ProductVariant/13"
+    );
+    assert_eq!(store.count_product_links(scope).await.expect("count"), 2);
+    // A credential with product links stays.
+    assert_conflict(store.delete_credential(other_shop.id).await);
 }

@@ -27,6 +27,7 @@ mod attention;
 mod credentials;
 mod integrations;
 mod logs;
+mod products;
 mod runs;
 mod sales_orders;
 mod shipments;
