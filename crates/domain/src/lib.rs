@@ -5,6 +5,7 @@
 
 pub mod messages;
 pub mod order;
+pub mod products;
 pub mod run;
 pub mod sales_order;
 pub mod schedule;

@@ -390,6 +390,24 @@ impl PulpoClient {
             .max(1)
     }
 
+    /// The third party with this id, if PULPO has one.
+    pub async fn third_party(&self, id: i64) -> Result<Option<ThirdParty>> {
+        match self
+            .call::<(), ThirdParty>(
+                Method::GET,
+                &format!("/iam/third_parties/{id}"),
+                &[],
+                None,
+                Replay::Safe,
+            )
+            .await
+        {
+            Ok(party) => Ok(Some(party)),
+            Err(PulpoError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Customers (third parties of type `C`) with this identifier number.
     pub async fn customers_by_identifier(
         &self,

@@ -335,6 +335,19 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         )
         .await
         .expect("product update");
+    let supplier = client.third_party(2).await.expect("a supplier");
+    assert_eq!(
+        supplier.and_then(|s| s.third_type).as_deref(),
+        Some("S"),
+        "the seeded supplier"
+    );
+    assert!(
+        client
+            .third_party(987_654)
+            .await
+            .expect("no such one")
+            .is_none()
+    );
     client.products_page(0, 5).await.expect("a product page");
     let products = client.active_products().await.expect("every product");
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
@@ -474,6 +487,7 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         "PUT /inventory/products/{id}",
         "GET /iam/third_parties",
         "POST /iam/third_parties",
+        "GET /iam/third_parties/{id}",
         "POST /sales/orders",
         "GET /sales/orders/{id}",
         "GET /sales/orders",

@@ -460,6 +460,20 @@ async fn every_property_exchanged_is_known_to_the_spec() {
             .await;
         assert_eq!(status, expected);
     }
+    let (status, supplier) = check
+        .exchange(
+            &harness,
+            get.clone(),
+            "/iam/third_parties/{id}",
+            "/iam/third_parties/2",
+            None,
+            token,
+        )
+        .await;
+    assert_eq!(
+        (status, &supplier["third_type"]),
+        (StatusCode::OK, &json!("S"))
+    );
     let swag_1 = harness
         .sandbox
         .state

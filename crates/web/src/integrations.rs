@@ -396,6 +396,7 @@ pub(crate) async fn list_integration_types() -> Json<Vec<IntegrationTypeView>> {
                             Input::Text => ("text", None, None, Vec::new()),
                             Input::Time => ("time", None, None, Vec::new()),
                             Input::MultiSelect(values) => ("multi_select", None, None, values()),
+                            Input::Choice(values) => ("choice", None, None, values()),
                             Input::TextList => ("text_list", None, None, Vec::new()),
                         };
                         SettingView {
@@ -459,6 +460,7 @@ pub(crate) fn document_types(api: utoipa::openapi::OpenApi) -> utoipa::openapi::
                 Input::MultiSelect(values) => {
                     serde_json::json!({"type": "array", "items": {"type": "string", "enum": values()}})
                 }
+                Input::Choice(values) => serde_json::json!({"type": "string", "enum": values()}),
                 Input::TextList => {
                     serde_json::json!({"type": "array", "items": {"type": "string"}})
                 }

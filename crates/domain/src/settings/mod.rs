@@ -38,6 +38,8 @@ pub enum Input {
     Time,
     /// Any number of the listed values.
     MultiSelect(fn() -> Vec<&'static str>),
+    /// Exactly one of the listed values.
+    Choice(fn() -> Vec<&'static str>),
     /// A list of texts, entered comma-separated.
     TextList,
 }
@@ -154,6 +156,15 @@ pub fn validate<S: TypeSettings>(settings: &S) -> Result<(), Vec<FieldError>> {
             errors.push(FieldError::new(
                 field.key,
                 format!("{} must be between {min} and {max} {unit}", field.name),
+            ));
+        }
+        if let Input::Choice(values) = field.input
+            && let Some(chosen) = value[field.key].as_str()
+            && !values().contains(&chosen)
+        {
+            errors.push(FieldError::new(
+                field.key,
+                format!("{} must be one of: {}", field.name, values().join(", ")),
             ));
         }
     }

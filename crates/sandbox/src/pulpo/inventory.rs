@@ -107,6 +107,22 @@ pub async fn create_product(
     Ok((StatusCode::CREATED, Json(product)).into_response())
 }
 
+/// `GET /iam/third_parties/{id}` → `ThirdParty`, or 404.
+pub async fn show_third_party(
+    State(state): State<PulpoState>,
+    Path(raw): Path<String>,
+) -> Result<Json<ThirdParty>, ApiError> {
+    let id = parse_id("id", &raw)?;
+    let store = state.store();
+    store
+        .third_parties
+        .get(&id)
+        .filter(|party| party.deleted_at.is_none())
+        .cloned()
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
 /// `PUT /inventory/products/{id}` → 200 `Product`: changes the fields given, keeps the rest.
 pub async fn update_product(
     State(state): State<PulpoState>,

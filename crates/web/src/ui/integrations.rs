@@ -223,6 +223,17 @@ impl Source<'_> {
             Input::OptionalInteger => ("number", None, None, Vec::new()),
             Input::Text | Input::TextList => ("text", None, None, Vec::new()),
             Input::Time => ("time", None, None, Vec::new()),
+            Input::Choice(values) => {
+                let choices = values()
+                    .into_iter()
+                    .map(|value| Choice {
+                        value: value.to_string(),
+                        label: value.replace('_', " "),
+                        selected: text == value,
+                    })
+                    .collect();
+                ("choice", None, None, choices)
+            }
             Input::MultiSelect(values) => {
                 let choices = values()
                     .into_iter()
@@ -353,7 +364,7 @@ impl Posted {
                         }
                     }
                 }
-                Input::Text | Input::Time => json!(self.one(&name)),
+                Input::Text | Input::Time | Input::Choice(_) => json!(self.one(&name)),
                 Input::MultiSelect(_) => json!(self.all(&name)),
                 Input::TextList => json!(
                     self.one(&name)
