@@ -18,8 +18,8 @@ use tentacle_store::prelude::*;
 use tentacle_store::{
     ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
     Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
-    Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session, ShipmentLink,
-    SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
+    ProductLink, Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session,
+    ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -403,6 +403,39 @@ impl StatusUpdateStore for OutageStore {
     async fn save_status_mark(&self, mark: &StatusMark) -> Result<()> {
         self.trip("save_status_mark")?;
         self.inner.save_status_mark(mark).await
+    }
+}
+
+#[async_trait]
+impl ProductStore for OutageStore {
+    async fn product_links(
+        &self,
+        scope: SystemPair,
+        variant_ids: &[String],
+    ) -> Result<Vec<ProductLink>> {
+        self.trip("product_links")?;
+        self.inner.product_links(scope, variant_ids).await
+    }
+
+    async fn product_links_of_products(
+        &self,
+        scope: SystemPair,
+        pulpo_product_ids: &[i64],
+    ) -> Result<Vec<ProductLink>> {
+        self.trip("product_links_of_products")?;
+        self.inner
+            .product_links_of_products(scope, pulpo_product_ids)
+            .await
+    }
+
+    async fn save_product_link(&self, link: &ProductLink) -> Result<()> {
+        self.trip("save_product_link")?;
+        self.inner.save_product_link(link).await
+    }
+
+    async fn count_product_links(&self, scope: SystemPair) -> Result<i64> {
+        self.trip("count_product_links")?;
+        self.inner.count_product_links(scope).await
     }
 }
 

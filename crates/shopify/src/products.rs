@@ -113,8 +113,43 @@ impl ShopifyClient {
         after: Option<&str>,
         first: u32,
     ) -> Result<VariantPage> {
+        self.variants_search(updated_since.map(variants_updated_since), after, first)
+            .await
+    }
+
+    /// Every variant whose SKU is exactly `sku` (Shopify's `sku:` search matches loosely): the
+    /// variants that share a SKU, when it was found twice.
+    pub async fn product_variants_with_sku(&self, sku: &str) -> Result<Vec<CatalogVariant>> {
+        let quoted = sku.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut variants = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .variants_search(
+                    Some(format!("sku:\"{quoted}\"")),
+                    after.as_deref(),
+                    MAX_PAGE,
+                )
+                .await?;
+            variants.extend(
+                page.variants
+                    .into_iter()
+                    .filter(|v| v.sku.as_deref() == Some(sku)),
+            );
+            match page.end_cursor.filter(|_| page.has_next_page) {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(variants),
+            }
+        }
+    }
+
+    async fn variants_search(
+        &self,
+        search: Option<String>,
+        after: Option<&str>,
+        first: u32,
+    ) -> Result<VariantPage> {
         let first = first.clamp(1, MAX_PAGE);
-        let search = updated_since.map(variants_updated_since);
         let answer: VariantsAnswer = self
             .query(PRODUCT_VARIANTS, |failures| {
                 let first = (first >> failures.min(8)).max(1);

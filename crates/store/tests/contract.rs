@@ -3462,7 +3462,7 @@ async fn product_links_keep_one_product_per_variant_and_one_variant_per_product(
             .product_links_of_products(scope, &[202, 999])
             .await
             .expect("links"),
-        [second.clone()]
+        std::slice::from_ref(&second)
     );
     assert!(
         store

@@ -28,6 +28,7 @@ use crate::log::RunLog;
 use crate::options::RunOptions;
 
 pub mod generate_shipments;
+pub mod products;
 pub mod sales_orders;
 pub mod status_updates;
 pub mod stock;
@@ -38,6 +39,7 @@ static BUILT_IN: &[&dyn Kind] = &[
     &Typed(stock::Stock),
     &Typed(generate_shipments::GenerateShipments),
     &Typed(status_updates::StatusUpdates),
+    &Typed(products::Products),
 ];
 
 /// Why a run stopped before its work was done.

@@ -66,6 +66,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 pub struct PulpoStatsSnapshot {
     /// API requests received, including those answered 429 for concurrency.
     pub requests: u64,
+    /// Of those, the ones that ask for a change (`POST`, `PUT`, `PATCH`, `DELETE`), logins
+    /// (`POST /auth`) aside: what "sends no write" is checked against.
+    pub writes: u64,
     /// Requests answered 429 because `max_concurrency` requests were in flight.
     pub rejected: u64,
     /// Sum of `latency_ms` actually applied.
@@ -96,6 +99,7 @@ pub struct Governor {
     limits: Mutex<Limits>,
     in_flight: AtomicUsize,
     requests: AtomicU64,
+    writes: AtomicU64,
     rejected: AtomicU64,
     latency_ms: AtomicU64,
     item_latency_ms: AtomicU64,
@@ -116,6 +120,7 @@ impl Governor {
             limits: Mutex::new(limits),
             in_flight: AtomicUsize::new(0),
             requests: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             latency_ms: AtomicU64::new(0),
             item_latency_ms: AtomicU64::new(0),
@@ -149,6 +154,7 @@ impl Governor {
         let item_latency_ms = self.item_latency_ms.load(Ordering::Relaxed);
         PulpoStatsSnapshot {
             requests: self.requests.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             latency_ms,
             item_latency_ms,
@@ -203,6 +209,9 @@ pub async fn refuse_long_request_lines(request: Request, next: Next) -> Response
 pub async fn govern(State(state): State<PulpoState>, request: Request, next: Next) -> Response {
     let governor = &state.governor;
     governor.requests.fetch_add(1, Ordering::Relaxed);
+    if request.method() != axum::http::Method::GET && !request.uri().path().ends_with("/auth") {
+        governor.writes.fetch_add(1, Ordering::Relaxed);
+    }
     let limits = governor.limits();
     let Some(_slot) = governor.enter(limits.max_concurrency) else {
         governor.rejected.fetch_add(1, Ordering::Relaxed);
@@ -246,6 +255,7 @@ mod tests {
     fn bound_divides_service_time_by_concurrency() {
         let snapshot = PulpoStatsSnapshot {
             requests: 4,
+            writes: 1,
             rejected: 0,
             latency_ms: 300,
             item_latency_ms: 100,

@@ -340,6 +340,7 @@ pub(super) fn pulpo_since(
 ) -> PulpoStatsSnapshot {
     PulpoStatsSnapshot {
         requests: after.requests.saturating_sub(before.requests),
+        writes: after.writes.saturating_sub(before.writes),
         rejected: after.rejected.saturating_sub(before.rejected),
         latency_ms: after.latency_ms.saturating_sub(before.latency_ms),
         item_latency_ms: after.item_latency_ms.saturating_sub(before.item_latency_ms),
