@@ -536,6 +536,14 @@ async fn demo_runs_the_product_end_to_end() {
             .any(|l| l.starts_with("INFO") && l.contains("set from")),
         "the stock run's entries are printed:\n{out}"
     );
+    // The products run links the catalog to PULPO and makes the SKUs PULPO lacked.
+    let products = summary("Products");
+    assert_eq!(products["status"], "FINISHED", "{out}");
+    assert_eq!(products["fetched"], 200, "the whole catalog: {products}");
+    assert!(
+        products["created"].as_u64().is_some_and(|n| n > 0),
+        "{products}"
+    );
     assert!(out.contains("Next:") && out.contains(" runs"), "{out}");
 }
 

@@ -3,7 +3,9 @@
 //! credentials and one configuration of every integration type are provisioned, and each runs
 //! once: the sales orders run imports the orders, then, after a few stock changes on both
 //! sides, the stock run sets Shopify's quantities from PULPO's, and after the warehouse ships a
-//! few of the imported orders, the shipments run makes their boxes Shopify fulfillments. Then
+//! few of the imported orders, the shipments run makes their boxes Shopify fulfillments; the
+//! status updates run tags the imported orders, and the products run makes the SKUs PULPO did
+//! not know (the ones the sales orders run refused) PULPO products. Then
 //! (unless `--no-serve`) the
 //! web UI and the workers serve until Ctrl-C, with a generated admin login printed once.
 
@@ -15,7 +17,9 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tentacle_domain::run::RunCounters;
 use tentacle_engine::Kind;
-use tentacle_engine::integrations::{generate_shipments, sales_orders, status_updates, stock};
+use tentacle_engine::integrations::{
+    generate_shipments, products, sales_orders, status_updates, stock,
+};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
@@ -100,6 +104,18 @@ const CONFIGURATIONS: &[DemoConfiguration] = &[
             format!(
                 "{} imported orders looked at, {} tagged or given their lot numbers, {} failed",
                 c.fetched, c.updated, c.failed
+            )
+        },
+    },
+    DemoConfiguration {
+        key: products::TYPE,
+        name: "Products",
+        // The defaults: the variant's price, physical products only, no tags.
+        settings: || json!({}),
+        outcome: |c| {
+            format!(
+                "{} Shopify variants read, {} new PULPO products (the SKUs the sales orders run could not find: run it again and they go through), {} linked to the product PULPO already had or updated, {} left out (gift cards, services), {} in conflict, {} failed",
+                c.fetched, c.created, c.updated, c.skipped, c.conflicts, c.failed
             )
         },
     },

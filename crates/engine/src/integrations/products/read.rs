@@ -9,21 +9,26 @@ use super::{PAGE, ProductRun};
 use crate::integrations::Abort;
 
 impl ProductRun<'_> {
-    /// Every variant updated at or after `since` (every variant when `None`), page by page,
-    /// each page handled before the next is read.
+    /// Every variant updated at or after `since` (every variant when `None`), page by page.
+    /// The next page is read while this one is handled: Shopify's points and PULPO's answers
+    /// are waited for at the same time, and at most two pages are held.
     pub(super) async fn catalog(&self, since: Option<DateTime<Utc>>) -> Result<(), Abort> {
         let shop = self.context.shopify();
-        let mut after: Option<String> = None;
-        loop {
-            let page = shop
-                .product_variants_page(since, after.as_deref(), PAGE)
+        let read = |after: Option<String>| async move {
+            shop.product_variants_page(since, after.as_deref(), PAGE)
                 .await
-                .map_err(|e| self.shopify_abort(&e))?;
+                .map_err(|e| self.shopify_abort(&e))
+        };
+        let mut page = read(None).await?;
+        loop {
             let variants = page.variants.into_iter().map(from_shopify).collect();
-            self.page(variants).await?;
             match page.end_cursor.filter(|_| page.has_next_page) {
-                Some(cursor) => after = Some(cursor),
-                None => return Ok(()),
+                Some(cursor) => {
+                    let (next, handled) = tokio::join!(read(Some(cursor)), self.page(variants));
+                    handled?;
+                    page = next?;
+                }
+                None => return self.page(variants).await,
             }
         }
     }
