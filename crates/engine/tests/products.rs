@@ -264,13 +264,14 @@ async fn the_first_run_imports_the_catalog_and_a_second_run_sends_nothing() {
         let log = app.log(&first).await;
         assert_eq!(first.status, RunStatus::Finished, "{log:?}");
         assert_mirrors(&app, PriceSource::Variant);
-        let shop = app.shopify.state.shop();
-        let shippable = shop
+        let shippable = app
+            .shopify
+            .state
+            .shop()
             .variants
             .iter()
             .filter(|v| v.requires_shipping && !v.is_gift_card)
             .count() as i64;
-        drop(shop);
         assert_eq!(app.links().await, shippable);
         // Nothing was made twice: PULPO's new products are the SKUs it did not know.
         let catalog_unknown = tentacle_sandbox::catalog::Catalog::generate(1, 0.02)
