@@ -622,16 +622,15 @@ async fn an_order_refused_for_an_unknown_sku_imports_once_the_products_run_made_
 #[tokio::test]
 async fn a_worker_killed_mid_import_leaves_a_run_that_converges_when_resumed() {
     both(ProductSettings::default(), async |app: App| {
+        let location = app.shopify.state.shop().locations[0].id;
         app.send(
             app.http
                 .post(format!(
                     "{}/sandbox/inventory_items/seed",
                     app.shopify.shop_url()
                 ))
-                .json(
-                    &json!({"count": 600, "location_id": app.shopify.state.shop().locations[0].id,
-                              "sku_prefix": "KILL-", "available": 1}),
-                ),
+                .json(&json!({"count": 600, "location_id": location,
+                              "sku_prefix": "KILL-", "available": 1})),
         )
         .await;
         // Slow answers, so the import is still going when the worker dies.
