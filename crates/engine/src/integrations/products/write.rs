@@ -138,38 +138,38 @@ impl ProductRun<'_> {
         let store = self.context.store;
         let pulpo = self.context.pulpo();
         let ids: Vec<String> = items.iter().map(|i| i.variant.id.clone()).collect();
-        let links: HashMap<String, ProductLink> = store
-            .product_links(self.pair, &ids)
-            .await?
+        // SKUs to ask PULPO for: every item's, so a linked variant renamed to a SKU another
+        // PULPO product has is caught too. Asked while the links are read.
+        let skus: Vec<&str> = items.iter().map(|i| i.wanted.sku.as_str()).collect();
+        let (links, by_sku) = tokio::join!(
+            store.product_links(self.pair, &ids),
+            pulpo.products_by_skus(&skus)
+        );
+        let links: HashMap<String, ProductLink> = links?
             .into_iter()
             .map(|l| (l.variant_id.clone(), l))
             .collect();
-        let linked_ids: Vec<i64> = links.values().map(|l| l.pulpo_product_id).collect();
-        let linked: HashMap<i64, Product> = pulpo
-            .products_by_ids(&linked_ids)
-            .await
-            .map_err(|e| self.pulpo_abort(&e))?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-        // SKUs to ask PULPO for: every item's, so a linked variant renamed to a SKU another
-        // PULPO product has is caught too.
-        let skus: Vec<&str> = items.iter().map(|i| i.wanted.sku.as_str()).collect();
-        let by_sku: HashMap<String, Product> = pulpo
-            .products_by_skus(&skus)
-            .await
+        let by_sku: HashMap<String, Product> = by_sku
             .map_err(|e| self.pulpo_abort(&e))?
             .into_iter()
             .filter_map(|p| Some((p.sku.clone()?, p)))
             .collect();
+        let linked_ids: Vec<i64> = links.values().map(|l| l.pulpo_product_id).collect();
         let unlinked_found: Vec<i64> = items
             .iter()
             .filter(|i| !links.contains_key(&i.variant.id))
             .filter_map(|i| by_sku.get(&i.wanted.sku).map(|p| p.id))
             .collect();
-        let claimed: HashMap<i64, ProductLink> = store
-            .product_links_of_products(self.pair, &unlinked_found)
-            .await?
+        let (linked, claimed) = tokio::join!(
+            pulpo.products_by_ids(&linked_ids),
+            store.product_links_of_products(self.pair, &unlinked_found)
+        );
+        let linked: HashMap<i64, Product> = linked
+            .map_err(|e| self.pulpo_abort(&e))?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+        let claimed: HashMap<i64, ProductLink> = claimed?
             .into_iter()
             .map(|l| (l.pulpo_product_id, l))
             .collect();

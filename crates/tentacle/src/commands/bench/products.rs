@@ -115,6 +115,14 @@ pub async fn run(args: ProductsArgs) -> anyhow::Result<()> {
     line["rerun"] = counters(&rerun);
     line["rerun"]["wall_s"] = json!(round(rerun_s, 3));
     line["rerun"]["pulpo_writes"] = json!(again.1.writes.saturating_sub(after.1.writes));
+    // Reading the catalog again costs Shopify points like the import: the rerun waits for
+    // them at the restore rate, which is most of its time.
+    line["rerun"]["shopify_points"] = json!(
+        again
+            .0
+            .points_charged
+            .saturating_sub(after.0.points_charged)
+    );
     println!("{line}");
     sandboxes.stop().await;
     Ok(())
