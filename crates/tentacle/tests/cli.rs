@@ -272,6 +272,83 @@ async fn run_prints_the_log_and_a_summary_and_exits_by_status() {
     );
 }
 
+/// A products configuration sending the `shop` catalog to `wms`, after [`config`]'s.
+const PRODUCTS: &str = r#"
+[[integrations]]
+name = "Products"
+type = "products"
+origin = "shop"
+destination = "wms"
+[integrations.settings]
+price_source = "inventory_item"
+default_supplier = 2
+"#;
+
+#[tokio::test]
+async fn apply_and_run_a_products_configuration_and_refuse_a_bad_price_source() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let env = [("SHOPIFY_TOKEN", "shpat_sandbox")];
+    let good = write(
+        dir.path(),
+        "tentacle.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + PRODUCTS),
+    );
+    let applied = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        text(&applied.stdout).contains("integration \"Products\" (products): created"),
+        "{}",
+        text(&applied.stdout)
+    );
+    let run = tentacle(&db, &["run", "Products"], &[]).await;
+    let out = text(&run.stdout);
+    assert!(run.status.success(), "{out}\n{}", text(&run.stderr));
+    let summary: Value = serde_json::from_str(out.lines().last().expect("summary")).expect("JSON");
+    assert_eq!(summary["status"], "FINISHED", "{out}");
+    // Every shippable catalog variant is one PULPO product with the supplier and the
+    // variant's cost per item as its price.
+    let shop = boxes.shopify.state.shop();
+    let shippable: Vec<_> = shop
+        .variants
+        .iter()
+        .filter(|v| v.requires_shipping && !v.is_gift_card)
+        .collect();
+    assert_eq!(
+        summary["fetched"].as_u64(),
+        Some(shop.variants.len() as u64)
+    );
+    for variant in &shippable {
+        let sku = variant.sku.as_deref().expect("catalog SKU");
+        let product = boxes.pulpo.state.product_by_sku(sku).expect("in PULPO");
+        let cost = variant
+            .unit_cost
+            .map(|c| c.to_string().parse::<f64>().expect("cost"));
+        assert_eq!(
+            (product.cost_price, product.third_party_id),
+            (cost, Some(2)),
+            "{sku}"
+        );
+    }
+    drop(shop);
+
+    let bad_text = config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "")
+        + &PRODUCTS
+            .replace("name = \"Products\"", "name = \"Products 2\"")
+            .replace("\"inventory_item\"", "\"retail\"");
+    let bad = write(dir.path(), "bad.toml", &bad_text);
+    let refused = tentacle(&db, &["apply", "-f", &bad], &env).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    assert!(
+        errors.contains("price_source") && errors.contains("inventory_item"),
+        "{errors}"
+    );
+    let listed = text(&tentacle(&db, &["runs", "Products 2"], &[]).await.stderr);
+    assert!(!listed.is_empty(), "the bad configuration was not saved");
+}
+
 /// A stock configuration reading the `wms` credential into the `shop` one, after [`config`]'s.
 const STOCK: &str = r#"
 [[integrations]]
