@@ -319,3 +319,92 @@ async fn the_attention_list_shows_each_record_with_its_kind_and_resolves_one() {
         .collect();
     assert_eq!(left, [order.key], "only the SKU was resolved");
 }
+
+#[tokio::test]
+async fn a_single_choice_setting_is_a_select_and_keeps_what_was_chosen() {
+    let app = spawn_app().await;
+    tentacle_web::users::create_user(app.store.as_ref(), ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("user");
+    let (shop, wms, _) = app.provision().await;
+    let http = client();
+    let session = cookie_of(
+        &log_in(&app.base, &http, ADMIN_PASSWORD).await,
+        "tentacle_session",
+    )
+    .expect("session");
+    let form = http
+        .get(format!("{}/integrations/new?type=products", app.base))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("form")
+        .text()
+        .await
+        .expect("body");
+    // The products type's price source: one of two, the default chosen.
+    let select = form
+        .split(r#"<select id="price_source" name="settings.price_source""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</select>").next())
+        .unwrap_or_else(|| panic!("no price source select:\n{form}"));
+    assert!(!select.contains("multiple"), "{select}");
+    assert!(
+        select.contains(r#"<option value="variant" selected>variant</option>"#)
+            && select.contains(r#"<option value="inventory_item">inventory item</option>"#),
+        "{select}"
+    );
+    let post = |price_source: &'static str| {
+        let http = http.clone();
+        let session = session.clone();
+        let csrf = csrf_of(&form);
+        let url = format!("{}/integrations", app.base);
+        async move {
+            http.post(url)
+                .header(COOKIE, session)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("type", "products"),
+                    ("name", "Catálogo"),
+                    ("origin_credential_id", &shop.to_string()),
+                    ("destination_credential_id", &wms.to_string()),
+                    ("settings.frequency_minutes", "10"),
+                    ("settings.price_source", price_source),
+                    ("settings.only_physical_products", "on"),
+                ])
+                .send()
+                .await
+                .expect("post")
+        }
+    };
+    let refused = post("retail").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = refused.text().await.expect("body");
+    assert!(
+        text.contains("price source must be one of: variant, inventory_item")
+            || text.contains("unknown variant `retail`"),
+        "{text}"
+    );
+    let saved = post("inventory_item").await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let integration = app
+        .store
+        .integration_by_name("Catálogo")
+        .await
+        .expect("store")
+        .expect("saved");
+    assert_eq!(integration.settings["price_source"], "inventory_item");
+    let edit = http
+        .get(format!("{}/integrations/{}/edit", app.base, integration.id))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("edit")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        edit.contains(r#"<option value="inventory_item" selected>inventory item</option>"#),
+        "{edit}"
+    );
+}
