@@ -550,7 +550,7 @@ async fn an_unknown_sku_fails_only_that_order_and_a_later_run_imports_it() {
         .await
         .expect("logs");
     assert!(
-        errors.iter().any(|e| e.message.contains(&format!("SKU {unknown} not found in PULPO: create the product in PULPO or fix the SKU in Shopify"))),
+        errors.iter().any(|e| e.message.contains(&format!("SKU {unknown} not found in PULPO: create the product in PULPO (a products integration makes one for every Shopify variant) or fix the SKU in Shopify"))),
         "{errors:?}"
     );
 

@@ -214,8 +214,8 @@ mod tests {
         assert_eq!(entry.record, Some(RecordRef::Order("#1001".into())));
         assert!(
             entry.message.starts_with(
-                "SKU ABC-1 not found in PULPO: create the product in PULPO or fix the SKU in \
-                 Shopify"
+                "SKU ABC-1 not found in PULPO: create the product in PULPO (a products \
+                 integration makes one for every Shopify variant) or fix the SKU in Shopify"
             ),
             "{}",
             entry.message

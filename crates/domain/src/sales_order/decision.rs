@@ -193,7 +193,8 @@ pub enum OrderError {
     )]
     LineWithoutSku { line_item_id: String, name: String },
     #[error(
-        "{} not found in PULPO: create the product in PULPO or fix the SKU in Shopify",
+        "{} not found in PULPO: create the product in PULPO (a products integration makes one \
+         for every Shopify variant) or fix the SKU in Shopify",
         sku_list(skus)
     )]
     UnknownSkus { skus: Vec<String> },
