@@ -63,6 +63,12 @@ impl ProductRun<'_> {
                 self.not_physical
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 log.count(|c| c.skipped += 1);
+                // Flagged while it was shipped: left out now, so nothing is left to retry.
+                if let Some(sku) = variant.sku.as_deref()
+                    && self.met(sku).is_some()
+                {
+                    writes.push(self.clear(sku));
+                }
                 continue;
             }
             let Some(wanted) = wanted(&variant, self.settings) else {
