@@ -190,6 +190,7 @@ fn seed(state: &ShopifyState, orders: usize) -> Seeded {
                     updated_at: at(i as i64),
                 }],
                 fulfillments: Vec::new(),
+                returns: Vec::new(),
                 source_name: Some("web".into()),
             }
         };

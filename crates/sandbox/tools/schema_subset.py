@@ -19,15 +19,17 @@ SCHEMA = os.path.join(HERE, "../../../../shared/shopify/admin-graphql-2026-10.in
 CONNECTIONS = [
     "Order", "LineItem", "FulfillmentOrder", "FulfillmentOrderLineItem", "ShippingLine",
     "Location", "ProductVariant", "InventoryItem", "InventoryLevel", "FulfillmentLineItem",
+    "Return", "ReturnLineItemType",
 ]
 
 SERVED = {
     "QueryRoot": "fulfillment fulfillmentOrder fulfillmentOrders inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
-    "Mutation": "fulfillmentCreate fulfillmentTrackingInfoUpdate inventoryActivate inventorySetQuantities orderCancel orderUpdate tagsAdd",
+    "Mutation": "fulfillmentCreate fulfillmentTrackingInfoUpdate inventoryActivate inventorySetQuantities orderCancel orderUpdate "
+                "returnCreate tagsAdd",
     "Order": "billingAddress cancelReason cancelledAt closed closedAt confirmed createdAt currencyCode "
              "currentSubtotalPriceSet currentTotalPriceSet customer displayFinancialStatus displayFulfillmentStatus "
              "email fulfillable fulfillmentOrders fulfillments id legacyResourceId lineItems name note number phone "
-             "poNumber presentmentCurrencyCode processedAt requiresShipping returnStatus shippingAddress shippingLine "
+             "poNumber presentmentCurrencyCode processedAt requiresShipping returnStatus returns shippingAddress shippingLine "
              "shippingLines sourceName subtotalLineItemsQuantity subtotalPriceSet tags taxesIncluded test "
              "totalDiscountsSet totalPriceSet totalShippingPriceSet totalTaxSet updatedAt",
     "LineItem": "currentQuantity discountedUnitPriceSet id isGiftCard name originalTotalSet originalUnitPriceSet "
@@ -71,6 +73,11 @@ SERVED = {
     "OrderCancelPayload": "job orderCancelUserErrors userErrors",
     "Job": "done id",
     "OrderCancelUserError": "*",
+    "Return": "closedAt createdAt id name order returnLineItems status totalQuantity",
+    "ReturnLineItemType": "customerNote id quantity returnReason returnReasonNote",
+    "ReturnLineItem": "customerNote fulfillmentLineItem id quantity returnReason returnReasonNote",
+    "ReturnCreatePayload": "*",
+    "ReturnUserError": "*",
     "Count": "*",
     "Node": "*",
 }

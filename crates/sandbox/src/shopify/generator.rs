@@ -935,6 +935,7 @@ impl OrderGenerator {
             line_items,
             fulfillment_orders,
             fulfillments,
+            returns: Vec::new(),
             source_name: Some(if pos { "pos" } else { "web" }.to_string()),
         };
         if cancelled {

@@ -20,7 +20,7 @@ use super::validate::literal_to_json;
 use crate::rng::Rng;
 use crate::shopify::model::{
     CancelReason, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrderStatus,
-    InventoryQuantities, Shop, TrackingInfo, parse_gid,
+    InventoryQuantities, Return, ReturnLine, ReturnStatus, Shop, TrackingInfo, parse_gid,
 };
 use crate::shopify::webhooks::Topic;
 use crate::shopify::{ChangeError, ShopifyState};
@@ -100,6 +100,11 @@ pub enum Payload {
         fulfillment: Option<(u64, u64)>,
         errors: Vec<UserErrorData>,
     },
+    ReturnCreate {
+        /// (order id, return id).
+        created: Option<(u64, u64)>,
+        errors: Vec<UserErrorData>,
+    },
     TagsAdd {
         node: Option<u64>,
         errors: Vec<UserErrorData>,
@@ -121,6 +126,7 @@ impl Payload {
             | Payload::InventoryActivate { errors, .. }
             | Payload::FulfillmentCreate { errors, .. }
             | Payload::FulfillmentTrackingInfoUpdate { errors, .. }
+            | Payload::ReturnCreate { errors, .. }
             | Payload::TagsAdd { errors, .. }
             | Payload::OrderUpdate { errors, .. }
             | Payload::OrderCancel { errors, .. } => errors,
@@ -151,6 +157,7 @@ pub const REFUSABLE: &[&str] = &[
     "inventoryActivate",
     "fulfillmentCreate",
     "fulfillmentTrackingInfoUpdate",
+    "returnCreate",
     "tagsAdd",
     "orderUpdate",
     "orderCancel",
@@ -206,6 +213,10 @@ fn refused(mutation: &str, message: String) -> Option<Payload> {
             fulfillment: None,
             errors,
         },
+        "returnCreate" => Payload::ReturnCreate {
+            created: None,
+            errors,
+        },
         "tagsAdd" => Payload::TagsAdd { node: None, errors },
         "orderUpdate" => Payload::OrderUpdate {
             order: None,
@@ -249,6 +260,7 @@ pub fn run(
         "fulfillmentTrackingInfoUpdate" => {
             Ok(fulfillment_tracking_info_update(ex.state, args, ex.now))
         }
+        "returnCreate" => Ok(return_create(ex.state, args, ex.now)),
         "tagsAdd" => Ok(tags_add(ex.state, args)),
         "orderUpdate" => Ok(order_update(ex.state, args)),
         "orderCancel" => Ok(order_cancel(ex.state, args)),
@@ -677,6 +689,133 @@ fn inventory_activate(state: &ShopifyState, args: &Map<String, Value>) -> Payloa
 
 fn str_at_map<'a>(args: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     args.get(key).and_then(Value::as_str)
+}
+
+/// `returnCreate`: an `OPEN` return of fulfilled units, each line at most what its
+/// fulfillment line has not had returned yet (returns cancelled or declined give their units
+/// back). Nothing is restocked: units go back to stock only when the merchant processes the
+/// return with a restock. Shopify's texts for these refusals are not on record; the codes are
+/// the schema's `ReturnErrorCode` values that fit.
+fn return_create(state: &ShopifyState, args: &Map<String, Value>, now: DateTime<Utc>) -> Payload {
+    let fail = |errors: Vec<UserErrorData>| Payload::ReturnCreate {
+        created: None,
+        errors,
+    };
+    let input = args.get("returnInput").cloned().unwrap_or(Value::Null);
+    let not_found = || {
+        fail(vec![UserErrorData::new(
+            &["returnInput", "orderId"],
+            "Order does not exist.",
+            Some("NOT_FOUND"),
+        )])
+    };
+    let Some(order_id) = str_at(&input, "orderId").and_then(|id| parse_gid(id, "Order")) else {
+        return not_found();
+    };
+    let lines: Vec<Value> = input
+        .get("returnLineItems")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let notify = input
+        .get("notifyCustomer")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let result = state.change_order(order_id, &[Topic::OrdersUpdated], |shop, id| {
+        let order = shop.orders.get(&id).ok_or_else(Vec::new)?;
+        if lines.is_empty() {
+            return Err(vec![UserErrorData::new(
+                &["returnInput", "returnLineItems"],
+                "Return line items can't be blank.",
+                Some("BLANK"),
+            )]);
+        }
+        // (fulfillment line id, line item id, quantity, reason, note) to return.
+        let mut wanted: Vec<(u64, u64, i64, String, String)> = Vec::new();
+        for (index, line) in lines.iter().enumerate() {
+            let index = index.to_string();
+            let at = |leaf: &'static str| ["returnInput", "returnLineItems", index.as_str(), leaf];
+            let fulfilled = str_at(line, "fulfillmentLineItemId")
+                .and_then(|gid| parse_gid(gid, "FulfillmentLineItem"))
+                .and_then(|fli| {
+                    order
+                        .fulfillments
+                        .iter()
+                        .flat_map(|f| &f.lines)
+                        .find(|l| l.id == fli)
+                });
+            let Some(fulfilled) = fulfilled else {
+                return Err(vec![UserErrorData::new(
+                    &at("fulfillmentLineItemId"),
+                    "Fulfillment line item does not exist.",
+                    Some("NOT_FOUND"),
+                )]);
+            };
+            let quantity = line.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+            if quantity <= 0 {
+                return Err(vec![UserErrorData::new(
+                    &at("quantity"),
+                    "Quantity must be greater than 0.",
+                    Some("GREATER_THAN"),
+                )]);
+            }
+            let asked: i64 = wanted
+                .iter()
+                .filter(|w| w.0 == fulfilled.id)
+                .map(|w| w.2)
+                .sum();
+            if asked + quantity > fulfilled.quantity - order.returned_quantity(fulfilled.id) {
+                return Err(vec![UserErrorData::new(
+                    &at("quantity"),
+                    "Quantity is not available for return.",
+                    Some("INVALID"),
+                )]);
+            }
+            wanted.push((
+                fulfilled.id,
+                fulfilled.line_item_id,
+                quantity,
+                str_at(line, "returnReason")
+                    .unwrap_or("UNKNOWN")
+                    .to_string(),
+                str_at(line, "returnReasonNote")
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        let return_id = shop.allocate_id();
+        let mut made = Vec::with_capacity(wanted.len());
+        for (fulfillment_line_id, line_item_id, quantity, reason, reason_note) in wanted {
+            made.push(ReturnLine {
+                id: shop.allocate_id(),
+                fulfillment_line_id,
+                line_item_id,
+                quantity,
+                reason,
+                reason_note,
+            });
+        }
+        let order = shop.orders.get_mut(&id).ok_or_else(Vec::new)?;
+        let name = format!("{}-R{}", order.name, order.returns.len() + 1);
+        order.returns.push(Return {
+            id: return_id,
+            name,
+            status: ReturnStatus::Open,
+            lines: made,
+            created_at: now,
+            closed_at: None,
+            notify_customer: notify,
+        });
+        Ok(return_id)
+    });
+    match result {
+        Ok(return_id) => Payload::ReturnCreate {
+            created: Some((order_id, return_id)),
+            errors: Vec::new(),
+        },
+        Err(ChangeError::Refused(errors)) if !errors.is_empty() => fail(errors),
+        Err(_) => not_found(),
+    }
 }
 
 fn fulfillment_error(message: impl Into<String>) -> UserErrorData {

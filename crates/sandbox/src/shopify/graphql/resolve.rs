@@ -17,7 +17,8 @@ use super::schema::FieldDef;
 use crate::shopify::model::{
     Customer, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrder,
     FulfillmentOrderLineItem, FulfillmentOrderStatus, InventoryQuantities, LineItem, Location,
-    MailingAddress, Order, ProductVariant, ShippingLine, Shop, TrackingInfo, gid, parse_gid,
+    MailingAddress, Order, ProductVariant, Return, ReturnLine, ShippingLine, Shop, TrackingInfo,
+    gid, parse_gid,
 };
 use crate::shopify::search::{OrderSearch, SearchWarning};
 
@@ -48,6 +49,8 @@ pub enum Obj<'s> {
     Fulfillment(&'s Order, &'s Fulfillment),
     TrackingInfo(&'s TrackingInfo),
     FulfillmentLineItem(&'s Order, &'s FulfillmentLine),
+    Return(&'s Order, &'s Return),
+    ReturnLineItem(&'s Order, &'s ReturnLine),
     ProductVariant(&'s ProductVariant),
     /// The product, as far as a variant knows it.
     Product(&'s ProductVariant),
@@ -82,6 +85,8 @@ impl Obj<'_> {
             Obj::Customer(_) => "Customer",
             Obj::Fulfillment(..) => "Fulfillment",
             Obj::FulfillmentLineItem(..) => "FulfillmentLineItem",
+            Obj::Return(..) => "Return",
+            Obj::ReturnLineItem(..) => "ReturnLineItem",
             Obj::ProductVariant(_) => "ProductVariant",
             Obj::Product(_) => "Product",
             Obj::InventoryItem(_) => "InventoryItem",
@@ -256,6 +261,21 @@ pub fn resolve<'s>(
                 .iter()
                 .find(|l| l.id == line.line_item_id)
                 .map_or(Out::Null, |l| obj(Obj::LineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Return(order, ret) => return_field(order, ret, field, args),
+        Obj::ReturnLineItem(order, line) => Ok(match field {
+            "id" => leaf(gid("ReturnLineItem", line.id)),
+            "quantity" => leaf(line.quantity),
+            "returnReason" => leaf(line.reason.as_str()),
+            "returnReasonNote" => leaf(line.reason_note.as_str()),
+            "customerNote" => Out::Null,
+            "fulfillmentLineItem" => order
+                .fulfillments
+                .iter()
+                .flat_map(|f| &f.lines)
+                .find(|l| l.id == line.fulfillment_line_id)
+                .map_or(Out::Null, |l| obj(Obj::FulfillmentLineItem(order, l))),
             _ => return Err(not_served(parent, field)),
         }),
         Obj::ProductVariant(variant) => variant_field(shop, variant, field),
@@ -521,6 +541,13 @@ fn query_root<'s>(
 fn node<'s>(shop: &'s Shop, id: &str) -> Out<'s> {
     let found = if let Some(n) = parse_gid(id, "Order") {
         shop.orders.get(&n).map(Obj::Order)
+    } else if let Some(n) = parse_gid(id, "Return") {
+        shop.orders.values().find_map(|o| {
+            o.returns
+                .iter()
+                .find(|r| r.id == n)
+                .map(|r| Obj::Return(o, r))
+        })
     } else if let Some(n) = parse_gid(id, "FulfillmentOrder") {
         find_fulfillment_order(shop, n).map(|(o, fo)| Obj::FulfillmentOrder(o, fo))
     } else if let Some(n) = parse_gid(id, "Location") {
@@ -781,7 +808,7 @@ fn order_field<'s>(
         "poNumber" => Out::Null,
         "sourceName" => opt_str(order.source_name.as_deref()),
         "currencyCode" | "presentmentCurrencyCode" => leaf(order.currency.as_str()),
-        "returnStatus" => leaf("NO_RETURN"),
+        "returnStatus" => leaf(order.return_status()),
         "requiresShipping" => leaf(order.requires_shipping()),
         "taxesIncluded" => leaf(false),
         "fulfillable" => leaf(order.fulfillment_orders.iter().any(|fo| {
@@ -833,6 +860,15 @@ fn order_field<'s>(
                 &order.fulfillment_orders,
                 |fo| fo.id,
                 |fo| Obj::FulfillmentOrder(order, fo),
+                args,
+                field,
+            );
+        }
+        "returns" => {
+            return id_connection(
+                &order.returns,
+                |r| r.id,
+                |r| Obj::Return(order, r),
                 args,
                 field,
             );
@@ -979,6 +1015,33 @@ fn mailing_address_field<'s>(a: &'s MailingAddress, field: &str) -> Result<Out<'
         "countryCodeV2" => opt_str(a.country_code.as_deref()),
         "phone" => opt_str(a.phone.as_deref()),
         _ => return Err(not_served("MailingAddress", field)),
+    })
+}
+
+fn return_field<'s>(
+    order: &'s Order,
+    ret: &'s Return,
+    field: &str,
+    args: &Map<String, Value>,
+) -> Result<Out<'s>, FieldError> {
+    Ok(match field {
+        "id" => leaf(gid("Return", ret.id)),
+        "name" => leaf(ret.name.as_str()),
+        "status" => leaf(ret.status.graphql()),
+        "createdAt" => leaf(datetime(ret.created_at)),
+        "closedAt" => opt_time(ret.closed_at),
+        "totalQuantity" => leaf(ret.lines.iter().map(|l| l.quantity).sum::<i64>()),
+        "order" => obj(Obj::Order(order)),
+        "returnLineItems" => {
+            return id_connection(
+                &ret.lines,
+                |l| l.id,
+                |l| Obj::ReturnLineItem(order, l),
+                args,
+                field,
+            );
+        }
+        _ => return Err(not_served("Return", field)),
     })
 }
 
@@ -1196,6 +1259,23 @@ fn payload_field<'s>(
         (Payload::FulfillmentCreate { .. } | Payload::FulfillmentTrackingInfoUpdate { .. }, _) => {
             Out::Null
         }
+        (
+            Payload::ReturnCreate {
+                created: Some((order_id, return_id)),
+                ..
+            },
+            _,
+        ) => shop
+            .orders
+            .get(order_id)
+            .and_then(|o| {
+                o.returns
+                    .iter()
+                    .find(|r| r.id == *return_id)
+                    .map(|r| obj(Obj::Return(o, r)))
+            })
+            .unwrap_or(Out::Null),
+        (Payload::ReturnCreate { .. }, _) => Out::Null,
         (Payload::TagsAdd { node, .. }, _) => order(*node),
         (Payload::OrderUpdate { order: id, .. }, _) => order(*id),
         (Payload::OrderCancel { job, .. }, _) => job
