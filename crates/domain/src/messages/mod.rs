@@ -11,11 +11,13 @@ use crate::run::{LogEntry, LogLevel, RunCounters, RunStatus};
 use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
+mod returns;
 mod sales_orders;
 mod shipments;
 mod status_updates;
 mod stock;
 
+pub use returns::*;
 pub use sales_orders::*;
 pub use shipments::*;
 pub use status_updates::*;
