@@ -412,7 +412,7 @@ impl OrderLink {
 }
 
 /// The pair of systems the state of the PULPO → Shopify types (`generate_shipments`,
-/// `status_updates`) belongs to, named by system rather than by direction: the configurations
+/// `status_updates`, `returns`) belongs to, named by system rather than by direction: the configurations
 /// of one store and one PULPO instance share it, and an integration's deletion keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SystemPair {
@@ -439,6 +439,23 @@ pub struct ShipmentLink {
     /// Fingerprint of the tracking last sent to Shopify (e.g. `carrier|number|url`), compared
     /// for equality only: a tracking that changed in PULPO differs from it and is sent once.
     pub tracking: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One PULPO customer return (an incoming good of document type `return`) ↔ one Shopify
+/// return: a PULPO return is registered once, and the database keeps one link per PULPO return
+/// and per Shopify return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnLink {
+    pub scope: SystemPair,
+    /// The PULPO incoming good: the link's identity within its scope.
+    pub incoming_good_id: i64,
+    /// The PULPO sales order the goods shipped on.
+    pub sales_order_id: i64,
+    pub shopify_order_id: String,
+    /// `None` while the create call is unconfirmed: Shopify may or may not have the return, so
+    /// the next attempt looks for it on the order before creating it.
+    pub return_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -503,6 +520,8 @@ pub enum HeldWrite {
     ShipmentLink(ShipmentLink),
     /// [`crate::StatusUpdateStore::save_status_mark`].
     StatusMark(StatusMark),
+    /// [`crate::ReturnStore::save_return_link`].
+    ReturnLink(ReturnLink),
     /// [`crate::AttentionStore::flag`].
     Flag(Attention),
     /// [`crate::AttentionStore::clear_flag`].

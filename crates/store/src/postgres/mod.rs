@@ -27,6 +27,7 @@ mod attention;
 mod credentials;
 mod integrations;
 mod logs;
+mod returns;
 mod runs;
 mod sales_orders;
 mod shipments;

@@ -12,6 +12,7 @@ use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 use super::attention::{delete_flag, write_flag};
 use super::integrations::write_cursor;
 use super::logs::insert_logs;
+use super::returns::write_return_link;
 use super::sales_orders::write_order_link;
 use super::shipments::write_shipment_link;
 use super::status_updates::write_status_mark;
@@ -341,6 +342,7 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &HeldWrite) -> Result<(
         HeldWrite::OrderLink(link) => write_order_link(conn, link).await,
         HeldWrite::ShipmentLink(link) => write_shipment_link(conn, link).await,
         HeldWrite::StatusMark(mark) => write_status_mark(conn, mark).await,
+        HeldWrite::ReturnLink(link) => write_return_link(conn, link).await,
         HeldWrite::Flag(attention) => write_flag(conn, attention).await,
         HeldWrite::ClearFlag(key) => delete_flag(conn, key).await,
     }
