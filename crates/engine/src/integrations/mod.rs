@@ -28,6 +28,7 @@ use crate::log::RunLog;
 use crate::options::RunOptions;
 
 pub mod generate_shipments;
+pub mod returns;
 pub mod sales_orders;
 pub mod status_updates;
 pub mod stock;
@@ -38,6 +39,7 @@ static BUILT_IN: &[&dyn Kind] = &[
     &Typed(stock::Stock),
     &Typed(generate_shipments::GenerateShipments),
     &Typed(status_updates::StatusUpdates),
+    &Typed(returns::Returns),
 ];
 
 /// Why a run stopped before its work was done.

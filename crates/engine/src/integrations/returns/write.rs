@@ -1,0 +1,413 @@
+//! What a returns run writes, per Shopify order: its fulfillments and returns read once (only
+//! when a PULPO return of it is not registered yet), then each PULPO return's decision carried
+//! out. A create is an intent link written before the call and completed after it; Shopify's
+//! `returnCreate` is not idempotent, so after a lost answer the order's returns are read again
+//! and the one with the same units of the same lines is adopted. Each PULPO return's outcome is
+//! written with its flag in one held-lease write.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use tentacle_domain::messages;
+use tentacle_domain::returns::{
+    ExistingReturn, ExistingReturnLine, FulfilledLine, NewReturn, OrderReturnState, ReturnDecision,
+    ReturnLink as Known, ReturnedGood, ReturnedLine, decide,
+};
+use tentacle_domain::run::LogEntry;
+use tentacle_pulpo::model::IncomingGood;
+use tentacle_shopify::ShopifyError;
+use tentacle_shopify::fulfillments::FulfillmentStatus;
+use tentacle_shopify::returns::{NewReturn as ShopifyReturn, NewReturnLine};
+use tentacle_store::{AttentionKind, HeldWrite, OrderLink, ReturnLink};
+
+use super::ReturnRun;
+use super::read::{ReturnedOrder, pulpo_name};
+use crate::integrations::Abort;
+
+/// Lost answers to one return's create in a run before it is left to the next run.
+const MAX_LOST_ANSWERS: u32 = 3;
+
+/// Shopify's `ReturnStatus` values whose units are returnable again.
+const RELEASED: [&str; 2] = ["CANCELED", "DECLINED"];
+
+/// One PULPO return as the log and the flags name it.
+struct Named<'g> {
+    good: &'g IncomingGood,
+    order: &'g OrderLink,
+    name: String,
+}
+
+impl Named<'_> {
+    fn label(&self) -> String {
+        format!("return {} of {}", self.name, self.order.order_name)
+    }
+}
+
+/// How a create went.
+enum Sent {
+    /// Made, refused or in conflict: the return's outcome is written.
+    Done,
+    /// It failed and is retried next run.
+    Failed,
+    /// Sent without an answer: Shopify may have made it.
+    AnswerLost(String),
+}
+
+impl ReturnRun<'_> {
+    /// Handles the PULPO returns of one Shopify order; the time the first one that failed was
+    /// received, so the cursor stays before it.
+    pub(super) async fn order(&self, order: ReturnedOrder) -> Result<Option<DateTime<Utc>>, Abort> {
+        let links: HashMap<i64, ReturnLink> = self
+            .context
+            .store
+            .return_links_of_order(self.pair, &order.order.shopify_order_id)
+            .await?
+            .into_iter()
+            .map(|link| (link.incoming_good_id, link))
+            .collect();
+        let pending: Vec<&IncomingGood> = order
+            .goods
+            .iter()
+            .filter(|g| links.get(&g.id).is_none_or(|l| l.return_id.is_none()))
+            .collect();
+        // Registered before, seen again in the overlap window: nothing to read in Shopify.
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let mut state = self
+            .read_order(&order.order.shopify_order_id, &links)
+            .await?;
+        let mut failed_at = None;
+        for good in pending {
+            let named = Named {
+                good,
+                order: &order.order,
+                name: pulpo_name(good),
+            };
+            let known = match links.get(&good.id) {
+                None => Known::New,
+                Some(_) => Known::Intent,
+            };
+            if self.returned_good(&named, known, &mut state).await? {
+                let at = good
+                    .inserted_at
+                    .as_deref()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc));
+                failed_at = Some(failed_at.map_or(at, |earlier: DateTime<Utc>| earlier.min(at)));
+            }
+        }
+        self.context.log.flush().await?;
+        Ok(failed_at)
+    }
+
+    /// Carries out one PULPO return; whether it failed.
+    async fn returned_good(
+        &self,
+        named: &Named<'_>,
+        mut known: Known,
+        state: &mut Option<OrderReturnState>,
+    ) -> Result<bool, Abort> {
+        let log = self.context.log;
+        let good = self.returned(named.good);
+        let mut lost = 0;
+        loop {
+            let Some(order) = state.as_mut() else {
+                let entry = messages::return_refused(
+                    &named.order.order_name,
+                    &named.name,
+                    "Shopify has no such order any more",
+                );
+                self.failed(named, entry).await?;
+                return Ok(true);
+            };
+            let decision = decide(&good, &known, order);
+            let detail = match self.carry_out(named, decision, order).await? {
+                Sent::Done => return Ok(false),
+                Sent::Failed => return Ok(true),
+                Sent::AnswerLost(detail) => detail,
+            };
+            // Shopify may have made the return: what the order shows decides, as after a run
+            // that stopped between its intent and its answer.
+            lost += 1;
+            if lost >= MAX_LOST_ANSWERS {
+                let entry = messages::return_answers_lost(
+                    &named.order.order_name,
+                    &named.name,
+                    lost,
+                    &detail,
+                );
+                self.failed(named, entry).await?;
+                return Ok(true);
+            }
+            log.record(messages::return_answer_lost(
+                &named.order.order_name,
+                &named.name,
+                &detail,
+            ));
+            let links: HashMap<i64, ReturnLink> = self
+                .context
+                .store
+                .return_links_of_order(self.pair, &named.order.shopify_order_id)
+                .await?
+                .into_iter()
+                .map(|link| (link.incoming_good_id, link))
+                .collect();
+            *state = self
+                .read_order(&named.order.shopify_order_id, &links)
+                .await?;
+            known = Known::Intent;
+        }
+    }
+
+    async fn carry_out(
+        &self,
+        named: &Named<'_>,
+        decision: ReturnDecision,
+        order: &mut OrderReturnState,
+    ) -> Result<Sent, Abort> {
+        let log = self.context.log;
+        let id = named.good.id;
+        match decision {
+            ReturnDecision::Create(new) => self.create(named, new, order).await,
+            ReturnDecision::Adopt { return_id } => {
+                log.record(messages::return_found(&named.order.order_name, &named.name));
+                // Created by an earlier attempt that never heard back: counted now.
+                log.count(|c| c.created += 1);
+                if let Some(found) = order.returns.iter_mut().find(|r| r.id == return_id) {
+                    found.linked = true;
+                }
+                self.commit(id, self.link(named, Some(return_id))).await?;
+                Ok(Sent::Done)
+            }
+            ReturnDecision::Unchanged => {
+                if let Some(clear) = self.clear_flag(id) {
+                    self.write(vec![clear]).await?;
+                }
+                Ok(Sent::Done)
+            }
+            ReturnDecision::Conflict(conflict) => {
+                let entry =
+                    messages::return_conflict(&named.order.order_name, &named.name, &conflict);
+                let flag = self.flag(
+                    id,
+                    named.label(),
+                    AttentionKind::Conflict,
+                    entry.message.clone(),
+                );
+                log.record(entry);
+                log.count(|c| c.conflicts += 1);
+                self.write(vec![flag]).await?;
+                Ok(Sent::Done)
+            }
+        }
+    }
+
+    /// Registers the PULPO return in Shopify: the intent, the call, the completed link.
+    async fn create(
+        &self,
+        named: &Named<'_>,
+        new: NewReturn,
+        order: &mut OrderReturnState,
+    ) -> Result<Sent, Abort> {
+        let log = self.context.log;
+        self.write(vec![HeldWrite::ReturnLink(self.link(named, None))])
+            .await?;
+        let note = format!("PULPO return {}", named.name);
+        let lines = new
+            .lines
+            .iter()
+            .filter_map(|line| {
+                Some(NewReturnLine {
+                    fulfillment_line_item_id: line.fulfillment_line_item_id.clone(),
+                    quantity: u32::try_from(line.quantity).ok()?,
+                    reason: line.reason.to_string(),
+                    note: note.clone(),
+                })
+            })
+            .collect();
+        let sent = self
+            .context
+            .shopify()
+            .return_create(&ShopifyReturn {
+                order_id: named.order.shopify_order_id.clone(),
+                lines,
+                notify_customer: self.settings.notify_customer,
+            })
+            .await;
+        let outcome = match sent {
+            Ok(outcome) => outcome,
+            Err(ShopifyError::AnswerLost { detail }) => return Ok(Sent::AnswerLost(detail)),
+            Err(error) => return Err(self.shopify_abort(&error)),
+        };
+        let Some(created) = outcome.created.filter(|_| outcome.user_errors.is_empty()) else {
+            let detail: Vec<String> = outcome.user_errors.into_iter().map(|e| e.message).collect();
+            let entry =
+                messages::return_refused(&named.order.order_name, &named.name, &detail.join("; "));
+            self.failed(named, entry).await?;
+            return Ok(Sent::Failed);
+        };
+        // The next PULPO return of the order is decided against what is really left.
+        order.returns.push(ExistingReturn {
+            id: created.id.clone(),
+            holds_units: true,
+            linked: true,
+            lines: new
+                .lines
+                .iter()
+                .map(|line| ExistingReturnLine {
+                    fulfillment_line_item_id: line.fulfillment_line_item_id.clone(),
+                    line_item_id: order
+                        .fulfilled
+                        .iter()
+                        .find(|f| f.id == line.fulfillment_line_item_id)
+                        .map(|f| f.line_item_id.clone())
+                        .unwrap_or_default(),
+                    quantity: line.quantity,
+                })
+                .collect(),
+        });
+        log.record(messages::return_created(
+            &named.order.order_name,
+            &named.name,
+            &created.name,
+            &new,
+        ));
+        log.count(|c| c.created += 1);
+        self.commit(named.good.id, self.link(named, Some(created.id)))
+            .await?;
+        Ok(Sent::Done)
+    }
+
+    /// The PULPO return failed as `entry` says: logged, counted and flagged.
+    async fn failed(&self, named: &Named<'_>, entry: LogEntry) -> Result<(), Abort> {
+        let log = self.context.log;
+        let flag = self.flag(
+            named.good.id,
+            named.label(),
+            AttentionKind::Failed,
+            entry.message.clone(),
+        );
+        log.record(entry);
+        log.count(|c| c.failed += 1);
+        self.write(vec![flag]).await
+    }
+
+    /// A PULPO return's completed link, with its earlier flag cleared.
+    async fn commit(&self, incoming_good_id: i64, link: ReturnLink) -> Result<(), Abort> {
+        let mut writes = vec![HeldWrite::ReturnLink(link)];
+        writes.extend(self.clear_flag(incoming_good_id));
+        self.write(writes).await
+    }
+
+    /// Writes under the run's lease, after the log entries that led to them.
+    async fn write(&self, writes: Vec<HeldWrite>) -> Result<(), Abort> {
+        let context = self.context;
+        context.log.flush().await?;
+        context
+            .store
+            .write_held(context.log.lease(), &writes)
+            .await?;
+        Ok(())
+    }
+
+    fn link(&self, named: &Named<'_>, return_id: Option<String>) -> ReturnLink {
+        ReturnLink {
+            scope: self.pair,
+            incoming_good_id: named.good.id,
+            sales_order_id: named.good.sales_order_id.unwrap_or_default(),
+            shopify_order_id: named.order.shopify_order_id.clone(),
+            return_id,
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// PULPO's return as the rules read it, its reason codes mapped to Shopify's reasons.
+    fn returned(&self, good: &IncomingGood) -> ReturnedGood {
+        ReturnedGood {
+            incoming_good_id: good.id,
+            lines: good
+                .items
+                .iter()
+                .map(|item| ReturnedLine {
+                    line_item_id: item.line_order_id.clone().unwrap_or_default(),
+                    quantity: item.quantity,
+                    reason: self
+                        .settings
+                        .reason_of(item.reason_codes.first().map(|r| r.code.as_str())),
+                })
+                .collect(),
+        }
+    }
+
+    /// What Shopify holds of the order now: its lines, fulfilled units and returns (those
+    /// linked to a PULPO return by `links` marked so); `None` when Shopify has no such order.
+    async fn read_order(
+        &self,
+        order_id: &str,
+        links: &HashMap<i64, ReturnLink>,
+    ) -> Result<Option<OrderReturnState>, Abort> {
+        let shop = self.context.shopify();
+        let (fulfilment, returns) = tokio::join!(
+            shop.order_fulfillment_state(order_id),
+            shop.order_returns(order_id)
+        );
+        let fulfilment = fulfilment.map_err(|e| self.shopify_abort(&e))?;
+        let returns = returns.map_err(|e| self.shopify_abort(&e))?;
+        let (Some(fulfilment), Some(returns)) = (fulfilment, returns) else {
+            return Ok(None);
+        };
+        let mut line_items: Vec<String> = fulfilment
+            .fulfillment_orders
+            .iter()
+            .flat_map(|fo| &fo.lines)
+            .map(|l| numeric_id(&l.line_item_id))
+            .collect();
+        line_items.sort_unstable();
+        line_items.dedup();
+        let fulfilled = fulfilment
+            .fulfillments
+            .iter()
+            .filter(|f| f.status != FulfillmentStatus::Cancelled)
+            .flat_map(|f| &f.lines)
+            .map(|l| FulfilledLine {
+                id: l.id.clone(),
+                line_item_id: numeric_id(&l.line_item_id),
+                quantity: i64::from(l.quantity),
+            })
+            .collect();
+        let existing = returns
+            .returns
+            .into_iter()
+            .map(|r| ExistingReturn {
+                holds_units: !RELEASED.contains(&r.status.as_str()),
+                linked: links
+                    .values()
+                    .any(|l| l.return_id.as_deref() == Some(r.id.as_str())),
+                lines: r
+                    .lines
+                    .into_iter()
+                    .filter_map(|l| {
+                        Some(ExistingReturnLine {
+                            fulfillment_line_item_id: l.fulfillment_line_item_id?,
+                            line_item_id: numeric_id(&l.line_item_id?),
+                            quantity: i64::from(l.quantity),
+                        })
+                    })
+                    .collect(),
+                id: r.id,
+            })
+            .collect();
+        Ok(Some(OrderReturnState {
+            line_items,
+            fulfilled,
+            returns: existing,
+            fully_refunded: returns.financial_status.as_deref() == Some("REFUNDED"),
+        }))
+    }
+}
+
+/// `gid://shopify/LineItem/N` → `N`: PULPO's `line_order_id` is the numeric id.
+fn numeric_id(gid: &str) -> String {
+    gid.rsplit('/').next().unwrap_or(gid).to_string()
+}
