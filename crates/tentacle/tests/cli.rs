@@ -912,3 +912,53 @@ async fn token_create_prints_a_token_that_serve_accepts() {
     assert_eq!(listed.status().as_u16(), 200);
     child.kill().await.expect("stopped");
 }
+
+/// A returns configuration reading the `wms` credential into the `shop` one, after [`config`]'s.
+const RETURNS: &str = r#"
+[[integrations]]
+name = "Returns"
+type = "returns"
+origin = "wms"
+destination = "shop"
+[integrations.settings]
+reason_codes = ["DAMAGED=DEFECTIVE"]
+"#;
+
+#[tokio::test]
+async fn apply_saves_a_returns_configuration_that_runs_and_refuses_an_unknown_reason() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let env = [("SHOPIFY_TOKEN", "shpat_sandbox")];
+    let good = write(
+        dir.path(),
+        "tentacle.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + RETURNS),
+    );
+    let applied = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        text(&applied.stdout).contains("integration \"Returns\" (returns): created"),
+        "{}",
+        text(&applied.stdout)
+    );
+    let run = tentacle(&db, &["run", "Returns"], &[]).await;
+    let out = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    assert!(out.contains("\"status\":\"FINISHED\""), "{out}");
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "")
+            + &RETURNS.replace("DAMAGED=DEFECTIVE", "DAMAGED=BROKEN")),
+    );
+    let refused = tentacle(&db, &["apply", "-f", &bad], &env).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    assert!(
+        errors.contains("reason_codes")
+            && errors.contains("\"BROKEN\" is not a Shopify return reason"),
+        "{errors}"
+    );
+}
