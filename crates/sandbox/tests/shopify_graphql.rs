@@ -191,6 +191,7 @@ fn seed(state: &ShopifyState, orders: usize) -> Seeded {
                 }],
                 fulfillments: Vec::new(),
                 returns: Vec::new(),
+                refunds: Vec::new(),
                 source_name: Some("web".into()),
             }
         };

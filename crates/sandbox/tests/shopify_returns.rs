@@ -1,7 +1,8 @@
 //! Returns in the Shopify sandbox over real HTTP: `returnCreate` on fulfilled units (an `OPEN`
 //! return, the order's `returnStatus` in progress, nothing restocked), its refusals (more than
 //! is left to return, an unknown fulfillment line item or order, no lines) and the armed
-//! refusal, and the order's returns read back.
+//! refusal, and the order's returns read back; `refundCreate` (once per idempotency key, at most
+//! what was received, restocked only when asked) with the order's transactions and totals.
 
 #![allow(
     clippy::unwrap_used,
@@ -398,4 +399,124 @@ async fn an_armed_refusal_of_return_create_makes_no_return() {
     assert!(h.sandbox.state.shop().orders[&order.id].returns.is_empty());
     let made = h.create_return(&order, lines, false).await;
     assert_eq!(made["userErrors"], json!([]));
+}
+
+const REFUND: &str = "mutation Refund($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
+    refund { id note totalRefundedSet { shopMoney { amount } } refundLineItems(first: 5) { nodes { quantity restockType lineItem { id } } } }
+    userErrors { field message }
+  }
+}";
+
+const PAID: &str = "query Paid($id: ID!) {
+  order(id: $id) {
+    displayFinancialStatus
+    totalReceivedSet { shopMoney { amount } }
+    totalRefundedSet { shopMoney { amount } }
+    transactions(first: 5) { id kind status gateway amountSet { shopMoney { amount } } parentTransaction { id } }
+    lineItems(first: 5) { nodes { id refundableQuantity discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } } } }
+  }
+}";
+
+impl Harness {
+    async fn refund(&self, key: &str, input: Value) -> Value {
+        self.gql(REFUND, json!({"input": input, "key": key})).await["refundCreate"].clone()
+    }
+}
+
+#[tokio::test]
+async fn a_refund_gives_back_at_most_what_was_received_once_per_key_and_restocks_only_when_asked() {
+    let h = Harness::start().await;
+    let order = h.fulfilled_order("REF").await;
+    let paid = h.gql(PAID, json!({"id": order.gid})).await["order"].clone();
+    assert_eq!(paid["displayFinancialStatus"], "PAID");
+    // 3 × 5.00 + 1 × 7.50, no shipping.
+    assert_eq!(paid["totalReceivedSet"]["shopMoney"]["amount"], "22.5");
+    let sale = &paid["transactions"][0];
+    assert_eq!(
+        (&sale["kind"], &sale["gateway"]),
+        (&json!("SALE"), &json!("manual"))
+    );
+    assert_eq!(
+        paid["lineItems"]["nodes"][0]["discountedUnitPriceAfterAllDiscountsSet"]["shopMoney"]["amount"],
+        "5.0"
+    );
+    let before = h.level(order.items[0]).await;
+    let input = |quantity: i64, amount: &str| {
+        json!({"orderId": order.gid, "note": "PULPO return RT000001",
+               "refundLineItems": [{"lineItemId": order.lines[0], "quantity": quantity, "restockType": "NO_RESTOCK"}],
+               "transactions": [{"orderId": order.gid, "parentId": sale["id"], "gateway": "manual",
+                                 "kind": "REFUND", "amount": amount}]})
+    };
+
+    let made = h.refund("k-1", input(1, "5.00")).await;
+    assert_eq!(made["userErrors"], json!([]), "{made}");
+    assert_eq!(
+        made["refund"]["totalRefundedSet"]["shopMoney"]["amount"],
+        "5.0"
+    );
+    assert_eq!(
+        made["refund"]["refundLineItems"]["nodes"][0]["restockType"],
+        "NO_RESTOCK"
+    );
+    // The same key and input: the same refund, not a second one.
+    assert_eq!(h.refund("k-1", input(1, "5.00")).await, made);
+    let mismatch = h.refund("k-1", input(2, "10.00")).await;
+    assert_eq!(
+        mismatch["userErrors"][0]["message"],
+        "The idempotency key has already been used with different parameters."
+    );
+    let paid = h.gql(PAID, json!({"id": order.gid})).await["order"].clone();
+    assert_eq!(paid["displayFinancialStatus"], "PARTIALLY_REFUNDED");
+    assert_eq!(paid["totalRefundedSet"]["shopMoney"]["amount"], "5.0");
+    assert_eq!(paid["lineItems"]["nodes"][0]["refundableQuantity"], 2);
+    assert_eq!(paid["transactions"][1]["kind"], "REFUND");
+    assert_eq!(
+        paid["transactions"][1]["parentTransaction"]["id"],
+        sale["id"]
+    );
+    assert_eq!(
+        h.level(order.items[0]).await,
+        before,
+        "NO_RESTOCK restocks nothing"
+    );
+    assert_eq!(h.sandbox.state.shop().orders[&order.id].refunds.len(), 1);
+
+    // More money than is left, and more units than were bought, are refused.
+    let too_much = h.refund("k-2", input(1, "20.00")).await;
+    assert_eq!(too_much["refund"], Value::Null);
+    assert_eq!(too_much["userErrors"][0]["field"], json!(["transactions"]));
+    let too_many = h.refund("k-3", input(3, "1.00")).await;
+    assert_eq!(
+        too_many["userErrors"][0]["field"],
+        json!(["refundLineItems", "0", "quantity"])
+    );
+    // Without the @idempotent directive the call is refused before it runs (2026-04 on).
+    let body: Value = h
+        .client
+        .post(h.sandbox.graphql_url("2026-10"))
+        .header("X-Shopify-Access-Token", TOKEN)
+        .json(&json!({"query": "mutation R($input: RefundInput!) { refundCreate(input: $input) { refund { id } userErrors { message } } }",
+                      "variables": {"input": input(1, "5.00")}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+        "{body}"
+    );
+
+    // A restock asked for goes back to the location; the rest of the money refunds the order.
+    let mut restocked = input(2, "17.50");
+    restocked["refundLineItems"][0]["restockType"] = json!("RETURN");
+    restocked["refundLineItems"][0]["locationId"] =
+        json!(format!("gid://shopify/Location/{}", h.madrid));
+    let made = h.refund("k-4", restocked).await;
+    assert_eq!(made["userErrors"], json!([]), "{made}");
+    assert_eq!(h.level(order.items[0]).await, (before.0 + 2, before.1 + 2));
+    let paid = h.gql(PAID, json!({"id": order.gid})).await["order"].clone();
+    assert_eq!(paid["displayFinancialStatus"], "REFUNDED");
 }

@@ -936,6 +936,7 @@ impl OrderGenerator {
             fulfillment_orders,
             fulfillments,
             returns: Vec::new(),
+            refunds: Vec::new(),
             source_name: Some(if pos { "pos" } else { "web" }.to_string()),
         };
         if cancelled {

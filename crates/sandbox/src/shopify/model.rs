@@ -479,6 +479,33 @@ pub struct ReturnLine {
     pub reason_note: String,
 }
 
+/// A refund of an order: line items taken back (restocked or not), shipping, and the money
+/// its `REFUND` transaction gave back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: u64,
+    pub note: Option<String>,
+    pub lines: Vec<RefundLine>,
+    /// Shipping refunded.
+    pub shipping: Decimal,
+    /// Money given back (the sum of its transactions).
+    pub amount: Decimal,
+    /// The id of its `REFUND` transaction, when it gave money back.
+    pub transaction_id: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+    /// A `RefundLineItemRestockType` value, e.g. `NO_RESTOCK`.
+    pub restock_type: String,
+    /// What the units cost: the line's unit price × quantity.
+    pub subtotal: Decimal,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     pub id: u64,
@@ -513,6 +540,9 @@ pub struct Order {
     /// Returns made with `returnCreate`, oldest first.
     #[serde(default)]
     pub returns: Vec<Return>,
+    /// Refunds made with `refundCreate`, oldest first.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     pub source_name: Option<String>,
 }
 
@@ -550,6 +580,38 @@ impl Order {
             .filter(|r| r.status.holds_units())
             .flat_map(|r| &r.lines)
             .filter(|l| l.fulfillment_line_id == fulfillment_line_id)
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    /// Money received: the order's total once it is paid (the sandbox's orders are paid in one
+    /// `SALE` transaction through the `manual` gateway, whose id is the order's).
+    pub fn received(&self) -> Decimal {
+        match self.financial_status {
+            Some(
+                FinancialStatus::Paid
+                | FinancialStatus::PartiallyRefunded
+                | FinancialStatus::Refunded,
+            ) => self.total(),
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// Money given back by refunds.
+    pub fn refunded(&self) -> Decimal {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    pub fn refunded_shipping(&self) -> Decimal {
+        self.refunds.iter().map(|r| r.shipping).sum()
+    }
+
+    /// Units of line item `line_item_id` refunded.
+    pub fn refunded_quantity(&self, line_item_id: u64) -> i64 {
+        self.refunds
+            .iter()
+            .flat_map(|r| &r.lines)
+            .filter(|l| l.line_item_id == line_item_id)
             .map(|l| l.quantity)
             .sum()
     }

@@ -1175,6 +1175,7 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
         fulfillment_orders,
         fulfillments,
         returns: Vec::new(),
+        refunds: Vec::new(),
         source_name: o.string("source_name")?.or_else(|| Some("web".into())),
     };
     order.refresh_fulfillment_status();

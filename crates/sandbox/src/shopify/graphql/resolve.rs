@@ -17,8 +17,8 @@ use super::schema::FieldDef;
 use crate::shopify::model::{
     Customer, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrder,
     FulfillmentOrderLineItem, FulfillmentOrderStatus, InventoryQuantities, LineItem, Location,
-    MailingAddress, Order, ProductVariant, Return, ReturnLine, ShippingLine, Shop, TrackingInfo,
-    gid, parse_gid,
+    MailingAddress, Order, ProductVariant, Refund, RefundLine, Return, ReturnLine, ShippingLine,
+    Shop, TrackingInfo, gid, parse_gid,
 };
 use crate::shopify::search::{OrderSearch, SearchWarning};
 
@@ -51,6 +51,10 @@ pub enum Obj<'s> {
     FulfillmentLineItem(&'s Order, &'s FulfillmentLine),
     Return(&'s Order, &'s Return),
     ReturnLineItem(&'s Order, &'s ReturnLine),
+    Refund(&'s Order, &'s Refund),
+    RefundLineItem(&'s Order, &'s RefundLine),
+    /// The order's `SALE` (`None`) or a refund's `REFUND` transaction.
+    Transaction(&'s Order, Option<&'s Refund>),
     ProductVariant(&'s ProductVariant),
     /// The product, as far as a variant knows it.
     Product(&'s ProductVariant),
@@ -87,6 +91,8 @@ impl Obj<'_> {
             Obj::FulfillmentLineItem(..) => "FulfillmentLineItem",
             Obj::Return(..) => "Return",
             Obj::ReturnLineItem(..) => "ReturnLineItem",
+            Obj::Refund(..) => "Refund",
+            Obj::Transaction(..) => "OrderTransaction",
             Obj::ProductVariant(_) => "ProductVariant",
             Obj::Product(_) => "Product",
             Obj::InventoryItem(_) => "InventoryItem",
@@ -276,6 +282,47 @@ pub fn resolve<'s>(
                 .flat_map(|f| &f.lines)
                 .find(|l| l.id == line.fulfillment_line_id)
                 .map_or(Out::Null, |l| obj(Obj::FulfillmentLineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Refund(order, refund) => Ok(match field {
+            "id" => leaf(gid("Refund", refund.id)),
+            "note" => opt_str(refund.note.as_deref()),
+            "createdAt" => leaf(datetime(refund.created_at)),
+            "totalRefundedSet" => obj(Obj::MoneyBag(refund.amount, &order.currency)),
+            "refundLineItems" => {
+                return id_connection(
+                    &refund.lines,
+                    |l| l.id,
+                    |l| Obj::RefundLineItem(order, l),
+                    args,
+                    field,
+                );
+            }
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::RefundLineItem(order, line) => Ok(match field {
+            "id" => leaf(gid("RefundLineItem", line.id)),
+            "quantity" => leaf(line.quantity),
+            "restockType" => leaf(line.restock_type.as_str()),
+            "subtotalSet" => obj(Obj::MoneyBag(line.subtotal, &order.currency)),
+            "lineItem" => order
+                .line_items
+                .iter()
+                .find(|l| l.id == line.line_item_id)
+                .map_or(Out::Null, |l| obj(Obj::LineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Transaction(order, refund) => Ok(match (field, refund) {
+            ("id", None) => leaf(gid("OrderTransaction", order.id)),
+            ("id", Some(r)) => leaf(gid("OrderTransaction", r.transaction_id.unwrap_or(r.id))),
+            ("kind", None) => leaf("SALE"),
+            ("kind", Some(_)) => leaf("REFUND"),
+            ("status", _) => leaf("SUCCESS"),
+            ("gateway", _) => leaf("manual"),
+            ("amountSet", None) => obj(Obj::MoneyBag(order.received(), &order.currency)),
+            ("amountSet", Some(r)) => obj(Obj::MoneyBag(r.amount, &order.currency)),
+            ("parentTransaction", None) => Out::Null,
+            ("parentTransaction", Some(_)) => obj(Obj::Transaction(order, None)),
             _ => return Err(not_served(parent, field)),
         }),
         Obj::ProductVariant(variant) => variant_field(shop, variant, field),
@@ -541,6 +588,13 @@ fn query_root<'s>(
 fn node<'s>(shop: &'s Shop, id: &str) -> Out<'s> {
     let found = if let Some(n) = parse_gid(id, "Order") {
         shop.orders.get(&n).map(Obj::Order)
+    } else if let Some(n) = parse_gid(id, "Refund") {
+        shop.orders.values().find_map(|o| {
+            o.refunds
+                .iter()
+                .find(|r| r.id == n)
+                .map(|r| Obj::Refund(o, r))
+        })
     } else if let Some(n) = parse_gid(id, "Return") {
         shop.orders.values().find_map(|o| {
             o.returns
@@ -864,6 +918,35 @@ fn order_field<'s>(
                 field,
             );
         }
+        "totalReceivedSet" => money(order.received()),
+        "totalRefundedSet" => money(order.refunded()),
+        "totalRefundedShippingSet" => money(order.refunded_shipping()),
+        "refunds" => {
+            let first = args
+                .get("first")
+                .and_then(Value::as_u64)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            list(
+                order
+                    .refunds
+                    .iter()
+                    .take(first)
+                    .map(|r| Obj::Refund(order, r)),
+            )
+        }
+        "transactions" => {
+            let first = args
+                .get("first")
+                .and_then(Value::as_u64)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let sale = (order.received() > Decimal::ZERO).then_some(Obj::Transaction(order, None));
+            let refunds = order
+                .refunds
+                .iter()
+                .filter(|r| r.transaction_id.is_some())
+                .map(|r| Obj::Transaction(order, Some(r)));
+            list(sale.into_iter().chain(refunds).take(first))
+        }
         "returns" => {
             return id_connection(
                 &order.returns,
@@ -934,7 +1017,11 @@ fn line_item_field<'s>(
             .variant_id
             .and_then(|id| shop.variant(id))
             .map_or(Out::Null, |v| obj(Obj::Product(v))),
-        "originalUnitPriceSet" | "discountedUnitPriceSet" => money(line.unit_price),
+        // The sandbox has no discounts: every price of a unit is the unit price.
+        "originalUnitPriceSet"
+        | "discountedUnitPriceSet"
+        | "discountedUnitPriceAfterAllDiscountsSet" => money(line.unit_price),
+        "refundableQuantity" => leaf(line.quantity - order.refunded_quantity(line.id)),
         "originalTotalSet" => money(line.unit_price * Decimal::from(line.quantity)),
         _ => return Err(not_served("LineItem", field)),
     })
@@ -1276,6 +1363,25 @@ fn payload_field<'s>(
             })
             .unwrap_or(Out::Null),
         (Payload::ReturnCreate { .. }, _) => Out::Null,
+        (
+            Payload::RefundCreate {
+                refund: Some((order_id, refund_id)),
+                ..
+            },
+            field,
+        ) => shop
+            .orders
+            .get(order_id)
+            .and_then(|o| match field {
+                "order" => Some(obj(Obj::Order(o))),
+                _ => o
+                    .refunds
+                    .iter()
+                    .find(|r| r.id == *refund_id)
+                    .map(|r| obj(Obj::Refund(o, r))),
+            })
+            .unwrap_or(Out::Null),
+        (Payload::RefundCreate { .. }, _) => Out::Null,
         (Payload::TagsAdd { node, .. }, _) => order(*node),
         (Payload::OrderUpdate { order: id, .. }, _) => order(*id),
         (Payload::OrderCancel { job, .. }, _) => job
