@@ -10,6 +10,7 @@ use support::{Backend, Systems};
 
 use std::sync::Arc;
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tentacle_domain::returns::ReturnSettings;
 use tentacle_domain::run::{RecordKind, RunStatus, Trigger};
@@ -18,7 +19,7 @@ use tentacle_domain::shipments::ShipmentSettings;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::PulpoSandbox;
-use tentacle_sandbox::shopify::model::{InventoryQuantities, Order, ReturnStatus};
+use tentacle_sandbox::shopify::model::{FinancialStatus, InventoryQuantities, Order, ReturnStatus};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
@@ -140,6 +141,15 @@ async fn both(settings: ReturnSettings, test: impl AsyncFn(App)) {
             Some(app) => test(app).await,
             None => eprintln!("SKIPPED on PostgreSQL: no server at the test URL"),
         }
+    }
+}
+
+/// [`mapped`], the returned products and the shipping refunded.
+fn refunding() -> ReturnSettings {
+    ReturnSettings {
+        refund_products: true,
+        refund_shipping: true,
+        ..mapped()
     }
 }
 
@@ -282,6 +292,7 @@ impl App {
             "shipping_address": {"first_name": "Ana", "last_name": "Ruiz", "address1": "Gran Vía 1",
                                  "city": "Madrid", "zip": "28013", "country": "Spain", "country_code": "ES"},
             "line_items": line_items,
+            "shipping_lines": [{"title": "Standard", "price": "4.95"}],
             "location_id": self.location,
         });
         let answer = self
@@ -492,6 +503,7 @@ async fn a_return_whose_answer_was_lost_is_adopted_not_created_twice() {
                 sales_order_id: app.pulpo_order(&order).await,
                 shopify_order_id: gid(&order),
                 return_id: None,
+                refund_id: None,
                 updated_at: chrono::Utc::now(),
             })
             .await
@@ -805,6 +817,197 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_return_per_pulpo_return() {
         let (again, _) = app.return_run().await;
         assert_eq!(again.counters.created, 0);
         assert_eq!(app.all_returns(), orders.len());
+    })
+    .await;
+}
+
+/// (line item id, units, restock type) of one refund line.
+type RefundedLine = (u64, i64, String);
+
+/// The lines of each of the order's refunds, and the money each gave back.
+fn refunds(order: &Order) -> Vec<(Vec<RefundedLine>, Decimal)> {
+    order
+        .refunds
+        .iter()
+        .map(|r| {
+            (
+                r.lines
+                    .iter()
+                    .map(|l| (l.line_item_id, l.quantity, l.restock_type.clone()))
+                    .collect(),
+                r.amount,
+            )
+        })
+        .collect()
+}
+
+fn money(cents: i64) -> Decimal {
+    Decimal::new(cents, 2)
+}
+
+#[tokio::test]
+async fn with_refunds_on_the_returned_units_and_shipping_are_refunded_never_more_than_was_paid() {
+    both(refunding(), async |app: App| {
+        // 2 × 10.00 and 1 × 10.00, with 4.95 shipping: 34.95 paid.
+        let skus = ["RFA-000001", "RFB-000001"];
+        let order = app.fulfilled_order(&[(skus[0], 2), (skus[1], 1)]).await;
+        assert_eq!(app.shopify_order(&order).received(), money(3495));
+        let before = app.levels(&skus);
+        app.receive(&order, &[(0, 1, "DAMAGED")]).await;
+
+        let (run, log) = app.return_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        assert_eq!(
+            (run.counters.created, run.counters.updated),
+            (1, 1),
+            "a return and its refund: {log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(shopify.returns.len(), 1);
+        assert_eq!(
+            refunds(&shopify),
+            [(
+                vec![(order.lines[0], 1, "NO_RESTOCK".to_string())],
+                money(1495)
+            )],
+            "the unit at what it cost, and the shipping"
+        );
+        assert_eq!(shopify.refunds[0].shipping, money(495));
+        assert_eq!(
+            shopify.financial_status,
+            Some(FinancialStatus::PartiallyRefunded)
+        );
+        assert_eq!(app.levels(&skus), before, "nothing restocked in Shopify");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("was refunded in Shopify: 14.95 EUR for 1 unit, shipping 4.95 EUR included")),
+            "{log:?}"
+        );
+
+        // Read again by the next run: no second refund.
+        let (run, _) = app.return_run().await;
+        assert_eq!((run.counters.created, run.counters.updated), (0, 0));
+        assert_eq!(app.shopify_order(&order).refunds.len(), 1);
+
+        // The merchant refunds 15.00 by hand; the rest comes back (20.00 of goods): only the
+        // 5.00 left of what was paid is refunded.
+        let sale = format!("gid://shopify/OrderTransaction/{}", order.id);
+        let by_hand = app
+            .graphql(
+                "mutation R($input: RefundInput!, $key: String!) { refundCreate(input: $input) @idempotent(key: $key) { refund { id } userErrors { message } } }",
+                json!({"key": "by-hand", "input": {"orderId": gid(&order), "transactions": [
+                    {"orderId": gid(&order), "parentId": sale, "gateway": "manual", "kind": "REFUND", "amount": "15.00"}]}}),
+            )
+            .await;
+        assert_eq!(by_hand["data"]["refundCreate"]["userErrors"], json!([]), "{by_hand}");
+        app.receive(&order, &[(0, 1, "DAMAGED"), (1, 1, "DAMAGED")]).await;
+        let (run, log) = app.return_run().await;
+        assert_eq!(
+            (run.counters.created, run.counters.updated),
+            (1, 1),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert_eq!(
+            refunds(&shopify)[2],
+            (
+                vec![
+                    (order.lines[0], 1, "NO_RESTOCK".to_string()),
+                    (order.lines[1], 1, "NO_RESTOCK".to_string())
+                ],
+                money(500)
+            )
+        );
+        assert_eq!(shopify.refunded(), shopify.received(), "never more than was paid");
+        assert_eq!(shopify.financial_status, Some(FinancialStatus::Refunded));
+        assert_eq!(app.levels(&skus), before, "still nothing restocked");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn refunds_whose_answers_are_lost_or_never_recorded_are_made_once() {
+    both(refunding(), async |app: App| {
+        let orders = app
+            .fulfilled_orders(&[
+                &[("RLA-000001", 1)],
+                &[("RLB-000001", 1)],
+                &[("RLC-000001", 1)],
+                &[("RLD-000001", 1)],
+            ])
+            .await;
+        for order in &orders[..3] {
+            app.receive(order, &[(0, 1, "DAMAGED")]).await;
+        }
+        // The fourth was returned and refunded by an earlier run that stopped before it wrote
+        // down the refund.
+        let last = &orders[3];
+        let good = app.receive(last, &[(0, 1, "DAMAGED")]).await;
+        let run = app.run_of(&app.returns).await;
+        assert_eq!(run.counters.updated, 4, "{:?}", app.log(&run).await);
+        let link = app
+            .store
+            .return_link(app.pair(), good)
+            .await
+            .expect("link")
+            .expect("linked");
+        app.store
+            .save_return_link(&ReturnLink {
+                refund_id: None,
+                ..link
+            })
+            .await
+            .expect("the refund forgotten");
+        let run = app.run_of(&app.returns).await;
+        let log = app.log(&run).await;
+        assert_eq!(run.counters.updated, 1, "{log:?}");
+        assert!(
+            log.iter()
+                .any(|l| l.contains("already had its Shopify refund")),
+            "{log:?}"
+        );
+        assert_eq!(
+            app.shopify_order(last).refunds.len(),
+            1,
+            "found, not made twice"
+        );
+
+        // Connections cut after Shopify did the work: the same key makes no second refund.
+        let more = app
+            .fulfilled_orders(&[
+                &[("RLE-000001", 1)],
+                &[("RLF-000001", 1)],
+                &[("RLG-000001", 1)],
+            ])
+            .await;
+        for order in &more {
+            app.receive(order, &[(0, 1, "DAMAGED")]).await;
+        }
+        app.shopify_faults(json!({"drop_after_share": 0.35})).await;
+        for _ in 0..4 {
+            let run = app.run_of(&app.returns).await;
+            if run.status == RunStatus::Finished {
+                break;
+            }
+        }
+        app.shopify_faults(json!({})).await;
+        let (run, log) = app.return_run().await;
+        assert_eq!(run.status, RunStatus::Finished, "{log:?}");
+        for order in orders.iter().chain(&more) {
+            let shopify = app.shopify_order(order);
+            assert_eq!(
+                (shopify.returns.len(), refunds(&shopify)),
+                (
+                    1,
+                    vec![(
+                        vec![(order.lines[0], 1, "NO_RESTOCK".to_string())],
+                        money(1495)
+                    )]
+                ),
+                "one return and one refund for order {}",
+                shopify.name
+            );
+        }
     })
     .await;
 }

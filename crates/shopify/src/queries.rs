@@ -76,7 +76,7 @@ pub const LOCATIONS: &str = "query Locations($first: Int!) {
 }";
 
 /// Every document the client can send, for the schema validation test.
-pub const ALL_DOCUMENTS: [(&str, &str); 17] = [
+pub const ALL_DOCUMENTS: [(&str, &str); 19] = [
     ("OrdersUpdatedSince", ORDERS_UPDATED_SINCE),
     ("OrderById", ORDER_BY_ID),
     ("Locations", LOCATIONS),
@@ -106,6 +106,8 @@ pub const ALL_DOCUMENTS: [(&str, &str); 17] = [
     ("OrderNoteUpdate", crate::fulfillments::ORDER_NOTE_UPDATE),
     ("OrderReturns", crate::returns::ORDER_RETURNS),
     ("ReturnCreate", crate::returns::RETURN_CREATE),
+    ("OrderRefundable", crate::returns::ORDER_REFUNDABLE),
+    ("RefundCreate", crate::returns::REFUND_CREATE),
 ];
 
 /// One page of orders. Orders that could not be read are reported, not dropped.

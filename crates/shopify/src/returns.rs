@@ -1,13 +1,16 @@
-//! Returns on one order: reading the returns Shopify holds (their lines, by fulfillment line
-//! item) with the order's financial status, and creating a return of fulfilled units.
+//! Returns and refunds on one order: reading the returns Shopify holds (their lines, by
+//! fulfillment line item) with the order's financial status, creating a return of fulfilled
+//! units, reading what is left to refund, and refunding returned units and shipping.
 //!
 //! `returnCreate` costs 10 like every mutation; [`ORDER_RETURNS`] is one page of
 //! [`RETURNS_PAGE`] returns of [`RETURN_LINES`] lines each.
 //!
-//! `returnCreate` is not idempotent: it goes through [`ShopifyClient::mutate_once`], and after
+//! `refundCreate` takes an `@idempotent` key (required from 2026-04): the client resends it like
+//! a query, and Shopify makes one refund per key. `returnCreate` is not idempotent: it goes through [`ShopifyClient::mutate_once`], and after
 //! [`ShopifyError::AnswerLost`] the return may exist all the same, so the caller reads
 //! [`ShopifyClient::order_returns`] before sending again. Creating a return never restocks.
 
+use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,6 +51,83 @@ pub const RETURN_CREATE: &str = "mutation ReturnCreate($input: ReturnInput!) {
     userErrors { field message code }
   }
 }";
+
+/// Lines read per page of an order's refundable lines.
+pub const REFUNDABLE_LINES: u32 = 100;
+/// Transactions and refunds read per order (plain lists Shopify truncates).
+pub const MAX_TRANSACTIONS: u32 = 50;
+
+/// What is left to refund of an order, and how its money came in.
+pub const ORDER_REFUNDABLE: &str = "query OrderRefundable($id: ID!, $first: Int!, $after: String, $max: Int!) {
+  order(id: $id) {
+    id currencyCode
+    totalReceivedSet { shopMoney { amount } }
+    totalRefundedSet { shopMoney { amount } }
+    totalShippingPriceSet { shopMoney { amount } }
+    totalRefundedShippingSet { shopMoney { amount } }
+    transactions(first: $max) { id kind status gateway }
+    refunds(first: $max) { id note }
+    lineItems(first: $first, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes { id refundableQuantity discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } } }
+    }
+  }
+}";
+
+pub const REFUND_CREATE: &str = "mutation RefundCreate($input: RefundInput!, $key: String!) {
+  refundCreate(input: $input) @idempotent(key: $key) {
+    refund { id }
+    userErrors { field message }
+  }
+}";
+
+/// What [`ShopifyClient::order_refundable`] read. Amounts in the shop's currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRefundable {
+    pub currency: String,
+    pub received: Decimal,
+    pub refunded: Decimal,
+    pub shipping: Decimal,
+    pub shipping_refunded: Decimal,
+    /// The successful `SALE` or `CAPTURE` a refund goes back through: (id, gateway).
+    pub payment: Option<(String, String)>,
+    /// The refunds the order has: (id, note).
+    pub refunds: Vec<(String, Option<String>)>,
+    pub lines: Vec<RefundableLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundableLine {
+    /// `gid://shopify/LineItem/N`.
+    pub id: String,
+    pub refundable_quantity: u32,
+    /// What the order charged for one unit, after every discount.
+    pub unit_price: Decimal,
+}
+
+/// A refund of returned units (never restocked) and shipping, its money back through the
+/// order's payment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRefund {
+    /// `gid://shopify/Order/N`.
+    pub order_id: String,
+    /// (line item gid, units).
+    pub lines: Vec<(String, u32)>,
+    pub shipping: Decimal,
+    pub amount: Decimal,
+    /// The transaction the money goes back through, (id, gateway); none when no money moves.
+    pub payment: Option<(String, String)>,
+    pub note: String,
+    pub notify: bool,
+}
+
+/// What `refundCreate` answered: with any user error nothing was refunded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundOutcome {
+    /// `gid://shopify/Refund/N`.
+    pub refund_id: Option<String>,
+    pub user_errors: Vec<UserError>,
+}
 
 /// What [`ShopifyClient::order_returns`] read.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,6 +200,117 @@ pub struct ReturnOutcome {
 }
 
 impl ShopifyClient {
+    /// What is left to refund of the order, every page of lines; `Ok(None)` when Shopify has no
+    /// such order.
+    pub async fn order_refundable(&self, order_id: &str) -> Result<Option<OrderRefundable>> {
+        let mut after: Option<String> = None;
+        let mut read: Option<OrderRefundable> = None;
+        loop {
+            let answer: RefundableAnswer = self
+                .query(ORDER_REFUNDABLE, |_| {
+                    json!({"id": order_id, "first": REFUNDABLE_LINES, "after": after, "max": MAX_TRANSACTIONS})
+                })
+                .await?;
+            let Some(order) = answer.order else {
+                return Ok(None);
+            };
+            let amount = |money: &MoneyBag| -> Result<Decimal> {
+                money.shop_money.amount.parse().map_err(|_| {
+                    ShopifyError::Decode(format!("amount {:?}", money.shop_money.amount))
+                })
+            };
+            let mut lines = Vec::with_capacity(order.line_items.nodes.len());
+            for line in &order.line_items.nodes {
+                lines.push(RefundableLine {
+                    id: line.id.clone(),
+                    refundable_quantity: line.refundable_quantity,
+                    unit_price: amount(&line.discounted_unit_price_after_all_discounts_set)?,
+                });
+            }
+            match read.as_mut() {
+                // Later pages re-read the order (cheap) and add only their lines.
+                Some(state) => state.lines.extend(lines),
+                None => {
+                    read = Some(OrderRefundable {
+                        currency: order.currency_code.clone(),
+                        received: amount(&order.total_received_set)?,
+                        refunded: amount(&order.total_refunded_set)?,
+                        shipping: amount(&order.total_shipping_price_set)?,
+                        shipping_refunded: amount(&order.total_refunded_shipping_set)?,
+                        payment: order
+                            .transactions
+                            .iter()
+                            .find(|t| {
+                                t.status == "SUCCESS"
+                                    && matches!(t.kind.as_str(), "SALE" | "CAPTURE")
+                            })
+                            .map(|t| (t.id.clone(), t.gateway.clone().unwrap_or_default())),
+                        refunds: order
+                            .refunds
+                            .iter()
+                            .map(|r| (r.id.clone(), r.note.clone()))
+                            .collect(),
+                        lines,
+                    });
+                }
+            }
+            if !order.line_items.page_info.has_next_page {
+                return Ok(read);
+            }
+            after = Some(order.line_items.page_info.next_cursor(order_id)?);
+        }
+    }
+
+    /// Refunds `new` under `idempotency_key`: the units taken back with `NO_RESTOCK`, the
+    /// shipping, and the money through the order's payment. Resent after a lost answer like a
+    /// query: Shopify makes one refund per key, and answers a resend with the first one.
+    /// Refusals come back as user errors, not as `Err`.
+    pub async fn refund_create(
+        &self,
+        new: &NewRefund,
+        idempotency_key: &str,
+    ) -> Result<RefundOutcome> {
+        let lines: Vec<Value> = new
+            .lines
+            .iter()
+            .map(|(id, quantity)| {
+                json!({"lineItemId": id, "quantity": quantity, "restockType": "NO_RESTOCK"})
+            })
+            .collect();
+        let mut input = json!({
+            "orderId": new.order_id,
+            "refundLineItems": lines,
+            "note": new.note,
+            "notify": new.notify,
+        });
+        if new.shipping > Decimal::ZERO {
+            input["shipping"] = json!({"amount": new.shipping.to_string()});
+        }
+        if let Some((parent, gateway)) = new.payment.as_ref().filter(|_| new.amount > Decimal::ZERO)
+        {
+            input["transactions"] = json!([{
+                "orderId": new.order_id, "parentId": parent, "gateway": gateway,
+                "kind": "REFUND", "amount": new.amount.to_string(),
+            }]);
+        }
+        let answer: RefundAnswer = self
+            .query(
+                REFUND_CREATE,
+                |_| json!({"input": input, "key": idempotency_key}),
+            )
+            .await?;
+        let payload = answer.refund_create;
+        if payload.refund.is_none() && payload.user_errors.is_empty() {
+            return Err(ShopifyError::Decode(
+                "refundCreate answered neither a refund nor a user error".into(),
+            ));
+        }
+        Ok(RefundOutcome {
+            refund_id: payload.refund.map(|r| r.id),
+            user_errors: payload.user_errors,
+        })
+    }
+
     /// The order's returns, every page; `Ok(None)` when Shopify has no such order.
     pub async fn order_returns(&self, order_id: &str) -> Result<Option<OrderReturns>> {
         let mut after: Option<String> = None;
@@ -254,5 +445,69 @@ struct CreateAnswer {
 struct CreatePayload {
     #[serde(rename = "return")]
     created: Option<ReturnRef>,
+    user_errors: Vec<UserError>,
+}
+
+#[derive(Deserialize)]
+struct RefundableAnswer {
+    order: Option<RefundableNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundableNode {
+    currency_code: String,
+    total_received_set: MoneyBag,
+    total_refunded_set: MoneyBag,
+    total_shipping_price_set: MoneyBag,
+    total_refunded_shipping_set: MoneyBag,
+    transactions: Vec<TransactionNode>,
+    refunds: Vec<RefundNode>,
+    line_items: Page<RefundableLineNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MoneyBag {
+    shop_money: Money,
+}
+
+#[derive(Deserialize)]
+struct Money {
+    amount: String,
+}
+
+#[derive(Deserialize)]
+struct TransactionNode {
+    id: String,
+    kind: String,
+    status: String,
+    gateway: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefundNode {
+    id: String,
+    note: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundableLineNode {
+    id: String,
+    refundable_quantity: u32,
+    discounted_unit_price_after_all_discounts_set: MoneyBag,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundAnswer {
+    refund_create: RefundPayload,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefundPayload {
+    refund: Option<IdNode>,
     user_errors: Vec<UserError>,
 }

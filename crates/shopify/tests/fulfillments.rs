@@ -19,7 +19,7 @@ use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_shopify::fulfillments::{
     FulfillmentLine, FulfillmentStatus, NewFulfillment, Tracking, UserError,
 };
-use tentacle_shopify::returns::{NewReturn, NewReturnLine, ReturnLine};
+use tentacle_shopify::returns::{NewRefund, NewReturn, NewReturnLine, ReturnLine};
 use tentacle_shopify::{ClientOptions, ShopifyClient, ShopifyCredentials, ShopifyError};
 
 const TOKEN: &str = "shpat_fulfillments";
@@ -620,4 +620,53 @@ async fn returns_of_fulfilled_units_are_made_and_read_back_from_the_order() {
         client.order_returns("gid://shopify/Order/1").await.unwrap(),
         None
     );
+
+    // The two returned units refunded at what the order charged, once per key.
+    let refundable = client.order_refundable(&order.gid).await.unwrap().unwrap();
+    let money = |cents| rust_decimal::Decimal::new(cents, 2);
+    assert_eq!(
+        (refundable.received, refundable.refunded),
+        (money(2000), money(0))
+    );
+    assert_eq!(refundable.lines[0].unit_price, money(500));
+    assert_eq!(refundable.lines[0].refundable_quantity, 3);
+    let payment = refundable.payment.clone();
+    assert!(payment.is_some(), "paid through a transaction");
+    let refund = NewRefund {
+        order_id: order.gid.clone(),
+        lines: vec![(order.lines[0].clone(), 2)],
+        shipping: money(0),
+        amount: money(1000),
+        payment,
+        note: "PULPO return RT000001".into(),
+        notify: false,
+    };
+    let made = client.refund_create(&refund, "refund-key-1").await.unwrap();
+    assert_eq!(made.user_errors, vec![]);
+    let again = client.refund_create(&refund, "refund-key-1").await.unwrap();
+    assert_eq!(again.refund_id, made.refund_id, "one refund per key");
+    let after = client.order_refundable(&order.gid).await.unwrap().unwrap();
+    assert_eq!(after.refunded, money(1000));
+    assert_eq!(after.lines[0].refundable_quantity, 1);
+    assert_eq!(
+        after.refunds,
+        [(
+            made.refund_id.unwrap(),
+            Some("PULPO return RT000001".to_string())
+        )]
+    );
+    // More than is left to refund is a user error.
+    let over = client
+        .refund_create(
+            &NewRefund {
+                lines: Vec::new(),
+                amount: money(5000),
+                ..refund
+            },
+            "refund-key-2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(over.refund_id, None);
+    assert_eq!(over.user_errors[0].field, ["transactions"]);
 }

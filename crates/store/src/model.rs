@@ -456,6 +456,9 @@ pub struct ReturnLink {
     /// `None` while the create call is unconfirmed: Shopify may or may not have the return, so
     /// the next attempt looks for it on the order before creating it.
     pub return_id: Option<String>,
+    /// The Shopify refund of the returned goods, once made (only when the settings ask for
+    /// refunds).
+    pub refund_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 

@@ -172,6 +172,7 @@ pub(crate) fn return_link_from_row(row: &impl Columns) -> Result<ReturnLink> {
         sales_order_id: row.column("sales_order_id")?,
         shopify_order_id: row.column("shopify_order_id")?,
         return_id: row.column("return_id")?,
+        refund_id: row.column("refund_id")?,
         updated_at: row.column("updated_at")?,
     })
 }

@@ -3428,6 +3428,7 @@ fn return_intent(scope: SystemPair, incoming_good_id: i64, order: &str) -> Retur
         sales_order_id: 77,
         shopify_order_id: format!("gid://shopify/Order/{order}"),
         return_id: None,
+        refund_id: None,
         updated_at: at(0),
     }
 }
@@ -3472,6 +3473,17 @@ async fn return_links_keep_one_link_per_pulpo_return_and_land_with_the_run(db: D
         Some(completed.clone())
     );
     assert_eq!(store.count_return_links(scope).await.expect("count"), 1);
+    // The refund made for it later is kept with it.
+    let refunded = ReturnLink {
+        refund_id: Some("gid://shopify/Refund/8001".into()),
+        ..completed.clone()
+    };
+    store.save_return_link(&refunded).await.expect("refunded");
+    assert_eq!(
+        store.return_link(scope, 41).await.expect("read"),
+        Some(refunded.clone())
+    );
+    let completed = refunded;
 
     // The links of one order, by PULPO return.
     let later = return_intent(scope, 42, "1001");

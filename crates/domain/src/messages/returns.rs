@@ -2,7 +2,9 @@
 //! as their record, so the run page can filter by order. A PULPO return is named by its
 //! sequence number (e.g. `RT000001`), as the warehouse knows it.
 
-use crate::returns::{NewReturn, ReturnConflict};
+use rust_decimal::Decimal;
+
+use crate::returns::{NewReturn, RefundPlan, ReturnConflict};
 use crate::run::{LogEntry, RecordRef};
 
 fn order_record(order_name: &str) -> Option<RecordRef> {
@@ -139,6 +141,65 @@ pub fn return_answers_lost(
             "Shopify's answers to the return {pulpo_return} of order {order_name} were lost \
              {times} times (last: {detail}): the next run looks at the order's returns first \
              and sends it only if Shopify does not have it"
+        ),
+    )
+}
+
+/// INFO: the PULPO return's goods were refunded in Shopify.
+pub fn return_refunded(
+    order_name: &str,
+    pulpo_return: &str,
+    refund: &RefundPlan,
+    currency: &str,
+) -> LogEntry {
+    let taken: i64 = refund.lines.iter().map(|(_, q)| q).sum();
+    let shipping = if refund.shipping > Decimal::ZERO {
+        format!(", shipping {} {currency} included", refund.shipping)
+    } else {
+        String::new()
+    };
+    LogEntry::info(
+        order_record(order_name),
+        format!(
+            "PULPO return {pulpo_return} of order {order_name} was refunded in Shopify: {} \
+             {currency} for {}{shipping}, nothing restocked",
+            refund.amount,
+            units(taken)
+        ),
+    )
+}
+
+/// INFO: the PULPO return's refund already existed (an earlier attempt made it but its answer
+/// was lost), so it was linked rather than made twice.
+pub fn refund_found(order_name: &str, pulpo_return: &str) -> LogEntry {
+    LogEntry::info(
+        order_record(order_name),
+        format!(
+            "PULPO return {pulpo_return} of order {order_name} already had its Shopify refund (an \
+             earlier attempt made it): linked, not refunded twice"
+        ),
+    )
+}
+
+/// WARNING: the settings ask for a refund but nothing of it is left to refund.
+pub fn refund_nothing_left(order_name: &str, pulpo_return: &str) -> LogEntry {
+    LogEntry::warning(
+        order_record(order_name),
+        format!(
+            "PULPO return {pulpo_return} of order {order_name} was not refunded: Shopify has \
+             nothing of it left to refund (refunded before, by hand or by another app); check the \
+             order's refunds in Shopify, then mark it resolved"
+        ),
+    )
+}
+
+/// ERROR: Shopify refused the refund; retried next run.
+pub fn refund_refused(order_name: &str, pulpo_return: &str, detail: &str) -> LogEntry {
+    LogEntry::error(
+        order_record(order_name),
+        format!(
+            "Shopify refused the refund of return {pulpo_return} of order {order_name} \
+             ({detail}): it is retried on the next run, with the same idempotency key"
         ),
     )
 }

@@ -1,5 +1,6 @@
-//! The settings of a `returns` configuration: whether Shopify tells the customer, and how
-//! PULPO's reason codes are called in Shopify.
+//! The settings of a `returns` configuration, as PULPO's own integration has them (reference
+//! §A.8): whether the returned products and the shipping are refunded, whether Shopify tells the
+//! customer, and how PULPO's reason codes are called in Shopify.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,10 +25,30 @@ const UNMAPPED: &str = "OTHER";
 
 const FIELDS: &[Field] = &[
     Field {
+        key: "refund_products",
+        label: "Refund the returned products",
+        name: "refund products",
+        help: "Refund what the order charged for the returned units (never more than was paid), \
+               without restocking in Shopify.",
+        input: Input::Toggle,
+        group: "Returns",
+        shown_by: None,
+    },
+    Field {
+        key: "refund_shipping",
+        label: "Refund the shipping cost",
+        name: "refund shipping",
+        help: "With the first return of an order, refund the shipping it charged and has not \
+               refunded yet.",
+        input: Input::Toggle,
+        group: "Returns",
+        shown_by: None,
+    },
+    Field {
         key: "notify_customer",
         label: "Notify the customer",
         name: "notify customer",
-        help: "Shopify emails the customer that the return was received.",
+        help: "Shopify emails the customer that the return was received (and refunded).",
         input: Input::Toggle,
         group: "Returns",
         shown_by: None,
@@ -52,6 +73,10 @@ const FIELDS: &[Field] = &[
 pub struct ReturnSettings {
     pub automatic_transfer: bool,
     pub frequency_minutes: i64,
+    /// Refund the returned units, at what the order charged for them (default off).
+    pub refund_products: bool,
+    /// Refund the shipping the order charged, with its first return (default off).
+    pub refund_shipping: bool,
     /// Shopify notifies the customer of each return (default off, as PULPO's own integration).
     pub notify_customer: bool,
     /// `CODE=REASON` entries mapping PULPO reason codes to Shopify `ReturnReason` values.
@@ -63,6 +88,8 @@ impl Default for ReturnSettings {
         ReturnSettings {
             automatic_transfer: true,
             frequency_minutes: 10,
+            refund_products: false,
+            refund_shipping: false,
             notify_customer: false,
             reason_codes: Vec::new(),
         }
@@ -70,6 +97,11 @@ impl Default for ReturnSettings {
 }
 
 impl ReturnSettings {
+    /// Whether a registered return is also refunded.
+    pub fn refunds(&self) -> bool {
+        self.refund_products || self.refund_shipping
+    }
+
     /// The Shopify return reason for a PULPO reason code: the mapped one, `OTHER` otherwise.
     pub fn reason_of(&self, code: Option<&str>) -> &'static str {
         let Some(code) = code else {

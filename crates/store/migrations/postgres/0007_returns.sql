@@ -3,7 +3,7 @@
 -- systems: an integration's deletion keeps them, a credential they refer to cannot be deleted.
 
 -- One Shopify return per PULPO customer return; `return_id IS NULL` is an intent written
--- before `returnCreate`.
+-- before `returnCreate`; `refund_id` the refund made for it, when the settings ask for one.
 CREATE TABLE return_links (
     shopify_credential_id  BIGINT NOT NULL REFERENCES credentials(id),
     pulpo_credential_id    BIGINT NOT NULL REFERENCES credentials(id),
@@ -11,6 +11,7 @@ CREATE TABLE return_links (
     sales_order_id         BIGINT NOT NULL,
     shopify_order_id       TEXT NOT NULL,
     return_id              TEXT,
+    refund_id              TEXT,
     updated_at             TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (shopify_credential_id, pulpo_credential_id, incoming_good_id)
 );

@@ -6,7 +6,9 @@
 -- A row with `return_id IS NULL` is an intent written before `returnCreate`: if it is still
 -- there on the next attempt, the return may exist, so look it up on the order's returns before
 -- creating it again. A Shopify return belongs to one PULPO return at most (NULLs, the intents,
--- do not clash).
+-- do not clash). `refund_id` is the Shopify refund of the returned goods, when the settings ask
+-- for one and it was made (its idempotency key and note name the PULPO return, so a refund
+-- whose answer was lost is found, not made twice).
 CREATE TABLE return_links (
     shopify_credential_id  INTEGER NOT NULL REFERENCES credentials(id),
     pulpo_credential_id    INTEGER NOT NULL REFERENCES credentials(id),
@@ -14,6 +16,7 @@ CREATE TABLE return_links (
     sales_order_id         INTEGER NOT NULL,
     shopify_order_id       TEXT NOT NULL,
     return_id              TEXT,
+    refund_id              TEXT,
     updated_at             TEXT NOT NULL,
     PRIMARY KEY (shopify_credential_id, pulpo_credential_id, incoming_good_id)
 );

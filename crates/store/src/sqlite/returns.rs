@@ -65,11 +65,12 @@ pub(super) async fn write_return_link(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO return_links (shopify_credential_id, pulpo_credential_id, incoming_good_id,
-             sales_order_id, shopify_order_id, return_id, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             sales_order_id, shopify_order_id, return_id, refund_id, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (shopify_credential_id, pulpo_credential_id, incoming_good_id) DO UPDATE SET
              sales_order_id = excluded.sales_order_id, shopify_order_id = excluded.shopify_order_id,
-             return_id = excluded.return_id, updated_at = excluded.updated_at",
+             return_id = excluded.return_id, refund_id = excluded.refund_id,
+             updated_at = excluded.updated_at",
     )
     .bind(link.scope.shopify_credential_id)
     .bind(link.scope.pulpo_credential_id)
@@ -77,6 +78,7 @@ pub(super) async fn write_return_link(
     .bind(link.sales_order_id)
     .bind(&link.shopify_order_id)
     .bind(&link.return_id)
+    .bind(&link.refund_id)
     .bind(link.updated_at)
     .execute(conn)
     .await

@@ -12,13 +12,16 @@
 //!    once, and per PULPO return the domain's [`decide`](tentacle_domain::returns::decide);
 //! 3. [`write`]: the decision carried out the sales orders way: the return link as an intent,
 //!    the create, the completed link; after a lost answer the order's returns are read again and
-//!    the one Shopify made is adopted rather than registered twice.
+//!    the one Shopify made is adopted rather than registered twice;
+//! 4. [`refund`]: when the settings ask, a registered return refunded once (an idempotency key
+//!    and a note that name the PULPO return), its refund id kept on the link.
 //!
 //! The cursor moves to the run's start once every return read was handled, or only up to the
 //! first one that failed (it is read again by the next run), so a run that stops anywhere
 //! reads the same returns again.
 
 mod read;
+mod refund;
 mod write;
 
 use std::collections::HashMap;

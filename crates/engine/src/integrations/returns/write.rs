@@ -2,8 +2,9 @@
 //! when a PULPO return of it is not registered yet), then each PULPO return's decision carried
 //! out. A create is an intent link written before the call and completed after it; Shopify's
 //! `returnCreate` is not idempotent, so after a lost answer the order's returns are read again
-//! and the one with the same units of the same lines is adopted. Each PULPO return's outcome is
-//! written with its flag in one held-lease write.
+//! and the one with the same units of the same lines is adopted. A registered return is then
+//! refunded when the settings ask ([`super::refund`]). Each PULPO return's outcome is written
+//! with its flag in one held-lease write.
 
 use std::collections::HashMap;
 
@@ -31,26 +32,37 @@ const MAX_LOST_ANSWERS: u32 = 3;
 const RELEASED: [&str; 2] = ["CANCELED", "DECLINED"];
 
 /// One PULPO return as the log and the flags name it.
-struct Named<'g> {
-    good: &'g IncomingGood,
-    order: &'g OrderLink,
-    name: String,
+pub(super) struct Named<'g> {
+    pub good: &'g IncomingGood,
+    pub order: &'g OrderLink,
+    pub name: String,
 }
 
 impl Named<'_> {
-    fn label(&self) -> String {
+    pub(super) fn label(&self) -> String {
         format!("return {} of {}", self.name, self.order.order_name)
     }
 }
 
-/// How a create went.
+/// How a decision went.
 enum Sent {
-    /// Made, refused or in conflict: the return's outcome is written.
-    Done,
+    /// Shopify has the return (made now, adopted, or before): its id.
+    Registered(String),
+    /// In conflict: the outcome is written.
+    Settled,
     /// It failed and is retried next run.
     Failed,
     /// Sent without an answer: Shopify may have made it.
     AnswerLost(String),
+}
+
+/// How the return of one PULPO return ended.
+enum Registered {
+    /// Shopify has it: its id.
+    Yes(String),
+    /// In conflict.
+    No,
+    Failed,
 }
 
 impl ReturnRun<'_> {
@@ -68,15 +80,21 @@ impl ReturnRun<'_> {
         let pending: Vec<&IncomingGood> = order
             .goods
             .iter()
-            .filter(|g| links.get(&g.id).is_none_or(|l| l.return_id.is_none()))
+            .filter(|g| {
+                links.get(&g.id).is_none_or(|l| {
+                    l.return_id.is_none() || (self.settings.refunds() && l.refund_id.is_none())
+                })
+            })
             .collect();
-        // Registered before, seen again in the overlap window: nothing to read in Shopify.
+        // Registered (and refunded) before, seen again in the overlap window: nothing to read
+        // in Shopify.
         if pending.is_empty() {
             return Ok(None);
         }
         let mut state = self
             .read_order(&order.order.shopify_order_id, &links)
             .await?;
+        let mut refundable = None;
         let mut failed_at = None;
         for good in pending {
             let named = Named {
@@ -84,11 +102,28 @@ impl ReturnRun<'_> {
                 order: &order.order,
                 name: pulpo_name(good),
             };
-            let known = match links.get(&good.id) {
+            let link = links.get(&good.id);
+            let known = match link {
                 None => Known::New,
+                Some(ReturnLink {
+                    return_id: Some(id),
+                    ..
+                }) => Known::Done {
+                    return_id: id.clone(),
+                },
                 Some(_) => Known::Intent,
             };
-            if self.returned_good(&named, known, &mut state).await? {
+            let failed = match self.returned_good(&named, known, &mut state).await? {
+                Registered::Yes(return_id)
+                    if self.settings.refunds() && link.is_none_or(|l| l.refund_id.is_none()) =>
+                {
+                    self.refund(&named, &self.returned(good), return_id, &mut refundable)
+                        .await?
+                }
+                Registered::Yes(_) | Registered::No => false,
+                Registered::Failed => true,
+            };
+            if failed {
                 let at = good
                     .inserted_at
                     .as_deref()
@@ -101,13 +136,13 @@ impl ReturnRun<'_> {
         Ok(failed_at)
     }
 
-    /// Carries out one PULPO return; whether it failed.
+    /// Carries out one PULPO return's return in Shopify.
     async fn returned_good(
         &self,
         named: &Named<'_>,
         mut known: Known,
         state: &mut Option<OrderReturnState>,
-    ) -> Result<bool, Abort> {
+    ) -> Result<Registered, Abort> {
         let log = self.context.log;
         let good = self.returned(named.good);
         let mut lost = 0;
@@ -119,12 +154,13 @@ impl ReturnRun<'_> {
                     "Shopify has no such order any more",
                 );
                 self.failed(named, entry).await?;
-                return Ok(true);
+                return Ok(Registered::Failed);
             };
             let decision = decide(&good, &known, order);
-            let detail = match self.carry_out(named, decision, order).await? {
-                Sent::Done => return Ok(false),
-                Sent::Failed => return Ok(true),
+            let detail = match self.carry_out(named, &known, decision, order).await? {
+                Sent::Registered(return_id) => return Ok(Registered::Yes(return_id)),
+                Sent::Settled => return Ok(Registered::No),
+                Sent::Failed => return Ok(Registered::Failed),
                 Sent::AnswerLost(detail) => detail,
             };
             // Shopify may have made the return: what the order shows decides, as after a run
@@ -138,7 +174,7 @@ impl ReturnRun<'_> {
                     &detail,
                 );
                 self.failed(named, entry).await?;
-                return Ok(true);
+                return Ok(Registered::Failed);
             }
             log.record(messages::return_answer_lost(
                 &named.order.order_name,
@@ -163,6 +199,7 @@ impl ReturnRun<'_> {
     async fn carry_out(
         &self,
         named: &Named<'_>,
+        known: &Known,
         decision: ReturnDecision,
         order: &mut OrderReturnState,
     ) -> Result<Sent, Abort> {
@@ -177,14 +214,19 @@ impl ReturnRun<'_> {
                 if let Some(found) = order.returns.iter_mut().find(|r| r.id == return_id) {
                     found.linked = true;
                 }
-                self.commit(id, self.link(named, Some(return_id))).await?;
-                Ok(Sent::Done)
+                self.commit(id, self.link(named, Some(return_id.clone()), None))
+                    .await?;
+                Ok(Sent::Registered(return_id))
             }
             ReturnDecision::Unchanged => {
+                let Known::Done { return_id } = known else {
+                    // The rules leave only a done return unchanged.
+                    return Ok(Sent::Settled);
+                };
                 if let Some(clear) = self.clear_flag(id) {
                     self.write(vec![clear]).await?;
                 }
-                Ok(Sent::Done)
+                Ok(Sent::Registered(return_id.clone()))
             }
             ReturnDecision::Conflict(conflict) => {
                 let entry =
@@ -198,7 +240,7 @@ impl ReturnRun<'_> {
                 log.record(entry);
                 log.count(|c| c.conflicts += 1);
                 self.write(vec![flag]).await?;
-                Ok(Sent::Done)
+                Ok(Sent::Settled)
             }
         }
     }
@@ -211,9 +253,9 @@ impl ReturnRun<'_> {
         order: &mut OrderReturnState,
     ) -> Result<Sent, Abort> {
         let log = self.context.log;
-        self.write(vec![HeldWrite::ReturnLink(self.link(named, None))])
+        self.write(vec![HeldWrite::ReturnLink(self.link(named, None, None))])
             .await?;
-        let note = format!("PULPO return {}", named.name);
+        let note = note(named);
         let lines = new
             .lines
             .iter()
@@ -274,13 +316,16 @@ impl ReturnRun<'_> {
             &new,
         ));
         log.count(|c| c.created += 1);
-        self.commit(named.good.id, self.link(named, Some(created.id)))
-            .await?;
-        Ok(Sent::Done)
+        self.commit(
+            named.good.id,
+            self.link(named, Some(created.id.clone()), None),
+        )
+        .await?;
+        Ok(Sent::Registered(created.id))
     }
 
     /// The PULPO return failed as `entry` says: logged, counted and flagged.
-    async fn failed(&self, named: &Named<'_>, entry: LogEntry) -> Result<(), Abort> {
+    pub(super) async fn failed(&self, named: &Named<'_>, entry: LogEntry) -> Result<(), Abort> {
         let log = self.context.log;
         let flag = self.flag(
             named.good.id,
@@ -294,14 +339,18 @@ impl ReturnRun<'_> {
     }
 
     /// A PULPO return's completed link, with its earlier flag cleared.
-    async fn commit(&self, incoming_good_id: i64, link: ReturnLink) -> Result<(), Abort> {
+    pub(super) async fn commit(
+        &self,
+        incoming_good_id: i64,
+        link: ReturnLink,
+    ) -> Result<(), Abort> {
         let mut writes = vec![HeldWrite::ReturnLink(link)];
         writes.extend(self.clear_flag(incoming_good_id));
         self.write(writes).await
     }
 
     /// Writes under the run's lease, after the log entries that led to them.
-    async fn write(&self, writes: Vec<HeldWrite>) -> Result<(), Abort> {
+    pub(super) async fn write(&self, writes: Vec<HeldWrite>) -> Result<(), Abort> {
         let context = self.context;
         context.log.flush().await?;
         context
@@ -311,13 +360,19 @@ impl ReturnRun<'_> {
         Ok(())
     }
 
-    fn link(&self, named: &Named<'_>, return_id: Option<String>) -> ReturnLink {
+    pub(super) fn link(
+        &self,
+        named: &Named<'_>,
+        return_id: Option<String>,
+        refund_id: Option<String>,
+    ) -> ReturnLink {
         ReturnLink {
             scope: self.pair,
             incoming_good_id: named.good.id,
             sales_order_id: named.good.sales_order_id.unwrap_or_default(),
             shopify_order_id: named.order.shopify_order_id.clone(),
             return_id,
+            refund_id,
             updated_at: Utc::now(),
         }
     }
@@ -407,7 +462,12 @@ impl ReturnRun<'_> {
     }
 }
 
+/// What a PULPO return's Shopify return lines and refund say, so its refund is found again.
+pub(super) fn note(named: &Named<'_>) -> String {
+    format!("PULPO return {}", named.name)
+}
+
 /// `gid://shopify/LineItem/N` → `N`: PULPO's `line_order_id` is the numeric id.
-fn numeric_id(gid: &str) -> String {
+pub(super) fn numeric_id(gid: &str) -> String {
     gid.rsplit('/').next().unwrap_or(gid).to_string()
 }
