@@ -1011,3 +1011,36 @@ async fn refunds_whose_answers_are_lost_or_never_recorded_are_made_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_the_return_not_registered_the_goods_are_only_refunded() {
+    let refund_only = ReturnSettings {
+        register_return: false,
+        refund_products: true,
+        ..mapped()
+    };
+    both(refund_only, async |app: App| {
+        let order = app.fulfilled_order(&[("ONLY-000001", 2)]).await;
+        app.receive(&order, &[(0, 2, "DAMAGED")]).await;
+        let (run, log) = app.return_run().await;
+        assert_eq!(
+            (run.status, run.counters.created, run.counters.updated),
+            (RunStatus::Finished, 0, 1),
+            "{log:?}"
+        );
+        let shopify = app.shopify_order(&order);
+        assert!(shopify.returns.is_empty(), "no Shopify return");
+        assert_eq!(
+            refunds(&shopify),
+            [(
+                vec![(order.lines[0], 2, "NO_RESTOCK".to_string())],
+                money(2000)
+            )],
+            "the units, not the shipping"
+        );
+        let (run, _) = app.return_run().await;
+        assert_eq!(run.counters.updated, 0);
+        assert_eq!(app.shopify_order(&order).refunds.len(), 1);
+    })
+    .await;
+}

@@ -25,6 +25,16 @@ const UNMAPPED: &str = "OTHER";
 
 const FIELDS: &[Field] = &[
     Field {
+        key: "register_return",
+        label: "Register the return in Shopify",
+        name: "register return",
+        help: "Each PULPO return becomes a Shopify return, left open and not restocked: close it \
+               in Shopify without restocking, the stock integration brings the units back.",
+        input: Input::Toggle,
+        group: "Returns",
+        shown_by: None,
+    },
+    Field {
         key: "refund_products",
         label: "Refund the returned products",
         name: "refund products",
@@ -73,6 +83,8 @@ const FIELDS: &[Field] = &[
 pub struct ReturnSettings {
     pub automatic_transfer: bool,
     pub frequency_minutes: i64,
+    /// Register each PULPO return as a Shopify return (default on).
+    pub register_return: bool,
     /// Refund the returned units, at what the order charged for them (default off).
     pub refund_products: bool,
     /// Refund the shipping the order charged, with its first return (default off).
@@ -88,6 +100,7 @@ impl Default for ReturnSettings {
         ReturnSettings {
             automatic_transfer: true,
             frequency_minutes: 10,
+            register_return: true,
             refund_products: false,
             refund_shipping: false,
             notify_customer: false,
@@ -135,6 +148,13 @@ impl TypeSettings for ReturnSettings {
     }
 
     fn check(&self, errors: &mut Vec<FieldError>) {
+        if !self.register_return && !self.refunds() {
+            errors.push(FieldError::new(
+                "register_return",
+                "with the return not registered and nothing refunded the integration does \
+                 nothing: turn on registering the return or a refund",
+            ));
+        }
         let mut codes = std::collections::HashSet::new();
         for entry in &self.reason_codes {
             let Some((code, reason)) = entry
@@ -194,6 +214,24 @@ mod tests {
         assert_eq!(settings.reason_of(Some("TOO_SMALL")), "SIZE_TOO_SMALL");
         assert_eq!(settings.reason_of(Some("NOT_WANTED")), "OTHER");
         assert_eq!(settings.reason_of(None), "OTHER");
+    }
+
+    #[test]
+    fn a_configuration_that_does_nothing_is_refused() {
+        let errors = read::<ReturnSettings>(
+            json!({"register_return": false}).as_object().unwrap(),
+            "returns",
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "register_return");
+        let refund_only: ReturnSettings = read(
+            json!({"register_return": false, "refund_products": true})
+                .as_object()
+                .unwrap(),
+            "returns",
+        )
+        .unwrap();
+        assert!(refund_only.refunds());
     }
 
     #[test]

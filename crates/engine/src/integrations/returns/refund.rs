@@ -15,14 +15,15 @@ use super::write::{Named, note, numeric_id};
 use crate::integrations::Abort;
 
 impl ReturnRun<'_> {
-    /// Refunds the PULPO return registered as Shopify return `return_id`; whether it failed.
+    /// Refunds the PULPO return registered as Shopify return `return_id` (none when the
+    /// settings register no return); whether it failed.
     /// `refundable` is the order's refundable state, read once per order and kept up to date
     /// by each refund made.
     pub(super) async fn refund(
         &self,
         named: &Named<'_>,
         good: &ReturnedGood,
-        return_id: String,
+        return_id: Option<String>,
         refundable: &mut Option<OrderRefundable>,
     ) -> Result<bool, Abort> {
         let log = self.context.log;
@@ -43,7 +44,7 @@ impl ReturnRun<'_> {
             return Ok(true);
         };
         let note = note(named);
-        let done = |refund_id: String| self.link(named, Some(return_id.clone()), Some(refund_id));
+        let done = |refund_id: String| self.link(named, return_id.clone(), Some(refund_id));
         if let Some((found, _)) = order
             .refunds
             .iter()

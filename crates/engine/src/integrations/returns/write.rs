@@ -58,8 +58,8 @@ enum Sent {
 
 /// How the return of one PULPO return ended.
 enum Registered {
-    /// Shopify has it: its id.
-    Yes(String),
+    /// Shopify has it (its id), or the settings register none.
+    Yes(Option<String>),
     /// In conflict.
     No,
     Failed,
@@ -80,20 +80,19 @@ impl ReturnRun<'_> {
         let pending: Vec<&IncomingGood> = order
             .goods
             .iter()
-            .filter(|g| {
-                links.get(&g.id).is_none_or(|l| {
-                    l.return_id.is_none() || (self.settings.refunds() && l.refund_id.is_none())
-                })
-            })
+            .filter(|g| links.get(&g.id).is_none_or(|l| self.pending(l)))
             .collect();
         // Registered (and refunded) before, seen again in the overlap window: nothing to read
         // in Shopify.
         if pending.is_empty() {
             return Ok(None);
         }
-        let mut state = self
-            .read_order(&order.order.shopify_order_id, &links)
-            .await?;
+        let mut state = if self.settings.register_return {
+            self.read_order(&order.order.shopify_order_id, &links)
+                .await?
+        } else {
+            None
+        };
         let mut refundable = None;
         let mut failed_at = None;
         for good in pending {
@@ -113,7 +112,13 @@ impl ReturnRun<'_> {
                 },
                 Some(_) => Known::Intent,
             };
-            let failed = match self.returned_good(&named, known, &mut state).await? {
+            let registered = if self.settings.register_return {
+                self.returned_good(&named, known, &mut state).await?
+            } else {
+                // Refunds only: the PULPO return is refunded without a Shopify return.
+                Registered::Yes(None)
+            };
+            let failed = match registered {
                 Registered::Yes(return_id)
                     if self.settings.refunds() && link.is_none_or(|l| l.refund_id.is_none()) =>
                 {
@@ -134,6 +139,12 @@ impl ReturnRun<'_> {
         }
         self.context.log.flush().await?;
         Ok(failed_at)
+    }
+
+    /// Whether the link of a PULPO return leaves something to do: its return, or its refund.
+    fn pending(&self, link: &ReturnLink) -> bool {
+        (self.settings.register_return && link.return_id.is_none())
+            || (self.settings.refunds() && link.refund_id.is_none())
     }
 
     /// Carries out one PULPO return's return in Shopify.
@@ -158,7 +169,7 @@ impl ReturnRun<'_> {
             };
             let decision = decide(&good, &known, order);
             let detail = match self.carry_out(named, &known, decision, order).await? {
-                Sent::Registered(return_id) => return Ok(Registered::Yes(return_id)),
+                Sent::Registered(return_id) => return Ok(Registered::Yes(Some(return_id))),
                 Sent::Settled => return Ok(Registered::No),
                 Sent::Failed => return Ok(Registered::Failed),
                 Sent::AnswerLost(detail) => detail,
