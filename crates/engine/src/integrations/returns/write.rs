@@ -112,8 +112,10 @@ impl ReturnRun<'_> {
                 },
                 Some(_) => Known::Intent,
             };
+            let returned = self.returned(good);
             let registered = if self.settings.register_return {
-                self.returned_good(&named, known, &mut state).await?
+                self.returned_good(&named, &returned, known, &mut state)
+                    .await?
             } else {
                 // Refunds only: the PULPO return is refunded without a Shopify return.
                 Registered::Yes(None)
@@ -122,7 +124,7 @@ impl ReturnRun<'_> {
                 Registered::Yes(return_id)
                     if self.settings.refunds() && link.is_none_or(|l| l.refund_id.is_none()) =>
                 {
-                    self.refund(&named, &self.returned(good), return_id, &mut refundable)
+                    self.refund(&named, &returned, return_id, &mut refundable)
                         .await?
                 }
                 Registered::Yes(_) | Registered::No => false,
@@ -151,11 +153,11 @@ impl ReturnRun<'_> {
     async fn returned_good(
         &self,
         named: &Named<'_>,
+        good: &ReturnedGood,
         mut known: Known,
         state: &mut Option<OrderReturnState>,
     ) -> Result<Registered, Abort> {
         let log = self.context.log;
-        let good = self.returned(named.good);
         let mut lost = 0;
         loop {
             let Some(order) = state.as_mut() else {
@@ -167,7 +169,7 @@ impl ReturnRun<'_> {
                 self.failed(named, entry).await?;
                 return Ok(Registered::Failed);
             };
-            let decision = decide(&good, &known, order);
+            let decision = decide(good, &known, order);
             let detail = match self.carry_out(named, &known, decision, order).await? {
                 Sent::Registered(return_id) => return Ok(Registered::Yes(Some(return_id))),
                 Sent::Settled => return Ok(Registered::No),

@@ -6,6 +6,7 @@
 mod child;
 mod claims;
 mod placement;
+mod returns;
 mod sales_orders;
 mod sandboxes;
 mod shipments;
@@ -27,6 +28,9 @@ pub enum BenchCommand {
     /// One generate_shipments run making N shipped PULPO boxes (two per imported order)
     /// Shopify fulfillments, against the bound the sandboxes' limits set.
     Shipments(Box<shipments::ShipmentsArgs>),
+    /// One returns run registering N PULPO customer returns (one per shipped order) as
+    /// Shopify returns, against the bound the sandboxes' limits set.
+    Returns(Box<returns::ReturnsArgs>),
     /// Runs claimed per second by 1, 2, 4… workers sharing one PostgreSQL database, on empty
     /// runs, and the time of one scheduler tick over all configurations.
     Claims(claims::ClaimsArgs),
@@ -38,6 +42,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::SalesOrders(args) => sales_orders::run(*args).await,
         BenchCommand::Stock(args) => stock::run(*args).await,
         BenchCommand::Shipments(args) => shipments::run(*args).await,
+        BenchCommand::Returns(args) => returns::run(*args).await,
         BenchCommand::Claims(args) => claims::run(args).await,
     }
 }
