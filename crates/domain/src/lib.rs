@@ -1,11 +1,12 @@
 //! Pure types and rules of tentacle's integrations: settings declared per type, the Shopify
 //! order as the integration sees it, the sales orders plan (import, update, cancel, skip,
-//! conflict), the stock plan, run status and the log messages. No I/O, and nothing of ours is
-//! imported here.
+//! conflict), the stock plan, the shipments and returns rules, run status and the log
+//! messages. No I/O, and nothing of ours is imported here.
 
 pub mod messages;
 pub mod order;
 pub mod products;
+pub mod returns;
 pub mod run;
 pub mod sales_order;
 pub mod schedule;

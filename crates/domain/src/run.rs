@@ -184,6 +184,8 @@ pub enum RecordKind {
     Sku,
     /// A PULPO packing box (`generate_shipments`).
     Box,
+    /// A PULPO customer return, an incoming good (`returns`).
+    Return,
 }
 
 impl RecordKind {
@@ -192,6 +194,7 @@ impl RecordKind {
             Self::Order => "order",
             Self::Sku => "sku",
             Self::Box => "box",
+            Self::Return => "return",
         }
     }
 }

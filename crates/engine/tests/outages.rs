@@ -18,7 +18,7 @@ use tentacle_store::prelude::*;
 use tentacle_store::{
     ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
     Lease, LinkScope, LogFilter, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
-    ProductLink, Reap, Reaped, Result, Run, RunFilter, RunRequest, RunTotals, Session,
+    ProductLink, Reap, Reaped, Result, ReturnLink, Run, RunFilter, RunRequest, RunTotals, Session,
     ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
@@ -377,6 +377,39 @@ impl ShipmentStore for OutageStore {
     async fn count_shipment_links(&self, scope: SystemPair) -> Result<i64> {
         self.trip("count_shipment_links")?;
         self.inner.count_shipment_links(scope).await
+    }
+}
+
+#[async_trait]
+impl ReturnStore for OutageStore {
+    async fn return_link(
+        &self,
+        scope: SystemPair,
+        incoming_good_id: i64,
+    ) -> Result<Option<ReturnLink>> {
+        self.trip("return_link")?;
+        self.inner.return_link(scope, incoming_good_id).await
+    }
+
+    async fn return_links_of_order(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Vec<ReturnLink>> {
+        self.trip("return_links_of_order")?;
+        self.inner
+            .return_links_of_order(scope, shopify_order_id)
+            .await
+    }
+
+    async fn save_return_link(&self, link: &ReturnLink) -> Result<()> {
+        self.trip("save_return_link")?;
+        self.inner.save_return_link(link).await
+    }
+
+    async fn count_return_links(&self, scope: SystemPair) -> Result<i64> {
+        self.trip("count_return_links")?;
+        self.inner.count_return_links(scope).await
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use futures_util::{StreamExt, stream};
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -18,10 +18,10 @@ use tentacle_http::{Backoff, retry_after, transport_detail};
 
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
-    Availability, Batch, BulkCreated, BulkOutcome, CreatedProduct, NewCustomer, PackingBox,
-    PackingOrder, PackingOrderFilter, Product, ProductBody, ProductBulkOutcome, ProductPage,
-    SalesOrder, SalesOrderBody, ShipmentTracking, ShippedBatch, ShippedBox, ShippedItem,
-    SkuAvailability, ThirdParty, Tracking, Warehouse,
+    Availability, Batch, BulkCreated, BulkOutcome, CreatedProduct, IncomingGood, NewCustomer,
+    PackingBox, PackingOrder, PackingOrderFilter, Product, ProductBody, ProductBulkOutcome,
+    ProductPage, SalesOrder, SalesOrderBody, ShipmentTracking, ShippedBatch, ShippedBox,
+    ShippedItem, SkuAvailability, ThirdParty, Tracking, Warehouse,
 };
 
 /// What a PULPO credential holds.
@@ -606,6 +606,29 @@ impl PulpoClient {
         orders.sort_unstable_by_key(|o| o.id);
         orders.dedup_by_key(|o| o.id);
         Ok(orders)
+    }
+
+    /// The customer returns received at or after `since` (incoming goods of document type
+    /// `return`, `inserted_at=gte:`; inclusive, so a receipt in the same instant as the last
+    /// run's cursor is read again, never missed), every page, by id.
+    pub async fn returns_received_since(&self, since: DateTime<Utc>) -> Result<Vec<IncomingGood>> {
+        let since = since.to_rfc3339_opts(SecondsFormat::Micros, true);
+        let query = [
+            ("document_type", "return".to_string()),
+            ("inserted_at", format!("gte:{since}")),
+        ];
+        let mut goods: Vec<IncomingGood> = self
+            .list_all(
+                "/reception/incoming_goods",
+                "incoming_goods",
+                &query,
+                LIST_PAGE,
+            )
+            .await?;
+        // One received between pages may be read twice.
+        goods.sort_unstable_by_key(|g| g.id);
+        goods.dedup_by_key(|g| g.id);
+        Ok(goods)
     }
 
     /// Every box of a packing order with its items and their batches, every page.

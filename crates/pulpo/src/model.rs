@@ -383,3 +383,42 @@ mod tests {
         );
     }
 }
+
+/// `IncomingGood`: goods received at a warehouse. A customer return has `document_type`
+/// `return` and the `sales_order_id` the goods shipped on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct IncomingGood {
+    pub id: i64,
+    #[serde(default)]
+    pub document_type: Option<String>,
+    #[serde(default)]
+    pub sales_order_id: Option<i64>,
+    #[serde(default)]
+    pub sequence_number: Option<String>,
+    #[serde(default)]
+    pub warehouse_id: Option<i64>,
+    #[serde(default)]
+    pub items: Vec<IncomingGoodItem>,
+    /// PULPO's timestamp text, as it sent it: when the goods were received.
+    #[serde(default)]
+    pub inserted_at: Option<String>,
+}
+
+/// `IncomingGoodItem`: units of one product received; on a return, `line_order_id` is the
+/// sales item's (the Shopify line item id, as the import wrote it).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct IncomingGoodItem {
+    pub product_id: i64,
+    pub quantity: i64,
+    #[serde(default)]
+    pub line_order_id: Option<String>,
+    /// Why the units came back, as the warehouse recorded it.
+    #[serde(default)]
+    pub reason_codes: Vec<ReasonCode>,
+}
+
+/// `ReasonCode`, as far as a return needs it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReasonCode {
+    pub code: String,
+}

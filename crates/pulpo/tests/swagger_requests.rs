@@ -414,6 +414,21 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         .expect("shipped boxes");
     assert_eq!(shipped.len(), 2);
 
+    // Returns: one unit of SW-2 comes back.
+    let answer = control
+        .post(format!("{}/reception/returns", sandbox.control_url()))
+        .json(
+            &serde_json::json!({"sales_order_id": shipped_order.id, "items": [
+            {"line_order_id": "5000000000002", "quantity": 1, "reason_code": "DAMAGED"}]}),
+        )
+        .send()
+        .await
+        .expect("control");
+    assert!(answer.status().is_success(), "return: {}", answer.status());
+    let returns = client.returns_received_since(since).await.expect("returns");
+    assert_eq!(returns.len(), 1);
+    assert_eq!(returns[0].items[0].reason_codes[0].code, "DAMAGED");
+
     let recorded = proxy.recorded.lock().expect("lock").clone();
     let mut problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -499,6 +514,7 @@ async fn every_request_the_client_sends_agrees_with_pulpos_spec() {
         "GET /packing/orders/{packing_order_id}/boxes",
         "GET /packing/orders/{packing_order_id}/boxes/{box_id}/shipment_tracking",
         "GET /inventory/products/batches/{id}",
+        "GET /reception/incoming_goods",
     ] {
         assert!(
             seen.contains(expected),

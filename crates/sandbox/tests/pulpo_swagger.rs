@@ -242,6 +242,11 @@ impl<'a> Conformance<'a> {
             ("GET", "/inventory/products/batches" | "/inventory/products/{id}/batches", 200) => {
                 return Some(json!({"$ref": "#/definitions/ResponseList_Batch"}));
             }
+            // The incoming goods search has no response schema in the spec; it answers the
+            // spec's `ResponseList_IncomingGood` (reference §B.3.1: key `incoming_goods`).
+            ("GET", "/reception/incoming_goods", 200) => {
+                return Some(json!({"$ref": "#/definitions/ResponseList_IncomingGood"}));
+            }
             // Show and update have no response schema in the spec; both answer the order
             // (reference §B.4).
             ("GET", "/sales/orders/{id}", 200) | ("PUT", "/sales/orders/{id}", 201) => {
@@ -747,6 +752,26 @@ async fn every_property_exchanged_is_known_to_the_spec() {
             .await;
         assert_eq!(status, StatusCode::OK, "{route}");
     }
+
+    let (status, good) = harness
+        .control_post(
+            "/reception/returns",
+            &json!({"sales_order_id": id, "items": [
+                {"line_order_id": line, "quantity": 1, "reason_code": "DEFECTIVE"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{good}");
+    let (_, goods) = check
+        .exchange(
+            &harness,
+            get.clone(),
+            "/reception/incoming_goods",
+            "/reception/incoming_goods?document_type=return&inserted_at=gte:2026-01-01&limit=5&offset=0",
+            None,
+            token,
+        )
+        .await;
+    assert_eq!(goods["total_results"], 1);
 
     let (status, _) = check
         .exchange(

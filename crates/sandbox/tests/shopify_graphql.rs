@@ -195,6 +195,8 @@ fn seed(state: &ShopifyState, orders: usize) -> Seeded {
                     updated_at: at(i as i64),
                 }],
                 fulfillments: Vec::new(),
+                returns: Vec::new(),
+                refunds: Vec::new(),
                 source_name: Some("web".into()),
             }
         };

@@ -19,19 +19,23 @@ SCHEMA = os.path.join(HERE, "../../../../shared/shopify/admin-graphql-2026-10.in
 CONNECTIONS = [
     "Order", "LineItem", "FulfillmentOrder", "FulfillmentOrderLineItem", "ShippingLine",
     "Location", "ProductVariant", "InventoryItem", "InventoryLevel", "FulfillmentLineItem",
+    "Return", "ReturnLineItemType", "RefundLineItem",
 ]
 
 SERVED = {
     "QueryRoot": "fulfillment fulfillmentOrder fulfillmentOrders inventoryItem inventoryItems location locations node order orders ordersCount productVariant productVariants",
-    "Mutation": "fulfillmentCreate fulfillmentTrackingInfoUpdate inventoryActivate inventorySetQuantities orderCancel orderUpdate tagsAdd",
+    "Mutation": "fulfillmentCreate fulfillmentTrackingInfoUpdate inventoryActivate inventorySetQuantities orderCancel orderUpdate "
+                "refundCreate returnCreate tagsAdd",
     "Order": "billingAddress cancelReason cancelledAt closed closedAt confirmed createdAt currencyCode "
              "currentSubtotalPriceSet currentTotalPriceSet customer displayFinancialStatus displayFulfillmentStatus "
              "email fulfillable fulfillmentOrders fulfillments id legacyResourceId lineItems name note number phone "
-             "poNumber presentmentCurrencyCode processedAt requiresShipping returnStatus shippingAddress shippingLine "
-             "shippingLines sourceName subtotalLineItemsQuantity subtotalPriceSet tags taxesIncluded test "
-             "totalDiscountsSet totalPriceSet totalShippingPriceSet totalTaxSet updatedAt",
-    "LineItem": "currentQuantity discountedUnitPriceSet id isGiftCard name originalTotalSet originalUnitPriceSet "
-                "product quantity requiresShipping sku title unfulfilledQuantity variant variantTitle vendor",
+             "poNumber presentmentCurrencyCode processedAt refunds requiresShipping returnStatus returns shippingAddress "
+             "shippingLine shippingLines sourceName subtotalLineItemsQuantity subtotalPriceSet tags taxesIncluded test "
+             "totalDiscountsSet totalPriceSet totalReceivedSet totalRefundedSet totalRefundedShippingSet "
+             "totalShippingPriceSet totalTaxSet transactions updatedAt",
+    "LineItem": "currentQuantity discountedUnitPriceAfterAllDiscountsSet discountedUnitPriceSet id isGiftCard name "
+                "originalTotalSet originalUnitPriceSet product quantity refundableQuantity requiresShipping sku title "
+                "unfulfilledQuantity variant variantTitle vendor",
     "FulfillmentOrder": "assignedLocation createdAt id lineItems order orderId orderName orderProcessedAt "
                         "requestStatus status updatedAt",
     "FulfillmentOrderLineItem": "id inventoryItemId lineItem productTitle remainingQuantity requiresShipping sku "
@@ -75,6 +79,15 @@ SERVED = {
     "OrderCancelPayload": "job orderCancelUserErrors userErrors",
     "Job": "done id",
     "OrderCancelUserError": "*",
+    "Return": "closedAt createdAt id name order returnLineItems status totalQuantity",
+    "ReturnLineItemType": "customerNote id quantity returnReason returnReasonNote",
+    "ReturnLineItem": "customerNote fulfillmentLineItem id quantity returnReason returnReasonNote",
+    "ReturnCreatePayload": "*",
+    "Refund": "createdAt id note refundLineItems totalRefundedSet",
+    "RefundLineItem": "id lineItem quantity restockType subtotalSet",
+    "RefundCreatePayload": "*",
+    "OrderTransaction": "amountSet gateway id kind parentTransaction status",
+    "ReturnUserError": "*",
     "Count": "*",
     "Node": "*",
 }

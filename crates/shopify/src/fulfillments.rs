@@ -42,7 +42,7 @@ pub const ORDER_FULFILLMENT_STATE: &str = "query OrderFulfillmentState($id: ID!,
       trackingInfo(first: $tracking) { company number url }
       fulfillmentLineItems(first: $lines) {
         pageInfo { hasNextPage endCursor }
-        nodes { quantity lineItem { id } }
+        nodes { id quantity lineItem { id } }
       }
     }
     fulfillmentOrders(first: $first, after: $after) {
@@ -76,7 +76,7 @@ pub const FULFILLMENT_LINES: &str =
   fulfillment(id: $id) {
     fulfillmentLineItems(first: $first, after: $after) {
       pageInfo { hasNextPage endCursor }
-      nodes { quantity lineItem { id } }
+      nodes { id quantity lineItem { id } }
     }
   }
 }";
@@ -203,6 +203,8 @@ pub struct Fulfillment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FulfillmentLine {
+    /// `gid://shopify/FulfillmentLineItem/N`: what a return names.
+    pub id: String,
     /// `gid://shopify/LineItem/N`.
     pub line_item_id: String,
     pub quantity: u32,
@@ -454,15 +456,15 @@ impl ShopifyClient {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
+pub(crate) struct PageInfo {
+    pub(crate) has_next_page: bool,
     #[serde(default)]
     end_cursor: Option<String>,
 }
 
 impl PageInfo {
     /// Where the next page starts; a missing cursor with more pages would loop forever.
-    fn next_cursor(&self, of: &str) -> Result<String> {
+    pub(crate) fn next_cursor(&self, of: &str) -> Result<String> {
         self.end_cursor
             .clone()
             .ok_or_else(|| ShopifyError::Decode(format!("{of}: more pages but no endCursor")))
@@ -471,9 +473,9 @@ impl PageInfo {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Page<T> {
-    page_info: PageInfo,
-    nodes: Vec<T>,
+pub(crate) struct Page<T> {
+    pub(crate) page_info: PageInfo,
+    pub(crate) nodes: Vec<T>,
 }
 
 #[derive(Deserialize)]
@@ -504,6 +506,7 @@ struct FulfillmentNode {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct FulfillmentLineNode {
+    id: String,
     quantity: Option<u32>,
     line_item: IdNode,
 }
@@ -511,6 +514,7 @@ struct FulfillmentLineNode {
 impl From<FulfillmentLineNode> for FulfillmentLine {
     fn from(node: FulfillmentLineNode) -> Self {
         FulfillmentLine {
+            id: node.id,
             line_item_id: node.line_item.id,
             // `FulfillmentLineItem.quantity` is nullable in the schema; no quantity, no units.
             quantity: node.quantity.unwrap_or_default(),
@@ -533,8 +537,8 @@ struct AssignedLocation {
 }
 
 #[derive(Deserialize)]
-struct IdNode {
-    id: String,
+pub(crate) struct IdNode {
+    pub(crate) id: String,
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@
 //! answers wait exactly as long as the bucket needs; 5xx, 429, timeouts and dropped connections
 //! are retried with backoff and jitter. The GraphQL documents live in [`queries`], and a test
 //! validates each one against Shopify's real schema; the stock documents live in [`inventory`],
-//! the shipment and status update ones in [`fulfillments`].
+//! the shipment and status update ones in [`fulfillments`], the return ones in [`returns`].
 
 mod client;
 mod error;
@@ -13,6 +13,7 @@ pub mod fulfillments;
 pub mod inventory;
 pub mod products;
 pub mod queries;
+pub mod returns;
 
 pub use client::{ClientOptions, CostStats, ShopifyClient, ShopifyCredentials};
 pub use error::{Result, ShopifyError};

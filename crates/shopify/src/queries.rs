@@ -105,6 +105,10 @@ pub const ALL_DOCUMENTS: &[(&str, &str)] = &[
     ),
     ("TagsAdd", crate::fulfillments::TAGS_ADD),
     ("OrderNoteUpdate", crate::fulfillments::ORDER_NOTE_UPDATE),
+    ("OrderReturns", crate::returns::ORDER_RETURNS),
+    ("ReturnCreate", crate::returns::RETURN_CREATE),
+    ("OrderRefundable", crate::returns::ORDER_REFUNDABLE),
+    ("RefundCreate", crate::returns::REFUND_CREATE),
 ];
 
 /// One page of orders. Orders that could not be read are reported, not dropped.

@@ -1,7 +1,7 @@
 //! The shipment and status update calls of the client against the Shopify sandbox over real
 //! HTTP: reading an order's fulfilment state (paged past 100 lines), one fulfillment per box with
-//! tracking, refusals as user errors, tracking updates, tags and notes, and retries through 5xx
-//! and throttling.
+//! tracking, refusals as user errors, tracking updates, tags and notes, retries through 5xx
+//! and throttling, and returns of fulfilled units read back from the order.
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +19,7 @@ use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_shopify::fulfillments::{
     FulfillmentLine, FulfillmentStatus, NewFulfillment, Tracking, UserError,
 };
+use tentacle_shopify::returns::{NewRefund, NewReturn, NewReturnLine, ReturnLine};
 use tentacle_shopify::{ClientOptions, ShopifyClient, ShopifyCredentials, ShopifyError};
 
 const TOKEN: &str = "shpat_fulfillments";
@@ -233,9 +234,15 @@ async fn boxes_become_fulfillments_and_the_state_shows_them() {
     assert_eq!(
         state.fulfillments[0].lines,
         vec![FulfillmentLine {
+            id: state.fulfillments[0].lines[0].id.clone(),
             line_item_id: order.lines[0].clone(),
             quantity: 2
         }]
+    );
+    assert!(
+        state.fulfillments[0].lines[0]
+            .id
+            .starts_with("gid://shopify/FulfillmentLineItem/")
     );
     assert!(!state.more_fulfillments);
 
@@ -543,4 +550,123 @@ async fn a_create_whose_connection_is_cut_after_the_work_is_never_resent() {
     );
     assert_eq!(client.stats().retries.load(Ordering::Relaxed), 0);
     assert_eq!(state.fulfillment_orders[0].lines[0].remaining_quantity, 2);
+}
+
+#[tokio::test]
+async fn returns_of_fulfilled_units_are_made_and_read_back_from_the_order() {
+    let shop = Shop::start(2000.0, 100.0).await;
+    let client = shop.client();
+    let order = shop.order(&[3, 1]).await;
+    client
+        .fulfillment_create(&box_of(&order, &[], seur("R1")))
+        .await
+        .unwrap();
+    let state = client
+        .order_fulfillment_state(&order.gid)
+        .await
+        .unwrap()
+        .unwrap();
+    let fulfilled = &state.fulfillments[0].lines;
+    let before = client.order_returns(&order.gid).await.unwrap().unwrap();
+    assert_eq!(before.return_status, "NO_RETURN");
+    assert_eq!(before.financial_status.as_deref(), Some("PAID"));
+    assert!(before.returns.is_empty());
+
+    let new = NewReturn {
+        order_id: order.gid.clone(),
+        lines: vec![NewReturnLine {
+            fulfillment_line_item_id: fulfilled[0].id.clone(),
+            quantity: 2,
+            reason: "SIZE_TOO_SMALL".into(),
+            note: "PULPO return RT000001".into(),
+        }],
+        notify_customer: false,
+    };
+    let made = client.return_create(&new).await.unwrap();
+    assert_eq!(made.user_errors, vec![]);
+    let created = made.created.unwrap();
+    assert_eq!(created.status, "OPEN");
+    let after = client.order_returns(&order.gid).await.unwrap().unwrap();
+    assert_eq!(after.return_status, "IN_PROGRESS");
+    assert_eq!(after.returns.len(), 1);
+    assert_eq!(after.returns[0].id, created.id);
+    assert_eq!(
+        after.returns[0].lines,
+        vec![ReturnLine {
+            fulfillment_line_item_id: Some(fulfilled[0].id.clone()),
+            line_item_id: Some(order.lines[0].clone()),
+            quantity: 2,
+        }]
+    );
+    assert!(!after.more_lines);
+
+    // Two more of the first line: only one is left to return.
+    let over = client
+        .return_create(&NewReturn {
+            lines: vec![NewReturnLine {
+                quantity: 2,
+                ..new.lines[0].clone()
+            }],
+            ..new.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(over.created, None);
+    assert_eq!(
+        over.user_errors[0].field,
+        ["returnInput", "returnLineItems", "0", "quantity"]
+    );
+    assert_eq!(
+        client.order_returns("gid://shopify/Order/1").await.unwrap(),
+        None
+    );
+
+    // The two returned units refunded at what the order charged, once per key.
+    let refundable = client.order_refundable(&order.gid).await.unwrap().unwrap();
+    let money = |cents| rust_decimal::Decimal::new(cents, 2);
+    assert_eq!(
+        (refundable.received, refundable.refunded),
+        (money(2000), money(0))
+    );
+    assert_eq!(refundable.lines[0].unit_price, money(500));
+    assert_eq!(refundable.lines[0].refundable_quantity, 3);
+    let payment = refundable.payment.clone();
+    assert!(payment.is_some(), "paid through a transaction");
+    let refund = NewRefund {
+        order_id: order.gid.clone(),
+        lines: vec![(order.lines[0].clone(), 2)],
+        shipping: money(0),
+        amount: money(1000),
+        payment,
+        note: "PULPO return RT000001".into(),
+        notify: false,
+    };
+    let made = client.refund_create(&refund, "refund-key-1").await.unwrap();
+    assert_eq!(made.user_errors, vec![]);
+    let again = client.refund_create(&refund, "refund-key-1").await.unwrap();
+    assert_eq!(again.refund_id, made.refund_id, "one refund per key");
+    let after = client.order_refundable(&order.gid).await.unwrap().unwrap();
+    assert_eq!(after.refunded, money(1000));
+    assert_eq!(after.lines[0].refundable_quantity, 1);
+    assert_eq!(
+        after.refunds,
+        [(
+            made.refund_id.unwrap(),
+            Some("PULPO return RT000001".to_string())
+        )]
+    );
+    // More than is left to refund is a user error.
+    let over = client
+        .refund_create(
+            &NewRefund {
+                lines: Vec::new(),
+                amount: money(5000),
+                ..refund
+            },
+            "refund-key-2",
+        )
+        .await
+        .unwrap();
+    assert_eq!(over.refund_id, None);
+    assert_eq!(over.user_errors[0].field, ["transactions"]);
 }

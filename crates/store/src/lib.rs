@@ -2,7 +2,8 @@
 //! credentials (secrets encrypted at rest), integration configurations with their cursors, runs
 //! with their counters and log entries, accounts, the records that need attention, and each
 //! integration type's own state (the order links that make sales order imports exactly-once, the
-//! shipment links that fulfill each PULPO box once, the marks of the status updates done).
+//! shipment links that fulfill each PULPO box once, the marks of the status updates done, the
+//! return links that register each PULPO return once).
 //!
 //! SQLite is the embedded default for one merchant ([`SqliteStore`]); PostgreSQL ([`PgStore`])
 //! lets several tentacle processes on several machines share one database. Callers only see
@@ -102,6 +103,7 @@ pub trait Store:
     + ShipmentStore
     + StatusUpdateStore
     + ProductStore
+    + ReturnStore
     + Send
     + Sync
     + 'static
@@ -117,7 +119,7 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, ProductStore,
-        RunStore, SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
+        ReturnStore, RunStore, SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
     };
 }
 
@@ -134,7 +136,7 @@ pub trait CredentialStore: Send + Sync {
     /// there is none; `Conflict` when the new name belongs to another credential.
     async fn update_credential(&self, id: i64, credential: NewCredential) -> Result<Credential>;
     /// Deletes the credential; `false` when there was none. `Conflict` while an integration, an
-    /// order link, a shipment link or a status mark still refers to it.
+    /// order link, a shipment link, a status mark or a return link still refers to it.
     async fn delete_credential(&self, id: i64) -> Result<bool>;
 }
 
@@ -363,4 +365,27 @@ pub trait ProductStore: Send + Sync {
     /// another variant links the PULPO product. A running run uses [`HeldWrite::ProductLink`].
     async fn save_product_link(&self, link: &ProductLink) -> Result<()>;
     async fn count_product_links(&self, scope: SystemPair) -> Result<i64>;
+}
+
+/// The returns type's own state: the return links that make each PULPO customer return one
+/// Shopify return.
+#[async_trait]
+pub trait ReturnStore: Send + Sync {
+    /// The link of the PULPO return, confirmed or still an intent.
+    async fn return_link(
+        &self,
+        scope: SystemPair,
+        incoming_good_id: i64,
+    ) -> Result<Option<ReturnLink>>;
+    /// The links of the PULPO returns of one Shopify order, by incoming good id.
+    async fn return_links_of_order(
+        &self,
+        scope: SystemPair,
+        shopify_order_id: &str,
+    ) -> Result<Vec<ReturnLink>>;
+    /// Inserts or replaces the link of `(scope, incoming_good_id)`. `Conflict` when its Shopify
+    /// return is linked to another PULPO return of the scope or a credential of the scope does
+    /// not exist. A running run uses [`HeldWrite::ReturnLink`].
+    async fn save_return_link(&self, link: &ReturnLink) -> Result<()>;
+    async fn count_return_links(&self, scope: SystemPair) -> Result<i64>;
 }

@@ -412,7 +412,7 @@ impl OrderLink {
 }
 
 /// The pair of systems the state of the PULPO → Shopify types (`generate_shipments`,
-/// `status_updates`) belongs to, named by system rather than by direction: the configurations
+/// `status_updates`, `returns`) belongs to, named by system rather than by direction: the configurations
 /// of one store and one PULPO instance share it, and an integration's deletion keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SystemPair {
@@ -452,6 +452,26 @@ pub struct ProductLink {
     pub pulpo_product_id: i64,
     /// The SKU the link was last written with.
     pub sku: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One PULPO customer return (an incoming good of document type `return`) ↔ one Shopify
+/// return: a PULPO return is registered once, and the database keeps one link per PULPO return
+/// and per Shopify return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnLink {
+    pub scope: SystemPair,
+    /// The PULPO incoming good: the link's identity within its scope.
+    pub incoming_good_id: i64,
+    /// The PULPO sales order the goods shipped on.
+    pub sales_order_id: i64,
+    pub shopify_order_id: String,
+    /// `None` while the create call is unconfirmed: Shopify may or may not have the return, so
+    /// the next attempt looks for it on the order before creating it.
+    pub return_id: Option<String>,
+    /// The Shopify refund of the returned goods, once made (only when the settings ask for
+    /// refunds).
+    pub refund_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -524,6 +544,8 @@ pub enum HeldWrite {
         scope: SystemPair,
         variant_id: String,
     },
+    /// [`crate::ReturnStore::save_return_link`].
+    ReturnLink(ReturnLink),
     /// [`crate::AttentionStore::flag`].
     Flag(Attention),
     /// [`crate::AttentionStore::clear_flag`].

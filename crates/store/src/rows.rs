@@ -12,8 +12,8 @@ use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
     ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, Integration, LinkScope,
-    OrderLink, ProductLink, Result, Run, RunTotals, Secrets, Session, ShipmentLink, StatusMark,
-    StoreError, StoredLogEntry, SystemPair, User,
+    OrderLink, ProductLink, Result, ReturnLink, Run, RunTotals, Secrets, Session, ShipmentLink,
+    StatusMark, StoreError, StoredLogEntry, SystemPair, User,
 };
 
 /// A value both backends decode.
@@ -165,6 +165,18 @@ pub(crate) fn shipment_link_from_row(row: &impl Columns) -> Result<ShipmentLink>
     })
 }
 
+pub(crate) fn return_link_from_row(row: &impl Columns) -> Result<ReturnLink> {
+    Ok(ReturnLink {
+        scope: system_pair_from_row(row)?,
+        incoming_good_id: row.column("incoming_good_id")?,
+        sales_order_id: row.column("sales_order_id")?,
+        shopify_order_id: row.column("shopify_order_id")?,
+        return_id: row.column("return_id")?,
+        refund_id: row.column("refund_id")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
 pub(crate) fn status_mark_from_row(row: &impl Columns) -> Result<StatusMark> {
     let note_lines: String = row.column("note_lines")?;
     Ok(StatusMark {
@@ -237,6 +249,20 @@ pub(crate) fn shipment_link_conflict(link: &ShipmentLink) -> String {
         None => format!(
             "box {} cannot be linked: a credential of the link does not exist",
             link.box_id
+        ),
+    }
+}
+
+/// Why the database refused a return link, in words an operator can act on.
+pub(crate) fn return_link_conflict(link: &ReturnLink) -> String {
+    match &link.return_id {
+        Some(shopify_return) => format!(
+            "PULPO return {} cannot be linked to Shopify return {shopify_return}: another PULPO return is, or a credential of the link does not exist",
+            link.incoming_good_id
+        ),
+        None => format!(
+            "PULPO return {} cannot be linked: a credential of the link does not exist",
+            link.incoming_good_id
         ),
     }
 }

@@ -26,8 +26,8 @@ use tentacle_store::{
     Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
     ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewCredential,
     NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, ProductLink, Reap,
-    Reaped, RecordKind, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink, SqliteStore,
-    StatusMark, StoreError, SystemPair,
+    Reaped, RecordKind, ReturnLink, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink,
+    SqliteStore, StatusMark, StoreError, SystemPair,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -467,6 +467,7 @@ on_both_backends!(
     order_links_are_found_by_pulpo_order_and_boxes_flagged,
     confirmed_order_links_are_paged_from_a_time,
     product_links_keep_one_product_per_variant_and_one_variant_per_product,
+    return_links_keep_one_link_per_pulpo_return_and_land_with_the_run,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -3418,6 +3419,201 @@ async fn confirmed_order_links_are_paged_from_a_time(db: Db) {
         [old, a, b, c],
         "every confirmed link from an earlier time"
     );
+}
+
+/// The intent to register PULPO return `incoming_good_id` on Shopify order `order`.
+fn return_intent(scope: SystemPair, incoming_good_id: i64, order: &str) -> ReturnLink {
+    ReturnLink {
+        scope,
+        incoming_good_id,
+        sales_order_id: 77,
+        shopify_order_id: format!("gid://shopify/Order/{order}"),
+        return_id: None,
+        refund_id: None,
+        updated_at: at(0),
+    }
+}
+
+/// `return_intent` once Shopify confirmed return `shopify_return`.
+fn returned(
+    scope: SystemPair,
+    incoming_good_id: i64,
+    order: &str,
+    shopify_return: &str,
+) -> ReturnLink {
+    ReturnLink {
+        return_id: Some(format!("gid://shopify/Return/{shopify_return}")),
+        updated_at: at(60) + TimeDelta::milliseconds(7),
+        ..return_intent(scope, incoming_good_id, order)
+    }
+}
+
+async fn return_links_keep_one_link_per_pulpo_return_and_land_with_the_run(db: Db) {
+    let store = db.store.as_ref();
+    let scope = system_pair(store).await;
+    let other_shop = store
+        .save_credential(shopify("other shop", "shpat_other"))
+        .await
+        .expect("credential");
+    let other_scope = SystemPair {
+        shopify_credential_id: other_shop.id,
+        ..scope
+    };
+
+    // The intent is written before the create call, the completed link after it.
+    let intent = return_intent(scope, 41, "1001");
+    store.save_return_link(&intent).await.expect("intent");
+    assert_eq!(
+        store.return_link(scope, 41).await.expect("read"),
+        Some(intent.clone())
+    );
+    let completed = returned(scope, 41, "1001", "7001");
+    store.save_return_link(&completed).await.expect("completed");
+    assert_eq!(
+        store.return_link(scope, 41).await.expect("read"),
+        Some(completed.clone())
+    );
+    assert_eq!(store.count_return_links(scope).await.expect("count"), 1);
+    // The refund made for it later is kept with it.
+    let refunded = ReturnLink {
+        refund_id: Some("gid://shopify/Refund/8001".into()),
+        ..completed.clone()
+    };
+    store.save_return_link(&refunded).await.expect("refunded");
+    assert_eq!(
+        store.return_link(scope, 41).await.expect("read"),
+        Some(refunded.clone())
+    );
+    let completed = refunded;
+
+    // The links of one order, by PULPO return.
+    let later = return_intent(scope, 42, "1001");
+    let earlier = returned(scope, 40, "1001", "7000");
+    for link in [&later, &earlier, &return_intent(scope, 50, "1002")] {
+        store.save_return_link(link).await.expect("save");
+    }
+    assert_eq!(
+        store
+            .return_links_of_order(scope, "gid://shopify/Order/1001")
+            .await
+            .expect("links"),
+        [earlier.clone(), completed.clone(), later.clone()]
+    );
+
+    // The database itself holds one link per PULPO return and scope, whatever writes to it.
+    let duplicate = format!(
+        "INSERT INTO return_links (shopify_credential_id, pulpo_credential_id, incoming_good_id,
+             sales_order_id, shopify_order_id, return_id, updated_at)
+         VALUES ({}, {}, 41, 1, 'o', NULL, '2026-05-04T10:00:00Z')",
+        scope.shopify_credential_id, scope.pulpo_credential_id
+    );
+    match db.execute_raw(&duplicate).await {
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
+        other => panic!("expected a unique violation, got {other:?}"),
+    }
+    // And one PULPO return per Shopify return.
+    assert_conflict(
+        store
+            .save_return_link(&returned(scope, 43, "1001", "7001"))
+            .await,
+    );
+    assert_eq!(store.return_link(scope, 43).await.expect("read"), None);
+    assert_eq!(store.count_return_links(scope).await.expect("count"), 4);
+
+    // Another pair of systems keeps links of its own, for the same ids.
+    assert_eq!(
+        store.return_link(other_scope, 41).await.expect("read"),
+        None
+    );
+    store
+        .save_return_link(&returned(other_scope, 41, "1001", "7001"))
+        .await
+        .expect("the same ids in another scope");
+    assert_eq!(
+        store.count_return_links(other_scope).await.expect("count"),
+        1
+    );
+    assert_eq!(
+        store.return_link(scope, 41).await.expect("read"),
+        Some(completed.clone())
+    );
+
+    // A link to a credential that does not exist is refused, and a credential with links stays.
+    let ghost = SystemPair {
+        shopify_credential_id: scope.shopify_credential_id.max(other_shop.id) + 1000,
+        ..scope
+    };
+    assert_conflict(store.save_return_link(&return_intent(ghost, 1, "1")).await);
+    assert_conflict(store.delete_credential(other_shop.id).await);
+
+    // Under a run's lease the link lands with the cursor, or neither does.
+    let (shop, wms) = systems(store).await;
+    let returns = store
+        .save_integration(NewIntegration {
+            name: "Returns".into(),
+            kind: "returns".into(),
+            origin_credential_id: wms.id,
+            destination_credential_id: shop.id,
+            settings: json!({"frequency_minutes": 10}),
+        })
+        .await
+        .expect("integration");
+    enqueue(store, manual(&returns, at(-10))).await;
+    let run = claim(store, "worker", at(0)).await.expect("claimed");
+    let held = lease(&run, "worker");
+    let done = returned(scope, 42, "1001", "7002");
+    let refused = store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::ReturnLink(done.clone()),
+                HeldWrite::Cursor {
+                    integration_id: returns.id,
+                    at: at(5),
+                },
+                HeldWrite::ReturnLink(returned(ghost, 2, "1", "7100")),
+            ],
+        )
+        .await;
+    assert_conflict(refused);
+    assert_eq!(
+        store.return_link(scope, 42).await.expect("read"),
+        Some(later),
+        "still the intent"
+    );
+    assert_eq!(store.cursor(returns.id).await.expect("cursor"), None);
+    store
+        .write_held(
+            &held,
+            &[
+                HeldWrite::ReturnLink(done.clone()),
+                HeldWrite::Cursor {
+                    integration_id: returns.id,
+                    at: at(5),
+                },
+            ],
+        )
+        .await
+        .expect("writes while held");
+    assert_eq!(
+        store.return_link(scope, 42).await.expect("read"),
+        Some(done)
+    );
+    assert_eq!(store.cursor(returns.id).await.expect("cursor"), Some(at(5)));
+
+    // The links belong to the pair of systems: deleting the configuration keeps them.
+    store
+        .finish_run(
+            &held,
+            RunStatus::Finished,
+            &RunCounters::default(),
+            None,
+            at(6),
+        )
+        .await
+        .expect("finish");
+    assert!(store.delete_integration(returns.id).await.expect("delete"));
+    assert_eq!(store.count_return_links(scope).await.expect("count"), 4);
 }
 
 fn product_link(scope: SystemPair, variant: u64, product: i64, sku: &str) -> ProductLink {

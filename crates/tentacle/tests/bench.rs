@@ -1,7 +1,7 @@
-//! `tentacle bench sales-orders` runs a whole import, `tentacle bench stock` a whole reconcile
-//! and `tentacle bench shipments` a whole shipments run, each printing one JSON line with every
-//! figure. Measurements, not tests of speed: only the shape of the line is checked, and what the
-//! stock and shipments runs wrote.
+//! `tentacle bench sales-orders` runs a whole import, `tentacle bench stock` a whole reconcile,
+//! `tentacle bench shipments` a whole shipments run and `tentacle bench returns` a whole returns
+//! run, each printing one JSON line with every figure. Measurements, not tests of speed: only the
+//! shape of the line is checked, and what the stock, shipments and returns runs wrote.
 
 use std::process::Command;
 
@@ -154,6 +154,44 @@ fn bench_shipments_makes_one_fulfillment_per_box() {
         assert_eq!(line["run"]["failed"], 0, "{line}");
         assert_eq!(line["run"]["status"], "FINISHED", "{line}");
         assert!(line["pulpo_requests"].as_u64() > Some(0), "{line}");
+        assert!(line["shopify_points"].as_u64() > Some(0), "{line}");
+    }
+}
+
+const RETURN_FIELDS: [&str; 10] = [
+    "returns",
+    "wall_s",
+    "returns_per_s",
+    "shopify_points",
+    "points_per_return",
+    "bound_s",
+    "efficiency",
+    "peak_rss_mb",
+    "cpu_s",
+    "shopify_returns",
+];
+
+#[test]
+fn bench_returns_makes_one_shopify_return_per_pulpo_return() {
+    for placement in ["in-process", "child-process"] {
+        let line = bench_line(&[
+            "bench",
+            "returns",
+            "--returns",
+            "3",
+            "--sandboxes",
+            placement,
+        ]);
+        for field in RETURN_FIELDS {
+            assert!(line[field].is_number(), "{field} missing in {line}");
+        }
+        assert_eq!(line["returns"], 3, "{line}");
+        assert_eq!(
+            line["shopify_returns"], 3,
+            "one Shopify return each: {line}"
+        );
+        assert_eq!(line["run"]["created"], 3, "{line}");
+        assert_eq!(line["run"]["status"], "FINISHED", "{line}");
         assert!(line["shopify_points"].as_u64() > Some(0), "{line}");
     }
 }

@@ -309,29 +309,26 @@ async fn apply_and_run_a_products_configuration_and_refuse_a_bad_price_source() 
     assert_eq!(summary["status"], "FINISHED", "{out}");
     // Every shippable catalog variant is one PULPO product with the supplier and the
     // variant's cost per item as its price.
-    let shop = boxes.shopify.state.shop();
-    let shippable: Vec<_> = shop
-        .variants
-        .iter()
-        .filter(|v| v.requires_shipping && !v.is_gift_card)
-        .collect();
-    assert_eq!(
-        summary["fetched"].as_u64(),
-        Some(shop.variants.len() as u64)
-    );
-    for variant in &shippable {
-        let sku = variant.sku.as_deref().expect("catalog SKU");
+    let (variants, shippable): (usize, Vec<_>) = {
+        let shop = boxes.shopify.state.shop();
+        let shippable = shop
+            .variants
+            .iter()
+            .filter(|v| v.requires_shipping && !v.is_gift_card)
+            .map(|v| (v.sku.clone().expect("catalog SKU"), v.unit_cost))
+            .collect();
+        (shop.variants.len(), shippable)
+    };
+    assert_eq!(summary["fetched"].as_u64(), Some(variants as u64));
+    for (sku, unit_cost) in &shippable {
         let product = boxes.pulpo.state.product_by_sku(sku).expect("in PULPO");
-        let cost = variant
-            .unit_cost
-            .map(|c| c.to_string().parse::<f64>().expect("cost"));
+        let cost = unit_cost.map(|c| c.to_string().parse::<f64>().expect("cost"));
         assert_eq!(
             (product.cost_price, product.third_party_id),
             (cost, Some(2)),
             "{sku}"
         );
     }
-    drop(shop);
 
     let bad_text = config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "")
         + &PRODUCTS
@@ -996,4 +993,54 @@ async fn token_create_prints_a_token_that_serve_accepts() {
         .expect("request");
     assert_eq!(listed.status().as_u16(), 200);
     child.kill().await.expect("stopped");
+}
+
+/// A returns configuration reading the `wms` credential into the `shop` one, after [`config`]'s.
+const RETURNS: &str = r#"
+[[integrations]]
+name = "Returns"
+type = "returns"
+origin = "wms"
+destination = "shop"
+[integrations.settings]
+reason_codes = ["DAMAGED=DEFECTIVE"]
+"#;
+
+#[tokio::test]
+async fn apply_saves_a_returns_configuration_that_runs_and_refuses_an_unknown_reason() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let env = [("SHOPIFY_TOKEN", "shpat_sandbox")];
+    let good = write(
+        dir.path(),
+        "tentacle.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "") + RETURNS),
+    );
+    let applied = tentacle(&db, &["apply", "-f", &good], &env).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        text(&applied.stdout).contains("integration \"Returns\" (returns): created"),
+        "{}",
+        text(&applied.stdout)
+    );
+    let run = tentacle(&db, &["run", "Returns"], &[]).await;
+    let out = text(&run.stdout);
+    assert_eq!(run.status.code(), Some(0), "{out}");
+    assert!(out.contains("\"status\":\"FINISHED\""), "{out}");
+
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &(config(&boxes.shopify.shop_url(), &boxes.pulpo.base_url(), "")
+            + &RETURNS.replace("DAMAGED=DEFECTIVE", "DAMAGED=BROKEN")),
+    );
+    let refused = tentacle(&db, &["apply", "-f", &bad], &env).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    assert!(
+        errors.contains("reason_codes")
+            && errors.contains("\"BROKEN\" is not a Shopify return reason"),
+        "{errors}"
+    );
 }

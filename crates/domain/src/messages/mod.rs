@@ -12,12 +12,14 @@ use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
 mod products;
+mod returns;
 mod sales_orders;
 mod shipments;
 mod status_updates;
 mod stock;
 
 pub use products::*;
+pub use returns::*;
 pub use sales_orders::*;
 pub use shipments::*;
 pub use status_updates::*;

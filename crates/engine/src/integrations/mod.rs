@@ -29,6 +29,7 @@ use crate::options::RunOptions;
 
 pub mod generate_shipments;
 pub mod products;
+pub mod returns;
 pub mod sales_orders;
 pub mod status_updates;
 pub mod stock;
@@ -40,6 +41,7 @@ static BUILT_IN: &[&dyn Kind] = &[
     &Typed(generate_shipments::GenerateShipments),
     &Typed(status_updates::StatusUpdates),
     &Typed(products::Products),
+    &Typed(returns::Returns),
 ];
 
 /// Why a run stopped before its work was done.

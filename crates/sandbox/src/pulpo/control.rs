@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | POST | `/sandbox/sales/orders/{id}/advance` | → `SalesOrder` one state further (queue → picking → packing → ended) |
 //! | POST | `/sandbox/sales/orders/{id}/ship` | one box [`ShipmentBox`] `{carrier_code?, tracking_code?, tracking_url?, items?}` or several `{boxes: [ShipmentBox]}` → [`Shipped`] `{sales_order, packing_order, packing_boxes, shipment_trackings}` |
+//! | POST | `/sandbox/reception/returns` | [`ReturnReceipt`] `{sales_order_id, items: [{line_order_id, quantity, reason_code?}], notes?}` → 201 `IncomingGood` (document type `return`); 422 for a line not shipped, more than shipped and not returned yet, or an unknown reason code |
 //! | PUT | `/sandbox/packing/boxes/{box_id}/shipment_tracking` | [`TrackingChange`] `{carrier_code, tracking_code, tracking_url?, status?}` → `ShipmentTracking` (made, or the box's changed in place) |
 //! | PUT | `/sandbox/packing/boxes/{box_id}/items/{item_id}/batches` | array of [`BatchShare`] `{number, quantity}` → `PackingBox` (the item's lots or serial numbers replaced) |
 //! | POST | `/sandbox/inventory/products` | [`NumberedProducts`] `{count, sku_prefix, warehouse_id?, available_quantity?}` → 201 [`NumberedProductsMade`] `{created, first_id, last_id}` |
@@ -44,10 +45,12 @@ use serde_json::json;
 
 use super::PulpoState;
 use super::limits::{Limits, LimitsUpdate, PulpoStatsSnapshot};
-use super::model::{Id, ListResponse, PackingBox, Product, SalesOrder, ShipmentTracking};
+use super::model::{
+    Id, IncomingGood, ListResponse, PackingBox, Product, SalesOrder, ShipmentTracking,
+};
 use super::store::{
-    BatchShare, NumberedProducts, NumberedProductsMade, Shipment, ShipmentBox, Shipped, StockLevel,
-    StockTarget, StoreError, TrackingChange,
+    BatchShare, NumberedProducts, NumberedProductsMade, ReturnReceipt, Shipment, ShipmentBox,
+    Shipped, StockLevel, StockTarget, StoreError, TrackingChange,
 };
 use crate::faults::{get_faults, put_faults};
 
@@ -56,6 +59,7 @@ pub fn routes() -> Router<PulpoState> {
         .route("/sandbox/sales/orders", get(list_sales_orders))
         .route("/sandbox/sales/orders/{id}/advance", post(advance))
         .route("/sandbox/sales/orders/{id}/ship", post(ship))
+        .route("/sandbox/reception/returns", post(receive_return))
         .route(
             "/sandbox/packing/boxes/{box_id}/shipment_tracking",
             put(set_tracking),
@@ -132,6 +136,17 @@ async fn ship(
 ) -> Result<Json<Shipped>, ControlError> {
     let shipment = shipment(&bytes)?;
     Ok(Json(state.store().ship(id(&raw)?, shipment)?))
+}
+
+async fn receive_return(
+    State(state): State<PulpoState>,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<IncomingGood>), ControlError> {
+    let receipt: ReturnReceipt = body(&bytes)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store().receive_return(receipt)?),
+    ))
 }
 
 /// `{boxes: [...]}` for several boxes, or the one box's fields at the top level.

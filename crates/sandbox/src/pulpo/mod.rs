@@ -20,7 +20,9 @@
 //! Packing box items carry their `PackingBoxItemBatch`es as `batches` (the spec defines the
 //! record but no endpoint returning it); the batch endpoints answer `Batch` and
 //! `{batches, total_results}` (the spec gives them no schema); a box's newest tracking is
-//! changed in place and moves the box's and its packing order's `updated_at`.
+//! changed in place and moves the box's and its packing order's `updated_at`. A return received
+//! (control API) is an incoming good of document type `return`, in state `checked`, whose
+//! units are back in the warehouse's stock at once.
 
 pub mod auth;
 pub mod control;
@@ -30,6 +32,7 @@ pub mod limits;
 pub mod model;
 pub mod packing;
 pub mod query;
+pub mod reception;
 pub mod sales;
 pub mod store;
 
@@ -187,6 +190,7 @@ enum Operation {
     SearchBatches,
     ShowBatch,
     ListProductBatches,
+    ListIncomingGoods,
 }
 
 /// One PULPO API route: method and path as in the Swagger spec (relative to [`BASE_PATH`]).
@@ -300,6 +304,11 @@ pub const ROUTES: &[Route] = &[
         "/inventory/products/{id}/batches",
         Operation::ListProductBatches,
     ),
+    route(
+        Method::GET,
+        "/reception/incoming_goods",
+        Operation::ListIncomingGoods,
+    ),
 ];
 
 impl Route {
@@ -337,6 +346,7 @@ impl Route {
             Operation::SearchBatches => on(filter, inventory::search_batches),
             Operation::ShowBatch => on(filter, inventory::show_batch),
             Operation::ListProductBatches => on(filter, inventory::product_batches),
+            Operation::ListIncomingGoods => on(filter, reception::list_incoming_goods),
         };
         match self.operation {
             Operation::Health | Operation::RequestToken => router,

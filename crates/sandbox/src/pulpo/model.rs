@@ -570,3 +570,71 @@ pub struct Batch {
     #[serde(with = "timestamp")]
     pub updated_at: DateTime<Utc>,
 }
+
+/// `ReasonCode`: why something happened, e.g. why a customer sent goods back. The sandbox's
+/// tenant has the return reasons of [`crate::pulpo::store::RETURN_REASONS`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonCode {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+    /// The processes the reason may be given in (`return` for returns).
+    pub allowed_processes: Vec<String>,
+    pub internal_reason: bool,
+    pub tenant_id: Id,
+    #[serde(with = "timestamp")]
+    pub inserted_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `IncomingGood`: goods received at a warehouse. `document_type` is `return` for goods a
+/// customer sent back (with the `sales_order_id` they shipped on), `purchase_order` or `none`
+/// otherwise (reference §B.11).
+#[derive(Debug, Clone, Serialize)]
+pub struct IncomingGood {
+    pub id: Id,
+    pub document_type: String,
+    pub sales_order_id: Option<Id>,
+    pub purchase_order_id: Option<Id>,
+    pub sequence_number: String,
+    pub warehouse_id: Id,
+    pub third_party_id: Option<Id>,
+    pub owner_id: Option<Id>,
+    pub merchant_id: Option<Id>,
+    pub merchant_channel_id: Option<Id>,
+    pub criterium: Option<String>,
+    pub notes: Option<String>,
+    #[serde(with = "timestamp::option")]
+    pub start_date: Option<DateTime<Utc>>,
+    #[serde(with = "timestamp::option")]
+    pub end_date: Option<DateTime<Utc>>,
+    pub reason_codes: Vec<ReasonCode>,
+    pub items: Vec<IncomingGoodItem>,
+    #[serde(with = "timestamp")]
+    pub inserted_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `IncomingGoodItem`: units of one product received; on a return, `line_order_id` is the
+/// sales item's, as the sales order carried it.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncomingGoodItem {
+    pub id: Id,
+    pub incoming_good_id: Id,
+    pub product_id: Id,
+    pub batch_id: Option<Id>,
+    pub quantity: i64,
+    pub state: String,
+    pub notes: Option<String>,
+    pub destination_location_id: Option<Id>,
+    pub line_order_id: Option<String>,
+    pub line_item_number: Option<String>,
+    pub reason_codes: Vec<ReasonCode>,
+    #[serde(with = "timestamp")]
+    pub inserted_at: DateTime<Utc>,
+    #[serde(with = "timestamp")]
+    pub updated_at: DateTime<Utc>,
+}

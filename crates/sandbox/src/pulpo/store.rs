@@ -35,6 +35,17 @@ const ORDER_TYPES: [&str; 4] = [
     "POS_external",
 ];
 
+/// The return reasons every sandbox tenant has (`code`, `name`): PULPO tenants define their own;
+/// these are what a warehouse typically records on a customer return.
+pub const RETURN_REASONS: [(&str, &str); 6] = [
+    ("DAMAGED", "Damaged in transit"),
+    ("DEFECTIVE", "Defective"),
+    ("WRONG_ITEM", "Wrong item sent"),
+    ("TOO_SMALL", "Too small"),
+    ("TOO_LARGE", "Too large"),
+    ("NOT_WANTED", "No longer wanted"),
+];
+
 /// `Product.management_type` values (reference §B.5).
 const MANAGEMENT_TYPES: [&str; 3] = ["none", "lot", "serial"];
 
@@ -114,11 +125,34 @@ struct Sequences {
     packing_box_item_batch: Id,
     shipment_tracking: Id,
     batch: Id,
+    incoming_good: Id,
+    incoming_good_item: Id,
 }
 
 fn next(sequence: &mut Id) -> Id {
     *sequence += 1;
     *sequence
+}
+
+/// A customer return received at the warehouse, reported through the control API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnReceipt {
+    pub sales_order_id: Id,
+    pub items: Vec<ReturnedItem>,
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+/// Units of one sales item that came back, and why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnedItem {
+    pub line_order_id: String,
+    pub quantity: i64,
+    /// One of the tenant's reason codes ([`RETURN_REASONS`]), or none.
+    #[serde(default)]
+    pub reason_code: Option<String>,
 }
 
 /// A shipment reported through the control API: what the carrier took, in one or more boxes.
@@ -258,6 +292,10 @@ pub struct Store {
     pub batches: BTreeMap<Id, Batch>,
     batch_numbers: HashMap<(Id, String), Id>,
     pub free_packing_locations: u32,
+    /// Receipts at reception (returns), by id.
+    pub incoming_goods: BTreeMap<Id, IncomingGood>,
+    /// The tenant's reason codes ([`RETURN_REASONS`]).
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 /// Addresses of the seeded warehouses, in `SHARED_WAREHOUSES` order then `PULPO_ONLY_WAREHOUSE`.
@@ -322,6 +360,22 @@ impl Store {
             batches: BTreeMap::new(),
             batch_numbers: HashMap::new(),
             free_packing_locations: DEFAULT_FREE_PACKING_LOCATIONS,
+            incoming_goods: BTreeMap::new(),
+            reason_codes: RETURN_REASONS
+                .iter()
+                .enumerate()
+                .map(|(index, (code, name))| ReasonCode {
+                    id: index as Id + 1,
+                    code: (*code).into(),
+                    name: (*name).into(),
+                    active: true,
+                    allowed_processes: vec!["return".into()],
+                    internal_reason: false,
+                    tenant_id: TENANT_ID,
+                    inserted_at: now,
+                    updated_at: now,
+                })
+                .collect(),
         };
         let catalog = Catalog::generate(seed, unknown_share);
         for product in catalog.products.iter().filter(|p| p.known_to_pulpo) {
@@ -1691,6 +1745,145 @@ impl Store {
                 }
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Units of the sales order's line `line_order_id` already received back on returns.
+    fn returned_quantity(&self, sales_order_id: Id, line_order_id: &str) -> i64 {
+        self.incoming_goods
+            .values()
+            .filter(|g| g.document_type == "return" && g.sales_order_id == Some(sales_order_id))
+            .flat_map(|g| &g.items)
+            .filter(|i| i.line_order_id.as_deref() == Some(line_order_id))
+            .map(|i| i.quantity)
+            .sum()
+    }
+
+    /// Receives a customer return: an incoming good of document type `return` on the sales
+    /// order, one item per returned line with its reason code, and the units back in the
+    /// order's warehouse stock (as PULPO books a checked return into storage). Only what was
+    /// shipped and not returned yet can come back; every item is checked before anything is
+    /// written.
+    pub fn receive_return(&mut self, receipt: ReturnReceipt) -> Result<IncomingGood, StoreError> {
+        let order = self
+            .sales_orders
+            .get(&receipt.sales_order_id)
+            .ok_or(StoreError::NotFound("sales order", receipt.sales_order_id))?;
+        if receipt.items.is_empty() {
+            return Err(invalid("items", "can't be empty"));
+        }
+        let mut planned: Vec<(usize, i64, Option<ReasonCode>)> = Vec::new();
+        for (position, returned) in receipt.items.iter().enumerate() {
+            let field = |leaf: &str| format!("items[{position}].{leaf}");
+            let Some(index) = order
+                .items
+                .iter()
+                .position(|i| i.line_order_id.as_deref() == Some(returned.line_order_id.as_str()))
+            else {
+                return Err(invalid(
+                    &field("line_order_id"),
+                    format!("is not a line of sales order {}", order.order_num),
+                ));
+            };
+            if returned.quantity <= 0 {
+                return Err(invalid(&field("quantity"), "must be greater than 0"));
+            }
+            let reason = match &returned.reason_code {
+                None => None,
+                Some(code) => Some(
+                    self.reason_codes
+                        .iter()
+                        .find(|r| r.active && r.code == *code)
+                        .cloned()
+                        .ok_or_else(|| {
+                            invalid(
+                                &field("reason_code"),
+                                format!("{code:?} is not a reason code"),
+                            )
+                        })?,
+                ),
+            };
+            let item = &order.items[index];
+            let earlier: i64 = planned
+                .iter()
+                .filter(|(i, _, _)| *i == index)
+                .map(|(_, q, _)| q)
+                .sum();
+            let returnable = item.fulfilled_quantity
+                - self.returned_quantity(order.id, &returned.line_order_id)
+                - earlier;
+            if returned.quantity > returnable {
+                let message = if item.fulfilled_quantity == 0 {
+                    "nothing of this line was shipped".to_string()
+                } else {
+                    format!(
+                        "can't be more than the {returnable} units shipped and not returned yet"
+                    )
+                };
+                return Err(invalid(&field("quantity"), message));
+            }
+            planned.push((index, returned.quantity, reason));
+        }
+        let (warehouse_id, third_party_id, items) = (
+            order.warehouse_id,
+            order.third_party_id,
+            order
+                .items
+                .iter()
+                .map(|i| (i.product_id, i.line_order_id.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let now = self.clock.tick();
+        let id = next(&mut self.ids.incoming_good);
+        let mut received = Vec::with_capacity(planned.len());
+        for (index, quantity, reason) in planned {
+            let (product_id, line_order_id) = &items[index];
+            *self.stock.entry((*product_id, warehouse_id)).or_default() += quantity;
+            received.push(IncomingGoodItem {
+                id: next(&mut self.ids.incoming_good_item),
+                incoming_good_id: id,
+                product_id: *product_id,
+                batch_id: None,
+                quantity,
+                state: "checked".into(),
+                notes: None,
+                destination_location_id: Some(1),
+                line_order_id: line_order_id.clone(),
+                line_item_number: None,
+                reason_codes: reason.into_iter().collect(),
+                inserted_at: now,
+                updated_at: now,
+            });
+        }
+        let mut reason_codes: Vec<ReasonCode> = Vec::new();
+        for reason in received.iter().flat_map(|i| &i.reason_codes) {
+            if !reason_codes.iter().any(|r| r.id == reason.id) {
+                reason_codes.push(reason.clone());
+            }
+        }
+        let good = IncomingGood {
+            id,
+            document_type: "return".into(),
+            sales_order_id: Some(receipt.sales_order_id),
+            purchase_order_id: None,
+            sequence_number: format!("RT{id:06}"),
+            warehouse_id,
+            third_party_id,
+            owner_id: None,
+            merchant_id: None,
+            merchant_channel_id: None,
+            criterium: None,
+            notes: receipt.notes,
+            start_date: Some(now),
+            end_date: Some(now),
+            reason_codes,
+            items: received,
+            inserted_at: now,
+            updated_at: now,
+        };
+        self.incoming_goods.insert(id, good.clone());
+        Ok(good)
     }
 }
 

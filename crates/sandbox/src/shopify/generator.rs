@@ -984,6 +984,8 @@ impl OrderGenerator {
             line_items,
             fulfillment_orders,
             fulfillments,
+            returns: Vec::new(),
+            refunds: Vec::new(),
             source_name: Some(if pos { "pos" } else { "web" }.to_string()),
         };
         if cancelled {

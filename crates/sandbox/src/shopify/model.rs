@@ -476,6 +476,89 @@ pub struct Fulfillment {
     pub notify_customer: bool,
 }
 
+/// `ReturnStatus`: `returnCreate` makes an `OPEN` return ("return in progress"); the merchant
+/// closes it (or cancels, declines) in Shopify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReturnStatus {
+    Canceled,
+    Closed,
+    Declined,
+    Open,
+    Requested,
+}
+
+impl ReturnStatus {
+    pub fn graphql(self) -> &'static str {
+        match self {
+            Self::Canceled => "CANCELED",
+            Self::Closed => "CLOSED",
+            Self::Declined => "DECLINED",
+            Self::Open => "OPEN",
+            Self::Requested => "REQUESTED",
+        }
+    }
+
+    /// Whether the return's units count against what can still be returned.
+    pub fn holds_units(self) -> bool {
+        !matches!(self, Self::Canceled | Self::Declined)
+    }
+}
+
+/// A return of fulfilled units of an order. Making one never restocks: units go back to stock
+/// only when the merchant processes the return with a restock, which the sandbox does not do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Return {
+    pub id: u64,
+    /// `#1001-R1`.
+    pub name: String,
+    pub status: ReturnStatus,
+    pub lines: Vec<ReturnLine>,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Whether `returnCreate` asked Shopify to email the customer (`notifyCustomer`).
+    pub notify_customer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReturnLine {
+    pub id: u64,
+    /// The `FulfillmentLine` returned.
+    pub fulfillment_line_id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+    /// A `ReturnReason` value, e.g. `DEFECTIVE`.
+    pub reason: String,
+    pub reason_note: String,
+}
+
+/// A refund of an order: line items taken back (restocked or not), shipping, and the money
+/// its `REFUND` transaction gave back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: u64,
+    pub note: Option<String>,
+    pub lines: Vec<RefundLine>,
+    /// Shipping refunded.
+    pub shipping: Decimal,
+    /// Money given back (the sum of its transactions).
+    pub amount: Decimal,
+    /// The id of its `REFUND` transaction, when it gave money back.
+    pub transaction_id: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefundLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+    /// A `RefundLineItemRestockType` value, e.g. `NO_RESTOCK`.
+    pub restock_type: String,
+    /// What the units cost: the line's unit price × quantity.
+    pub subtotal: Decimal,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
     pub id: u64,
@@ -507,6 +590,12 @@ pub struct Order {
     pub line_items: Vec<LineItem>,
     pub fulfillment_orders: Vec<FulfillmentOrder>,
     pub fulfillments: Vec<Fulfillment>,
+    /// Returns made with `returnCreate`, oldest first.
+    #[serde(default)]
+    pub returns: Vec<Return>,
+    /// Refunds made with `refundCreate`, oldest first.
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
     pub source_name: Option<String>,
 }
 
@@ -534,6 +623,65 @@ impl Order {
         self.line_items
             .iter()
             .any(|l| l.requires_shipping && l.current_quantity > 0)
+    }
+
+    /// Units of fulfillment line `fulfillment_line_id` in returns that are not cancelled or
+    /// declined.
+    pub fn returned_quantity(&self, fulfillment_line_id: u64) -> i64 {
+        self.returns
+            .iter()
+            .filter(|r| r.status.holds_units())
+            .flat_map(|r| &r.lines)
+            .filter(|l| l.fulfillment_line_id == fulfillment_line_id)
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    /// Money received: the order's total once it is paid (the sandbox's orders are paid in one
+    /// `SALE` transaction through the `manual` gateway, whose id is the order's).
+    pub fn received(&self) -> Decimal {
+        match self.financial_status {
+            Some(
+                FinancialStatus::Paid
+                | FinancialStatus::PartiallyRefunded
+                | FinancialStatus::Refunded,
+            ) => self.total(),
+            _ => Decimal::ZERO,
+        }
+    }
+
+    /// Money given back by refunds.
+    pub fn refunded(&self) -> Decimal {
+        self.refunds.iter().map(|r| r.amount).sum()
+    }
+
+    pub fn refunded_shipping(&self) -> Decimal {
+        self.refunds.iter().map(|r| r.shipping).sum()
+    }
+
+    /// Units of line item `line_item_id` refunded.
+    pub fn refunded_quantity(&self, line_item_id: u64) -> i64 {
+        self.refunds
+            .iter()
+            .flat_map(|r| &r.lines)
+            .filter(|l| l.line_item_id == line_item_id)
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    /// `returnStatus`: in progress while a return is open, requested while one is, returned
+    /// once every return that holds units is closed.
+    pub fn return_status(&self) -> &'static str {
+        let statuses = || self.returns.iter().map(|r| r.status);
+        if statuses().any(|s| s == ReturnStatus::Open) {
+            "IN_PROGRESS"
+        } else if statuses().any(|s| s == ReturnStatus::Requested) {
+            "RETURN_REQUESTED"
+        } else if statuses().any(|s| s == ReturnStatus::Closed) {
+            "RETURNED"
+        } else {
+            "NO_RETURN"
+        }
     }
 
     /// Units of line item `line_item_id` already fulfilled.

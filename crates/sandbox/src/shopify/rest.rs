@@ -1179,6 +1179,8 @@ pub fn order_from_rest(value: &Value, shop: &mut Shop) -> Result<Order, String> 
         line_items: parsed_lines.into_iter().map(|p| p.line).collect(),
         fulfillment_orders,
         fulfillments,
+        returns: Vec::new(),
+        refunds: Vec::new(),
         source_name: o.string("source_name")?.or_else(|| Some("web".into())),
     };
     order.refresh_fulfillment_status();

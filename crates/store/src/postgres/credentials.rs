@@ -94,7 +94,7 @@ impl CredentialStore for PgStore {
             .await
             .map_err(|e| {
                 conflict(e, || {
-                    format!("credential {id} is still used by an integration, imported orders, shipped boxes or status updates")
+                    format!("credential {id} is still used by an integration, imported orders, shipped boxes, status updates or returns")
                 })
             })?;
         Ok(result.rows_affected() > 0)

@@ -28,6 +28,7 @@ mod credentials;
 mod integrations;
 mod logs;
 mod products;
+mod returns;
 mod runs;
 mod sales_orders;
 mod shipments;

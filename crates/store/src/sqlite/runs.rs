@@ -13,6 +13,7 @@ use super::attention::{delete_flag, write_flag};
 use super::integrations::write_cursor;
 use super::logs::insert_logs;
 use super::products::{delete_product_link, write_product_link};
+use super::returns::write_return_link;
 use super::sales_orders::write_order_link;
 use super::shipments::write_shipment_link;
 use super::status_updates::write_status_mark;
@@ -346,6 +347,7 @@ async fn apply(conn: &mut sqlx::SqliteConnection, write: &HeldWrite) -> Result<(
         HeldWrite::DropProductLink { scope, variant_id } => {
             delete_product_link(conn, *scope, variant_id).await
         }
+        HeldWrite::ReturnLink(link) => write_return_link(conn, link).await,
         HeldWrite::Flag(attention) => write_flag(conn, attention).await,
         HeldWrite::ClearFlag(key) => delete_flag(conn, key).await,
     }

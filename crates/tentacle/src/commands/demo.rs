@@ -4,10 +4,11 @@
 //! once: the sales orders run imports the orders, then, after a few stock changes on both
 //! sides, the stock run sets Shopify's quantities from PULPO's, and after the warehouse ships a
 //! few of the imported orders, the shipments run makes their boxes Shopify fulfillments; the
-//! status updates run tags the imported orders, and the products run makes the SKUs PULPO did
-//! not know (the ones the sales orders run refused) PULPO products. Then
-//! (unless `--no-serve`) the
-//! web UI and the workers serve until Ctrl-C, with a generated admin login printed once.
+//! status updates run tags the imported orders; after the customers send some of those goods
+//! back, the returns run registers them as Shopify returns; and the products run makes the SKUs
+//! PULPO did not know (the ones the sales orders run refused) PULPO products. Then (unless
+//! `--no-serve`) the web UI and the workers serve until Ctrl-C, with a generated admin login
+//! printed once.
 
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use tentacle_domain::run::RunCounters;
 use tentacle_engine::Kind;
 use tentacle_engine::integrations::{
-    generate_shipments, products, sales_orders, status_updates, stock,
+    generate_shipments, products, returns, sales_orders, status_updates, stock,
 };
 use tentacle_sandbox::catalog::SHARED_WAREHOUSES;
 use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
@@ -116,6 +117,21 @@ const CONFIGURATIONS: &[DemoConfiguration] = &[
             format!(
                 "{} Shopify variants read, {} new PULPO products (the SKUs the sales orders run could not find: run it again and they go through), {} linked to the product PULPO already had or updated, {} left out (gift cards, services), {} in conflict, {} failed",
                 c.fetched, c.created, c.updated, c.skipped, c.conflicts, c.failed
+            )
+        },
+    },
+    DemoConfiguration {
+        key: returns::TYPE,
+        name: "Returns",
+        // The PULPO sandbox's reason codes, as Shopify calls them.
+        settings: || {
+            json!({"reason_codes": ["DAMAGED=DEFECTIVE", "DEFECTIVE=DEFECTIVE", "WRONG_ITEM=WRONG_ITEM",
+                                   "TOO_SMALL=SIZE_TOO_SMALL", "TOO_LARGE=SIZE_TOO_LARGE", "NOT_WANTED=UNWANTED"]})
+        },
+        outcome: |c| {
+            format!(
+                "{} PULPO returns read, {} Shopify returns created (open, not restocked), {} of orders not imported, {} in conflict, {} failed",
+                c.fetched, c.created, c.skipped, c.conflicts, c.failed
             )
         },
     },
@@ -254,6 +270,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("Meanwhile, in the warehouse:");
             stage_shipments(&http, &pulpo).await?;
         }
+        if demo.key == returns::TYPE {
+            println!();
+            println!("Meanwhile, customers send goods back:");
+            stage_returns(&http, &shopify, &pulpo).await?;
+        }
         println!();
         println!("Run of \"{}\":", demo.name);
         println!();
@@ -380,6 +401,47 @@ async fn stage_shipments(http: &reqwest::Client, pulpo: &PulpoSandbox) -> anyhow
             .await?
             .error_for_status()?;
         println!("  PULPO    sales order {order_num} shipped in one box, SEUR tracking {tracking}");
+    }
+    Ok(())
+}
+
+/// Reason codes of the demo's returns, one per shipped order, from the PULPO sandbox's.
+const DEMO_RETURN_REASONS: [&str; 2] = ["DAMAGED", "TOO_SMALL"];
+
+/// Receives a return of one unit of the first line of the first shipped orders that Shopify
+/// shows fulfilled (a box the shipments run could not send is a conflict of its own) through
+/// the PULPO sandbox's control API, as the warehouse's reception would. Prints each return.
+async fn stage_returns(
+    http: &reqwest::Client,
+    shopify: &ShopifySandbox,
+    pulpo: &PulpoSandbox,
+) -> anyhow::Result<()> {
+    // The demo imports without an order number prefix: PULPO's `1001` is Shopify's `#1001`.
+    let fulfilled: Vec<String> = shopify
+        .state
+        .shop()
+        .orders
+        .values()
+        .filter(|o| !o.fulfillments.is_empty())
+        .map(|o| o.name.trim_start_matches('#').to_string())
+        .collect();
+    let mut shipped: Vec<(i64, String, String)> = pulpo
+        .state
+        .sales_orders()
+        .into_iter()
+        .filter(|o| o.items.first().is_some_and(|i| i.fulfilled_quantity > 0))
+        .filter(|o| fulfilled.contains(&o.order_num))
+        .filter_map(|o| Some((o.id, o.order_num, o.items.first()?.line_order_id.clone()?)))
+        .collect();
+    shipped.sort_by_key(|(id, _, _)| *id);
+    for ((id, order_num, line), reason) in shipped.into_iter().zip(DEMO_RETURN_REASONS) {
+        http.post(format!("{}/reception/returns", pulpo.control_url()))
+            .json(&json!({"sales_order_id": id, "items": [
+                {"line_order_id": line, "quantity": 1, "reason_code": reason}]}))
+            .send()
+            .await?
+            .error_for_status()?;
+        println!("  PULPO    one unit of sales order {order_num} came back, reason {reason}");
     }
     Ok(())
 }

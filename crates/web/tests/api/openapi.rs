@@ -319,10 +319,16 @@ async fn every_types_settings_are_documented_as_a_save_checks_them() {
         .iter()
         .map(|t| t["key"].as_str().expect("key"))
         .collect();
-    assert!(
-        keys.contains(&"sales_orders") && keys.contains(&"stock"),
-        "{keys:?}"
-    );
+    for built_in in [
+        "sales_orders",
+        "stock",
+        "generate_shipments",
+        "status_updates",
+        "returns",
+        "products",
+    ] {
+        assert!(keys.contains(&built_in), "{built_in}: {keys:?}");
+    }
     let input = &document["components"]["schemas"]["IntegrationInput"];
     assert_eq!(input["properties"]["type"]["enum"], serde_json::json!(keys));
     for kind in types.as_array().expect("JSON shape") {

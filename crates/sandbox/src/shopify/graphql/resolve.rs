@@ -17,8 +17,8 @@ use super::schema::FieldDef;
 use crate::shopify::model::{
     Customer, FinancialStatus, Fulfillment, FulfillmentLine, FulfillmentOrder,
     FulfillmentOrderLineItem, FulfillmentOrderStatus, InventoryQuantities, LineItem, Location,
-    MailingAddress, Order, ProductVariant, ShippingLine, Shop, TrackingInfo, Weight, gid,
-    parse_gid,
+    MailingAddress, Order, ProductVariant, Refund, RefundLine, Return, ReturnLine, ShippingLine,
+    Shop, TrackingInfo, Weight, gid, parse_gid,
 };
 use crate::shopify::search::{OrderSearch, SearchWarning};
 
@@ -49,6 +49,12 @@ pub enum Obj<'s> {
     Fulfillment(&'s Order, &'s Fulfillment),
     TrackingInfo(&'s TrackingInfo),
     FulfillmentLineItem(&'s Order, &'s FulfillmentLine),
+    Return(&'s Order, &'s Return),
+    ReturnLineItem(&'s Order, &'s ReturnLine),
+    Refund(&'s Order, &'s Refund),
+    RefundLineItem(&'s Order, &'s RefundLine),
+    /// The order's `SALE` (`None`) or a refund's `REFUND` transaction.
+    Transaction(&'s Order, Option<&'s Refund>),
     ProductVariant(&'s ProductVariant),
     /// The product, as far as a variant knows it.
     Product(&'s ProductVariant),
@@ -85,6 +91,10 @@ impl Obj<'_> {
             Obj::Customer(_) => "Customer",
             Obj::Fulfillment(..) => "Fulfillment",
             Obj::FulfillmentLineItem(..) => "FulfillmentLineItem",
+            Obj::Return(..) => "Return",
+            Obj::ReturnLineItem(..) => "ReturnLineItem",
+            Obj::Refund(..) => "Refund",
+            Obj::Transaction(..) => "OrderTransaction",
             Obj::ProductVariant(_) => "ProductVariant",
             Obj::Product(_) => "Product",
             Obj::InventoryItem(_) => "InventoryItem",
@@ -259,6 +269,62 @@ pub fn resolve<'s>(
                 .iter()
                 .find(|l| l.id == line.line_item_id)
                 .map_or(Out::Null, |l| obj(Obj::LineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Return(order, ret) => return_field(order, ret, field, args),
+        Obj::ReturnLineItem(order, line) => Ok(match field {
+            "id" => leaf(gid("ReturnLineItem", line.id)),
+            "quantity" => leaf(line.quantity),
+            "returnReason" => leaf(line.reason.as_str()),
+            "returnReasonNote" => leaf(line.reason_note.as_str()),
+            "customerNote" => Out::Null,
+            "fulfillmentLineItem" => order
+                .fulfillments
+                .iter()
+                .flat_map(|f| &f.lines)
+                .find(|l| l.id == line.fulfillment_line_id)
+                .map_or(Out::Null, |l| obj(Obj::FulfillmentLineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Refund(order, refund) => Ok(match field {
+            "id" => leaf(gid("Refund", refund.id)),
+            "note" => opt_str(refund.note.as_deref()),
+            "createdAt" => leaf(datetime(refund.created_at)),
+            "totalRefundedSet" => obj(Obj::MoneyBag(refund.amount, &order.currency)),
+            "refundLineItems" => {
+                return id_connection(
+                    &refund.lines,
+                    |l| l.id,
+                    |l| Obj::RefundLineItem(order, l),
+                    args,
+                    field,
+                );
+            }
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::RefundLineItem(order, line) => Ok(match field {
+            "id" => leaf(gid("RefundLineItem", line.id)),
+            "quantity" => leaf(line.quantity),
+            "restockType" => leaf(line.restock_type.as_str()),
+            "subtotalSet" => obj(Obj::MoneyBag(line.subtotal, &order.currency)),
+            "lineItem" => order
+                .line_items
+                .iter()
+                .find(|l| l.id == line.line_item_id)
+                .map_or(Out::Null, |l| obj(Obj::LineItem(order, l))),
+            _ => return Err(not_served(parent, field)),
+        }),
+        Obj::Transaction(order, refund) => Ok(match (field, refund) {
+            ("id", None) => leaf(gid("OrderTransaction", order.id)),
+            ("id", Some(r)) => leaf(gid("OrderTransaction", r.transaction_id.unwrap_or(r.id))),
+            ("kind", None) => leaf("SALE"),
+            ("kind", Some(_)) => leaf("REFUND"),
+            ("status", _) => leaf("SUCCESS"),
+            ("gateway", _) => leaf("manual"),
+            ("amountSet", None) => obj(Obj::MoneyBag(order.received(), &order.currency)),
+            ("amountSet", Some(r)) => obj(Obj::MoneyBag(r.amount, &order.currency)),
+            ("parentTransaction", None) => Out::Null,
+            ("parentTransaction", Some(_)) => obj(Obj::Transaction(order, None)),
             _ => return Err(not_served(parent, field)),
         }),
         Obj::ProductVariant(variant) => variant_field(shop, variant, field),
@@ -542,6 +608,20 @@ fn query_root<'s>(
 fn node<'s>(shop: &'s Shop, id: &str) -> Out<'s> {
     let found = if let Some(n) = parse_gid(id, "Order") {
         shop.orders.get(&n).map(Obj::Order)
+    } else if let Some(n) = parse_gid(id, "Refund") {
+        shop.orders.values().find_map(|o| {
+            o.refunds
+                .iter()
+                .find(|r| r.id == n)
+                .map(|r| Obj::Refund(o, r))
+        })
+    } else if let Some(n) = parse_gid(id, "Return") {
+        shop.orders.values().find_map(|o| {
+            o.returns
+                .iter()
+                .find(|r| r.id == n)
+                .map(|r| Obj::Return(o, r))
+        })
     } else if let Some(n) = parse_gid(id, "FulfillmentOrder") {
         find_fulfillment_order(shop, n).map(|(o, fo)| Obj::FulfillmentOrder(o, fo))
     } else if let Some(n) = parse_gid(id, "Location") {
@@ -806,7 +886,7 @@ fn order_field<'s>(
         "poNumber" => Out::Null,
         "sourceName" => opt_str(order.source_name.as_deref()),
         "currencyCode" | "presentmentCurrencyCode" => leaf(order.currency.as_str()),
-        "returnStatus" => leaf("NO_RETURN"),
+        "returnStatus" => leaf(order.return_status()),
         "requiresShipping" => leaf(order.requires_shipping()),
         "taxesIncluded" => leaf(false),
         "fulfillable" => leaf(order.fulfillment_orders.iter().any(|fo| {
@@ -858,6 +938,44 @@ fn order_field<'s>(
                 &order.fulfillment_orders,
                 |fo| fo.id,
                 |fo| Obj::FulfillmentOrder(order, fo),
+                args,
+                field,
+            );
+        }
+        "totalReceivedSet" => money(order.received()),
+        "totalRefundedSet" => money(order.refunded()),
+        "totalRefundedShippingSet" => money(order.refunded_shipping()),
+        "refunds" => {
+            let first = args
+                .get("first")
+                .and_then(Value::as_u64)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            list(
+                order
+                    .refunds
+                    .iter()
+                    .take(first)
+                    .map(|r| Obj::Refund(order, r)),
+            )
+        }
+        "transactions" => {
+            let first = args
+                .get("first")
+                .and_then(Value::as_u64)
+                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let sale = (order.received() > Decimal::ZERO).then_some(Obj::Transaction(order, None));
+            let refunds = order
+                .refunds
+                .iter()
+                .filter(|r| r.transaction_id.is_some())
+                .map(|r| Obj::Transaction(order, Some(r)));
+            list(sale.into_iter().chain(refunds).take(first))
+        }
+        "returns" => {
+            return id_connection(
+                &order.returns,
+                |r| r.id,
+                |r| Obj::Return(order, r),
                 args,
                 field,
             );
@@ -923,7 +1041,11 @@ fn line_item_field<'s>(
             .variant_id
             .and_then(|id| shop.variant(id))
             .map_or(Out::Null, |v| obj(Obj::Product(v))),
-        "originalUnitPriceSet" | "discountedUnitPriceSet" => money(line.unit_price),
+        // The sandbox has no discounts: every price of a unit is the unit price.
+        "originalUnitPriceSet"
+        | "discountedUnitPriceSet"
+        | "discountedUnitPriceAfterAllDiscountsSet" => money(line.unit_price),
+        "refundableQuantity" => leaf(line.quantity - order.refunded_quantity(line.id)),
         "originalTotalSet" => money(line.unit_price * Decimal::from(line.quantity)),
         _ => return Err(not_served("LineItem", field)),
     })
@@ -1004,6 +1126,33 @@ fn mailing_address_field<'s>(a: &'s MailingAddress, field: &str) -> Result<Out<'
         "countryCodeV2" => opt_str(a.country_code.as_deref()),
         "phone" => opt_str(a.phone.as_deref()),
         _ => return Err(not_served("MailingAddress", field)),
+    })
+}
+
+fn return_field<'s>(
+    order: &'s Order,
+    ret: &'s Return,
+    field: &str,
+    args: &Map<String, Value>,
+) -> Result<Out<'s>, FieldError> {
+    Ok(match field {
+        "id" => leaf(gid("Return", ret.id)),
+        "name" => leaf(ret.name.as_str()),
+        "status" => leaf(ret.status.graphql()),
+        "createdAt" => leaf(datetime(ret.created_at)),
+        "closedAt" => opt_time(ret.closed_at),
+        "totalQuantity" => leaf(ret.lines.iter().map(|l| l.quantity).sum::<i64>()),
+        "order" => obj(Obj::Order(order)),
+        "returnLineItems" => {
+            return id_connection(
+                &ret.lines,
+                |l| l.id,
+                |l| Obj::ReturnLineItem(order, l),
+                args,
+                field,
+            );
+        }
+        _ => return Err(not_served("Return", field)),
     })
 }
 
@@ -1225,6 +1374,42 @@ fn payload_field<'s>(
         (Payload::FulfillmentCreate { .. } | Payload::FulfillmentTrackingInfoUpdate { .. }, _) => {
             Out::Null
         }
+        (
+            Payload::ReturnCreate {
+                created: Some((order_id, return_id)),
+                ..
+            },
+            _,
+        ) => shop
+            .orders
+            .get(order_id)
+            .and_then(|o| {
+                o.returns
+                    .iter()
+                    .find(|r| r.id == *return_id)
+                    .map(|r| obj(Obj::Return(o, r)))
+            })
+            .unwrap_or(Out::Null),
+        (Payload::ReturnCreate { .. }, _) => Out::Null,
+        (
+            Payload::RefundCreate {
+                refund: Some((order_id, refund_id)),
+                ..
+            },
+            field,
+        ) => shop
+            .orders
+            .get(order_id)
+            .and_then(|o| match field {
+                "order" => Some(obj(Obj::Order(o))),
+                _ => o
+                    .refunds
+                    .iter()
+                    .find(|r| r.id == *refund_id)
+                    .map(|r| obj(Obj::Refund(o, r))),
+            })
+            .unwrap_or(Out::Null),
+        (Payload::RefundCreate { .. }, _) => Out::Null,
         (Payload::TagsAdd { node, .. }, _) => order(*node),
         (Payload::OrderUpdate { order: id, .. }, _) => order(*id),
         (Payload::OrderCancel { job, .. }, _) => job

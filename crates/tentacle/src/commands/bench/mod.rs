@@ -7,6 +7,7 @@ mod child;
 mod claims;
 mod placement;
 mod products;
+mod returns;
 mod sales_orders;
 mod sandboxes;
 mod shipments;
@@ -31,6 +32,9 @@ pub enum BenchCommand {
     /// One products run importing N Shopify variants into PULPO, against the bound the
     /// sandboxes' limits set, then a rerun with nothing changed.
     Products(Box<products::ProductsArgs>),
+    /// One returns run registering N PULPO customer returns (one per shipped order) as
+    /// Shopify returns, against the bound the sandboxes' limits set.
+    Returns(Box<returns::ReturnsArgs>),
     /// Runs claimed per second by 1, 2, 4… workers sharing one PostgreSQL database, on empty
     /// runs, and the time of one scheduler tick over all configurations.
     Claims(claims::ClaimsArgs),
@@ -43,6 +47,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Stock(args) => stock::run(*args).await,
         BenchCommand::Shipments(args) => shipments::run(*args).await,
         BenchCommand::Products(args) => products::run(*args).await,
+        BenchCommand::Returns(args) => returns::run(*args).await,
         BenchCommand::Claims(args) => claims::run(args).await,
     }
 }

@@ -57,8 +57,8 @@ pub struct ShipmentsArgs {
     sandboxes: Placement,
 }
 
-const SALES: &str = "Bench sales orders";
-const INTEGRATION: &str = "Bench shipments";
+pub(super) const SALES: &str = "Bench sales orders";
+pub(super) const INTEGRATION: &str = "Bench shipments";
 const SKU_PREFIX: &str = "SHIP-";
 const BOXES_PER_ORDER: usize = 2;
 const CARRIERS: [&str; BOXES_PER_ORDER] = ["seur", "ups_es"];
@@ -139,7 +139,7 @@ pub async fn run(args: ShipmentsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn counters(run: &Run) -> Value {
+pub(super) fn counters(run: &Run) -> Value {
     let mut counters = json!({
         "status": run.status.as_str(),
         "fetched": run.counters.fetched,
@@ -154,7 +154,7 @@ fn counters(run: &Run) -> Value {
     counters
 }
 
-async fn integration(store: &dyn Store, name: &str) -> anyhow::Result<Integration> {
+pub(super) async fn integration(store: &dyn Store, name: &str) -> anyhow::Result<Integration> {
     store
         .integration_by_name(name)
         .await?
@@ -162,7 +162,10 @@ async fn integration(store: &dyn Store, name: &str) -> anyhow::Result<Integratio
 }
 
 /// The ids of PULPO's sales orders, through its control API.
-async fn pulpo_orders(http: &reqwest::Client, sandboxes: &Sandboxes) -> anyhow::Result<Vec<Value>> {
+pub(super) async fn pulpo_orders(
+    http: &reqwest::Client,
+    sandboxes: &Sandboxes,
+) -> anyhow::Result<Vec<Value>> {
     let mut listed: Value =
         json_answer(http.get(format!("{}/sandbox/sales/orders", sandboxes.pulpo_root()))).await?;
     match listed["sales_orders"].take() {
@@ -173,7 +176,7 @@ async fn pulpo_orders(http: &reqwest::Client, sandboxes: &Sandboxes) -> anyhow::
 
 /// Stocks the two SKUs in PULPO and makes `orders` paid Shopify orders of one unit of each at
 /// the location named like PULPO's first warehouse.
-async fn create_orders(
+pub(super) async fn create_orders(
     http: &reqwest::Client,
     sandboxes: &Sandboxes,
     orders: usize,
@@ -236,7 +239,7 @@ async fn create_orders(
 
 /// Ships every PULPO sales order not in `known` (the ones the import made) in one box per
 /// line, each with its own tracking; returns how many orders shipped.
-async fn ship(
+pub(super) async fn ship(
     http: &reqwest::Client,
     sandboxes: &Sandboxes,
     known: &[Value],
@@ -289,7 +292,7 @@ async fn fulfillments(http: &reqwest::Client, sandboxes: &Sandboxes) -> anyhow::
 
 /// Credentials for both sandboxes, a sales orders configuration to import the bench's orders
 /// and the generate_shipments configuration measured.
-async fn provision(store: &dyn Store, sandboxes: &Sandboxes) -> anyhow::Result<()> {
+pub(super) async fn provision(store: &dyn Store, sandboxes: &Sandboxes) -> anyhow::Result<()> {
     let shop = store
         .save_credential(NewCredential::shopify(
             "Bench Shopify sandbox",
