@@ -795,9 +795,14 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_return_per_pulpo_return() {
             )
             .await
         });
-        while app.all_returns() < 2 {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-        }
+        // Bounded, so a worker that died early fails the test instead of hanging it.
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while app.all_returns() < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("the worker made two returns");
         // Killed just after Shopify made a return: its answer, the completed link and the
         // run's end are never written.
         worker.abort();

@@ -148,6 +148,13 @@ fn not_served(type_name: &str, field: &str) -> FieldError {
     )
 }
 
+/// How many items of a plain list (not a connection) `first` asks for; all without it.
+fn list_first(args: &Map<String, Value>) -> usize {
+    args.get("first")
+        .and_then(Value::as_u64)
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
 fn arg_str<'a>(args: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     args.get(name).and_then(Value::as_str)
 }
@@ -946,10 +953,7 @@ fn order_field<'s>(
         "totalRefundedSet" => money(order.refunded()),
         "totalRefundedShippingSet" => money(order.refunded_shipping()),
         "refunds" => {
-            let first = args
-                .get("first")
-                .and_then(Value::as_u64)
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let first = list_first(args);
             list(
                 order
                     .refunds
@@ -959,10 +963,7 @@ fn order_field<'s>(
             )
         }
         "transactions" => {
-            let first = args
-                .get("first")
-                .and_then(Value::as_u64)
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let first = list_first(args);
             let sale = (order.received() > Decimal::ZERO).then_some(Obj::Transaction(order, None));
             let refunds = order
                 .refunds
@@ -981,10 +982,7 @@ fn order_field<'s>(
             );
         }
         "fulfillments" => {
-            let first = args
-                .get("first")
-                .and_then(Value::as_u64)
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let first = list_first(args);
             list(
                 order
                     .fulfillments
@@ -1185,10 +1183,7 @@ fn fulfillment_field<'s>(
             .location(fulfillment.location_id)
             .map_or(Out::Null, |l| obj(Obj::Location(l))),
         "trackingInfo" => {
-            let first = args
-                .get("first")
-                .and_then(Value::as_u64)
-                .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+            let first = list_first(args);
             list(
                 fulfillment
                     .tracking
