@@ -896,8 +896,21 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_fulfillment_per_box() {
             )
             .await
         });
-        while app.all_fulfillments() < 2 {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        // Bounded, so a worker that stopped early fails the test, saying how, instead of
+        // hanging it.
+        let reached = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while app.all_fulfillments() < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+        })
+        .await;
+        if reached.is_err() {
+            let outcome = if worker.is_finished() {
+                format!("it ended: {:?}", worker.await)
+            } else {
+                "it is still running".to_string()
+            };
+            panic!("the worker made no two fulfillments in 60 s; {outcome}");
         }
         // Killed just after Shopify made a fulfillment: its answer, the completed link and the
         // run's end are never written.
