@@ -90,8 +90,17 @@ impl App {
     async fn run_of(&self, integration: &Integration) -> Run {
         // Shopify's search works on whole seconds: a change made this second is found by a run
         // whose "now" is a little later.
+        self.run_at(
+            integration,
+            chrono::Utc::now() + chrono::TimeDelta::seconds(2),
+        )
+        .await
+    }
+
+    /// A run whose clock says `now`.
+    async fn run_at(&self, integration: &Integration, now: chrono::DateTime<chrono::Utc>) -> Run {
         let options = RunOptions {
-            now: chrono::Utc::now() + chrono::TimeDelta::seconds(2),
+            now,
             ..RunOptions::default()
         };
         run_integration(
@@ -355,6 +364,51 @@ async fn a_price_or_title_change_is_one_update_of_that_field() {
             (after.id, after.name.as_str(), after.cost_price),
             (before.id, "Taza Grande", Some(9.5))
         );
+        assert_mirrors(&app, PriceSource::Variant);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_change_shopify_keeps_to_the_product_arrives_with_the_days_first_run() {
+    both(ProductSettings::default(), async |app: App| {
+        let id = app
+            .add_variant(json!({"sku": "DAY-1", "product_title": "Vela"}))
+            .await;
+        app.run().await;
+        // Renamed the way Shopify may record it: the product changes, its variant's
+        // `updatedAt` (an hour old, like any variant not edited lately) does not, so the
+        // variants updated since the cursor leave it out.
+        {
+            let mut shop = app.shopify.state.shop();
+            let variant = shop
+                .variants
+                .iter_mut()
+                .find(|v| v.id == id)
+                .expect("the variant");
+            variant.product_title = "Vela Aromática".into();
+            variant.updated_at = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+        }
+        let same_day = app.run().await;
+        assert_eq!(
+            same_day.counters.fetched,
+            0,
+            "{:?}",
+            app.log(&same_day).await
+        );
+        let name = |app: &App| app.pulpo.state.product_by_sku("DAY-1").expect("made").name;
+        assert_eq!(name(&app), "Vela");
+
+        let tomorrow = chrono::Utc::now() + chrono::TimeDelta::days(1);
+        let next_day = app.run_at(&app.products, tomorrow).await;
+        let log = app.log(&next_day).await;
+        assert!(
+            log.iter()
+                .any(|l| l.starts_with("INFO The day's first run reads the whole Shopify catalog")),
+            "{log:?}"
+        );
+        assert_eq!(name(&app), "Vela Aromática");
+        assert_eq!(next_day.counters.updated, 1, "{log:?}");
         assert_mirrors(&app, PriceSource::Variant);
     })
     .await;

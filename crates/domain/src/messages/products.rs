@@ -96,6 +96,15 @@ pub fn sku_taken_in_pulpo(sku: &str, old_sku: &str, product_id: i64) -> LogEntry
     )
 }
 
+/// INFO (run): the day's first run reads the whole catalog, not only what changed.
+pub fn daily_catalog_read() -> LogEntry {
+    LogEntry::info(
+        None,
+        "The day's first run reads the whole Shopify catalog again, to find changes Shopify \
+         keeps to the product (its title, its tags); only what differs is sent to PULPO",
+    )
+}
+
 /// INFO (run): variants that are never shipped were left out.
 pub fn not_physical_skipped(count: u64) -> LogEntry {
     LogEntry::info(

@@ -2,8 +2,8 @@
 //! Shopify variant with a SKU is one PULPO product, created once and kept like Shopify has it.
 //!
 //! A run:
-//! 1. [`read`]: the variants updated since the cursor (less [`OVERLAP`]; the first run reads
-//!    the whole catalog), page by page; then the SKUs flagged by earlier runs (refused by
+//! 1. [`read`]: the variants updated since the cursor (less [`OVERLAP`]; the first run, and
+//!    the first run of each day (UTC), reads the whole catalog), page by page; then the SKUs flagged by earlier runs (refused by
 //!    PULPO, or on two variants) that this run did not meet, looked up by SKU;
 //! 2. per page, [`write`]: the links of its variants and PULPO's products read fresh (by id
 //!    for linked variants, by SKU for the others); a linked product gets what differs, a SKU
@@ -64,11 +64,18 @@ impl IntegrationType for Products {
     async fn run(&self, run: &RunContext<'_>, settings: &ProductSettings) -> Result<(), Abort> {
         let products = ProductRun::start(run, settings).await?;
         let until = run.options.now;
-        let since = run
-            .store
-            .cursor(run.integration.id)
-            .await?
-            .map(|c| c - OVERLAP);
+        // The day's first run reads the whole catalog again: a change that moves a product's
+        // `updatedAt` but not its variants' (Shopify may keep a product's title and tags to the
+        // product) is then found within a day. Unchanged variants cost a comparison, not a
+        // write.
+        let since = match run.store.cursor(run.integration.id).await? {
+            Some(cursor) if cursor.date_naive() == until.date_naive() => Some(cursor - OVERLAP),
+            Some(_) => {
+                run.log.record(messages::daily_catalog_read());
+                None
+            }
+            None => None,
+        };
         products.catalog(since).await?;
         products.flagged_skus().await?;
         let left_out = products.left_out();
