@@ -1304,7 +1304,8 @@ fn apply_variant_fields(
     at: DateTime<Utc>,
 ) -> Result<(), ControlError> {
     let invalid = ControlError::Invalid;
-    let nullable = |key: &str| fields.get(key).is_some_and(Value::is_null);
+    // Given as `null`: cleared (`get` reads a `null` as missing).
+    let nullable = |key: &str| fields.has(key) && fields.get(key).is_none();
     if fields.has("sku") {
         variant.sku = fields.string("sku").map_err(invalid)?;
     }
