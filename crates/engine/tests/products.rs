@@ -697,7 +697,7 @@ async fn a_worker_killed_mid_import_leaves_a_run_that_converges_when_resumed() {
         let writes = app.pulpo_writes();
         let store = app.store.clone();
         let products = app.products.clone();
-        let worker = tokio::spawn(async move {
+        let mut worker = tokio::spawn(async move {
             run_integration(
                 store,
                 &products,
@@ -707,22 +707,10 @@ async fn a_worker_killed_mid_import_leaves_a_run_that_converges_when_resumed() {
             )
             .await
         });
-        // Bounded, so a worker that stopped early fails the test, saying how, instead of
-        // hanging it.
-        let reached = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            while app.pulpo_writes() < writes + 3 {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
+        support::wait_for_worker(&mut worker, "sent no three PULPO writes", || {
+            app.pulpo_writes() >= writes + 3
         })
         .await;
-        if reached.is_err() {
-            let outcome = if worker.is_finished() {
-                format!("it ended: {:?}", worker.await)
-            } else {
-                "it is still running".to_string()
-            };
-            panic!("the worker sent no three PULPO writes in 60 s; {outcome}");
-        }
         worker.abort();
         let _ = worker.await;
         app.send(

@@ -785,7 +785,7 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_return_per_pulpo_return() {
         app.shopify_faults(json!({"latency_ms": 150})).await;
         let store = app.store.clone();
         let returns = app.returns.clone();
-        let worker = tokio::spawn(async move {
+        let mut worker = tokio::spawn(async move {
             run_integration(
                 store,
                 &returns,
@@ -795,21 +795,10 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_return_per_pulpo_return() {
             )
             .await
         });
-        // Bounded, so a worker that died early fails the test instead of hanging it.
-        let reached = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            while app.all_returns() < 2 {
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
+        support::wait_for_worker(&mut worker, "made no two returns", || {
+            app.all_returns() >= 2
         })
         .await;
-        if reached.is_err() {
-            let outcome = if worker.is_finished() {
-                format!("it ended: {:?}", worker.await)
-            } else {
-                "it is still running".to_string()
-            };
-            panic!("the worker made no two returns in 60 s; {outcome}");
-        }
         // Killed just after Shopify made a return: its answer, the completed link and the
         // run's end are never written.
         worker.abort();

@@ -886,7 +886,7 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_fulfillment_per_box() {
         app.shopify_faults(json!({"latency_ms": 150})).await;
         let store = app.store.clone();
         let shipments = app.shipments.clone();
-        let worker = tokio::spawn(async move {
+        let mut worker = tokio::spawn(async move {
             run_integration(
                 store,
                 &shipments,
@@ -896,22 +896,10 @@ async fn a_worker_killed_mid_run_leaves_exactly_one_fulfillment_per_box() {
             )
             .await
         });
-        // Bounded, so a worker that stopped early fails the test, saying how, instead of
-        // hanging it.
-        let reached = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            while app.all_fulfillments() < 2 {
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
+        support::wait_for_worker(&mut worker, "made no two fulfillments", || {
+            app.all_fulfillments() >= 2
         })
         .await;
-        if reached.is_err() {
-            let outcome = if worker.is_finished() {
-                format!("it ended: {:?}", worker.await)
-            } else {
-                "it is still running".to_string()
-            };
-            panic!("the worker made no two fulfillments in 60 s; {outcome}");
-        }
         // Killed just after Shopify made a fulfillment: its answer, the completed link and the
         // run's end are never written.
         worker.abort();

@@ -624,25 +624,10 @@ async fn a_worker_killed_mid_push_leaves_a_run_that_converges_when_resumed() {
         let mutations = app.mutations();
         let store = app.store.clone();
         let stock = app.stock.clone();
-        let worker = tokio::spawn(async move {
+        let mut worker = tokio::spawn(async move {
             run_integration(store, &stock, Trigger::Manual, RunOptions::default(), None).await
         });
-        // Bounded, so a worker that stopped early fails the test, saying how, instead of
-        // hanging it.
-        let reached = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            while app.mutations() == mutations {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-        })
-        .await;
-        if reached.is_err() {
-            let outcome = if worker.is_finished() {
-                format!("it ended: {:?}", worker.await)
-            } else {
-                "it is still running".to_string()
-            };
-            panic!("the worker sent no mutation in 60 s; {outcome}");
-        }
+        support::wait_for_worker(&mut worker, "sent no mutation", || app.mutations() != mutations).await;
         // Killed after its first set reached Shopify: nothing of the run's end is written.
         worker.abort();
         let _ = worker.await;

@@ -142,3 +142,31 @@ pub async fn resume_lost_run(store: &Arc<dyn Store>) -> tentacle_store::Run {
     assert_eq!((run.id, run.attempts), (reaped.requeued[0], 2));
     run
 }
+
+/// Waits, at most a minute, until `reached` says the spawned `worker` got as far as the test
+/// needs (`what` it should have done, for the message). A worker that stopped early fails the
+/// test, saying how it ended, instead of hanging the suite.
+#[allow(
+    dead_code,
+    reason = "used by the scenarios that kill a worker, not by every test binary"
+)]
+pub async fn wait_for_worker<T: std::fmt::Debug>(
+    worker: &mut tokio::task::JoinHandle<T>,
+    what: &str,
+    reached: impl Fn() -> bool,
+) {
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while !reached() {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+    })
+    .await;
+    if waited.is_err() {
+        let outcome = if worker.is_finished() {
+            format!("it ended: {:?}", worker.await)
+        } else {
+            "it is still running".to_string()
+        };
+        panic!("the worker {what} in 60 s; {outcome}");
+    }
+}
