@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "tentacle",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TENTACLE_COMMIT"), ")"),
     about = "Keeps a Shopify store and a PULPO WMS warehouse in sync."
 )]
 struct Cli {

@@ -574,8 +574,11 @@ async fn a_stock_run_sets_shopify_to_pulpos_available_stock() {
 
 #[tokio::test]
 async fn demo_runs_the_product_end_to_end() {
+    // From the clone's top directory, where `cargo run --release -- demo` is typed.
+    let clone = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let demo = Command::new(BIN)
         .args(["demo", "--no-serve", "--orders", "40"])
+        .current_dir(&clone)
         .output()
         .await
         .expect("demo runs");
@@ -618,7 +621,34 @@ async fn demo_runs_the_product_end_to_end() {
         products["created"].as_u64().is_some_and(|n| n > 0),
         "{products}"
     );
-    assert!(out.contains("Next:") && out.contains(" runs"), "{out}");
+    // Every command the demo suggests works as printed, from the same directory, in a shell
+    // without tentacle on its PATH.
+    let next: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Next"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().split("   ").next().unwrap_or_default())
+        .collect();
+    assert!(
+        next.iter().any(|c| c.ends_with(" runs")) && next.iter().any(|c| c.contains(" logs ")),
+        "{out}"
+    );
+    for command in next {
+        let ran = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&clone)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .await
+            .expect("sh runs");
+        assert!(
+            ran.status.success() && !ran.stdout.is_empty(),
+            "{command:?} as the demo printed it: {}\n{}",
+            text(&ran.stdout),
+            text(&ran.stderr)
+        );
+    }
 }
 
 #[tokio::test]
