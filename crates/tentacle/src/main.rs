@@ -58,6 +58,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Ask a running `tentacle serve` whether it and its database answer (`/healthz`); exit 0
+    /// healthy, 1 not. The container image's health check.
+    Healthcheck(commands::health::HealthArgs),
     /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
     Sandbox(Box<commands::sandbox::SandboxArgs>),
     /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
             Command::Token(command) => commands::token::run(&cli.db, command)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Healthcheck(args) => commands::health::run(args).await,
             Command::Sandbox(args) => commands::sandbox::run(*args)
                 .await
                 .map(|()| ExitCode::SUCCESS),

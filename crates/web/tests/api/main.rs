@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod credentials;
+mod deploy;
 mod helpers;
 mod integrations;
 mod openapi;
