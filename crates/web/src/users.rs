@@ -1,9 +1,9 @@
 //! Local admin accounts of the web UI: made with `tentacle user create NAME` (or by the demo),
 //! passwords hashed with argon2id and checked in constant time by the argon2 crate.
 
-use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tentacle_store::{Store, User};
 
 /// Shortest password accepted.
@@ -53,6 +53,49 @@ pub fn verify_password(password: &str, password_hash: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// [`verify_password`] in the caller's memory: argon2id needs `m` KiB of blocks (19 MiB by
+/// default); reusing them keeps a burst of logins from leaving the allocator holding one copy
+/// per login long after they are done (seen: 750 MiB after 400 parallel logins, four at a time).
+/// `memory` grows to what the hash asks and is kept for the next call.
+pub fn verify_password_in(password: &str, password_hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(hash) = PasswordHash::new(password_hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&hash),
+        Algorithm::try_from(hash.algorithm.as_str()),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    let mut computed = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut computed,
+            &mut memory[..blocks],
+        )
+        .is_ok()
+        && same_bytes(&computed, expected.as_ref())
+}
+
+/// Equal byte strings, compared in time independent of where they differ.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Creates the account `name` with `password`.
 pub async fn create_user(store: &dyn Store, name: &str, password: &str) -> Result<User, UserError> {
     let name = name.trim();
@@ -80,6 +123,23 @@ mod tests {
         assert!(verify_password("correct horse battery", &hash));
         assert!(!verify_password("correct horse battery!", &hash));
         assert!(!verify_password("anything", "not a phc string"));
+        let mut memory = Vec::new();
+        assert!(verify_password_in(
+            "correct horse battery",
+            &hash,
+            &mut memory
+        ));
+        assert!(!verify_password_in(
+            "correct horse battery!",
+            &hash,
+            &mut memory
+        ));
+        assert!(!verify_password_in(
+            "anything",
+            "not a phc string",
+            &mut memory
+        ));
+        assert_eq!(memory.len(), 19 * 1024, "19 MiB of 1 KiB blocks, kept");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod credentials;
 mod deploy;
 mod helpers;
 mod integrations;
+mod logins;
 mod openapi;
 mod runs;
 mod toy_type;
