@@ -17,6 +17,7 @@ mod integrations;
 mod logins;
 mod ops;
 mod runs;
+pub mod tokens;
 mod ui;
 pub mod users;
 
@@ -149,6 +150,8 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::list_logs))
         .routes(routes!(ops::metrics))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -6,6 +6,9 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tentacle_store::{Store, User};
 
+/// Longest user name.
+pub const MAX_NAME_CHARS: usize = 100;
+
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
@@ -13,6 +16,10 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub enum UserError {
     #[error("the user name must not be empty")]
     EmptyName,
+    #[error(
+        "the user name must have at most {MAX_NAME_CHARS} characters and no control characters"
+    )]
+    BadName,
     #[error("the password must have at least {MIN_PASSWORD_CHARS} characters")]
     ShortPassword,
     #[error("the system gave no random bytes: {0}")]
@@ -96,11 +103,31 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Sets the password of the account `name` and ends all its sessions; `false` when there is no
+/// such account.
+pub async fn change_password(
+    store: &dyn Store,
+    name: &str,
+    password: &str,
+) -> Result<bool, UserError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(UserError::ShortPassword);
+    }
+    let password = password.to_string();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| UserError::Hash(e.to_string()))??;
+    Ok(store.set_user_password(name.trim(), &hash).await?)
+}
+
 /// Creates the account `name` with `password`.
 pub async fn create_user(store: &dyn Store, name: &str, password: &str) -> Result<User, UserError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(UserError::EmptyName);
+    }
+    if name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(UserError::BadName);
     }
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(UserError::ShortPassword);

@@ -278,6 +278,11 @@ pub(crate) async fn logout(State(state): State<AppState>, ui: Ui, headers: Heade
     Ok(response)
 }
 
+/// The `Set-Cookie` value that removes the session cookie from the browser.
+pub(crate) fn cleared_session_cookie() -> String {
+    set_cookie(SESSION_COOKIE, "", 0)
+}
+
 /// The session of a request that passed [`require_session`].
 pub(crate) fn from_session(session: &Session) -> Ui {
     Ui {
