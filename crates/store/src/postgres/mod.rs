@@ -87,6 +87,29 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// How long the server lets a session sit idle inside a transaction before ending it.
+const IDLE_IN_TRANSACTION_LIMIT: &str = "10s";
+
+/// Refuses a key that is not the database's: stores the key check value on first open (or
+/// keeps the one a concurrent first open stored), then decrypts it.
+async fn check_key(pool: &PgPool, cipher: &Cipher) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO key_check (id, value, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(cipher.key_check())
+    .bind(chrono::Utc::now())
+    .execute(pool)
+    .await?;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+        .fetch_one(pool)
+        .await?;
+    if cipher.opens_key_check(&stored) {
+        Ok(())
+    } else {
+        Err(crate::StoreError::WrongKey)
+    }
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:5432/database`) and applies pending
     /// migrations; refuses a database migrated by a newer tentacle.
@@ -95,13 +118,24 @@ impl PgStore {
     }
 
     pub async fn open_with(url: &str, cipher: Cipher, options: PgOptions) -> Result<PgStore> {
-        let connect = PgConnectOptions::from_str(url)?.application_name("tentacle");
+        let connect = PgConnectOptions::from_str(url)?
+            .application_name("tentacle")
+            // A run stopped mid-transaction (its lease lost, a shutdown, a test's abort) drops
+            // the transaction's future; the client may never send its ROLLBACK, and the row
+            // locks it holds would stop every later writer of the run, the resumed run's
+            // lease renewals included. No transaction of tentacle's waits on its client for
+            // seconds, so the server ends one that does and frees its locks.
+            .options([(
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_LIMIT,
+            )]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(2))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect.clone())
             .await?;
         migrate(&MIGRATOR, &pool).await?;
+        check_key(&pool, &cipher).await?;
         let schema: String = sqlx::query_scalar("SELECT current_schema()")
             .fetch_one(&pool)
             .await?;
@@ -241,4 +275,60 @@ async fn hold(conn: &mut sqlx::PgConnection, lease: &Lease) -> Result<bool> {
     .fetch_optional(conn)
     .await?;
     Ok(held.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::testing::TestSchema;
+
+    /// A transaction whose client went away without a word (its future dropped before the
+    /// ROLLBACK was sent) holds its row locks; the server ends it, so the next writer of the
+    /// row goes on instead of waiting forever (seen: a resumed run stuck for 15 minutes on the
+    /// lock of its killed predecessor's usage update).
+    #[tokio::test]
+    async fn a_transaction_its_client_abandoned_frees_its_locks() {
+        let Some(schema) = TestSchema::create("abandoned_transaction").await else {
+            return;
+        };
+        let store = PgStore::open(&schema.url, Cipher::ephemeral())
+            .await
+            .expect("store");
+        sqlx::query("CREATE TABLE locked (id INT PRIMARY KEY, n INT NOT NULL)")
+            .execute(&store.pool)
+            .await
+            .expect("table");
+        sqlx::query("INSERT INTO locked VALUES (1, 0)")
+            .execute(&store.pool)
+            .await
+            .expect("row");
+        let mut abandoned = store.pool.begin().await.expect("begin");
+        sqlx::query("UPDATE locked SET n = n + 1 WHERE id = 1")
+            .execute(&mut *abandoned)
+            .await
+            .expect("lock the row");
+        // Neither committed nor rolled back, ever.
+        std::mem::forget(abandoned);
+
+        let started = Instant::now();
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            sqlx::query("UPDATE locked SET n = n + 10 WHERE id = 1").execute(&store.pool),
+        )
+        .await
+        .expect("the lock is freed well within a minute")
+        .expect("the update goes through");
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(5),
+            "it was locked: {waited:?}"
+        );
+        let n: i32 = sqlx::query_scalar("SELECT n FROM locked WHERE id = 1")
+            .fetch_one(&store.pool)
+            .await
+            .expect("read");
+        assert_eq!(n, 10, "the abandoned update was rolled back");
+    }
 }
