@@ -27,6 +27,14 @@ pub enum CipherError {
         source: std::io::Error,
     },
     #[error(
+        "the key file {path} is corrupt: it must hold the key as 64 hexadecimal characters; restore it from your backup"
+    )]
+    CorruptKeyFile { path: String },
+    #[error(
+        "the key file {path} may be read or written by others (mode {mode:04o}): run `chmod 600 {path}`, and treat the key as exposed if others could read it"
+    )]
+    KeyFileOpen { path: String, mode: u32 },
+    #[error(
         "stored secrets cannot be decrypted with this key (wrong TENTACLE_MASTER_KEY or key file?)"
     )]
     Decrypt,
@@ -45,7 +53,22 @@ impl std::fmt::Debug for Cipher {
     }
 }
 
+/// What the key check value holds; its AAD keeps it from being any other row's ciphertext.
+const KEY_CHECK_PLAINTEXT: &[u8] = b"tentacle master key check v1";
+const KEY_CHECK_AAD: &[u8] = b"key_check";
+
 impl Cipher {
+    /// A new key check value: stored once per database, see [`Cipher::opens_key_check`].
+    pub fn key_check(&self) -> Vec<u8> {
+        self.encrypt(KEY_CHECK_PLAINTEXT, KEY_CHECK_AAD)
+    }
+
+    /// Whether `stored` is a key check value made with this key.
+    pub fn opens_key_check(&self, stored: &[u8]) -> bool {
+        self.decrypt(stored, KEY_CHECK_AAD)
+            .is_ok_and(|plain| plain.expose_secret() == KEY_CHECK_PLAINTEXT)
+    }
+
     pub fn from_key(key: &SecretBox<[u8; 32]>) -> Cipher {
         Cipher {
             aead: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.expose_secret())),
@@ -87,6 +110,60 @@ impl Cipher {
             }
             Err(error) => Err(file_error(error)),
         }
+    }
+
+    /// A new random key, and the cipher built from it: [`Cipher::write_key_file`] keeps it.
+    pub fn generate() -> (Cipher, SecretBox<[u8; 32]>) {
+        let key: [u8; 32] = Aes256Gcm::generate_key(OsRng).into();
+        let key = SecretBox::new(Box::new(key));
+        (Cipher::from_key(&key), key)
+    }
+
+    /// Writes `key` to a new file at `path`, mode 0600; never over an existing file.
+    pub fn write_key_file(path: &Path, key: &SecretBox<[u8; 32]>) -> Result<(), CipherError> {
+        write_private(path, &hex::encode(key.expose_secret())).map_err(|source| {
+            CipherError::KeyFile {
+                path: path.display().to_string(),
+                source,
+            }
+        })
+    }
+
+    /// The key in the file at `path`: `Ok(None)` when there is no file. Refuses a file others
+    /// may read or write, and names the file when it does not hold a key.
+    pub fn read_key_file(path: &Path) -> Result<Option<Cipher>, CipherError> {
+        let shown = || path.display().to_string();
+        let contents = match std::fs::read_to_string(path) {
+            Ok(contents) => contents,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(CipherError::KeyFile {
+                    path: shown(),
+                    source,
+                });
+            }
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map_err(|source| CipherError::KeyFile {
+                    path: shown(),
+                    source,
+                })?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(CipherError::KeyFileOpen {
+                    path: shown(),
+                    mode,
+                });
+            }
+        }
+        Cipher::from_hex(&contents)
+            .map(Some)
+            .map_err(|_| CipherError::CorruptKeyFile { path: shown() })
     }
 
     pub fn encrypt(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {

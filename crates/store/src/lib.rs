@@ -53,6 +53,11 @@ pub enum StoreError {
     NotFound { what: String },
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
+    /// The database's key check value does not decrypt with this process's master key.
+    #[error(
+        "the master key does not open this database's secrets: it is not the key the database was first opened with"
+    )]
+    WrongKey,
     /// The run is no longer `RUNNING` under this lease (its worker was presumed lost, or the
     /// run was released): the writer must stop.
     #[error("run {run_id} is no longer held by this worker (lease lost)")]

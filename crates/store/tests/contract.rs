@@ -459,6 +459,7 @@ on_both_backends!(
     api_tokens_users_and_sessions,
     api_tokens_keep_scope_and_expiry_are_listed_and_revoked,
     a_database_migrated_by_a_newer_tentacle_is_refused,
+    a_database_is_refused_with_another_key_than_its_own,
     a_queue_change_wakes_idle_workers,
     references_to_missing_rows_are_conflicts,
     shipment_links_keep_one_link_per_box_and_scope,
@@ -2074,6 +2075,37 @@ async fn api_tokens_users_and_sessions(db: Db) {
         "deleted when the next session was created"
     );
     assert!(found("session-3", Utc::now()).await.is_some());
+}
+
+async fn a_database_is_refused_with_another_key_than_its_own(db: Db) {
+    db.store
+        .save_credential(shopify("shop", "shpat_token"))
+        .await
+        .expect("a secret under the first key");
+    let other = Cipher::from_hex(&"17".repeat(32)).expect("key");
+    let refused = if db.is_postgres() {
+        PgStore::open_with(&db.url, other, PgOptions { max_connections: 2 })
+            .await
+            .map(|_| ())
+    } else {
+        SqliteStore::open(&db.url, other).await.map(|_| ())
+    };
+    assert!(matches!(refused, Err(StoreError::WrongKey)), "{refused:?}");
+    // Refused before anything was written: the database still opens with its own key, and
+    // its secret reads.
+    let again = db.open_again().await;
+    let shop = again
+        .credential_by_name("shop")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        shop.secrets
+            .get("access_token")
+            .expect("token")
+            .expose_secret(),
+        "shpat_token"
+    );
 }
 
 async fn a_database_migrated_by_a_newer_tentacle_is_refused(db: Db) {

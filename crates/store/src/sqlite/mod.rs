@@ -51,6 +51,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        if !in_memory {
+            make_private(options.get_filename())?;
+        }
         let options = if in_memory {
             options
         } else {
@@ -65,6 +68,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         migrate(&MIGRATOR, &pool).await?;
+        check_key(&pool, &cipher).await?;
         Ok(SqliteStore {
             pool,
             cipher,
@@ -101,6 +105,63 @@ impl Store for SqliteStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("version")?)
+    }
+}
+
+/// The database holds password hashes, live session and CSRF tokens and encrypted secrets: it
+/// is created readable by its owner only (SQLite gives its `-wal` and `-shm` files the same
+/// mode), and an existing one others may read is made private.
+fn make_private(path: &std::path::Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(error) => return Err(sqlx::Error::Io(error).into()),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            let Ok(metadata) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(sqlx::Error::Io)?;
+                tracing::warn!(file = %file.display(), mode = format!("{mode:04o}"), "Database file was readable by others; made private (0600).");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Refuses a key that is not the database's: stores the key check value on first open (or
+/// keeps the one a concurrent first open stored), then decrypts it.
+async fn check_key(pool: &SqlitePool, cipher: &Cipher) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO key_check (id, value, created_at) VALUES (1, ?1, ?2) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(cipher.key_check())
+    .bind(chrono::Utc::now())
+    .execute(pool)
+    .await?;
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM key_check WHERE id = 1")
+        .fetch_one(pool)
+        .await?;
+    if cipher.opens_key_check(&stored) {
+        Ok(())
+    } else {
+        Err(crate::StoreError::WrongKey)
     }
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use tentacle_store::{Cipher, PgStore, SqliteStore, Store};
+use tentacle_store::{Cipher, PgStore, SqliteStore, Store, StoreError};
 
 /// The key file sits beside the database file: `sqlite://data/tentacle.db` → `data/tentacle.key`.
 fn key_file(url: &str) -> PathBuf {
@@ -36,16 +36,58 @@ pub async fn open(url: &str) -> anyhow::Result<Arc<dyn Store>> {
         );
     }
     let master_key = std::env::var("TENTACLE_MASTER_KEY").ok();
-    let cipher = if url.contains(":memory:") && master_key.is_none() {
-        Cipher::ephemeral()
-    } else {
-        Cipher::load(master_key.as_deref(), &key_file(url))
-            .context("cannot load the key for stored secrets")?
+    if url.contains(":memory:") && master_key.is_none() {
+        return Ok(Arc::new(
+            SqliteStore::open(url, Cipher::ephemeral())
+                .await
+                .with_context(|| format!("cannot open the database {url}"))?,
+        ));
+    }
+    let store = match master_key {
+        Some(hex_key) => {
+            let cipher = Cipher::from_hex(&hex_key).context("TENTACLE_MASTER_KEY")?;
+            SqliteStore::open(url, cipher).await.map_err(|error| match error {
+                StoreError::WrongKey => anyhow::anyhow!(
+                    "TENTACLE_MASTER_KEY is not the key of the database {url}: set it to the key \
+                     the database was made with (from your backup of it); nothing was changed"
+                ),
+                error => anyhow::Error::new(error).context(format!("cannot open the database {url}")),
+            })?
+        }
+        None => open_with_key_file(url, &key_file(url)).await?,
     };
-    let store = SqliteStore::open(url, cipher)
-        .await
-        .with_context(|| format!("cannot open the database {url}"))?;
     Ok(Arc::new(store))
+}
+
+/// The key file beside the database, checked against it. A missing file gets a new key only
+/// for a database that has none yet: a new key beside secrets made with another would leave
+/// them unreadable, and mix two keys in one database.
+async fn open_with_key_file(url: &str, key_file: &Path) -> anyhow::Result<SqliteStore> {
+    let shown = key_file.display();
+    match Cipher::read_key_file(key_file).context("cannot load the key for stored secrets")? {
+        Some(cipher) => SqliteStore::open(url, cipher).await.map_err(|error| match error {
+            StoreError::WrongKey => anyhow::anyhow!(
+                "the key in {shown} is not the key of the database {url}: put the database's own \
+                 key file back from your backup (or set TENTACLE_MASTER_KEY to that key); nothing \
+                 was changed"
+            ),
+            error => anyhow::Error::new(error).context(format!("cannot open the database {url}")),
+        }),
+        None => {
+            let (cipher, key) = Cipher::generate();
+            let store = SqliteStore::open(url, cipher).await.map_err(|error| match error {
+                StoreError::WrongKey => anyhow::anyhow!(
+                    "the key file {shown} is missing, but the database {url} was made with a key: \
+                     restore {shown} from your backup (or set TENTACLE_MASTER_KEY to that key). \
+                     No new key was made: it would not open the stored secrets"
+                ),
+                error => anyhow::Error::new(error).context(format!("cannot open the database {url}")),
+            })?;
+            Cipher::write_key_file(key_file, &key).context("cannot keep the new key")?;
+            tracing::info!(key_file = %shown, "New key for stored secrets written; back it up beside the database.");
+            Ok(store)
+        }
+    }
 }
 
 /// `tentacle migrate`: applies pending migrations and says where the schema stands.
@@ -72,9 +114,14 @@ async fn open_postgres(url: &str) -> anyhow::Result<PgStore> {
     })?;
     let cipher = Cipher::from_hex(&master_key).context("TENTACLE_MASTER_KEY")?;
     // The URL may carry a password: never echo it.
-    PgStore::open(url, cipher)
-        .await
-        .context("cannot open the PostgreSQL database")
+    PgStore::open(url, cipher).await.map_err(|error| match error {
+        StoreError::WrongKey => anyhow::anyhow!(
+            "TENTACLE_MASTER_KEY is not the key of this PostgreSQL database: every process must \
+             be given the key the database was made with (from your backup of it); nothing was \
+             changed"
+        ),
+        error => anyhow::Error::new(error).context("cannot open the PostgreSQL database"),
+    })
 }
 
 #[cfg(test)]
