@@ -1044,3 +1044,242 @@ async fn apply_saves_a_returns_configuration_that_runs_and_refuses_an_unknown_re
         "{errors}"
     );
 }
+
+/// `tentacle run "Sales orders"` in a process of its own, printing its log as it goes.
+fn run_in_background(db: &str) -> tokio::process::Child {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["run", "Sales orders"])
+        .env("TENTACLE_MASTER_KEY", SERVE_KEY)
+        .env_remove("TENTACLE_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tentacle run starts")
+}
+
+#[tokio::test]
+async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
+    use tentacle_store::prelude::*;
+    // PULPO answers after 30 ms, so the run is still writing when the backup is taken.
+    let boxes = sandboxes_with(60, 30).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let key = [("TENTACLE_MASTER_KEY", SERVE_KEY)];
+    let backup = dir.path().join("backup.db");
+    let backup_arg = backup.display().to_string();
+
+    let mut running = run_in_background(&db);
+    wait_for("the run to import a few orders", async || {
+        (boxes.pulpo.state.sales_orders().len() >= 3).then_some(())
+    })
+    .await;
+    let copied = tentacle(&db, &["backup", &backup_arg], &key).await;
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+    assert!(
+        running.try_wait().expect("run process").is_none(),
+        "the run was still working while the backup was taken"
+    );
+    let said = text(&copied.stderr);
+    assert!(
+        said.contains("TENTACLE_MASTER_KEY") && said.contains("separately"),
+        "{said}"
+    );
+    let answer: Value = serde_json::from_str(text(&copied.stdout).trim()).expect("JSON");
+    assert_eq!(answer["backup"], backup_arg.as_str());
+    let ended = running.wait().await.expect("the run ends");
+    assert!(
+        matches!(ended.code(), Some(0 | 2)),
+        "the run was not disturbed: {ended:?}"
+    );
+
+    // An existing file is kept unless --force.
+    let again = tentacle(&db, &["backup", &backup_arg], &key).await;
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // Restored into a database of its own, with the key it was made with: it runs.
+    let restored_dir = dir.path().join("restored");
+    std::fs::create_dir(&restored_dir).expect("dir");
+    let restored_db = format!("sqlite://{}/tentacle.db", restored_dir.display());
+    let restored = tentacle(&restored_db, &["restore", &backup_arg], &key).await;
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert!(
+        text(&restored.stderr).contains("the key opens the secrets of all 2 credentials"),
+        "{}",
+        text(&restored.stderr)
+    );
+    let rerun = tentacle(&restored_db, &["run", "Sales orders"], &key).await;
+    let out = text(&rerun.stdout);
+    let summary: Value =
+        serde_json::from_str(out.lines().last().expect("a summary")).expect("JSON summary");
+    assert!(
+        matches!(
+            summary["status"].as_str(),
+            Some("FINISHED" | "FINISHED_PARTIALLY")
+        ),
+        "{out}"
+    );
+    let restored_store = tentacle_store::SqliteStore::open(
+        &restored_db,
+        tentacle_store::Cipher::from_hex(SERVE_KEY).expect("key"),
+    )
+    .await
+    .expect("restored store");
+    let credentials = restored_store.credentials().await.expect("credentials");
+    assert_eq!(credentials.len(), 2, "the secrets open with the same key");
+    // The run the backup caught working went back to the queue, saying why.
+    let caught = restored_store
+        .runs(&tentacle_store::RunFilter::default())
+        .await
+        .expect("runs")
+        .into_iter()
+        .min_by_key(|r| r.id)
+        .expect("the backed-up run");
+    assert_eq!(caught.status, tentacle_domain::run::RunStatus::Queued);
+    let logs = restored_store
+        .logs(caught.id, &tentacle_store::LogFilter::default())
+        .await
+        .expect("logs");
+    assert!(
+        logs.iter().any(|e| e
+            .message
+            .starts_with("The database was restored from a backup")),
+        "{logs:?}"
+    );
+    drop(store);
+
+    // Another key: refused, naming where the key came from and what to do; nothing written.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir(&other_dir).expect("dir");
+    let other_db = format!("sqlite://{}/tentacle.db", other_dir.display());
+    let wrong = tentacle(
+        &other_db,
+        &["restore", &backup_arg],
+        &[("TENTACLE_MASTER_KEY", &"ab".repeat(32))],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    let said = text(&wrong.stderr);
+    assert!(
+        said.contains("cannot be decrypted with TENTACLE_MASTER_KEY")
+            && said.contains("shop, wms")
+            && said.contains("the key that was backed up with it"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&other_dir).expect("dir").next().is_none(),
+        "nothing left behind"
+    );
+    // No key at all: refused rather than a fresh key made.
+    let no_key = tentacle(&other_db, &["restore", &backup_arg], &[]).await;
+    assert!(!no_key.status.success());
+    assert!(
+        text(&no_key.stderr).contains("no key for the stored secrets"),
+        "{}",
+        text(&no_key.stderr)
+    );
+    assert!(!other_dir.join("tentacle.key").exists());
+
+    // Not a database, another SQLite database, a newer schema: refused.
+    let junk = write(dir.path(), "junk.db", "not a database at all, just text\n");
+    let refused = tentacle(&other_db, &["restore", &junk], &key).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is not a SQLite database file"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let foreign = dir.path().join("foreign.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", foreign.display()))
+        .await
+        .expect("foreign database");
+    sqlx::query("CREATE TABLE notes (text TEXT)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    pool.close().await;
+    let refused = tentacle(
+        &other_db,
+        &["restore", &foreign.display().to_string()],
+        &key,
+    )
+    .await;
+    assert!(
+        text(&refused.stderr).contains("not a tentacle one"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&backup, &newer).expect("copy");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", newer.display()))
+        .await
+        .expect("newer database");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, TRUE, X'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("a newer migration");
+    pool.close().await;
+    let refused = tentacle(&other_db, &["restore", &newer.display().to_string()], &key).await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("schema version 99990101000000")
+            && said.contains(&format!(
+                "up to {}",
+                tentacle_store::SqliteStore::known_schema_version()
+            )),
+        "{said}"
+    );
+    assert!(std::fs::read_dir(&other_dir).expect("dir").next().is_none());
+}
+
+#[tokio::test]
+async fn restore_refuses_a_database_a_running_service_holds_and_backup_refuses_postgres() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, _store) = provision(&boxes, dir.path()).await;
+    let key = [("TENTACLE_MASTER_KEY", SERVE_KEY)];
+    let backup = dir.path().join("backup.db").display().to_string();
+    let copied = tentacle(&db, &["backup", &backup], &key).await;
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+
+    let mut service = serve(&db, &[]);
+    let path = dir.path().join("tentacle.db");
+    wait_for("the service to take the scheduler's lease", async || {
+        tentacle_store::SqliteStore::in_use(&path, chrono::Utc::now())
+            .await
+            .expect("read")
+    })
+    .await;
+    let refused = tentacle(&db, &["restore", &backup], &key).await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("is in use") && said.contains("Stop every tentacle serve and worker"),
+        "{said}"
+    );
+    service.kill().await.expect("stopped");
+
+    let postgres = tentacle(
+        "postgres://tentacle@127.0.0.1:1/tentacle",
+        &["backup", &backup],
+        &key,
+    )
+    .await;
+    assert_eq!(postgres.status.code(), Some(1));
+    assert!(
+        text(&postgres.stderr).contains("pg_dump"),
+        "{}",
+        text(&postgres.stderr)
+    );
+}
