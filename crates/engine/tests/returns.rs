@@ -543,7 +543,10 @@ async fn shopify_deprecation_notices_and_an_aging_api_version_are_warned_once_pe
         app.receive(&orders[0], &[(0, 1, "DAMAGED")]).await;
         let (run, log) = app.return_run().await;
         assert_eq!(run.counters.created, 1, "{log:?}");
-        let aged: Vec<&String> = log.iter().filter(|l| l.contains("Shopify API version")).collect();
+        let aged: Vec<&String> = log
+            .iter()
+            .filter(|l| l.contains("Shopify API version"))
+            .collect();
         assert_eq!(aged.len(), 1, "once per run: {log:?}");
         assert!(
             aged[0].starts_with("WARNING")
@@ -571,7 +574,10 @@ async fn shopify_deprecation_notices_and_an_aging_api_version_are_warned_once_pe
             .with_timezone(&chrono::Utc);
         let run = app.run_at(&app.returns, late - chrono::Utc::now()).await;
         let log = app.log(&run).await;
-        let aged: Vec<&String> = log.iter().filter(|l| l.contains("Shopify API version")).collect();
+        let aged: Vec<&String> = log
+            .iter()
+            .filter(|l| l.contains("Shopify API version"))
+            .collect();
         assert_eq!(aged.len(), 1, "{log:?}");
         assert!(
             aged[0].starts_with("WARNING")
