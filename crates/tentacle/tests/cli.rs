@@ -1134,6 +1134,21 @@ async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
     .expect("restored store");
     let credentials = restored_store.credentials().await.expect("credentials");
     assert_eq!(credentials.len(), 2, "the secrets open with the same key");
+    // Orders imported after the backup are not in it: PULPO refuses their taken order_num and
+    // the run adopts PULPO's order, never making a second one.
+    let integration = restored_store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("read")
+        .expect("integration");
+    let links = restored_store
+        .count_order_links(tentacle_store::LinkScope {
+            origin_credential_id: integration.origin_credential_id,
+            destination_credential_id: integration.destination_credential_id,
+        })
+        .await
+        .expect("links");
+    assert_pulpo_has_each_order_once(&boxes, links);
     // The run the backup caught working went back to the queue, saying why.
     let caught = restored_store
         .runs(&tentacle_store::RunFilter::default())
