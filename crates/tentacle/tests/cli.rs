@@ -1298,3 +1298,61 @@ async fn restore_refuses_a_database_a_running_service_holds_and_backup_refuses_p
         text(&postgres.stderr)
     );
 }
+
+/// The process id in a worker's name (`serve-4711-3f2a9c1b`).
+fn pid_of(worker: &str) -> u32 {
+    worker
+        .split('-')
+        .nth(1)
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in worker name {worker:?}"))
+}
+
+#[tokio::test]
+async fn on_sqlite_one_serve_process_schedules_and_the_other_takes_over_its_lease_when_killed() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let mut processes = [serve(&db, &[]), serve(&db, &[])];
+    let holder = wait_for("a scheduler", async || {
+        store.scheduler().await.expect("read")
+    })
+    .await;
+    let doomed = processes
+        .iter()
+        .position(|p| p.id() == Some(pid_of(&holder.owner)))
+        .expect("one of ours schedules");
+    // Many polls later it still holds the lease, renewed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let renewed = store.scheduler().await.expect("read").expect("held");
+    assert_eq!(renewed.owner, holder.owner);
+    assert!(renewed.lease_until > holder.lease_until);
+
+    let killed_at = std::time::Instant::now();
+    processes[doomed].start_kill().expect("kill -9");
+    processes[doomed].wait().await.expect("killed");
+    let successor = wait_for("the other process to take over", async || {
+        store
+            .scheduler()
+            .await
+            .expect("read")
+            .filter(|s| s.owner != holder.owner)
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert_eq!(
+        processes[1 - doomed].id(),
+        Some(pid_of(&successor.owner)),
+        "{successor:?}"
+    );
+    // Not before the killed one's lease (2 s, renewed every 50 ms) ran out; within a poll of it.
+    assert!(
+        successor.since >= renewed.lease_until,
+        "{successor:?} {renewed:?}"
+    );
+    assert!(
+        takeover <= Duration::from_secs(2) + Duration::from_millis(1000),
+        "taken over after {takeover:?}"
+    );
+    processes[1 - doomed].kill().await.expect("stopped");
+}
