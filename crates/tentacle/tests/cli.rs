@@ -1089,6 +1089,7 @@ async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
     );
     let answer: Value = serde_json::from_str(text(&copied.stdout).trim()).expect("JSON");
     assert_eq!(answer["backup"], backup_arg.as_str());
+    assert_eq!(answer["key"], "TENTACLE_MASTER_KEY");
     let ended = running.wait().await.expect("the run ends");
     assert!(
         matches!(ended.code(), Some(0 | 2)),

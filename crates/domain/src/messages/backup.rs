@@ -12,6 +12,16 @@ pub enum KeySource {
     File(String),
 }
 
+impl KeySource {
+    /// The variable's name or the file's path, for machine-readable output.
+    pub fn location(&self) -> &str {
+        match self {
+            KeySource::Environment => "TENTACLE_MASTER_KEY",
+            KeySource::File(path) => path,
+        }
+    }
+}
+
 impl std::fmt::Display for KeySource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -105,10 +115,12 @@ pub fn restored(
     } else {
         format!("schema version {from_version}, migrated to {to_version}")
     };
-    format!(
-        "Restored {file} into {target} ({migrated}); the key opens the secrets of all {checked} \
-         credentials. Start tentacle again."
-    )
+    let secrets = match checked {
+        0 => "no credential stores secrets yet".to_string(),
+        1 => "the key opens the secrets of its 1 credential".to_string(),
+        n => format!("the key opens the secrets of all {n} credentials"),
+    };
+    format!("Restored {file} into {target} ({migrated}); {secrets}. Start tentacle again.")
 }
 
 /// WARNING (run): the database was restored from a backup taken while this run worked; the

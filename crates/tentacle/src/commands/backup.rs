@@ -100,7 +100,7 @@ pub async fn backup(db: &str, args: BackupArgs) -> anyhow::Result<ExitCode> {
     let key = key_source(db);
     println!(
         "{}",
-        serde_json::json!({"backup": file, "schema_version": schema_version, "key": key.to_string()})
+        serde_json::json!({"backup": file, "schema_version": schema_version, "key": key.location()})
     );
     eprintln!("{}", messages::backup_written(&file, schema_version, &key));
     Ok(ExitCode::SUCCESS)
