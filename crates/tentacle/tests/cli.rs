@@ -992,6 +992,21 @@ async fn token_create_prints_a_token_that_serve_accepts() {
         .await
         .expect("request");
     assert_eq!(listed.status().as_u16(), 200);
+    // /healthz (no token) says which process schedules: this one, the only one.
+    let scheduler = wait_for("/healthz to name the scheduler", async || {
+        let health: Value = http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(health["status"], "ok", "{health}");
+        health["scheduler"]["owner"].as_str().map(str::to_string)
+    })
+    .await;
+    assert_eq!(child.id(), Some(pid_of(&scheduler)), "{scheduler}");
     child.kill().await.expect("stopped");
 }
 
