@@ -59,10 +59,7 @@ pub fn not_a_sqlite_file(file: &str) -> String {
 }
 
 pub fn not_a_tentacle_database(file: &str) -> String {
-    format!(
-        "{file} is a SQLite database but not a tentacle one (no tentacle tables): nothing was \
-         restored"
-    )
+    format!("{file} is a SQLite database but not a tentacle one (no tentacle tables)")
 }
 
 pub fn backup_schema_too_new(file: &str, backup_version: i64, known_version: i64) -> String {

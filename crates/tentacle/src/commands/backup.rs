@@ -79,6 +79,14 @@ pub async fn backup(db: &str, args: BackupArgs) -> anyhow::Result<ExitCode> {
     if args.file.exists() && !args.force {
         anyhow::bail!(messages::backup_exists(&file));
     }
+    let source_name = source.display().to_string();
+    match SqliteStore::inspect(&source)
+        .await
+        .with_context(|| format!("cannot read {source_name}"))?
+    {
+        SqliteContents::Tentacle { .. } => {}
+        SqliteContents::Other => anyhow::bail!(messages::not_a_tentacle_database(&source_name)),
+    }
     let partial = partial_beside(&args.file, "partial");
     let _ = std::fs::remove_file(&partial);
     let schema_version = SqliteStore::back_up(&source, &partial)
