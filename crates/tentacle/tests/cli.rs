@@ -1275,7 +1275,7 @@ async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
 }
 
 #[tokio::test]
-async fn restore_refuses_a_database_a_running_service_holds_and_backup_refuses_postgres() {
+async fn restore_migrates_an_older_backup_and_refuses_a_held_database_backup_refuses_postgres() {
     let boxes = sandboxes(0).await;
     let dir = tempfile::tempdir().expect("temp dir");
     let (db, _store) = provision(&boxes, dir.path()).await;
@@ -1283,6 +1283,42 @@ async fn restore_refuses_a_database_a_running_service_holds_and_backup_refuses_p
     let backup = dir.path().join("backup.db").display().to_string();
     let copied = tentacle(&db, &["backup", &backup], &key).await;
     assert!(copied.status.success(), "{}", text(&copied.stderr));
+
+    // A backup made before the newest migration: restored, it gets the pending one.
+    let older = dir.path().join("older.db");
+    std::fs::copy(&backup, &older).expect("copy");
+    let known = tentacle_store::SqliteStore::known_schema_version();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", older.display()))
+        .await
+        .expect("older database");
+    sqlx::query("DROP TABLE scheduler_lease")
+        .execute(&pool)
+        .await
+        .expect("as before the scheduler's migration");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?1")
+        .bind(known)
+        .execute(&pool)
+        .await
+        .expect("older schema");
+    pool.close().await;
+    let fresh_dir = dir.path().join("fresh");
+    std::fs::create_dir(&fresh_dir).expect("dir");
+    let fresh_db = format!("sqlite://{}/tentacle.db", fresh_dir.display());
+    let restored = tentacle(&fresh_db, &["restore", &older.display().to_string()], &key).await;
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert!(
+        text(&restored.stderr).contains(&format!("migrated to {known}")),
+        "{}",
+        text(&restored.stderr)
+    );
+    assert_eq!(
+        tentacle_store::SqliteStore::inspect(&fresh_dir.join("tentacle.db"))
+            .await
+            .expect("restored"),
+        tentacle_store::SqliteContents::Tentacle {
+            schema_version: known
+        }
+    );
 
     let mut service = serve(&db, &[]);
     let path = dir.path().join("tentacle.db");
