@@ -1408,3 +1408,31 @@ async fn on_sqlite_one_serve_process_schedules_and_the_other_takes_over_its_leas
     );
     processes[1 - doomed].kill().await.expect("stopped");
 }
+
+#[tokio::test]
+async fn apply_warns_about_a_shopify_api_version_past_its_support() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let credential = |version: &str| {
+        format!(
+            "[[credentials]]\nname = \"shop\"\ntype = \"shopify\"\nshop_url = \"https://example.myshopify.com\"\naccess_token = \"shpat_x\"\napi_version = \"{version}\"\n"
+        )
+    };
+    let old = write(dir.path(), "old.toml", &credential("2025-10"));
+    let applied = tentacle(&db, &["apply", "-f", &old], &[]).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let said = text(&applied.stderr);
+    assert!(
+        said.contains("credential \"shop\": Shopify API version 2025-10 is no longer supported since 2026-10-01")
+            && said.contains("Pick a newer api_version"),
+        "{said}"
+    );
+    let current = write(dir.path(), "current.toml", &credential("2026-10"));
+    let applied = tentacle(&db, &["apply", "-f", &current], &[]).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        !text(&applied.stderr).contains("Shopify API version"),
+        "{}",
+        text(&applied.stderr)
+    );
+}
