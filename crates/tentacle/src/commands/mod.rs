@@ -3,6 +3,7 @@ pub mod backup;
 pub mod bench;
 pub mod db;
 pub mod demo;
+pub mod health;
 pub mod run;
 pub mod sandbox;
 pub mod serve;
