@@ -103,14 +103,14 @@ pub fn restore_stop_the_service(target: &str) -> String {
 pub fn restored(
     file: &str,
     target: &str,
-    from_version: i64,
-    to_version: i64,
+    schema_version: i64,
+    migrations_applied: i64,
     checked: usize,
 ) -> String {
-    let migrated = if from_version == to_version {
-        format!("schema version {to_version}")
-    } else {
-        format!("schema version {from_version}, migrated to {to_version}")
+    let migrated = match migrations_applied {
+        0 => format!("schema version {schema_version}"),
+        1 => format!("schema version {schema_version}, 1 pending migration applied"),
+        n => format!("schema version {schema_version}, {n} pending migrations applied"),
     };
     let secrets = match checked {
         0 => "no credential stores secrets yet".to_string(),

@@ -17,8 +17,12 @@ use crate::{CredentialKind, Result, StoreError};
 /// What a SQLite file holds, read without changing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SqliteContents {
-    /// A tentacle database at this schema version (its newest migration).
-    Tentacle { schema_version: i64 },
+    /// A tentacle database at this schema version (its newest migration), with this many
+    /// migrations applied.
+    Tentacle {
+        schema_version: i64,
+        migrations: i64,
+    },
     /// A SQLite database of something else.
     Other,
 }
@@ -74,12 +78,16 @@ impl SqliteStore {
             && has_table(&mut connection, "credentials").await?
             && has_table(&mut connection, "runs").await?
         {
-            let schema_version: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
+            let row = sqlx::query(
+                "SELECT COALESCE(MAX(version), 0) AS version, COUNT(*) AS applied
+                 FROM _sqlx_migrations WHERE success",
             )
             .fetch_one(&mut connection)
             .await?;
-            SqliteContents::Tentacle { schema_version }
+            SqliteContents::Tentacle {
+                schema_version: row.try_get("version")?,
+                migrations: row.try_get("applied")?,
+            }
         } else {
             SqliteContents::Other
         };
@@ -94,7 +102,7 @@ impl SqliteStore {
     /// version.
     pub async fn back_up(path: &Path, into: &Path) -> Result<i64> {
         let schema_version = match SqliteStore::inspect(path).await? {
-            SqliteContents::Tentacle { schema_version } => schema_version,
+            SqliteContents::Tentacle { schema_version, .. } => schema_version,
             SqliteContents::Other => {
                 return Err(StoreError::Corrupt(format!(
                     "{} is not a tentacle database",

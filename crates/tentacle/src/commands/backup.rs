@@ -133,8 +133,11 @@ pub async fn restore(db: &str, args: RestoreArgs) -> anyhow::Result<ExitCode> {
     if !is_sqlite_file(&args.file).with_context(|| format!("cannot read {file}"))? {
         anyhow::bail!(messages::not_a_sqlite_file(&file));
     }
-    let from_version = match SqliteStore::inspect(&args.file).await {
-        Ok(SqliteContents::Tentacle { schema_version }) => schema_version,
+    let (from_version, from_migrations) = match SqliteStore::inspect(&args.file).await {
+        Ok(SqliteContents::Tentacle {
+            schema_version,
+            migrations,
+        }) => (schema_version, migrations),
         Ok(SqliteContents::Other) => anyhow::bail!(messages::not_a_tentacle_database(&file)),
         Err(error) => {
             return Err(anyhow::anyhow!(messages::not_a_sqlite_file(&file)).context(error));
@@ -178,7 +181,7 @@ pub async fn restore(db: &str, args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let partial = partial_beside(&target, "restore");
     remove_database_files(&partial);
     let outcome = prepare(&args.file, &partial, cipher, &file, &key).await;
-    let (to_version, checked) = match outcome {
+    let (to_version, to_migrations, checked) = match outcome {
         Ok(done) => done,
         Err(error) => {
             remove_database_files(&partial);
@@ -198,7 +201,13 @@ pub async fn restore(db: &str, args: RestoreArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!(
         "{}",
-        messages::restored(&file, &target_name, from_version, to_version, checked)
+        messages::restored(
+            &file,
+            &target_name,
+            to_version,
+            to_migrations - from_migrations,
+            checked
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -211,7 +220,7 @@ async fn prepare(
     cipher: Cipher,
     file: &str,
     key: &KeySource,
-) -> anyhow::Result<(i64, usize)> {
+) -> anyhow::Result<(i64, i64, usize)> {
     std::fs::copy(backup, partial).with_context(|| format!("cannot copy {file}"))?;
     let url = format!("sqlite://{}", partial.display());
     let store = match SqliteStore::open(&url, cipher).await {
@@ -248,10 +257,14 @@ async fn prepare(
         .await?;
     let version = store.schema_version().await?;
     store.close().await?;
+    let migrations = match SqliteStore::inspect(partial).await? {
+        SqliteContents::Tentacle { migrations, .. } => migrations,
+        SqliteContents::Other => 0,
+    };
     if !check.undecryptable.is_empty() {
         anyhow::bail!(messages::restore_wrong_key(file, key, &check.undecryptable));
     }
-    Ok((version, check.checked))
+    Ok((version, migrations, check.checked))
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
