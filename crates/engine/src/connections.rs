@@ -1,8 +1,13 @@
 //! Clients for the systems a credential connects to.
 
+use chrono::NaiveDate;
 use secrecy::SecretString;
+use tentacle_domain::messages;
+use tentacle_domain::run::LogEntry;
 use tentacle_pulpo::{ClientOptions as PulpoOptions, PulpoClient, PulpoCredentials};
-use tentacle_shopify::{ClientOptions as ShopifyOptions, ShopifyClient, ShopifyCredentials};
+use tentacle_shopify::{
+    ClientOptions as ShopifyOptions, ShopifyClient, ShopifyCredentials, versions,
+};
 use tentacle_store::{Credential, CredentialKind};
 
 /// Why a credential cannot make a client; words an operator can act on.
@@ -63,12 +68,40 @@ pub fn shopify_client_with(
     let credentials = ShopifyCredentials {
         shop_url: config_text(credential, "shop_url")?,
         access_token: secret(credential, "access_token")?,
-        api_version: config_text(credential, "api_version").unwrap_or_else(|_| "2026-10".into()),
+        api_version: api_version(credential),
     };
     ShopifyClient::new(credentials, options).map_err(|e| ConnectionError {
         credential: credential.name.clone(),
         problem: e.to_string(),
     })
+}
+
+/// The Shopify API version a Shopify credential is pinned to (`2026-10` when unset).
+pub fn api_version(credential: &Credential) -> String {
+    config_text(credential, "api_version").unwrap_or_else(|_| "2026-10".into())
+}
+
+/// The note on a Shopify credential whose API version's support ends within
+/// [`versions::WARNING_DAYS`] of `today`, or ended; `None` for any other credential.
+pub fn api_version_note(credential: &Credential, today: NaiveDate) -> Option<String> {
+    if credential.kind != CredentialKind::Shopify {
+        return None;
+    }
+    let version = api_version(credential);
+    let age = versions::age(&version, today)?;
+    messages::api_version_note(&version, age, versions::recommended(today))
+}
+
+/// The run's WARNING for a Shopify credential whose API version ends soon or ended.
+pub fn api_version_warning(credential: &Credential, today: NaiveDate) -> Option<LogEntry> {
+    let version = api_version(credential);
+    let age = versions::age(&version, today)?;
+    messages::api_version_ending(
+        &credential.name,
+        &version,
+        age,
+        versions::recommended(today),
+    )
 }
 
 /// A PULPO client that keeps at most `max_in_flight` requests in flight.

@@ -14,6 +14,10 @@ pub type Observer = Arc<dyn Fn(&LogEntry) + Send + Sync>;
 /// Reads what the run's API clients have spent so far.
 pub type UsageSource = Box<dyn Fn() -> ApiUsage + Send + Sync>;
 
+/// Entries the run's API clients have to say since they were last asked (Shopify's deprecation
+/// notices).
+pub type NoticeSource = Box<dyn Fn() -> Vec<LogEntry> + Send + Sync>;
+
 pub struct RunLog {
     lease: Lease,
     store: Arc<dyn Store>,
@@ -26,6 +30,7 @@ struct Inner {
     pending: Vec<NewLogEntry>,
     counters: RunCounters,
     usage: Option<UsageSource>,
+    notices: Option<NoticeSource>,
     /// Usage already added to the store.
     reported: ApiUsage,
 }
@@ -89,8 +94,22 @@ impl RunLog {
         self.inner().counters
     }
 
+    /// Records what the notice source has to say (see [`RunLog::track_notices`]).
+    pub fn collect_notices(&self) {
+        let notices = self.inner().notices.as_ref().map(|source| source());
+        for entry in notices.into_iter().flatten() {
+            self.record(entry);
+        }
+    }
+
+    /// Reports what `source` has to say with every flush, and when the run's work ends.
+    pub fn track_notices(&self, source: NoticeSource) {
+        self.inner().notices = Some(source);
+    }
+
     /// Writes the entries recorded since the last flush and the counters so far.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        self.collect_notices();
         let (pending, counters, usage) = {
             let mut inner = self.inner();
             let usage = inner.usage.as_ref().map(|source| source());

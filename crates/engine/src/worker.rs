@@ -1,5 +1,6 @@
-//! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick, the
-//! reaper of runs whose worker was lost, and N claim loops that each work on one run at a time.
+//! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick (in the
+//! one process elected to schedule), the reaper of runs whose worker was lost, and N claim loops
+//! that each work on one run at a time.
 //!
 //! Shutdown: stop claiming, let running runs finish within the grace period, then release the
 //! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
@@ -70,7 +71,8 @@ pub async fn serve(
     loops.spawn(scheduling(
         store.clone(),
         clock.clone(),
-        config.poll,
+        process.clone(),
+        config.clone(),
         stop.clone(),
     ));
     loops.spawn(reaping(
@@ -124,25 +126,62 @@ fn record(
     }
 }
 
-/// The scheduler tick, every `poll`, until stopped. Every process runs one: the store makes
-/// them safe side by side.
+/// The scheduler tick, every `poll`, until stopped, while this process holds the scheduler's
+/// role (see [`tentacle_store::SchedulerStore`]): every process offers at each poll, one at a
+/// time schedules, and another takes over within a lease (PostgreSQL: at its next poll) when
+/// the holder dies. A clean stop gives the role up at once.
 async fn scheduling(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    poll: Duration,
+    process: String,
+    config: WorkerConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
+    let mut scheduling = false;
     while !*stop.borrow() {
-        if let Err(error) = scheduler::tick(store.as_ref(), clock.as_ref()).await {
-            tracing::warn!(%error, "Scheduler tick failed.");
+        let now = clock.now();
+        match store
+            .hold_scheduler(&process, now, now + lease_delta(config.lease))
+            .await
+        {
+            Ok(true) => {
+                if !scheduling {
+                    tracing::info!(scheduler = %process, "This process schedules the runs now.");
+                    scheduling = true;
+                }
+                if let Err(error) = scheduler::tick(store.as_ref(), clock.as_ref()).await {
+                    tracing::warn!(%error, "Scheduler tick failed.");
+                }
+            }
+            Ok(false) => {
+                if scheduling {
+                    tracing::warn!(scheduler = %process, "Another process schedules the runs now.");
+                    scheduling = false;
+                }
+            }
+            Err(error) => {
+                if scheduling {
+                    tracing::warn!(scheduler = %process, %error, "Lost the scheduler's role.");
+                    scheduling = false;
+                } else {
+                    tracing::debug!(%error, "Cannot offer to schedule.");
+                }
+            }
         }
-        let _ = tokio::time::timeout(poll, stop.changed()).await;
+        let _ = tokio::time::timeout(config.poll, stop.changed()).await;
+    }
+    if let Err(error) = store.release_scheduler(&process).await {
+        tracing::warn!(%error, "Cannot give the scheduler's role up; another process takes over when its lease ends.");
     }
     Ok(())
 }
 
 /// The reaper, every `poll`, until stopped; a loop of its own, so a long scheduler tick (the
 /// first one after thousands of stores fall due) never delays taking over a dead worker's runs.
+/// Unlike the scheduler it runs in every process: it is one indexed query that finds nothing
+/// most of the time, each expired run is reaped by exactly one process (the store's guarantee),
+/// and a process that is cut off from the elected scheduler still frees the runs of workers
+/// that died, so taking over a run never waits for an election.
 async fn reaping(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,

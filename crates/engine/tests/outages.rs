@@ -19,8 +19,8 @@ use tentacle_store::{
     ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
     Lease, LinkScope, LogFilter, NewApiToken, NewCredential, NewIntegration, NewLogEntry,
     NewSession, OrderLink, ProductLink, Reap, Reaped, Result, ReturnLink, Run, RunFilter,
-    RunRequest, RunTotals, Session, ShipmentLink, SqliteStore, StatusMark, StoreError,
-    StoredLogEntry, SystemPair, User, WakeUps,
+    RunRequest, RunTotals, SchedulerLease, Session, ShipmentLink, SqliteStore, StatusMark,
+    StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -500,6 +500,29 @@ impl ProductStore for OutageStore {
     async fn count_product_links(&self, scope: SystemPair) -> Result<i64> {
         self.trip("count_product_links")?;
         self.inner.count_product_links(scope).await
+    }
+}
+
+#[async_trait]
+impl SchedulerStore for OutageStore {
+    async fn hold_scheduler(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.trip("hold_scheduler")?;
+        self.inner.hold_scheduler(owner, now, until).await
+    }
+
+    async fn release_scheduler(&self, owner: &str) -> Result<()> {
+        self.trip("release_scheduler")?;
+        self.inner.release_scheduler(owner).await
+    }
+
+    async fn scheduler(&self) -> Result<Option<SchedulerLease>> {
+        self.trip("scheduler")?;
+        self.inner.scheduler().await
     }
 }
 

@@ -490,6 +490,106 @@ async fn a_returned_line_of_a_two_line_order_is_one_open_return_not_restocked() 
 }
 
 #[tokio::test]
+async fn shopify_deprecation_notices_and_an_aging_api_version_are_warned_once_per_run() {
+    both(mapped(), async |app: App| {
+        let orders = app
+            .fulfilled_orders(&[&[("RTA-000001", 2)], &[("RTB-000001", 1)]])
+            .await;
+        for order in &orders {
+            app.receive(order, &[(0, 1, "DAMAGED")]).await;
+        }
+        // Two returnCreate requests, each with the input fields 2026-10 deprecates: Shopify
+        // (the sandbox) names them in X-Shopify-API-Deprecated-Reason every time, the run says
+        // so once per field.
+        let (run, log) = app.return_run().await;
+        assert_eq!(run.counters.created, 2, "{log:?}");
+        for field in [
+            "ReturnInput.notifyCustomer",
+            "ReturnLineItemInput.returnReason",
+        ] {
+            let warned: Vec<&String> = log
+                .iter()
+                .filter(|l| l.starts_with("WARNING") && l.contains(field))
+                .collect();
+            assert_eq!(warned.len(), 1, "{field}: {log:?}");
+            assert!(warned[0].contains("deprecated"), "{warned:?}");
+        }
+        assert!(
+            !log.iter().any(|l| l.contains("Shopify API version")),
+            "2026-10 is far from its end: {log:?}"
+        );
+
+        // Pinned to 2025-10, whose support ended on 2026-10-01: one WARNING saying what to do.
+        let shop = app
+            .store
+            .credential(app.scope.origin_credential_id)
+            .await
+            .expect("read")
+            .expect("shop");
+        let mut pinned = shop.config.clone();
+        pinned["api_version"] = json!("2025-10");
+        app.store
+            .update_credential(
+                shop.id,
+                tentacle_store::NewCredential {
+                    name: shop.name.clone(),
+                    kind: shop.kind,
+                    config: pinned,
+                    secrets: shop.secrets.clone(),
+                },
+            )
+            .await
+            .expect("pin an old version");
+        app.receive(&orders[0], &[(0, 1, "DAMAGED")]).await;
+        let (run, log) = app.return_run().await;
+        assert_eq!(run.counters.created, 1, "{log:?}");
+        let aged: Vec<&String> = log
+            .iter()
+            .filter(|l| l.contains("Shopify API version"))
+            .collect();
+        assert_eq!(aged.len(), 1, "once per run: {log:?}");
+        assert!(
+            aged[0].starts_with("WARNING")
+                && aged[0].contains("2025-10")
+                && aged[0].contains("since 2026-10-01")
+                && aged[0].contains("Pick a newer api_version"),
+            "{aged:?}"
+        );
+
+        // 2026-10 seen from 30 days before its end (the run's clock): warned as ending.
+        app.store
+            .update_credential(
+                shop.id,
+                tentacle_store::NewCredential {
+                    name: shop.name.clone(),
+                    kind: shop.kind,
+                    config: shop.config.clone(),
+                    secrets: shop.secrets.clone(),
+                },
+            )
+            .await
+            .expect("back to 2026-10");
+        let late = chrono::DateTime::parse_from_rfc3339("2027-09-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let run = app.run_at(&app.returns, late - chrono::Utc::now()).await;
+        let log = app.log(&run).await;
+        let aged: Vec<&String> = log
+            .iter()
+            .filter(|l| l.contains("Shopify API version"))
+            .collect();
+        assert_eq!(aged.len(), 1, "{log:?}");
+        assert!(
+            aged[0].starts_with("WARNING")
+                && aged[0]
+                    .contains("2026-10 reaches its end of support on 2027-10-01 (in 30 days)"),
+            "{aged:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_return_whose_answer_was_lost_is_adopted_not_created_twice() {
     both(mapped(), async |app: App| {
         let order = app.fulfilled_order(&[("LOST-000001", 2)]).await;

@@ -419,6 +419,69 @@ async fn auth_is_required_and_every_answer_names_the_version() {
 }
 
 #[tokio::test]
+async fn what_a_request_uses_that_the_schema_deprecates_is_named_in_a_header() {
+    let h = start(1, 2000.0, 100.0).await;
+    let header = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("X-Shopify-API-Deprecated-Reason")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    // Nothing deprecated: no header.
+    let plain = h
+        .post(
+            VERSION,
+            Some(TOKEN),
+            json!({"query": "{ orders(first: 1) { nodes { name } } }"}),
+        )
+        .await;
+    assert_eq!(header(&plain), None);
+    // A deprecated field (`Customer.email`, 2026-10: use `defaultEmailAddress`) and a
+    // deprecated argument, in the document.
+    let fields = h
+        .post(
+            VERSION,
+            Some(TOKEN),
+            json!({"query": "{ orders(first: 1) { nodes { name customer { email } } } }"}),
+        )
+        .await;
+    assert_eq!(header(&fields).as_deref(), Some("Customer.email"));
+    // Deprecated input fields given in the variables (2026-10: `ReturnInput.notifyCustomer` is
+    // ignored, `ReturnLineItemInput.returnReason` replaced by `returnReasonDefinitionId`), even
+    // when Shopify refuses the mutation itself.
+    let returns = h
+        .post(
+            VERSION,
+            Some(TOKEN),
+            json!({
+                "query": "mutation R($input: ReturnInput!) { returnCreate(returnInput: $input) { userErrors { message } } }",
+                "variables": {"input": {
+                    "orderId": "gid://shopify/Order/1",
+                    "notifyCustomer": false,
+                    "returnLineItems": [{"fulfillmentLineItemId": "gid://shopify/FulfillmentLineItem/1", "quantity": 1, "returnReason": "DEFECTIVE"}],
+                }},
+            }),
+        )
+        .await;
+    assert_eq!(
+        header(&returns).as_deref(),
+        Some("ReturnInput.notifyCustomer, ReturnLineItemInput.returnReason")
+    );
+    let cancel = h
+        .post(
+            VERSION,
+            Some(TOKEN),
+            json!({"query": "mutation { orderCancel(orderId: \"gid://shopify/Order/1\", reason: OTHER, restock: false, refund: false) { orderCancelUserErrors { message } } }"}),
+        )
+        .await;
+    assert_eq!(
+        header(&cancel).as_deref(),
+        Some("Mutation.orderCancel(refund)")
+    );
+}
+
+#[tokio::test]
 async fn static_errors_have_shopifys_shapes_and_no_cost() {
     let h = start(1, 2000.0, 100.0).await;
     let parse = h

@@ -106,6 +106,14 @@ def ref(t):
     return t["name"]
 
 
+def deprecated(item):
+    """The `@deprecated` directive of a deprecated field, argument or input field, so the
+    sandbox can name what a request used in `X-Shopify-API-Deprecated-Reason` as Shopify does."""
+    if not item.get("isDeprecated"):
+        return ""
+    return " @deprecated(reason: " + json.dumps(item.get("deprecationReason") or "No longer supported") + ")"
+
+
 def named(t):
     while t.get("ofType"):
         t = t["ofType"]
@@ -131,7 +139,7 @@ def main():
         for a in values:
             need(named(a["type"]))
             default = f" = {a['defaultValue']}" if a["defaultValue"] is not None else ""
-            parts.append(f"{a['name']}: {ref(a['type'])}{default}")
+            parts.append(f"{a['name']}: {ref(a['type'])}{default}{deprecated(a)}")
         return "(" + ", ".join(parts) + ")" if parts else ""
 
     for name, wanted in SERVED.items():
@@ -147,7 +155,7 @@ def main():
             target = named(f["type"])
             if target not in SERVED:
                 need(target)
-            out.append(f"  {field_name}{args(f['args'])}: {ref(f['type'])}")
+            out.append(f"  {field_name}{args(f['args'])}: {ref(f['type'])}{deprecated(f)}")
         out.append("}\n")
 
     for name in needed:
@@ -162,7 +170,7 @@ def main():
             out.append(f"input {name} {{")
             for f in t["inputFields"]:
                 default = f" = {f['defaultValue']}" if f["defaultValue"] is not None else ""
-                out.append(f"  {f['name']}: {ref(f['type'])}{default}")
+                out.append(f"  {f['name']}: {ref(f['type'])}{default}{deprecated(f)}")
             out.append("}\n")
         else:
             sys.exit(f"{name} ({t['kind']}) is reachable but not listed in SERVED")

@@ -104,7 +104,48 @@ pub struct ShopifyClient {
     /// Last requested cost per document, to pace the next send of the same document.
     expected_cost: std::sync::Mutex<HashMap<usize, f64>>,
     stats: Arc<CostStats>,
+    deprecations: Arc<Deprecations>,
 }
+
+/// What Shopify's `X-Shopify-API-Deprecated-Reason` header named during this client's life:
+/// each reason once, in the order first seen, and those not collected yet.
+#[derive(Debug, Default)]
+pub struct Deprecations {
+    inner: std::sync::Mutex<DeprecationsInner>,
+}
+
+#[derive(Debug, Default)]
+struct DeprecationsInner {
+    seen: std::collections::BTreeSet<String>,
+    fresh: Vec<String>,
+}
+
+impl Deprecations {
+    /// Records the reasons of one header value: since API 2025-04 a comma-separated list of
+    /// what the request used (`ReturnInput.notifyCustomer, Shop.products`), before a URL.
+    fn record(&self, header: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for reason in header.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            if inner.seen.insert(reason.to_string()) {
+                inner.fresh.push(reason.to_string());
+            }
+        }
+    }
+
+    /// The reasons first seen since the last call, each once in the client's life.
+    pub fn take_new(&self) -> Vec<String> {
+        std::mem::take(&mut self.inner.lock().unwrap_or_else(|p| p.into_inner()).fresh)
+    }
+
+    /// Every reason seen so far, sorted.
+    pub fn seen(&self) -> Vec<String> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.seen.iter().cloned().collect()
+    }
+}
+
+/// The header Shopify names deprecated fields and arguments a request used in.
+pub const DEPRECATED_REASON_HEADER: &str = "X-Shopify-API-Deprecated-Reason";
 
 impl std::fmt::Debug for ShopifyClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -144,11 +185,18 @@ impl ShopifyClient {
             bucket: tokio::sync::Mutex::new(None),
             expected_cost: std::sync::Mutex::new(HashMap::new()),
             stats: Arc::new(CostStats::default()),
+            deprecations: Arc::new(Deprecations::default()),
         })
     }
 
     pub fn stats(&self) -> Arc<CostStats> {
         self.stats.clone()
+    }
+
+    /// What Shopify reported deprecated in the requests of this client (a run's client: once
+    /// per distinct reason per run).
+    pub fn deprecations(&self) -> Arc<Deprecations> {
+        self.deprecations.clone()
     }
 
     /// Runs `document` and decodes `data` into `T`. `variables(failures)` builds the variables
@@ -215,6 +263,13 @@ impl ShopifyClient {
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(&response);
+                    if let Some(reason) = response
+                        .headers()
+                        .get(DEPRECATED_REASON_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                    {
+                        self.deprecations.record(reason);
+                    }
                     match status {
                         StatusCode::UNAUTHORIZED => return Err(ShopifyError::InvalidToken),
                         StatusCode::NOT_FOUND => {

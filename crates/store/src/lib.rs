@@ -28,7 +28,7 @@ use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 pub use cipher::{Cipher, CipherError};
 pub use model::*;
 pub use postgres::{PgOptions, PgStore};
-pub use sqlite::SqliteStore;
+pub use sqlite::{InUse, SecretsCheck, SqliteContents, SqliteStore};
 pub use wake::WakeUps;
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +109,7 @@ pub trait Store:
     + StatusUpdateStore
     + ProductStore
     + ReturnStore
+    + SchedulerStore
     + Send
     + Sync
     + 'static
@@ -124,7 +125,8 @@ pub trait Store:
 pub mod prelude {
     pub use crate::{
         AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, ProductStore,
-        ReturnStore, RunStore, SalesOrderStore, ShipmentStore, StatusUpdateStore, Store,
+        ReturnStore, RunStore, SalesOrderStore, SchedulerStore, ShipmentStore, StatusUpdateStore,
+        Store,
     };
 }
 
@@ -226,6 +228,31 @@ pub trait RunStore: Send + Sync {
     /// transaction, so a worker presumed dead cannot write after its run was taken over, and a
     /// failure part-way writes none of them.
     async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()>;
+}
+
+/// Which process schedules: every `serve` and `worker` process offers to, one at a time does,
+/// so each due run is queued by one process instead of being offered by all of them. Losing or
+/// doubling the role for a moment is harmless ([`RunStore::enqueue_run`] stays idempotent);
+/// the election only saves the other processes' work.
+///
+/// SQLite keeps a lease row the holder renews and another process takes over once it expired.
+/// PostgreSQL elects with a session-level advisory lock on a connection of its own, freed the
+/// moment its holder's connection dies, and keeps the same row only to say who holds it.
+#[async_trait]
+pub trait SchedulerStore: Send + Sync {
+    /// Takes the scheduler's role for `owner`, or keeps it, until `until`; `true` while `owner`
+    /// holds it. On SQLite it is taken only when the holder's lease ran out at `now`.
+    async fn hold_scheduler(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Gives the role up (a clean shutdown), so another process takes over at its next poll.
+    async fn release_scheduler(&self, owner: &str) -> Result<()>;
+    /// Who holds the role, since when and until when its lease runs (PostgreSQL: as the holder
+    /// last wrote it).
+    async fn scheduler(&self) -> Result<Option<SchedulerLease>>;
 }
 
 /// The log entries of runs and the totals over runs.

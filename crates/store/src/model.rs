@@ -272,6 +272,17 @@ pub struct Reaped {
     pub failed: Vec<i64>,
 }
 
+/// Who schedules (see [`crate::SchedulerStore`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerLease {
+    /// The process, as its workers are named (`serve-4711-3f2a9c1b`).
+    pub owner: String,
+    /// When it took the role over.
+    pub since: DateTime<Utc>,
+    /// Until when it holds the role without renewing it.
+    pub lease_until: DateTime<Utc>,
+}
+
 /// Which runs to list, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {

@@ -470,6 +470,7 @@ on_both_backends!(
     confirmed_order_links_are_paged_from_a_time,
     product_links_keep_one_product_per_variant_and_one_variant_per_product,
     return_links_keep_one_link_per_pulpo_return_and_land_with_the_run,
+    one_process_schedules_at_a_time_and_another_takes_over_when_it_is_gone,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -2176,6 +2177,77 @@ async fn a_queue_change_wakes_idle_workers(db: Db) {
         wake_ups.wait(Duration::from_secs(1)).await,
         "a run that ends frees its configuration"
     );
+}
+
+async fn one_process_schedules_at_a_time_and_another_takes_over_when_it_is_gone(db: Db) {
+    // Stores of their own, as two processes would open them (the PostgreSQL case drops one).
+    let first = db.open_again().await;
+    let second = db.open_again().await;
+    assert_eq!(first.scheduler().await.expect("read"), None);
+    assert!(first.hold_scheduler("A", at(0), at(30)).await.expect("A"));
+    assert!(!second.hold_scheduler("B", at(1), at(31)).await.expect("B"));
+    // The holder renews; it keeps the time it took over.
+    assert!(first.hold_scheduler("A", at(10), at(40)).await.expect("A"));
+    let held = second.scheduler().await.expect("read").expect("a holder");
+    assert_eq!(
+        (held.owner.as_str(), held.since, held.lease_until),
+        ("A", at(0), at(40))
+    );
+    assert!(!second.hold_scheduler("B", at(39), at(69)).await.expect("B"));
+    if db.is_postgres() {
+        // The lock lives with the holder's connection, whatever the clock says; a process
+        // that is gone (its store, its connections) frees it for the next poll of another.
+        assert!(
+            !second
+                .hold_scheduler("B", at(99), at(129))
+                .await
+                .expect("B")
+        );
+        drop(first);
+        let mut took_over = false;
+        for _ in 0..100 {
+            if second
+                .hold_scheduler("B", at(100), at(130))
+                .await
+                .expect("B")
+            {
+                took_over = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(took_over, "the lock of a closed connection is freed");
+        let held = second.scheduler().await.expect("read").expect("a holder");
+        assert_eq!((held.owner.as_str(), held.since), ("B", at(100)));
+        let third = db.open_again().await;
+        assert!(
+            !third
+                .hold_scheduler("C", at(101), at(131))
+                .await
+                .expect("C")
+        );
+        // Given up cleanly: the next to ask takes it at once.
+        second.release_scheduler("B").await.expect("release");
+        assert_eq!(third.scheduler().await.expect("read"), None);
+        assert!(
+            third
+                .hold_scheduler("C", at(102), at(132))
+                .await
+                .expect("C")
+        );
+        return;
+    }
+    // SQLite: the lease ran out at 40 (not renewed): the next to ask takes over.
+    assert!(second.hold_scheduler("B", at(40), at(70)).await.expect("B"));
+    assert!(!first.hold_scheduler("A", at(41), at(71)).await.expect("A"));
+    let held = first.scheduler().await.expect("read").expect("a holder");
+    assert_eq!(
+        (held.owner.as_str(), held.since, held.lease_until),
+        ("B", at(40), at(70))
+    );
+    second.release_scheduler("B").await.expect("release");
+    assert_eq!(first.scheduler().await.expect("read"), None);
+    assert!(first.hold_scheduler("A", at(42), at(72)).await.expect("A"));
 }
 
 async fn references_to_missing_rows_are_conflicts(db: Db) {

@@ -48,6 +48,12 @@ enum Command {
     /// Apply pending database migrations and print the schema version (start-up applies them
     /// too; this lets a deployment migrate before rolling out new processes).
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while tentacle keeps running, and
+    /// say where the key for its secrets is (it is not in the copy). PostgreSQL: use pg_dump.
+    Backup(commands::backup::BackupArgs),
+    /// Replace the SQLite database with a backup, once it is checked: a tentacle database, a
+    /// schema this tentacle knows, secrets the current key opens. Stop tentacle first.
+    Restore(commands::backup::RestoreArgs),
     /// List recent runs, newest first.
     Runs(commands::run::RunsArgs),
     /// Show the log entries of a run.
@@ -122,6 +128,8 @@ fn main() -> ExitCode {
             Command::Migrate => commands::db::migrate(&cli.db)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Backup(args) => commands::backup::backup(&cli.db, args).await,
+            Command::Restore(args) => commands::backup::restore(&cli.db, args).await,
             Command::Runs(args) => commands::run::runs(&cli.db, args).await,
             Command::Logs(args) => commands::run::logs(&cli.db, args).await,
             Command::User(command) => commands::user::run(&cli.db, command)

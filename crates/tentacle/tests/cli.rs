@@ -1022,6 +1022,21 @@ async fn token_create_prints_a_token_that_serve_accepts() {
         .await
         .expect("request");
     assert_eq!(listed.status().as_u16(), 200);
+    // /healthz (no token) says which process schedules: this one, the only one.
+    let scheduler = wait_for("/healthz to name the scheduler", async || {
+        let health: Value = http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(health["status"], "ok", "{health}");
+        health["scheduler"]["owner"].as_str().map(str::to_string)
+    })
+    .await;
+    assert_eq!(child.id(), Some(pid_of(&scheduler)), "{scheduler}");
     child.kill().await.expect("stopped");
 }
 
@@ -1219,5 +1234,381 @@ async fn tokens_are_listed_scoped_and_revoked_and_accounts_changed_and_deleted()
         text(&gone.stderr).contains("no user named"),
         "{}",
         text(&gone.stderr)
+    );
+}
+
+/// `tentacle run "Sales orders"` in a process of its own, printing its log as it goes.
+fn run_in_background(db: &str) -> tokio::process::Child {
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .args(["run", "Sales orders"])
+        .env("TENTACLE_MASTER_KEY", SERVE_KEY)
+        .env_remove("TENTACLE_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tentacle run starts")
+}
+
+#[tokio::test]
+async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
+    use tentacle_store::prelude::*;
+    // PULPO answers after 30 ms, so the run is still writing when the backup is taken.
+    let boxes = sandboxes_with(60, 30).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let key = [("TENTACLE_MASTER_KEY", SERVE_KEY)];
+    let backup = dir.path().join("backup.db");
+    let backup_arg = backup.display().to_string();
+
+    let mut running = run_in_background(&db);
+    wait_for("the run to import a few orders", async || {
+        (boxes.pulpo.state.sales_orders().len() >= 3).then_some(())
+    })
+    .await;
+    let copied = tentacle(&db, &["backup", &backup_arg], &key).await;
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+    assert!(
+        running.try_wait().expect("run process").is_none(),
+        "the run was still working while the backup was taken"
+    );
+    let said = text(&copied.stderr);
+    assert!(
+        said.contains("TENTACLE_MASTER_KEY") && said.contains("separately"),
+        "{said}"
+    );
+    let answer: Value = serde_json::from_str(text(&copied.stdout).trim()).expect("JSON");
+    assert_eq!(answer["backup"], backup_arg.as_str());
+    assert_eq!(answer["key"], "TENTACLE_MASTER_KEY");
+    let ended = running.wait().await.expect("the run ends");
+    assert!(
+        matches!(ended.code(), Some(0 | 2)),
+        "the run was not disturbed: {ended:?}"
+    );
+
+    // An existing file is kept unless --force.
+    let again = tentacle(&db, &["backup", &backup_arg], &key).await;
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    // Restored into a database of its own, with the key it was made with: it runs.
+    let restored_dir = dir.path().join("restored");
+    std::fs::create_dir(&restored_dir).expect("dir");
+    let restored_db = format!("sqlite://{}/tentacle.db", restored_dir.display());
+    let restored = tentacle(&restored_db, &["restore", &backup_arg], &key).await;
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert!(
+        text(&restored.stderr).contains("the key opens the secrets of all 2 credentials"),
+        "{}",
+        text(&restored.stderr)
+    );
+    let rerun = tentacle(&restored_db, &["run", "Sales orders"], &key).await;
+    let out = text(&rerun.stdout);
+    let summary: Value =
+        serde_json::from_str(out.lines().last().expect("a summary")).expect("JSON summary");
+    assert!(
+        matches!(
+            summary["status"].as_str(),
+            Some("FINISHED" | "FINISHED_PARTIALLY")
+        ),
+        "{out}"
+    );
+    let restored_store = tentacle_store::SqliteStore::open(
+        &restored_db,
+        tentacle_store::Cipher::from_hex(SERVE_KEY).expect("key"),
+    )
+    .await
+    .expect("restored store");
+    let credentials = restored_store.credentials().await.expect("credentials");
+    assert_eq!(credentials.len(), 2, "the secrets open with the same key");
+    // Orders imported after the backup are not in it: PULPO refuses their taken order_num and
+    // the run adopts PULPO's order, never making a second one.
+    let integration = restored_store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("read")
+        .expect("integration");
+    let links = restored_store
+        .count_order_links(tentacle_store::LinkScope {
+            origin_credential_id: integration.origin_credential_id,
+            destination_credential_id: integration.destination_credential_id,
+        })
+        .await
+        .expect("links");
+    assert_pulpo_has_each_order_once(&boxes, links);
+    // The run the backup caught working went back to the queue, saying why.
+    let caught = restored_store
+        .runs(&tentacle_store::RunFilter::default())
+        .await
+        .expect("runs")
+        .into_iter()
+        .min_by_key(|r| r.id)
+        .expect("the backed-up run");
+    assert_eq!(caught.status, tentacle_domain::run::RunStatus::Queued);
+    let logs = restored_store
+        .logs(caught.id, &tentacle_store::LogFilter::default())
+        .await
+        .expect("logs");
+    assert!(
+        logs.iter().any(|e| e
+            .message
+            .starts_with("The database was restored from a backup")),
+        "{logs:?}"
+    );
+    drop(store);
+
+    // Another key: refused, naming where the key came from and what to do; nothing written.
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir(&other_dir).expect("dir");
+    let other_db = format!("sqlite://{}/tentacle.db", other_dir.display());
+    let wrong = tentacle(
+        &other_db,
+        &["restore", &backup_arg],
+        &[("TENTACLE_MASTER_KEY", &"ab".repeat(32))],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    let said = text(&wrong.stderr);
+    assert!(
+        said.contains("cannot be decrypted with TENTACLE_MASTER_KEY")
+            && said.contains("shop, wms")
+            && said.contains("the key that was backed up with it"),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(&other_dir).expect("dir").next().is_none(),
+        "nothing left behind"
+    );
+    // No key at all: refused rather than a fresh key made.
+    let no_key = tentacle(&other_db, &["restore", &backup_arg], &[]).await;
+    assert!(!no_key.status.success());
+    assert!(
+        text(&no_key.stderr).contains("no key for the stored secrets"),
+        "{}",
+        text(&no_key.stderr)
+    );
+    assert!(!other_dir.join("tentacle.key").exists());
+
+    // Not a database, another SQLite database, a newer schema: refused.
+    let junk = write(dir.path(), "junk.db", "not a database at all, just text\n");
+    let refused = tentacle(&other_db, &["restore", &junk], &key).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("is not a SQLite database file"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let foreign = dir.path().join("foreign.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", foreign.display()))
+        .await
+        .expect("foreign database");
+    sqlx::query("CREATE TABLE notes (text TEXT)")
+        .execute(&pool)
+        .await
+        .expect("table");
+    pool.close().await;
+    let refused = tentacle(
+        &other_db,
+        &["restore", &foreign.display().to_string()],
+        &key,
+    )
+    .await;
+    assert!(
+        text(&refused.stderr).contains("not a tentacle one"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&backup, &newer).expect("copy");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", newer.display()))
+        .await
+        .expect("newer database");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, installed_on, success, checksum, execution_time)
+         VALUES (99990101000000, 'from the future', CURRENT_TIMESTAMP, TRUE, X'00', 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("a newer migration");
+    pool.close().await;
+    let refused = tentacle(&other_db, &["restore", &newer.display().to_string()], &key).await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("schema version 99990101000000")
+            && said.contains(&format!(
+                "up to {}",
+                tentacle_store::SqliteStore::known_schema_version()
+            )),
+        "{said}"
+    );
+    assert!(std::fs::read_dir(&other_dir).expect("dir").next().is_none());
+}
+
+#[tokio::test]
+async fn restore_migrates_an_older_backup_and_refuses_a_held_database_backup_refuses_postgres() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, _store) = provision(&boxes, dir.path()).await;
+    let key = [("TENTACLE_MASTER_KEY", SERVE_KEY)];
+    let backup = dir.path().join("backup.db").display().to_string();
+    let copied = tentacle(&db, &["backup", &backup], &key).await;
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+
+    // A backup made before the scheduler's migration (0015): restored, it gets it.
+    let older = dir.path().join("older.db");
+    std::fs::copy(&backup, &older).expect("copy");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", older.display()))
+        .await
+        .expect("older database");
+    sqlx::query("DROP TABLE scheduler_lease")
+        .execute(&pool)
+        .await
+        .expect("as before the scheduler's migration");
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 15")
+        .execute(&pool)
+        .await
+        .expect("older schema");
+    pool.close().await;
+    let fresh_dir = dir.path().join("fresh");
+    std::fs::create_dir(&fresh_dir).expect("dir");
+    let fresh_db = format!("sqlite://{}/tentacle.db", fresh_dir.display());
+    let restored = tentacle(&fresh_db, &["restore", &older.display().to_string()], &key).await;
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert!(
+        text(&restored.stderr).contains("1 pending migration applied"),
+        "{}",
+        text(&restored.stderr)
+    );
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/tentacle.db", fresh_dir.display()))
+        .await
+        .expect("restored database");
+    let holders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scheduler_lease")
+        .fetch_one(&pool)
+        .await
+        .expect("the scheduler's table is back");
+    assert_eq!(holders, 0);
+    pool.close().await;
+
+    let mut service = serve(&db, &[]);
+    let path = dir.path().join("tentacle.db");
+    wait_for("the service to take the scheduler's lease", async || {
+        tentacle_store::SqliteStore::in_use(&path, chrono::Utc::now())
+            .await
+            .expect("read")
+    })
+    .await;
+    let refused = tentacle(&db, &["restore", &backup], &key).await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("is in use") && said.contains("Stop every tentacle serve and worker"),
+        "{said}"
+    );
+    service.kill().await.expect("stopped");
+
+    let postgres = tentacle(
+        "postgres://tentacle@127.0.0.1:1/tentacle",
+        &["backup", &backup],
+        &key,
+    )
+    .await;
+    assert_eq!(postgres.status.code(), Some(1));
+    assert!(
+        text(&postgres.stderr).contains("pg_dump"),
+        "{}",
+        text(&postgres.stderr)
+    );
+}
+
+/// The process id in a worker's name (`serve-4711-3f2a9c1b`).
+fn pid_of(worker: &str) -> u32 {
+    worker
+        .split('-')
+        .nth(1)
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in worker name {worker:?}"))
+}
+
+#[tokio::test]
+async fn on_sqlite_one_serve_process_schedules_and_the_other_takes_over_its_lease_when_killed() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let mut processes = [serve(&db, &[]), serve(&db, &[])];
+    let holder = wait_for("a scheduler", async || {
+        store.scheduler().await.expect("read")
+    })
+    .await;
+    let doomed = processes
+        .iter()
+        .position(|p| p.id() == Some(pid_of(&holder.owner)))
+        .expect("one of ours schedules");
+    // Many polls later it still holds the lease, renewed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let renewed = store.scheduler().await.expect("read").expect("held");
+    assert_eq!(renewed.owner, holder.owner);
+    assert!(renewed.lease_until > holder.lease_until);
+
+    let killed_at = std::time::Instant::now();
+    processes[doomed].start_kill().expect("kill -9");
+    processes[doomed].wait().await.expect("killed");
+    let successor = wait_for("the other process to take over", async || {
+        store
+            .scheduler()
+            .await
+            .expect("read")
+            .filter(|s| s.owner != holder.owner)
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert_eq!(
+        processes[1 - doomed].id(),
+        Some(pid_of(&successor.owner)),
+        "{successor:?}"
+    );
+    // Not before the killed one's lease (2 s, renewed every 50 ms) ran out; within a poll of it.
+    assert!(
+        successor.since >= renewed.lease_until,
+        "{successor:?} {renewed:?}"
+    );
+    assert!(
+        takeover <= Duration::from_secs(2) + Duration::from_millis(1000),
+        "taken over after {takeover:?}"
+    );
+    processes[1 - doomed].kill().await.expect("stopped");
+}
+
+#[tokio::test]
+async fn apply_warns_about_a_shopify_api_version_past_its_support() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let credential = |version: &str| {
+        format!(
+            "[[credentials]]\nname = \"shop\"\ntype = \"shopify\"\nshop_url = \"https://example.myshopify.com\"\naccess_token = \"shpat_x\"\napi_version = \"{version}\"\n"
+        )
+    };
+    let old = write(dir.path(), "old.toml", &credential("2025-10"));
+    let applied = tentacle(&db, &["apply", "-f", &old], &[]).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    let said = text(&applied.stderr);
+    assert!(
+        said.contains("credential \"shop\": Shopify API version 2025-10 is no longer supported since 2026-10-01")
+            && said.contains("Pick a newer api_version"),
+        "{said}"
+    );
+    let current = write(dir.path(), "current.toml", &credential("2026-10"));
+    let applied = tentacle(&db, &["apply", "-f", &current], &[]).await;
+    assert!(applied.status.success(), "{}", text(&applied.stderr));
+    assert!(
+        !text(&applied.stderr).contains("Shopify API version"),
+        "{}",
+        text(&applied.stderr)
     );
 }

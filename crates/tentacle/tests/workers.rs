@@ -513,3 +513,156 @@ async fn postgresql_without_a_master_key_is_refused_with_what_to_do() {
         "{stderr}"
     );
 }
+
+/// A `tentacle worker` whose log (INFO and up) goes to the file `log`.
+fn logged_worker(db: &str, extra: &[&str], log: &Path) -> Child {
+    let file = std::fs::File::create(log).expect("log file");
+    Command::new(BIN)
+        .arg("--db")
+        .arg(db)
+        .arg("worker")
+        .args(extra)
+        .env("TENTACLE_MASTER_KEY", KEY)
+        .env("RUST_LOG", "tentacle_engine=info")
+        .env("NO_COLOR", "1")
+        .env_remove("TENTACLE_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("tentacle worker starts")
+}
+
+const SCHEDULES: &str = "This process schedules the runs now.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_schedules_and_another_takes_over_within_a_lease_when_it_is_killed() {
+    let Some(schema) = TestSchema::create("workers_scheduler").await else {
+        return;
+    };
+    let db = schema.url.clone();
+    let (shopify, pulpo) = sandboxes(5, 0).await;
+    let store = open(&db).await;
+    let wms = pulpo_credential(store.as_ref(), &pulpo).await;
+    let every_minute = configuration(
+        store.as_ref(),
+        &shopify,
+        wms,
+        "Every minute",
+        settings("", 1, true),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock: PathBuf = dir.path().join("clock");
+    let start = Utc::now()
+        .duration_trunc(TimeDelta::minutes(1))
+        .expect("minute")
+        + TimeDelta::minutes(2);
+    set_clock(&clock, start + TimeDelta::seconds(30));
+    let clock_arg = clock.display().to_string();
+    const LEASE_SECONDS: u64 = 3;
+    let args = [
+        "--lease-seconds",
+        "3",
+        "--poll-ms",
+        "200",
+        "--fake-clock-file",
+        &clock_arg,
+    ];
+    let logs: Vec<PathBuf> = (0..3)
+        .map(|n| dir.path().join(format!("worker-{n}.log")))
+        .collect();
+    let mut workers: Vec<Child> = logs
+        .iter()
+        .map(|log| logged_worker(&db, &args, log))
+        .collect();
+    let says_it_schedules = |log: &Path| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains(SCHEDULES)
+    };
+
+    let holder = wait_for("a scheduler", Duration::from_secs(30), async || {
+        store.scheduler().await.expect("read")
+    })
+    .await;
+    let first_due = start + TimeDelta::minutes(1);
+    wait_for("the first due run", Duration::from_secs(30), async || {
+        let runs = runs_of(store.as_ref(), every_minute.id).await;
+        runs.iter()
+            .any(|r| r.due_at == Some(first_due))
+            .then_some(())
+    })
+    .await;
+    // Several polls of every process later, still the same one, and only it says it schedules.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let still = store.scheduler().await.expect("read").expect("a holder");
+    assert_eq!(
+        (still.owner.as_str(), still.since),
+        (holder.owner.as_str(), holder.since)
+    );
+    let scheduling: Vec<usize> = (0..3).filter(|n| says_it_schedules(&logs[*n])).collect();
+    assert_eq!(scheduling.len(), 1, "exactly one process schedules");
+    let leader = scheduling[0];
+    assert_eq!(workers[leader].id(), Some(pid_of(&holder.owner)));
+
+    let killed_at = Instant::now();
+    workers[leader].start_kill().expect("kill -9");
+    workers[leader].wait().await.expect("killed");
+    let successor = wait_for("another scheduler", Duration::from_secs(30), async || {
+        store
+            .scheduler()
+            .await
+            .expect("read")
+            .filter(|s| s.owner != holder.owner)
+    })
+    .await;
+    let takeover = killed_at.elapsed();
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECONDS) + Duration::from_millis(1500),
+        "taken over after {takeover:?}"
+    );
+    let next = (0..3)
+        .find(|n| workers[*n].id() == Some(pid_of(&successor.owner)))
+        .expect("the successor is one of ours");
+    assert_ne!(next, leader);
+    wait_for(
+        "the successor's log line",
+        Duration::from_secs(10),
+        async || says_it_schedules(&logs[next]).then_some(()),
+    )
+    .await;
+    let others: Vec<usize> = (0..3).filter(|n| *n != leader && *n != next).collect();
+    assert!(
+        others.iter().all(|n| !says_it_schedules(&logs[*n])),
+        "the third process never scheduled"
+    );
+    eprintln!("scheduler killed, taken over after {takeover:?} (lease {LEASE_SECONDS} s)");
+
+    // The runs go on being queued by the new scheduler, once per due time.
+    const MINUTES: i64 = 3;
+    for minute in 1..=MINUTES {
+        let due = start + TimeDelta::minutes(minute);
+        set_clock(&clock, due);
+        let next_due = due + TimeDelta::minutes(1);
+        wait_for("the next due run", Duration::from_secs(60), async || {
+            let runs = runs_of(store.as_ref(), every_minute.id).await;
+            runs.iter()
+                .any(|r| r.due_at == Some(next_due))
+                .then_some(())
+        })
+        .await;
+    }
+    for worker in &mut workers {
+        let _ = worker.start_kill();
+    }
+    let runs = runs_of(store.as_ref(), every_minute.id).await;
+    for minute in 1..=MINUTES + 1 {
+        let due = start + TimeDelta::minutes(minute);
+        let queued = runs
+            .iter()
+            .filter(|r| r.trigger == Trigger::Schedule && r.due_at == Some(due))
+            .count();
+        assert_eq!(queued, 1, "one run due at {due}: {runs:?}");
+    }
+}

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tentacle_engine::connections::{pulpo_client_with, shopify_client_with};
+use tentacle_engine::connections::{api_version_note, pulpo_client_with, shopify_client_with};
 use tentacle_pulpo::PulpoError;
 use tentacle_shopify::ShopifyError;
 use tentacle_store::{Credential, CredentialKind, NewCredential, Store};
@@ -35,6 +35,9 @@ pub struct CredentialView {
     pub config: Value,
     /// Which secret fields are stored (`access_token`, `webhook_secret`, `password`).
     pub secrets_set: Vec<String>,
+    /// Shopify: set from 60 days before the credential's `api_version` reaches its end of
+    /// support (and after): when, and what to do.
+    pub api_version_note: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,6 +50,7 @@ impl From<&Credential> for CredentialView {
             kind: credential.kind.as_str().to_string(),
             config: credential.config.clone(),
             secrets_set: credential.secrets.names().map(str::to_string).collect(),
+            api_version_note: api_version_note(credential, Utc::now().date_naive()),
             created_at: credential.created_at,
             updated_at: credential.updated_at,
         }
@@ -84,6 +88,9 @@ pub struct CheckResult {
     pub message: String,
     /// Shopify location names or PULPO warehouse names seen (when ok).
     pub places: Vec<String>,
+    /// Shopify: the credential's `api_version` ends within 60 days or ended (also at the end
+    /// of `message` when the check passed).
+    pub api_version_note: Option<String>,
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -241,12 +248,25 @@ fn verdict(verdict: &str, message: impl ToString) -> CheckResult {
         verdict: verdict.to_string(),
         message: message.to_string(),
         places: Vec::new(),
+        api_version_note: None,
     }
 }
 
 /// Builds the client and asks for locations (Shopify) or warehouses (PULPO), with few retries
-/// so an unreachable system is reported in seconds.
+/// so an unreachable system is reported in seconds; says so when the Shopify API version's
+/// support ends soon or ended.
 pub(crate) async fn check(credential: &Credential) -> CheckResult {
+    let mut result = check_connection(credential).await;
+    result.api_version_note = api_version_note(credential, Utc::now().date_naive());
+    if result.ok
+        && let Some(note) = &result.api_version_note
+    {
+        result.message = format!("{}. {note}", result.message);
+    }
+    result
+}
+
+async fn check_connection(credential: &Credential) -> CheckResult {
     const TIMEOUT: Duration = Duration::from_secs(10);
     const ATTEMPTS: u32 = 2;
     let places = match credential.kind {
@@ -309,6 +329,7 @@ pub(crate) async fn check(credential: &Credential) -> CheckResult {
         verdict: "ok".into(),
         message: format!("{what}: {}", places.join(", ")),
         places,
+        api_version_note: None,
     }
 }
 

@@ -23,6 +23,19 @@ use crate::error::{ApiError, ErrorBody, Result};
 pub struct Health {
     /// `ok`.
     pub status: String,
+    /// The process that schedules runs (one of every `serve` and `worker` sharing the
+    /// database is elected), when one does.
+    pub scheduler: Option<HealthScheduler>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthScheduler {
+    /// The process, as its workers are named (`worker-4711-3f2a9c1b`: role, pid, suffix).
+    pub owner: String,
+    /// When it took the role over.
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// Until when it holds the role without renewing it.
+    pub lease_until: chrono::DateTime<chrono::Utc>,
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -33,8 +46,22 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Health
         tracing::error!(%error, "Health check: the store does not answer.");
         ApiError::Unavailable("the database does not answer".into())
     })?;
+    // Who schedules is information, not health: a database that answers is healthy even while
+    // no process schedules (e.g. only the web server runs).
+    let scheduler = match state.store.scheduler().await {
+        Ok(lease) => lease.map(|lease| HealthScheduler {
+            owner: lease.owner,
+            since: lease.since,
+            lease_until: lease.lease_until,
+        }),
+        Err(error) => {
+            tracing::warn!(%error, "Health check: cannot read who schedules.");
+            None
+        }
+    };
     Ok(Json(Health {
         status: "ok".into(),
+        scheduler,
     }))
 }
 

@@ -11,6 +11,8 @@ use crate::run::{LogEntry, LogLevel, RunCounters, RunStatus};
 use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
+mod api_versions;
+mod backup;
 mod products;
 mod returns;
 mod sales_orders;
@@ -18,6 +20,8 @@ mod shipments;
 mod status_updates;
 mod stock;
 
+pub use api_versions::*;
+pub use backup::*;
 pub use products::*;
 pub use returns::*;
 pub use sales_orders::*;

@@ -213,7 +213,10 @@ impl<T: IntegrationType> Kind for Typed<T> {
             .on_start(store, integration, &settings, run, log)
             .await?;
         let context = RunContext::connect::<T>(store, integration, log, options).await?;
-        self.0.run(&context, &settings).await
+        let outcome = self.0.run(&context, &settings).await;
+        // What the clients noticed goes in before the run's last entries.
+        log.collect_notices();
+        outcome
     }
 }
 
@@ -284,6 +287,11 @@ impl<'a> RunContext<'a> {
             match credential.kind {
                 CredentialKind::Shopify if shop.is_none() => {
                     shop = Some(connections::shopify_client(credential).map_err(connect_error)?);
+                    if let Some(entry) =
+                        connections::api_version_warning(credential, options.now.date_naive())
+                    {
+                        log.record(entry);
+                    }
                 }
                 CredentialKind::Pulpo if wms.is_none() => {
                     wms = Some(
@@ -293,6 +301,15 @@ impl<'a> RunContext<'a> {
                 }
                 _ => {}
             }
+        }
+        if let Some(deprecations) = shop.as_ref().map(ShopifyClient::deprecations) {
+            log.track_notices(Box::new(move || {
+                deprecations
+                    .take_new()
+                    .iter()
+                    .map(|reason| messages::shopify_deprecated(reason))
+                    .collect()
+            }));
         }
         let shopify_stats = shop.as_ref().map(ShopifyClient::stats);
         let pulpo_stats = wms.as_ref().map(PulpoClient::stats);

@@ -31,6 +31,7 @@ mod products;
 mod returns;
 mod runs;
 mod sales_orders;
+mod scheduler;
 mod shipments;
 mod status_updates;
 
@@ -77,6 +78,8 @@ pub struct PgStore {
     /// Whether a listener task runs: [`Store::wake_ups`] starts one when none does (only
     /// workers need to listen); it stops when the last worker is gone.
     listening: Arc<AtomicBool>,
+    /// The connection this process competes for the scheduler's role on (see `scheduler.rs`).
+    scheduler: tokio::sync::Mutex<Option<scheduler::SchedulerSession>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -146,6 +149,7 @@ impl PgStore {
             schema,
             wake: WakeSender::new(),
             listening: Arc::new(AtomicBool::new(false)),
+            scheduler: tokio::sync::Mutex::new(None),
         })
     }
 

@@ -5,6 +5,8 @@
 //! lease check every write of a running run starts with.
 
 mod accounts;
+mod backup;
+pub use backup::{InUse, SecretsCheck, SqliteContents};
 mod attention;
 mod credentials;
 mod integrations;
@@ -13,6 +15,7 @@ mod products;
 mod returns;
 mod runs;
 mod sales_orders;
+mod scheduler;
 mod shipments;
 mod status_updates;
 

@@ -79,6 +79,11 @@ pub async fn run(db: &str, args: ApplyArgs) -> anyhow::Result<ExitCode> {
             saved.kind.as_str(),
             if existed { "updated" } else { "created" }
         );
+        if let Some(note) =
+            tentacle_engine::connections::api_version_note(&saved, chrono::Utc::now().date_naive())
+        {
+            eprintln!("warning: credential {:?}: {note}", saved.name);
+        }
     }
     for integration in file.integrations {
         let origin = store

@@ -7,7 +7,7 @@ use anyhow::Context;
 use tentacle_store::{Cipher, PgStore, SqliteStore, Store, StoreError};
 
 /// The key file sits beside the database file: `sqlite://data/tentacle.db` → `data/tentacle.key`.
-fn key_file(url: &str) -> PathBuf {
+pub fn key_file(url: &str) -> PathBuf {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");

@@ -1,4 +1,5 @@
 pub mod apply;
+pub mod backup;
 pub mod bench;
 pub mod db;
 pub mod demo;

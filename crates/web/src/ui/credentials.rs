@@ -6,8 +6,10 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tentacle_engine::connections::api_version_note;
 use tentacle_store::{Credential, CredentialKind};
 
 use super::{DoneQuery, Errors, Ui, UiResult, api_error, html, internal, notice};
@@ -22,6 +24,8 @@ struct Row {
     kind: &'static str,
     address: String,
     detail: String,
+    /// The Shopify API version's end of support is near or past.
+    note: Option<String>,
     secrets: String,
 }
 
@@ -76,6 +80,7 @@ fn row(credential: &Credential) -> Row {
         kind: kind_label(credential.kind),
         address,
         detail,
+        note: api_version_note(credential, Utc::now().date_naive()),
         secrets: if secrets.is_empty() {
             "none".into()
         } else {
@@ -123,6 +128,8 @@ struct FormPage {
     name: String,
     shop_url: String,
     api_version: String,
+    /// The stored API version's end of support is near or past.
+    api_version_note: Option<String>,
     base_url: String,
     username: String,
     /// Secret fields that are stored (shown as "stored", never their values).
@@ -156,6 +163,7 @@ fn form_page(
     fields: &Map<String, Value>,
     stored: Vec<String>,
     errors: Errors,
+    stored_note: Option<String>,
 ) -> UiResult {
     let get = |key: &str| {
         fields
@@ -174,6 +182,7 @@ fn form_page(
         name: get("name"),
         shop_url: get("shop_url"),
         api_version: get("api_version"),
+        api_version_note: stored_note,
         base_url: get("base_url"),
         username: get("username"),
         stored,
@@ -202,7 +211,7 @@ pub(crate) async fn new_form(ui: Ui, Query(query): Query<NewQuery>) -> UiResult 
     if kind == CredentialKind::Shopify {
         fields.insert("api_version".into(), json!("2026-10"));
     }
-    form_page(ui, None, kind, &fields, Vec::new(), Errors::default())
+    form_page(ui, None, kind, &fields, Vec::new(), Errors::default(), None)
 }
 
 async fn existing(state: &AppState, id: i64) -> UiResult<Credential> {
@@ -230,6 +239,7 @@ pub(crate) async fn edit_form(
         &fields,
         stored,
         Errors::default(),
+        api_version_note(&credential, Utc::now().date_naive()),
     )
 }
 
@@ -300,6 +310,7 @@ pub(crate) async fn create(
             &shown,
             Vec::new(),
             Errors::from_problems(problems),
+            None,
         ),
         Err(other) => Err(api_error(other)),
     }
@@ -330,6 +341,7 @@ pub(crate) async fn update(
             &shown,
             credential.secrets.names().map(str::to_string).collect(),
             Errors::from_problems(problems),
+            api_version_note(&credential, Utc::now().date_naive()),
         ),
         Err(other) => Err(api_error(other)),
     }

@@ -222,3 +222,91 @@ async fn a_credential_in_use_cannot_be_deleted() {
     let gone = app.get(&format!("/api/credentials/{shop}")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_shopify_api_version_past_its_support_is_noted_on_the_credential_everywhere() {
+    use reqwest::header::COOKIE;
+
+    use crate::ui::{ADMIN, ADMIN_PASSWORD, client, cookie_of, log_in};
+
+    let app = spawn_app().await;
+    let current = app
+        .create_credential(app.shopify_body("current", SHOPIFY_TOKEN))
+        .await;
+    let mut old = app.shopify_body("old", SHOPIFY_TOKEN);
+    old["config"]["api_version"] = json!("2025-10");
+    let old = app.create_credential(old).await;
+
+    let view = app.get(&format!("/api/credentials/{current}")).await.json();
+    assert_eq!(view["api_version_note"], Value::Null, "{view}");
+    let view = app.get(&format!("/api/credentials/{old}")).await.json();
+    let note = view["api_version_note"]
+        .as_str()
+        .expect("a note")
+        .to_string();
+    assert!(
+        note.contains("2025-10")
+            && note.contains("since 2026-10-01")
+            && note.contains("Pick a newer api_version"),
+        "{note}"
+    );
+
+    // The check still passes (the sandbox answers any version), and says it.
+    let check = app
+        .call(Method::POST, &format!("/api/credentials/{old}/check"), None)
+        .await
+        .json();
+    assert_eq!(check["verdict"], "ok", "{check}");
+    assert_eq!(check["api_version_note"], note.as_str());
+    assert!(
+        check["message"]
+            .as_str()
+            .is_some_and(|m| m.ends_with(&note)),
+        "{check}"
+    );
+    let check = app
+        .call(
+            Method::POST,
+            &format!("/api/credentials/{current}/check"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(check["api_version_note"], Value::Null, "{check}");
+
+    // The UI's list and the credential's form.
+    tentacle_web::users::create_user(app.store.as_ref(), ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("user");
+    let http = client();
+    let login = log_in(&app.base, &http, ADMIN_PASSWORD).await;
+    let session = cookie_of(&login, "tentacle_session").expect("session");
+    for path in [
+        "/credentials".to_string(),
+        format!("/credentials/{old}/edit"),
+    ] {
+        let page = http
+            .get(format!("{}{path}", app.base))
+            .header(COOKIE, &session)
+            .send()
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("body");
+        assert!(
+            page.contains("Shopify API version 2025-10 is no longer supported since 2026-10-01"),
+            "{path}: {page}"
+        );
+    }
+    let form = http
+        .get(format!("{}/credentials/{current}/edit", app.base))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(!form.contains("no longer supported"), "{form}");
+}

@@ -22,7 +22,7 @@ pub mod schema;
 mod selection;
 mod validate;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 
 use axum::Json;
@@ -56,12 +56,23 @@ pub async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (status, body) = answer(&state, &version, &headers, &body);
+    let mut deprecated = BTreeSet::new();
+    let (status, body) = answer(&state, &version, &headers, &body, &mut deprecated);
     let mut response = (status, Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&version) {
         response
             .headers_mut()
             .insert("X-Shopify-API-Version", value);
+    }
+    // As Shopify does since 2025-04: what the request used that the schema deprecates, as a
+    // list (`Shop.products, Shop.productVariants`).
+    if !deprecated.is_empty() {
+        let list: Vec<&str> = deprecated.iter().map(String::as_str).collect();
+        if let Ok(value) = HeaderValue::from_str(&list.join(", ")) {
+            response
+                .headers_mut()
+                .insert("X-Shopify-API-Deprecated-Reason", value);
+        }
     }
     response
 }
@@ -107,6 +118,7 @@ fn answer(
     version: &str,
     headers: &HeaderMap,
     body: &[u8],
+    deprecated: &mut BTreeSet<String>,
 ) -> (StatusCode, Value) {
     let token = headers
         .get("X-Shopify-Access-Token")
@@ -120,18 +132,24 @@ fn answer(
             json!({"errors": {"query": "Required parameter missing or invalid"}}),
         );
     };
-    (StatusCode::OK, run(state, version, request))
+    (StatusCode::OK, run(state, version, request, deprecated))
 }
 
-fn run(state: &ShopifyState, version: &str, request: GraphqlRequest) -> Value {
+fn run(
+    state: &ShopifyState,
+    version: &str,
+    request: GraphqlRequest,
+    deprecated: &mut BTreeSet<String>,
+) -> Value {
     let doc = match validate::parse(&request.query) {
         Ok(doc) => doc,
         Err(error) => return errors::errors_only(vec![error]),
     };
-    let static_errors = validate::validate(&doc);
+    let (static_errors, used_deprecated) = validate::validate(&doc);
     if !static_errors.is_empty() {
         return errors::errors_only(static_errors);
     }
+    deprecated.extend(used_deprecated);
     let op = match validate::select_operation(&doc, request.operation_name.as_deref()) {
         Ok(op) => op,
         Err(error) => return errors::errors_only(vec![error]),
@@ -142,11 +160,15 @@ fn run(state: &ShopifyState, version: &str, request: GraphqlRequest) -> Value {
     } else {
         &[]
     };
-    let variables =
-        match validate::coerce_variables(variable_definitions, &request.variables, legacy) {
-            Ok(variables) => variables,
-            Err(errors) => return errors::errors_only(errors),
-        };
+    let variables = match validate::coerce_variables(
+        variable_definitions,
+        &request.variables,
+        legacy,
+        deprecated,
+    ) {
+        Ok(variables) => variables,
+        Err(errors) => return errors::errors_only(errors),
+    };
     let fragments: Fragments<'_> = doc
         .definitions
         .iter()

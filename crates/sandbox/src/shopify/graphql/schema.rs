@@ -88,6 +88,8 @@ pub struct InputValueDef {
     pub ty: TypeRef,
     /// The default as GraphQL source text (`false`, `PROCESSED_AT`, `null`).
     pub default: Option<graphql_parser::query::Value<'static, String>>,
+    /// Why Shopify deprecated it, when it did (`@deprecated(reason: …)`).
+    pub deprecated: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +97,8 @@ pub struct FieldDef {
     pub name: String,
     pub ty: TypeRef,
     pub args: Vec<InputValueDef>,
+    /// Why Shopify deprecated it, when it did.
+    pub deprecated: Option<String>,
 }
 
 impl FieldDef {
@@ -262,11 +266,28 @@ fn schema_type(ty: &sdl::Type<'_, String>) -> TypeRef {
     }
 }
 
+/// The reason of a `@deprecated` directive, if there is one.
+fn deprecation(directives: &[sdl::Directive<'_, String>]) -> Option<String> {
+    let directive = directives.iter().find(|d| d.name == "deprecated")?;
+    Some(
+        directive
+            .arguments
+            .iter()
+            .find(|(name, _)| name == "reason")
+            .and_then(|(_, value)| match value {
+                graphql_parser::query::Value::String(reason) => Some(reason.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "No longer supported".to_string()),
+    )
+}
+
 fn input_value(value: &sdl::InputValue<'_, String>) -> InputValueDef {
     InputValueDef {
         name: value.name.clone(),
         ty: schema_type(&value.value_type),
         default: value.default_value.as_ref().map(|v| v.into_static()),
+        deprecated: deprecation(&value.directives),
     }
 }
 
@@ -275,6 +296,7 @@ fn field(field: &sdl::Field<'_, String>) -> FieldDef {
         name: field.name.clone(),
         ty: schema_type(&field.field_type),
         args: field.arguments.iter().map(input_value).collect(),
+        deprecated: deprecation(&field.directives),
     }
 }
 
@@ -302,5 +324,21 @@ mod tests {
         assert!(schema.possible_types("Node").contains(&"InventoryItem"));
         assert_eq!(schema.kind("MoneyBag"), Some(Kind::Object));
         assert_eq!(schema.kind("CurrencyCode"), Some(Kind::Enum));
+        let notify = schema
+            .type_def("ReturnInput")
+            .and_then(|t| t.input_field("notifyCustomer"));
+        assert!(
+            notify
+                .and_then(|f| f.deprecated.as_deref())
+                .is_some_and(|r| r.contains("ignored")),
+            "{notify:?}"
+        );
+        assert_eq!(
+            schema
+                .type_def("ReturnInput")
+                .and_then(|t| t.input_field("orderId"))
+                .map(|f| f.deprecated.is_some()),
+            Some(false)
+        );
     }
 }

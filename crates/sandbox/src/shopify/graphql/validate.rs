@@ -2,7 +2,7 @@
 //! variables, with Shopify's (graphql-ruby's) messages and codes. Everything here answers before
 //! any cost is charged: these errors carry no `extensions.cost`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use graphql_parser::Pos;
 use graphql_parser::query::{
@@ -171,9 +171,12 @@ pub fn operation_label(kind: &str, name: Option<&str>) -> String {
     }
 }
 
-/// Checks the whole document; an empty list means it may run.
-pub fn validate(doc: &Doc) -> Vec<Value> {
+/// Checks the whole document; an empty list means it may run. Also what the document uses that
+/// the schema marks deprecated (`Order.email`, `Mutation.orderCancel(refund)`), as Shopify
+/// names them in `X-Shopify-API-Deprecated-Reason`.
+pub fn validate(doc: &Doc) -> (Vec<Value>, BTreeSet<String>) {
     let mut validator = Validator {
+        deprecated: BTreeSet::new(),
         schema: Schema::get(),
         fragments: HashMap::new(),
         errors: Vec::new(),
@@ -208,10 +211,11 @@ pub fn validate(doc: &Doc) -> Vec<Value> {
             ));
         }
     }
-    validator.errors
+    (validator.errors, validator.deprecated)
 }
 
 struct Validator<'d> {
+    deprecated: BTreeSet<String>,
     schema: &'static Schema,
     fragments: HashMap<&'d str, &'d FragmentDefinition<'static, String>>,
     errors: Vec<Value>,
@@ -424,6 +428,9 @@ impl<'d> Validator<'d> {
             self.path.pop();
             return;
         };
+        if definition.deprecated.is_some() {
+            self.deprecated.insert(format!("{parent}.{}", field.name));
+        }
         if report {
             self.directives(&field.directives);
         } else {
@@ -433,7 +440,7 @@ impl<'d> Validator<'d> {
                 }
             }
         }
-        self.arguments(definition, field, report);
+        self.arguments(parent, definition, field, report);
         let target = definition.ty.name();
         let kind = self.schema.kind(target);
         let has_selections = !field.selection_set.items.is_empty();
@@ -488,6 +495,7 @@ impl<'d> Validator<'d> {
 
     fn arguments(
         &mut self,
+        parent: &str,
         definition: &FieldDef,
         field: &'d Field<'static, String>,
         report: bool,
@@ -503,6 +511,10 @@ impl<'d> Validator<'d> {
                 }
                 continue;
             };
+            if arg.deprecated.is_some() {
+                self.deprecated
+                    .insert(format!("{parent}.{}({name})", field.name));
+            }
             self.variable_usages(value, Some(&arg.ty), name, field.position);
             if report && !literal_fits(self.schema, value, &arg.ty) {
                 self.path.push(name.clone());
@@ -796,10 +808,13 @@ pub type LegacyFields = &'static [(&'static str, &'static str)];
 /// Coerces the request's variables for `definitions`, answering `INVALID_VARIABLE` errors.
 /// Keys absent from the request stay absent (unless defaulted), so "not given" and "null"
 /// remain distinguishable. `legacy` input fields pass through unchecked.
+/// The input fields given that the schema marks deprecated (`ReturnInput.notifyCustomer`) are
+/// added to `deprecated`.
 pub fn coerce_variables(
     definitions: &[VariableDefinition<'static, String>],
     provided: &Map<String, Value>,
     legacy: LegacyFields,
+    deprecated: &mut BTreeSet<String>,
 ) -> Result<Map<String, Value>, Vec<Value>> {
     let schema = Schema::get();
     let mut coerced = Map::new();
@@ -826,8 +841,10 @@ pub fn coerce_variables(
             legacy,
             path: Vec::new(),
             problems: Vec::new(),
+            deprecated: BTreeSet::new(),
         };
         let value_out = coercion.value(&value, &ty);
+        deprecated.append(&mut coercion.deprecated);
         problems.append(&mut coercion.problems);
         if problems.is_empty() {
             coerced.insert(name.clone(), value_out);
@@ -882,6 +899,7 @@ struct Coercion<'a> {
     legacy: LegacyFields,
     path: Vec<Value>,
     problems: Vec<Problem>,
+    deprecated: BTreeSet<String>,
 }
 
 impl Coercion<'_> {
@@ -953,6 +971,9 @@ impl Coercion<'_> {
                             self.path.push(json!(field.name));
                             match fields.get(&field.name) {
                                 Some(v) => {
+                                    if field.deprecated.is_some() {
+                                        self.deprecated.insert(format!("{name}.{}", field.name));
+                                    }
                                     let v = self.value(v, &field.ty);
                                     out.insert(field.name.clone(), v);
                                 }
@@ -1037,7 +1058,7 @@ mod tests {
         let Value::Object(provided) = provided else {
             panic!()
         };
-        let errors = coerce_variables(variables, &provided, &[])
+        let errors = coerce_variables(variables, &provided, &[], &mut BTreeSet::new())
             .err()
             .unwrap_or_default();
         assert_eq!(errors.len(), 2);
