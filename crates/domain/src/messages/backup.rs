@@ -78,11 +78,15 @@ pub fn restore_without_key(key_file: &str) -> String {
 }
 
 pub fn restore_wrong_key(file: &str, key: &KeySource, credentials: &[String]) -> String {
+    let which = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!(" (credentials {})", credentials.join(", "))
+    };
     format!(
-        "the secrets in {file} cannot be decrypted with {key} (credentials {}): it is not the key \
+        "the secrets in {file} cannot be decrypted with {key}{which}: it is not the key \
          this backup was made with. Restore with the key that was backed up with it (put that \
-         key file in place or set TENTACLE_MASTER_KEY to it); nothing was restored",
-        credentials.join(", ")
+         key file in place or set TENTACLE_MASTER_KEY to it); nothing was restored"
     )
 }
 

@@ -233,6 +233,8 @@ async fn prepare(
             database_version,
             binary_version
         )),
+        // The backup's key check value does not open with this key.
+        Err(StoreError::WrongKey) => anyhow::bail!(messages::restore_wrong_key(file, key, &[])),
         Err(error) => return Err(error).with_context(|| format!("cannot open {file}")),
     };
     let check = store.check_secrets().await?;
