@@ -7,6 +7,7 @@ mod credentials;
 mod helpers;
 mod integrations;
 mod openapi;
+mod overview;
 mod runs;
 mod toy_type;
 mod ui;
