@@ -1263,6 +1263,13 @@ async fn the_reaper_resumes_a_lost_run_until_the_retry_limit_then_fails_it(db: D
             .is_none(),
         "a failed run is not claimed again"
     );
+    // The reaper ended it: it counts in the totals like a run its worker failed.
+    let totals = store.run_totals().await.expect("totals");
+    let failed = totals
+        .iter()
+        .find(|t| t.integration_id == flaky_run.integration_id && t.status == RunStatus::Failed)
+        .unwrap_or_else(|| panic!("no FAILED totals: {totals:#?}"));
+    assert_eq!(failed.runs, 1);
 
     // A run whose lease did not expire is left alone.
     let steady_now = store.run(steady_run.id).await.expect("read").expect("run");

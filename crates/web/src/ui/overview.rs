@@ -303,20 +303,95 @@ fn nice_seconds_ceiling(seconds: f64) -> f64 {
         .unwrap_or_else(|| (seconds / 86_400.0).ceil() * 86_400.0)
 }
 
-/// Lays out one chart: per day a lower value and an upper value stacked on it.
-fn chart(
-    title: String,
-    measure: &'static str,
-    legend: Vec<(&'static str, &'static str)>,
-    days: &[(NaiveDate, Option<&DailyRunTotals>)],
-    value: impl Fn(&DailyRunTotals) -> (f64, f64, &'static str),
+/// The records a day's runs handled: those they created, updated or cancelled in the other system.
+fn handled(t: &DailyRunTotals) -> u64 {
+    t.counters.created + t.counters.updated + t.counters.cancelled
+}
+
+fn average_seconds(t: &DailyRunTotals) -> f64 {
+    t.seconds / t.runs.max(1) as f64
+}
+
+/// What one chart shows of a day.
+#[derive(Clone, Copy)]
+struct Measure {
+    /// `records` or `duration` (for tests and styling).
+    key: &'static str,
+    /// In words, after the configuration's name.
+    what: &'static str,
+    /// The lower part's class and words, then the upper part's.
+    legend: [(&'static str, &'static str); 2],
+    /// A day's lower and upper value, and the lower part's class.
+    value: fn(&DailyRunTotals) -> (f64, f64, &'static str),
+    /// The top of the y axis for the highest day.
     ceiling: fn(f64) -> f64,
-    label: impl Fn(f64) -> String,
-    describe: impl Fn(NaiveDate, &DailyRunTotals) -> String,
-) -> Chart {
+    /// A y axis tick.
+    label: fn(f64) -> String,
+    /// A day's `<title>`.
+    describe: fn(NaiveDate, &DailyRunTotals) -> String,
+}
+
+/// Records handled per day, the failed ones stacked on top.
+const RECORDS: Measure = Measure {
+    key: "records",
+    what: "records per day",
+    legend: [("bar-handled", "handled"), ("bar-failed", "failed")],
+    value: |t| (handled(t) as f64, t.counters.failed as f64, "bar-handled"),
+    ceiling: nice_ceiling,
+    label: |v| format!("{v:.0}"),
+    describe: |day, t| {
+        format!(
+            "{day}: {} handled, {} failed, {} runs",
+            handled(t),
+            t.counters.failed,
+            t.runs
+        )
+    },
+};
+
+/// The average run duration per day, red on a day a run FAILED.
+const DURATION: Measure = Measure {
+    key: "duration",
+    what: "run duration per day",
+    legend: [
+        ("bar-duration", "average run"),
+        ("bar-failed", "a run FAILED that day"),
+    ],
+    value: |t| {
+        let class = if t.failed_runs > 0 {
+            "bar-failed"
+        } else {
+            "bar-duration"
+        };
+        (average_seconds(t).round(), 0.0, class)
+    },
+    ceiling: nice_seconds_ceiling,
+    label: seconds_label,
+    describe: |day, t| {
+        format!(
+            "{day}: {} runs, average {}, longest {}, {} FAILED",
+            t.runs,
+            seconds_label(average_seconds(t)),
+            seconds_label(t.longest_seconds),
+            t.failed_runs
+        )
+    },
+};
+
+/// Lays out one chart: per day a lower value and an upper value stacked on it.
+fn chart(name: &str, measure: &Measure, days: &[(NaiveDate, Option<&DailyRunTotals>)]) -> Chart {
+    let Measure {
+        key,
+        what,
+        legend,
+        value,
+        ceiling,
+        label,
+        describe,
+    } = *measure;
     let values: Vec<(f64, f64, &'static str)> = days
         .iter()
-        .map(|(_, t)| t.map_or((0.0, 0.0, legend[0].0), &value))
+        .map(|(_, t)| t.map_or((0.0, 0.0, legend[0].0), value))
         .collect();
     let top = ceiling(
         values
@@ -367,19 +442,19 @@ fn chart(
     let day_labels = days
         .iter()
         .enumerate()
-        .filter(|(n, _)| (days.len() - 1 - n) % 7 == 0)
+        .filter(|(n, _)| (days.len() - 1 - n).is_multiple_of(7))
         .map(|(n, (day, _))| XLabel {
             x: tenth(LEFT + (n as f64 + 0.5) * slot),
             label: day.format("%b %-d").to_string(),
         })
         .collect();
     Chart {
-        title,
-        measure,
+        title: format!("{name}: {what}, last 30 days (UTC)"),
+        measure: key,
         bars,
         ticks,
         days: day_labels,
-        legend,
+        legend: legend.to_vec(),
     }
 }
 
@@ -403,55 +478,8 @@ fn charts_of(
                     (day, mine.get(&day).copied())
                 })
                 .collect();
-            let handled = |t: &DailyRunTotals| {
-                t.counters.created + t.counters.updated + t.counters.cancelled
-            };
-            let records = chart(
-                format!("{}: records per day, last 30 days (UTC)", integration.name),
-                "records",
-                vec![("bar-handled", "handled"), ("bar-failed", "failed")],
-                &days,
-                |t| (handled(t) as f64, t.counters.failed as f64, "bar-handled"),
-                nice_ceiling,
-                |v| format!("{v:.0}"),
-                |day, t| {
-                    format!(
-                        "{day}: {} handled, {} failed, {} runs",
-                        handled(t),
-                        t.counters.failed,
-                        t.runs
-                    )
-                },
-            );
-            let average = |t: &DailyRunTotals| t.seconds / t.runs.max(1) as f64;
-            let duration = chart(
-                format!("{}: run duration per day, last 30 days (UTC)", integration.name),
-                "duration",
-                vec![
-                    ("bar-duration", "average run"),
-                    ("bar-failed", "a run FAILED that day"),
-                ],
-                &days,
-                |t| {
-                    let class = if t.failed_runs > 0 {
-                        "bar-failed"
-                    } else {
-                        "bar-duration"
-                    };
-                    (average(t).round(), 0.0, class)
-                },
-                nice_seconds_ceiling,
-                seconds_label,
-                |day, t| {
-                    format!(
-                        "{day}: {} runs, average {}, longest {}, {} FAILED",
-                        t.runs,
-                        seconds_label(average(t)),
-                        seconds_label(t.longest_seconds),
-                        t.failed_runs
-                    )
-                },
-            );
+            let records = chart(&integration.name, &RECORDS, &days);
+            let duration = chart(&integration.name, &DURATION, &days);
             let mut summary = String::new();
             let (runs, failed_runs, handled_sum, failed_sum) = mine.values().fold(
                 (0, 0, 0, 0),
