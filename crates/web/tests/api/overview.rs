@@ -135,6 +135,8 @@ async fn the_overview_shows_each_configuration_with_its_numbers_problems_first()
         "{page}"
     );
     assert!(page.contains("2 need attention"), "{page}");
+    // The CSP allows no inline style: the SVG is styled by classes only.
+    assert!(!page.contains("style="), "{page}");
 
     // Tiles: the FAILED one first, then the one with records to look at.
     let stock_tile = page
