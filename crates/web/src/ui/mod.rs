@@ -7,6 +7,7 @@
 //! post its CSRF token ([`session::require_session`]). Validation and the connection check are
 //! the JSON API's own, so both surfaces accept and refuse the same things.
 
+mod account;
 mod attention;
 mod controls;
 mod credentials;
@@ -243,6 +244,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(overview::page))
         .route("/overview/tiles", get(overview::tiles))
         .route("/logout", post(session::logout))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change))
+        .route(
+            "/account/logout-everywhere",
+            post(account::logout_everywhere),
+        )
         .route(
             "/credentials",
             get(credentials::list).post(credentials::create),
