@@ -6,6 +6,7 @@
 pub mod messages;
 pub mod order;
 pub mod products;
+pub mod retention;
 pub mod returns;
 pub mod run;
 pub mod sales_order;

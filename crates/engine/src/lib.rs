@@ -11,6 +11,7 @@ mod error;
 pub mod integrations;
 pub mod log;
 mod options;
+pub mod retention;
 pub mod runner;
 pub mod scheduler;
 pub mod worker;

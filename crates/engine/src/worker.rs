@@ -1,6 +1,6 @@
 //! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick (in the
-//! one process elected to schedule), the reaper of runs whose worker was lost, and N claim loops
-//! that each work on one run at a time.
+//! one process elected to schedule), the reaper of runs whose worker was lost, the retention job
+//! ([`crate::retention`]), and N claim loops that each work on one run at a time.
 //!
 //! Shutdown: stop claiming, let running runs finish within the grace period, then release the
 //! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tentacle_domain::messages;
+use tentacle_domain::retention::RetentionSettings;
 use tentacle_store::{Claim, Reap, Reaped, Run, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -18,6 +19,7 @@ use tokio::task::JoinSet;
 use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::options::RunOptions;
+use crate::retention;
 use crate::runner::{self, Executed, Leasing, lease_delta, to_new_entry};
 use crate::scheduler;
 
@@ -35,6 +37,8 @@ pub struct WorkerConfig {
     /// How often a run's worker may be lost before the reaper fails the run instead of
     /// resuming it again.
     pub max_losses: i64,
+    /// How long ended runs are kept before the retention job deletes them.
+    pub retention: RetentionSettings,
 }
 
 /// The default retry limit of runs whose worker is lost: the third loss fails the run.
@@ -48,6 +52,7 @@ impl Default for WorkerConfig {
             poll: Duration::from_secs(1),
             grace: Duration::from_secs(30),
             max_losses: DEFAULT_MAX_LOSSES,
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -79,6 +84,12 @@ pub async fn serve(
         store.clone(),
         clock.clone(),
         config.clone(),
+        stop.clone(),
+    ));
+    loops.spawn(retaining(
+        store.clone(),
+        clock.clone(),
+        config.retention,
         stop.clone(),
     ));
     for n in 0..config.workers.max(1) {
@@ -193,6 +204,32 @@ async fn reaping(
             tracing::warn!(%error, "Reaper failed.");
         }
         let _ = tokio::time::timeout(config.poll, stop.changed()).await;
+    }
+    Ok(())
+}
+
+/// The retention job, at start and then every [`retention::RETENTION_INTERVAL`], until
+/// stopped; a loop of its own, so a long first pass never delays the scheduler or the reaper.
+async fn retaining(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    settings: RetentionSettings,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    while !*stop.borrow() {
+        if let Err(error) = retention::prune(
+            store.as_ref(),
+            clock.as_ref(),
+            settings,
+            retention::RETENTION_BATCH,
+            retention::RETENTION_PAUSE,
+            &mut stop,
+        )
+        .await
+        {
+            tracing::warn!(%error, "Retention failed; it tries again at its next pass.");
+        }
+        let _ = tokio::time::timeout(retention::RETENTION_INTERVAL, stop.changed()).await;
     }
     Ok(())
 }

@@ -16,11 +16,11 @@ use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::prelude::*;
 use tentacle_store::{
-    ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration,
-    Lease, LinkScope, LogFilter, NewApiToken, NewCredential, NewIntegration, NewLogEntry,
-    NewSession, OrderLink, ProductLink, Reap, Reaped, Result, ReturnLink, Run, RunFilter,
-    RunRequest, RunTotals, SchedulerLease, Session, ShipmentLink, SqliteStore, StatusMark,
-    StoreError, StoredLogEntry, SystemPair, User, WakeUps,
+    ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, DailyRunTotals, Enqueued,
+    HeldWrite, Integration, Lease, LinkScope, LogFilter, NewApiToken, NewCredential,
+    NewIntegration, NewLogEntry, NewSession, OrderLink, ProductLink, Pruned, Reap, Reaped, Result,
+    Retention, ReturnLink, Run, RunFilter, RunRequest, RunTotals, SchedulerLease, Session,
+    ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -212,6 +212,10 @@ impl RunStore for OutageStore {
         self.trip("runs")?;
         self.inner.runs(filter).await
     }
+    async fn prune_runs(&self, retention: &Retention) -> Result<Pruned> {
+        self.trip("prune_runs")?;
+        self.inner.prune_runs(retention).await
+    }
 
     async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()> {
         self.trip("write_held")?;
@@ -234,6 +238,10 @@ impl LogStore for OutageStore {
     async fn run_totals(&self) -> Result<Vec<RunTotals>> {
         self.trip("run_totals")?;
         self.inner.run_totals().await
+    }
+    async fn daily_run_totals(&self, since: DateTime<Utc>) -> Result<Vec<DailyRunTotals>> {
+        self.trip("daily_run_totals")?;
+        self.inner.daily_run_totals(since).await
     }
 }
 

@@ -222,6 +222,10 @@ pub trait RunStore: Send + Sync {
     ) -> Result<Run>;
     async fn run(&self, id: i64) -> Result<Option<Run>>;
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<Run>>;
+    /// Deletes one small batch of expired runs and their log entries (see [`Retention`]) in one
+    /// transaction; the caller repeats until [`Pruned`] is all zero. The totals of
+    /// [`LogStore::run_totals`] are not changed by it.
+    async fn prune_runs(&self, retention: &Retention) -> Result<Pruned>;
 
     /// Applies `writes` in one transaction, in order, only while `lease` still holds the run;
     /// [`StoreError::LeaseLost`] and nothing written otherwise. The lease is checked in the same
@@ -262,8 +266,12 @@ pub trait LogStore: Send + Sync {
     /// by `lease`.
     async fn append_logs(&self, lease: &Lease, entries: &[NewLogEntry]) -> Result<()>;
     async fn logs(&self, run_id: i64, filter: &LogFilter) -> Result<Vec<StoredLogEntry>>;
-    /// Run counts, summed counters and durations per integration and status.
+    /// Run counts, summed counters and durations per integration and status, since the
+    /// configuration exists: ended runs from totals kept as they end (retention does not lower
+    /// them), runs not ended yet from the runs themselves.
     async fn run_totals(&self) -> Result<Vec<RunTotals>>;
+    /// Per configuration and UTC day, the runs that ended at or after `since`, in one query.
+    async fn daily_run_totals(&self, since: DateTime<Utc>) -> Result<Vec<DailyRunTotals>>;
 }
 
 /// Who may use tentacle: API tokens, web UI users and their sessions.

@@ -310,6 +310,43 @@ pub struct RunTotals {
     pub usage: ApiUsage,
 }
 
+/// One configuration's runs that ended on one day (UTC), for the overview's charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DailyRunTotals {
+    pub integration_id: i64,
+    /// The UTC day the runs ended.
+    pub day: chrono::NaiveDate,
+    /// Runs that ended that day, in any final status.
+    pub runs: u64,
+    /// Of those, the ones that ended FINISHED PARTIALLY and FAILED.
+    pub partial_runs: u64,
+    pub failed_runs: u64,
+    pub counters: RunCounters,
+    /// Sum and maximum of `finished_at - started_at` over those runs, in seconds.
+    pub seconds: f64,
+    pub longest_seconds: f64,
+}
+
+/// What the retention job deletes in one call: ended runs (with their log entries) that ended
+/// before a time, never a run an attention record points at, never a run that is not final.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retention {
+    /// FINISHED and FINISHED PARTIALLY runs that ended before this go.
+    pub ended_before: DateTime<Utc>,
+    /// FAILED runs that ended before this go (kept longer: they explain incidents).
+    pub failed_ended_before: DateTime<Utc>,
+    /// At most this many log entries and this many runs are deleted per call, in one short
+    /// transaction, so runs writing meanwhile never wait long.
+    pub batch: u32,
+}
+
+/// What one retention call deleted; both 0 when nothing is left to delete.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub runs: u64,
+    pub log_entries: u64,
+}
+
 /// An API token as stored: its name and the SHA-256 of the token (hex), never the token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiToken {

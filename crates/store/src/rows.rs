@@ -11,9 +11,9 @@ use sqlx::{Decode, Postgres, Row, Sqlite, Type};
 use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
-    ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, Integration, LinkScope,
-    OrderLink, ProductLink, Result, ReturnLink, Run, RunTotals, Secrets, Session, ShipmentLink,
-    StatusMark, StoreError, StoredLogEntry, SystemPair, TokenScope, User,
+    ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, DailyRunTotals,
+    Integration, LinkScope, OrderLink, ProductLink, Result, ReturnLink, Run, RunTotals, Secrets,
+    Session, ShipmentLink, StatusMark, StoreError, StoredLogEntry, SystemPair, TokenScope, User,
 };
 
 /// A value both backends decode.
@@ -398,5 +398,32 @@ pub(crate) fn run_totals_from_row(row: &impl Columns) -> Result<RunTotals> {
             pulpo_requests: count("pulpo_requests")?,
             pulpo_retries: count("pulpo_retries")?,
         },
+    })
+}
+
+/// One row of `daily_run_totals`: `day` is the UTC day number since the Unix epoch.
+pub(crate) fn daily_run_totals_from_row(row: &impl Columns) -> Result<DailyRunTotals> {
+    let count = |name: &str| -> Result<u64> { Ok(row.column::<i64>(name)?.max(0) as u64) };
+    let day: i64 = row.column("day")?;
+    let day = chrono::DateTime::from_timestamp(day * 86_400, 0)
+        .map(|at| at.date_naive())
+        .ok_or_else(|| StoreError::Corrupt(format!("run end day {day} is out of range")))?;
+    Ok(DailyRunTotals {
+        integration_id: row.column("integration_id")?,
+        day,
+        runs: count("runs")?,
+        partial_runs: count("partial_runs")?,
+        failed_runs: count("failed_runs")?,
+        counters: RunCounters {
+            fetched: count("fetched")?,
+            created: count("created")?,
+            updated: count("updated")?,
+            cancelled: count("cancelled")?,
+            skipped: count("skipped")?,
+            failed: count("failed")?,
+            conflicts: count("conflicts")?,
+        },
+        seconds: row.column("seconds")?,
+        longest_seconds: row.column("longest_seconds")?,
     })
 }

@@ -25,9 +25,9 @@ use tentacle_store::testing::TestSchema;
 use tentacle_store::{
     Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
     ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewApiToken, NewCredential,
-    NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, ProductLink, Reap,
-    Reaped, RecordKind, ReturnLink, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink,
-    SqliteStore, StatusMark, StoreError, SystemPair, TokenScope,
+    NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, ProductLink, Pruned,
+    Reap, Reaped, RecordKind, Retention, ReturnLink, Run, RunExclusion, RunFilter, RunRequest,
+    ShipmentLink, SqliteStore, StatusMark, StoreError, SystemPair, TokenScope,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -471,6 +471,10 @@ on_both_backends!(
     product_links_keep_one_product_per_variant_and_one_variant_per_product,
     return_links_keep_one_link_per_pulpo_return_and_land_with_the_run,
     one_process_schedules_at_a_time_and_another_takes_over_when_it_is_gone,
+    retention_deletes_only_expired_runs_while_a_run_writes,
+    run_totals_do_not_go_down_when_retention_deletes_runs,
+    daily_run_totals_sum_the_runs_that_ended_each_day,
+    the_retention_migration_backfills_the_run_totals,
 );
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
@@ -1262,6 +1266,13 @@ async fn the_reaper_resumes_a_lost_run_until_the_retry_limit_then_fails_it(db: D
             .is_none(),
         "a failed run is not claimed again"
     );
+    // The reaper ended it: it counts in the totals like a run its worker failed.
+    let totals = store.run_totals().await.expect("totals");
+    let failed = totals
+        .iter()
+        .find(|t| t.integration_id == flaky_run.integration_id && t.status == RunStatus::Failed)
+        .unwrap_or_else(|| panic!("no FAILED totals: {totals:#?}"));
+    assert_eq!(failed.runs, 1);
 
     // A run whose lease did not expire is left alone.
     let steady_now = store.run(steady_run.id).await.expect("read").expect("run");
@@ -3954,4 +3965,451 @@ async fn product_links_keep_one_product_per_variant_and_one_variant_per_product(
     assert_eq!(store.count_product_links(scope).await.expect("count"), 2);
     // A credential with product links stays.
     assert_conflict(store.delete_credential(other_shop.id).await);
+}
+
+const DAY: i64 = 86_400;
+
+/// A run of `integration` that started at `start` (seconds from [`at`]) and ended `seconds`
+/// later in `status` with `counters`, with `logs` log entries.
+async fn ended_run(
+    store: &dyn Store,
+    integration: &Integration,
+    start: i64,
+    seconds: i64,
+    status: RunStatus,
+    counters: RunCounters,
+    logs: usize,
+) -> Run {
+    enqueue(store, manual(integration, at(start))).await;
+    let run = claim(store, "worker", at(start)).await.expect("claimed");
+    let held = lease(&run, "worker");
+    let entries: Vec<NewLogEntry> = (0..logs)
+        .map(|n| entry(LogLevel::Info, Some("1001"), &format!("entry {n}")))
+        .collect();
+    store.append_logs(&held, &entries).await.expect("logs");
+    store
+        .finish_run(&held, status, &counters, None, at(start + seconds))
+        .await
+        .expect("finish")
+}
+
+async fn log_count(store: &dyn Store, run_id: i64) -> usize {
+    store
+        .logs(run_id, &LogFilter::default())
+        .await
+        .expect("logs")
+        .len()
+}
+
+/// Runs ended more than 90 days ago go unless FAILED (365 days) or pointed at by an attention
+/// record; a queued run and a running run stay whatever their age, and the running one writes
+/// its log while the retention job works, in batches of 3.
+async fn retention_deletes_only_expired_runs_while_a_run_writes(db: Db) {
+    let store = db.store.clone();
+    let a = configuration(store.as_ref(), "A").await;
+    let b = configuration(store.as_ref(), "B").await;
+    let c = configuration(store.as_ref(), "C").await;
+    let s = store.as_ref();
+    let counters = RunCounters::default();
+    let old_finished = ended_run(s, &a, -100 * DAY, 60, RunStatus::Finished, counters, 7).await;
+    let old_partial = ended_run(
+        s,
+        &a,
+        -95 * DAY,
+        60,
+        RunStatus::FinishedPartially,
+        counters,
+        2,
+    )
+    .await;
+    let old_failed = ended_run(s, &a, -100 * DAY, 60, RunStatus::Failed, counters, 4).await;
+    let ancient_failed = ended_run(s, &a, -400 * DAY, 60, RunStatus::Failed, counters, 5).await;
+    let flagged = ended_run(
+        s,
+        &a,
+        -200 * DAY,
+        60,
+        RunStatus::FinishedPartially,
+        counters,
+        3,
+    )
+    .await;
+    let recent = ended_run(s, &a, -10 * DAY, 60, RunStatus::Finished, counters, 2).await;
+    // Ended just after the limit: kept.
+    let on_the_edge = ended_run(s, &a, -90 * DAY - 30, 60, RunStatus::Finished, counters, 1).await;
+    s.flag(&Attention {
+        run_id: Some(flagged.id),
+        ..attention(a.id, "1001", AttentionKind::Failed, at(-200 * DAY))
+    })
+    .await
+    .expect("flag");
+    // B: a run claimed 200 days ago (still running, still writing); C: a run queued as long ago.
+    enqueue(s, manual(&b, at(-200 * DAY))).await;
+    let running = claim(s, "writer", at(-200 * DAY)).await.expect("running");
+    let queued = enqueue(s, manual(&c, at(-200 * DAY))).await;
+
+    let retention = Retention {
+        ended_before: at(-90 * DAY),
+        failed_ended_before: at(-365 * DAY),
+        batch: 3,
+    };
+    let writer = {
+        let store = store.clone();
+        let held = lease(&running, "writer");
+        tokio::spawn(async move {
+            for n in 0..40 {
+                store
+                    .append_logs(
+                        &held,
+                        &[entry(LogLevel::Info, None, &format!("writing {n}"))],
+                    )
+                    .await
+                    .expect("the running run writes while retention works");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut total = Pruned::default();
+    let mut calls = 0;
+    loop {
+        let pruned = s.prune_runs(&retention).await.expect("prune");
+        assert!(pruned.runs <= 3 && pruned.log_entries <= 3, "{pruned:?}");
+        calls += 1;
+        total.runs += pruned.runs;
+        total.log_entries += pruned.log_entries;
+        if pruned == Pruned::default() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.expect("writer");
+    assert_eq!(
+        total,
+        Pruned {
+            runs: 3,
+            log_entries: 7 + 2 + 5
+        }
+    );
+    assert!(calls > 5, "small batches: {calls} calls");
+    for gone in [&old_finished, &old_partial, &ancient_failed] {
+        assert_eq!(
+            s.run(gone.id).await.expect("run"),
+            None,
+            "run {} deleted",
+            gone.id
+        );
+        assert_eq!(log_count(s, gone.id).await, 0);
+    }
+    for (kept, logs) in [
+        (&old_failed, 4),
+        (&flagged, 3),
+        (&recent, 2),
+        (&on_the_edge, 1),
+    ] {
+        assert!(
+            s.run(kept.id).await.expect("run").is_some(),
+            "run {} kept",
+            kept.id
+        );
+        assert_eq!(
+            log_count(s, kept.id).await,
+            logs,
+            "run {} keeps its log",
+            kept.id
+        );
+    }
+    assert_eq!(
+        log_count(s, running.id).await,
+        40,
+        "the running run's log is intact"
+    );
+    let still_running = s.run(running.id).await.expect("run").expect("running run");
+    assert_eq!(still_running.status, RunStatus::Running);
+    assert_eq!(
+        s.run(queued.id).await.expect("run").map(|r| r.status),
+        Some(RunStatus::Queued)
+    );
+
+    // Resolving the attention record lets its run go; a year on, the FAILED one goes too.
+    s.clear_flag(&order_key(a.id, "1001"))
+        .await
+        .expect("resolve");
+    let later = Retention {
+        ended_before: at(-30 * DAY),
+        failed_ended_before: at(-30 * DAY),
+        batch: 500,
+    };
+    let pruned = s.prune_runs(&later).await.expect("prune");
+    assert_eq!(
+        pruned,
+        Pruned {
+            runs: 3,
+            log_entries: 4 + 3 + 1
+        }
+    );
+    assert_eq!(
+        s.prune_runs(&later).await.expect("prune"),
+        Pruned::default()
+    );
+    let left: Vec<i64> = s
+        .runs(&RunFilter::default())
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, [queued.id, running.id, recent.id]);
+}
+
+/// The totals /metrics exports come from a table kept as runs end: deleting the runs leaves
+/// them as they were.
+async fn run_totals_do_not_go_down_when_retention_deletes_runs(db: Db) {
+    let store = db.store.as_ref();
+    let a = configuration(store, "A").await;
+    let counters = RunCounters {
+        fetched: 4,
+        created: 2,
+        failed: 1,
+        ..RunCounters::default()
+    };
+    ended_run(
+        store,
+        &a,
+        -200 * DAY,
+        90,
+        RunStatus::FinishedPartially,
+        counters,
+        2,
+    )
+    .await;
+    ended_run(
+        store,
+        &a,
+        -100 * DAY,
+        30,
+        RunStatus::FinishedPartially,
+        counters,
+        2,
+    )
+    .await;
+    ended_run(store, &a, -500 * DAY, 10, RunStatus::Failed, counters, 1).await;
+    ended_run(store, &a, -DAY, 20, RunStatus::Finished, counters, 1).await;
+    let before = store.run_totals().await.expect("totals");
+    assert_eq!(before.len(), 3, "{before:#?}");
+    let partial = before
+        .iter()
+        .find(|t| t.status == RunStatus::FinishedPartially)
+        .expect("partial totals");
+    assert_eq!(partial.runs, 2);
+    assert_eq!(partial.counters.fetched, 8);
+    assert!(
+        (partial.finished_seconds - 120.0).abs() < 0.01,
+        "{partial:?}"
+    );
+
+    let retention = Retention {
+        ended_before: at(-90 * DAY),
+        failed_ended_before: at(-365 * DAY),
+        batch: 500,
+    };
+    while store.prune_runs(&retention).await.expect("prune") != Pruned::default() {}
+    assert_eq!(
+        store.runs(&RunFilter::default()).await.expect("runs").len(),
+        1,
+        "three runs deleted"
+    );
+    assert_eq!(store.run_totals().await.expect("totals"), before);
+}
+
+/// Per configuration and UTC day, the runs that ended that day: counts by status, summed
+/// counters, total and longest duration; runs not ended and runs before `since` are left out.
+async fn daily_run_totals_sum_the_runs_that_ended_each_day(db: Db) {
+    let store = db.store.as_ref();
+    let a = configuration(store, "A").await;
+    let b = configuration(store, "B").await;
+    let counters = |created: u64, failed: u64| RunCounters {
+        fetched: created + failed,
+        created,
+        failed,
+        ..RunCounters::default()
+    };
+    // at(0) is 2026-05-04 10:00 UTC. A: two runs on May 2, one on May 3 (started before
+    // midnight, ended after: counted on May 3), one on May 4; B: one FAILED run on May 4.
+    ended_run(
+        store,
+        &a,
+        -2 * DAY,
+        60,
+        RunStatus::Finished,
+        counters(3, 0),
+        0,
+    )
+    .await;
+    ended_run(
+        store,
+        &a,
+        -2 * DAY + 3600,
+        120,
+        RunStatus::FinishedPartially,
+        counters(1, 2),
+        0,
+    )
+    .await;
+    ended_run(
+        store,
+        &a,
+        -DAY - 10 * 3600 - 60,
+        180,
+        RunStatus::Finished,
+        counters(5, 0),
+        0,
+    )
+    .await;
+    ended_run(store, &a, 0, 30, RunStatus::Finished, counters(2, 0), 0).await;
+    ended_run(store, &b, 60, 15, RunStatus::Failed, counters(0, 1), 0).await;
+    // Before the window, and not ended: left out.
+    ended_run(
+        store,
+        &b,
+        -40 * DAY,
+        15,
+        RunStatus::Finished,
+        counters(9, 0),
+        0,
+    )
+    .await;
+    enqueue(store, manual(&a, at(600))).await;
+    claim(store, "worker", at(600)).await.expect("running");
+
+    let totals = store
+        .daily_run_totals(at(-30 * DAY))
+        .await
+        .expect("daily totals");
+    let day = |d: &str| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("day");
+    let rows: Vec<(i64, chrono::NaiveDate, u64, u64, u64, u64, u64)> = totals
+        .iter()
+        .map(|t| {
+            (
+                t.integration_id,
+                t.day,
+                t.runs,
+                t.partial_runs,
+                t.failed_runs,
+                t.counters.created,
+                t.counters.failed,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (a.id, day("2026-05-02"), 2, 1, 0, 4, 2),
+            (a.id, day("2026-05-03"), 1, 0, 0, 5, 0),
+            (a.id, day("2026-05-04"), 1, 0, 0, 2, 0),
+            (b.id, day("2026-05-04"), 1, 0, 1, 0, 1),
+        ]
+    );
+    let may_2 = &totals[0];
+    assert!((may_2.seconds - 180.0).abs() < 0.01, "{may_2:?}");
+    assert!((may_2.longest_seconds - 120.0).abs() < 0.01, "{may_2:?}");
+    assert_eq!(may_2.counters.fetched, 6);
+}
+
+/// A database with runs from before the totals were kept gets them from its runs.
+async fn the_retention_migration_backfills_the_run_totals(db: Db) {
+    let (url, _dir, _schema, before) = if db.is_postgres() {
+        let schema = TestSchema::create("retention_migration")
+            .await
+            .expect("PostgreSQL answered a moment ago");
+        (schema.url.clone(), None, Some(schema), 8)
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/old.db", dir.path().display());
+        (url, Some(dir), None, 13)
+    };
+    let backend = if db.is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let migrator = sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("migrations");
+    let old_rows = [
+        "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
+         VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
+        "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+         VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
+        "INSERT INTO runs (integration_id, trigger, status, started_at, finished_at, ended_ms, fetched, created, failed, pulpo_requests)
+         VALUES (1, 'manual', 'FINISHED', ?2, ?3, 1, 5, 3, 0, 7), (1, 'manual', 'FINISHED', ?2, ?3, 1, 2, 1, 0, 1),
+                (1, 'manual', 'FAILED', ?2, ?3, 1, 1, 0, 1, 2), (1, 'manual', 'RUNNING', ?2, NULL, NULL, 4, 4, 0, 3)",
+    ];
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&url).await.expect("raw pool");
+        migrator
+            .run_to(before, &pool)
+            .await
+            .expect("old migrations");
+        for sql in old_rows {
+            sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
+                .bind(vec![0u8])
+                .bind(at(0))
+                .bind(at(40))
+                .execute(&pool)
+                .await
+                .expect("old rows");
+        }
+        pool.close().await;
+    } else {
+        let options = std::str::FromStr::from_str(&url)
+            .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))
+            .expect("SQLite URL");
+        let pool = sqlx::SqlitePool::connect_with(options)
+            .await
+            .expect("raw pool");
+        migrator
+            .run_to(before, &pool)
+            .await
+            .expect("old migrations");
+        for sql in old_rows {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(vec![0u8])
+                .bind(at(0))
+                .bind(at(40))
+                .execute(&pool)
+                .await
+                .expect("old rows");
+        }
+        pool.close().await;
+    }
+    let store = open(&url).await.expect("migrated store");
+    let totals = store.run_totals().await.expect("totals");
+    let summary: Vec<(RunStatus, u64, u64, u64, u64)> = totals
+        .iter()
+        .map(|t| {
+            (
+                t.status,
+                t.runs,
+                t.counters.fetched,
+                t.counters.created,
+                t.usage.pulpo_requests,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (RunStatus::Failed, 1, 1, 0, 2),
+            (RunStatus::Finished, 2, 7, 4, 8),
+            (RunStatus::Running, 1, 4, 4, 3),
+        ]
+    );
+    let finished = &totals[1];
+    assert!(
+        (finished.finished_seconds - 80.0).abs() < 0.01,
+        "{finished:?}"
+    );
 }

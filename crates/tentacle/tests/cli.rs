@@ -1091,6 +1091,98 @@ async fn apply_saves_a_returns_configuration_that_runs_and_refuses_an_unknown_re
 }
 
 #[tokio::test]
+async fn serve_refuses_bad_retention_settings_and_deletes_old_runs_at_start() {
+    let boxes = sandboxes(0).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let key = [("TENTACLE_MASTER_KEY", SERVE_KEY)];
+    let refused = tentacle(&db, &["worker", "--retention-days", "0"], &key).await;
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("--retention-days: must be between 1 and 3650 days, not 0"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let refused = tentacle(
+        &db,
+        &["serve"],
+        &[key[0], ("TENTACLE_RETENTION_FAILED_DAYS", "30")],
+    )
+    .await;
+    assert!(!refused.status.success());
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("--retention-failed-days:") && said.contains("--retention-days (90)"),
+        "{said}"
+    );
+    assert!(
+        !dir.path().join("tentacle.db").exists(),
+        "refused before the database was touched"
+    );
+
+    let (db, store) = provision(&boxes, dir.path()).await;
+    let integration = store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("store")
+        .expect("provisioned");
+    let now = chrono::Utc::now();
+    let mut runs = Vec::new();
+    for days_ago in [40, 10] {
+        let start = now - chrono::Duration::days(days_ago);
+        let queued = store
+            .enqueue_run(&tentacle_store::RunRequest {
+                integration_id: integration.id,
+                trigger: tentacle_domain::run::Trigger::Manual,
+                due_at: start,
+                exclusion: None,
+            })
+            .await
+            .expect("enqueue")
+            .run;
+        let lease = tentacle_store::Lease {
+            run_id: queued.id,
+            owner: "seed".into(),
+        };
+        store
+            .claim_run(&tentacle_store::Claim {
+                owner: lease.owner.clone(),
+                now: start,
+                lease_until: start + chrono::Duration::minutes(1),
+                run_id: Some(queued.id),
+            })
+            .await
+            .expect("claim")
+            .expect("claimed");
+        store
+            .finish_run(
+                &lease,
+                tentacle_domain::run::RunStatus::Finished,
+                &tentacle_domain::run::RunCounters::default(),
+                None,
+                start + chrono::Duration::seconds(30),
+            )
+            .await
+            .expect("finish");
+        runs.push(queued.id);
+    }
+    let _serve = serve(&db, &["--retention-days", "30"]);
+    wait_for("the 40-day-old run to be deleted", async || {
+        store
+            .run(runs[0])
+            .await
+            .expect("store")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        store.run(runs[1]).await.expect("store").is_some(),
+        "the 10-day-old run stays"
+    );
+}
+
+#[tokio::test]
 async fn tokens_are_listed_scoped_and_revoked_and_accounts_changed_and_deleted() {
     use tentacle_store::AccountStore;
     let dir = tempfile::tempdir().expect("temp dir");

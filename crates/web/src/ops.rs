@@ -1,8 +1,9 @@
 //! Operations routes: `/healthz`, `/metrics`, `/api/openapi.json`, and the JSON 404.
 //!
-//! Metrics are computed from the store at scrape time, so they are exactly what the runs
-//! recorded and survive restarts: runs per integration and status, records per outcome, run
-//! durations. The Shopify and PULPO clients' request counters are not persisted by runs, so
+//! Metrics are read from the store at scrape time, so they are exactly what the runs recorded
+//! and survive restarts: runs per integration and status, records per outcome, run durations.
+//! Ended runs come from totals the store keeps as each run ends, not from the runs table, so
+//! the counters never go down when retention deletes old runs, and a scrape reads a few rows. The Shopify and PULPO clients' request counters are not persisted by runs, so
 //! they are not exposed here.
 
 use std::collections::HashMap;

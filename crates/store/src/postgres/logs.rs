@@ -5,8 +5,12 @@ use chrono::{DateTime, Utc};
 use tentacle_domain::run::LogLevel;
 
 use super::PgStore;
-use crate::rows::{log_entry_from_row, run_totals_from_row, to_text};
-use crate::{Lease, LogFilter, LogStore, NewLogEntry, Result, RunTotals, StoredLogEntry};
+use crate::rows::{
+    daily_run_totals_from_row, log_entry_from_row, ms, run_totals_from_row, to_text,
+};
+use crate::{
+    DailyRunTotals, Lease, LogFilter, LogStore, NewLogEntry, Result, RunTotals, StoredLogEntry,
+};
 
 #[async_trait]
 impl LogStore for PgStore {
@@ -47,26 +51,51 @@ impl LogStore for PgStore {
     }
 
     async fn run_totals(&self) -> Result<Vec<RunTotals>> {
-        let rows = sqlx::query(
-            "SELECT integration_id, status, COUNT(*) AS runs,
-                    SUM(fetched)::BIGINT AS fetched, SUM(created)::BIGINT AS created,
-                    SUM(updated)::BIGINT AS updated, SUM(cancelled)::BIGINT AS cancelled,
-                    SUM(skipped)::BIGINT AS skipped, SUM(failed)::BIGINT AS failed,
-                    SUM(conflicts)::BIGINT AS conflicts,
-                    SUM(shopify_requests)::BIGINT AS shopify_requests,
-                    SUM(shopify_points)::BIGINT AS shopify_points,
-                    SUM(shopify_throttled)::BIGINT AS shopify_throttled,
-                    SUM(pulpo_requests)::BIGINT AS pulpo_requests,
-                    SUM(pulpo_retries)::BIGINT AS pulpo_retries,
-                    COALESCE(SUM(EXTRACT(EPOCH FROM finished_at - started_at)), 0)::FLOAT8
-                        AS finished_seconds
-             FROM runs GROUP BY integration_id, status ORDER BY integration_id, status",
-        )
+        // Ended runs from the totals kept as they end; runs not ended yet (queued, running:
+        // few, and found by their partial indexes) summed from the runs table.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT integration_id, status, runs, fetched, created, updated, cancelled, skipped,
+                    failed, conflicts, shopify_requests, shopify_points, shopify_throttled,
+                    pulpo_requests, pulpo_retries, finished_seconds
+             FROM run_totals
+             UNION ALL {UNENDED} WHERE status = 'QUEUED' GROUP BY integration_id
+             UNION ALL {UNENDED} WHERE status = 'RUNNING' GROUP BY integration_id
+             ORDER BY integration_id, status"
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_totals_from_row).collect()
     }
+
+    async fn daily_run_totals(&self, since: DateTime<Utc>) -> Result<Vec<DailyRunTotals>> {
+        let rows = sqlx::query(
+            "SELECT integration_id, ended_ms / 86400000 AS day, COUNT(*) AS runs,
+                    SUM(CASE WHEN status = 'FINISHED_PARTIALLY' THEN 1 ELSE 0 END)::BIGINT AS partial_runs,
+                    SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END)::BIGINT AS failed_runs,
+                    SUM(fetched)::BIGINT AS fetched, SUM(created)::BIGINT AS created,
+                    SUM(updated)::BIGINT AS updated, SUM(cancelled)::BIGINT AS cancelled,
+                    SUM(skipped)::BIGINT AS skipped, SUM(failed)::BIGINT AS failed,
+                    SUM(conflicts)::BIGINT AS conflicts,
+                    COALESCE(SUM(EXTRACT(EPOCH FROM finished_at - started_at)), 0)::FLOAT8 AS seconds,
+                    COALESCE(MAX(EXTRACT(EPOCH FROM finished_at - started_at)), 0)::FLOAT8 AS longest_seconds
+             FROM runs
+             WHERE status IN ('FINISHED', 'FINISHED_PARTIALLY', 'FAILED') AND ended_ms >= $1
+             GROUP BY integration_id, day ORDER BY integration_id, day",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(daily_run_totals_from_row).collect()
+    }
 }
+
+/// The totals of the runs of one status not ended yet, per configuration (the same columns as
+/// the `run_totals` table).
+const UNENDED: &str = "SELECT integration_id, MIN(status) AS status, COUNT(*) AS runs,
+    SUM(fetched)::BIGINT, SUM(created)::BIGINT, SUM(updated)::BIGINT, SUM(cancelled)::BIGINT,
+    SUM(skipped)::BIGINT, SUM(failed)::BIGINT, SUM(conflicts)::BIGINT,
+    SUM(shopify_requests)::BIGINT, SUM(shopify_points)::BIGINT, SUM(shopify_throttled)::BIGINT,
+    SUM(pulpo_requests)::BIGINT, SUM(pulpo_retries)::BIGINT, 0::FLOAT8 FROM runs";
 
 pub(super) async fn insert_logs(
     tx: &mut sqlx::PgConnection,

@@ -21,8 +21,8 @@ use super::status_updates::write_status_mark;
 use super::{HELD, PgStore};
 use crate::rows::{RUN_COLUMNS, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
 use crate::{
-    Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Reap, Reaped, Result, Run, RunFilter,
-    RunRequest, RunStore, StoreError, WakeUps,
+    Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Pruned, Reap, Reaped, Result, Retention, Run,
+    RunFilter, RunRequest, RunStore, StoreError, WakeUps,
 };
 
 #[async_trait]
@@ -229,6 +229,7 @@ impl RunStore for PgStore {
         .await?)?;
         for id in &failed {
             insert_logs(&mut tx, *id, std::slice::from_ref(&reap.failed)).await?;
+            add_to_run_totals(&mut tx, *id).await?;
         }
         for id in &requeued {
             insert_logs(&mut tx, *id, std::slice::from_ref(&reap.resumed)).await?;
@@ -324,6 +325,7 @@ impl RunStore for PgStore {
             tx.rollback().await?;
             return Err(lease_lost(lease.run_id));
         };
+        add_to_run_totals(&mut tx, lease.run_id).await?;
         // The configuration is free again: a run queued behind this one may start.
         self.notify(&mut tx).await?;
         tx.commit().await?;
@@ -357,6 +359,39 @@ impl RunStore for PgStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    async fn prune_runs(&self, retention: &Retention) -> Result<Pruned> {
+        // Log entries first, a batch at a time, then the runs left without any: deleting a run
+        // with its entries by cascade could be one long transaction for a run with many.
+        // SKIP LOCKED: retention jobs of several processes take different rows instead of
+        // waiting on (or deadlocking with) each other.
+        let mut tx = self.pool.begin().await?;
+        let log_entries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM run_logs WHERE id IN (
+                 SELECT l.id FROM run_logs l WHERE l.run_id IN (SELECT r.id FROM runs r WHERE {EXPIRED} LIMIT $3)
+                 LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        )))
+        .bind(ms(retention.ended_before))
+        .bind(ms(retention.failed_ended_before))
+        .bind(i64::from(retention.batch))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let runs = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM runs WHERE id IN (
+                 SELECT r.id FROM runs r
+                 WHERE {EXPIRED} AND NOT EXISTS (SELECT 1 FROM run_logs l WHERE l.run_id = r.id)
+                 LIMIT $3 FOR UPDATE SKIP LOCKED)"
+        )))
+        .bind(ms(retention.ended_before))
+        .bind(ms(retention.failed_ended_before))
+        .bind(i64::from(retention.batch))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { runs, log_entries })
     }
 
     async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()> {
@@ -397,6 +432,46 @@ async fn lock(tx: &mut sqlx::PgConnection, name: &str) -> Result<()> {
         .bind(name)
         .execute(tx)
         .await?;
+    Ok(())
+}
+
+/// A run `r` the retention job may delete: final, ended before its status's limit (`$1` for
+/// FINISHED and FINISHED PARTIALLY, `$2` for FAILED, epoch ms), and no attention record (all are
+/// unresolved: resolving one deletes it) points at it.
+const EXPIRED: &str = "r.ended_ms IS NOT NULL
+    AND ((r.status IN ('FINISHED', 'FINISHED_PARTIALLY') AND r.ended_ms < $1)
+         OR (r.status = 'FAILED' AND r.ended_ms < $2))
+    AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.run_id = r.id)";
+
+/// Adds a run that just ended to the totals of its configuration and status, in the
+/// transaction that ended it.
+async fn add_to_run_totals(conn: &mut sqlx::PgConnection, run_id: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO run_totals (integration_id, status, runs, fetched, created, updated, cancelled,
+             skipped, failed, conflicts, shopify_requests, shopify_points, shopify_throttled,
+             pulpo_requests, pulpo_retries, finished_seconds)
+         SELECT integration_id, status, 1, fetched, created, updated, cancelled, skipped, failed,
+             conflicts, shopify_requests, shopify_points, shopify_throttled, pulpo_requests,
+             pulpo_retries, COALESCE(EXTRACT(EPOCH FROM finished_at - started_at), 0)::FLOAT8
+         FROM runs WHERE id = $1
+         ON CONFLICT (integration_id, status) DO UPDATE SET runs = run_totals.runs + 1,
+             fetched = run_totals.fetched + excluded.fetched,
+             created = run_totals.created + excluded.created,
+             updated = run_totals.updated + excluded.updated,
+             cancelled = run_totals.cancelled + excluded.cancelled,
+             skipped = run_totals.skipped + excluded.skipped,
+             failed = run_totals.failed + excluded.failed,
+             conflicts = run_totals.conflicts + excluded.conflicts,
+             shopify_requests = run_totals.shopify_requests + excluded.shopify_requests,
+             shopify_points = run_totals.shopify_points + excluded.shopify_points,
+             shopify_throttled = run_totals.shopify_throttled + excluded.shopify_throttled,
+             pulpo_requests = run_totals.pulpo_requests + excluded.pulpo_requests,
+             pulpo_retries = run_totals.pulpo_retries + excluded.pulpo_retries,
+             finished_seconds = run_totals.finished_seconds + excluded.finished_seconds",
+    )
+    .bind(run_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

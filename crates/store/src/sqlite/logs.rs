@@ -1,10 +1,15 @@
 //! Run log entries and the totals over runs.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
-use crate::rows::{log_entry_from_row, run_totals_from_row, to_text};
-use crate::{Lease, LogFilter, LogStore, NewLogEntry, Result, RunTotals, StoredLogEntry};
+use crate::rows::{
+    daily_run_totals_from_row, log_entry_from_row, ms, run_totals_from_row, to_text,
+};
+use crate::{
+    DailyRunTotals, Lease, LogFilter, LogStore, NewLogEntry, Result, RunTotals, StoredLogEntry,
+};
 
 #[async_trait]
 impl LogStore for SqliteStore {
@@ -46,24 +51,50 @@ impl LogStore for SqliteStore {
     }
 
     async fn run_totals(&self) -> Result<Vec<RunTotals>> {
-        // julianday() reads the stored RFC 3339 text; the difference is in days.
-        let rows = sqlx::query(
-            "SELECT integration_id, status, COUNT(*) AS runs,
-                    SUM(fetched) AS fetched, SUM(created) AS created, SUM(updated) AS updated,
-                    SUM(cancelled) AS cancelled, SUM(skipped) AS skipped, SUM(failed) AS failed,
-                    SUM(conflicts) AS conflicts,
-                    SUM(shopify_requests) AS shopify_requests, SUM(shopify_points) AS shopify_points,
-                    SUM(shopify_throttled) AS shopify_throttled, SUM(pulpo_requests) AS pulpo_requests,
-                    SUM(pulpo_retries) AS pulpo_retries,
-                    COALESCE(SUM((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0)
-                        AS finished_seconds
-             FROM runs GROUP BY integration_id, status ORDER BY integration_id, status",
-        )
+        // Ended runs from the totals kept as they end; runs not ended yet (queued, running:
+        // few, and found by their partial indexes) summed from the runs table.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT integration_id, status, runs, fetched, created, updated, cancelled, skipped,
+                    failed, conflicts, shopify_requests, shopify_points, shopify_throttled,
+                    pulpo_requests, pulpo_retries, finished_seconds
+             FROM run_totals
+             UNION ALL {UNENDED} WHERE status = 'QUEUED' GROUP BY integration_id
+             UNION ALL {UNENDED} WHERE status = 'RUNNING' GROUP BY integration_id
+             ORDER BY integration_id, status"
+        )))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_totals_from_row).collect()
     }
+
+    async fn daily_run_totals(&self, since: DateTime<Utc>) -> Result<Vec<DailyRunTotals>> {
+        // julianday() reads the stored RFC 3339 text; the difference is in days.
+        let rows = sqlx::query(
+            "SELECT integration_id, ended_ms / 86400000 AS day, COUNT(*) AS runs,
+                    SUM(CASE WHEN status = 'FINISHED_PARTIALLY' THEN 1 ELSE 0 END) AS partial_runs,
+                    SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END) AS failed_runs,
+                    SUM(fetched) AS fetched, SUM(created) AS created, SUM(updated) AS updated,
+                    SUM(cancelled) AS cancelled, SUM(skipped) AS skipped, SUM(failed) AS failed,
+                    SUM(conflicts) AS conflicts,
+                    COALESCE(SUM((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0) AS seconds,
+                    COALESCE(MAX((julianday(finished_at) - julianday(started_at)) * 86400.0), 0.0) AS longest_seconds
+             FROM runs
+             WHERE status IN ('FINISHED', 'FINISHED_PARTIALLY', 'FAILED') AND ended_ms >= ?1
+             GROUP BY integration_id, day ORDER BY integration_id, day",
+        )
+        .bind(ms(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(daily_run_totals_from_row).collect()
+    }
 }
+
+/// The totals of the runs of one status not ended yet, per configuration (the same columns as
+/// the `run_totals` table).
+const UNENDED: &str = "SELECT integration_id, MIN(status) AS status, COUNT(*) AS runs,
+    SUM(fetched), SUM(created), SUM(updated), SUM(cancelled), SUM(skipped), SUM(failed),
+    SUM(conflicts), SUM(shopify_requests), SUM(shopify_points), SUM(shopify_throttled),
+    SUM(pulpo_requests), SUM(pulpo_retries), 0.0 FROM runs";
 
 pub(super) async fn insert_logs(
     tx: &mut sqlx::SqliteConnection,

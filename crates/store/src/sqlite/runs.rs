@@ -20,8 +20,8 @@ use super::status_updates::write_status_mark;
 use super::{HELD, SqliteStore};
 use crate::rows::{RUN_COLUMNS, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
 use crate::{
-    Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Reap, Reaped, Result, Run, RunFilter,
-    RunRequest, RunStore, StoreError, WakeUps,
+    Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Pruned, Reap, Reaped, Result, Retention, Run,
+    RunFilter, RunRequest, RunStore, StoreError, WakeUps,
 };
 
 #[async_trait]
@@ -182,6 +182,7 @@ impl RunStore for SqliteStore {
         .await?)?;
         for id in &failed {
             insert_logs(&mut tx, *id, std::slice::from_ref(&reap.failed)).await?;
+            add_to_run_totals(&mut tx, *id).await?;
         }
         for id in &requeued {
             insert_logs(&mut tx, *id, std::slice::from_ref(&reap.resumed)).await?;
@@ -248,6 +249,7 @@ impl RunStore for SqliteStore {
         error: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Run> {
+        let mut tx = self.pool.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE runs SET status = ?3, finished_at = ?4, ended_ms = ?5, error = ?6, fetched = ?7, created = ?8, updated = ?9,
                  cancelled = ?10, skipped = ?11, failed = ?12, conflicts = ?13, lease_owner = NULL, lease_expires_ms = NULL
@@ -266,9 +268,14 @@ impl RunStore for SqliteStore {
         .bind(counters.skipped as i64)
         .bind(counters.failed as i64)
         .bind(counters.conflicts as i64)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| lease_lost(lease.run_id))?;
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Err(lease_lost(lease.run_id));
+        };
+        add_to_run_totals(&mut tx, lease.run_id).await?;
+        tx.commit().await?;
         // The configuration is free again: a run queued behind this one may start.
         self.wake.wake();
         run_from_row(&row)
@@ -303,6 +310,38 @@ impl RunStore for SqliteStore {
         rows.iter().map(run_from_row).collect()
     }
 
+    async fn prune_runs(&self, retention: &Retention) -> Result<Pruned> {
+        // Log entries first, a batch at a time, then the runs left without any: deleting a run
+        // with its entries by cascade could be one long transaction for a run with many.
+        // Both statements write, so the transaction takes SQLite's write lock at once.
+        let mut tx = self.pool.begin().await?;
+        let log_entries = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM run_logs WHERE id IN (
+                 SELECT l.id FROM run_logs l WHERE l.run_id IN (SELECT r.id FROM runs r WHERE {EXPIRED} LIMIT ?3)
+                 LIMIT ?3)"
+        )))
+        .bind(ms(retention.ended_before))
+        .bind(ms(retention.failed_ended_before))
+        .bind(i64::from(retention.batch))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let runs = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM runs WHERE id IN (
+                 SELECT r.id FROM runs r
+                 WHERE {EXPIRED} AND NOT EXISTS (SELECT 1 FROM run_logs l WHERE l.run_id = r.id)
+                 LIMIT ?3)"
+        )))
+        .bind(ms(retention.ended_before))
+        .bind(ms(retention.failed_ended_before))
+        .bind(i64::from(retention.batch))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { runs, log_entries })
+    }
+
     async fn write_held(&self, lease: &Lease, writes: &[HeldWrite]) -> Result<()> {
         let mut tx = self.begin_held(lease).await?;
         for write in writes {
@@ -335,6 +374,46 @@ const CLAIMABLE: &str = "
                  OR (c.exclusion_role = 'daily' AND o.status = 'QUEUED'
                      AND o.due_ms <= c.due_ms + c.exclusion_gap_ms))))
     ORDER BY c.due_ms, c.id LIMIT 1";
+
+/// A run `r` the retention job may delete: final, ended before its status's limit (`?1` for
+/// FINISHED and FINISHED PARTIALLY, `?2` for FAILED, epoch ms), and no attention record (all are
+/// unresolved: resolving one deletes it) points at it.
+const EXPIRED: &str = "r.ended_ms IS NOT NULL
+    AND ((r.status IN ('FINISHED', 'FINISHED_PARTIALLY') AND r.ended_ms < ?1)
+         OR (r.status = 'FAILED' AND r.ended_ms < ?2))
+    AND NOT EXISTS (SELECT 1 FROM attention a WHERE a.run_id = r.id)";
+
+/// Adds a run that just ended to the totals of its configuration and status, in the
+/// transaction that ended it.
+async fn add_to_run_totals(conn: &mut sqlx::SqliteConnection, run_id: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO run_totals (integration_id, status, runs, fetched, created, updated, cancelled,
+             skipped, failed, conflicts, shopify_requests, shopify_points, shopify_throttled,
+             pulpo_requests, pulpo_retries, finished_seconds)
+         SELECT integration_id, status, 1, fetched, created, updated, cancelled, skipped, failed,
+             conflicts, shopify_requests, shopify_points, shopify_throttled, pulpo_requests,
+             pulpo_retries, COALESCE((julianday(finished_at) - julianday(started_at)) * 86400.0, 0.0)
+         FROM runs WHERE id = ?1
+         ON CONFLICT (integration_id, status) DO UPDATE SET runs = run_totals.runs + 1,
+             fetched = run_totals.fetched + excluded.fetched,
+             created = run_totals.created + excluded.created,
+             updated = run_totals.updated + excluded.updated,
+             cancelled = run_totals.cancelled + excluded.cancelled,
+             skipped = run_totals.skipped + excluded.skipped,
+             failed = run_totals.failed + excluded.failed,
+             conflicts = run_totals.conflicts + excluded.conflicts,
+             shopify_requests = run_totals.shopify_requests + excluded.shopify_requests,
+             shopify_points = run_totals.shopify_points + excluded.shopify_points,
+             shopify_throttled = run_totals.shopify_throttled + excluded.shopify_throttled,
+             pulpo_requests = run_totals.pulpo_requests + excluded.pulpo_requests,
+             pulpo_retries = run_totals.pulpo_retries + excluded.pulpo_retries,
+             finished_seconds = run_totals.finished_seconds + excluded.finished_seconds",
+    )
+    .bind(run_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 /// One write of a running run, inside the transaction that holds its lease.
 async fn apply(conn: &mut sqlx::SqliteConnection, write: &HeldWrite) -> Result<()> {

@@ -14,6 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 
+use tentacle_domain::retention::{self, RetentionSettings};
 use tentacle_engine::clock::{Clock, FileClock, SystemClock};
 use tentacle_engine::worker::{self, WorkerConfig};
 use tentacle_store::Store;
@@ -52,17 +53,37 @@ pub struct WorkerArgs {
     /// the time of several processes at once.
     #[arg(long, hide = true)]
     fake_clock_file: Option<PathBuf>,
+    /// Days ended runs and their log entries are kept; the retention job deletes older ones
+    /// (1 to 3650).
+    #[arg(long, env = "TENTACLE_RETENTION_DAYS", default_value_t = retention::DEFAULT_RETENTION_DAYS)]
+    retention_days: u32,
+    /// Days FAILED runs are kept (at least --retention-days, at most 3650). Runs an unresolved
+    /// attention record points at are kept until it is resolved.
+    #[arg(long, env = "TENTACLE_RETENTION_FAILED_DAYS", default_value_t = retention::DEFAULT_RETENTION_FAILED_DAYS)]
+    retention_failed_days: u32,
 }
 
 impl WorkerArgs {
-    fn config(&self) -> WorkerConfig {
-        WorkerConfig {
+    /// The worker settings; an error naming the flag when the retention settings are bad.
+    fn config(&self) -> anyhow::Result<WorkerConfig> {
+        let retention = RetentionSettings::new(self.retention_days, self.retention_failed_days)
+            .map_err(|problem| {
+                anyhow::anyhow!(
+                    "--{}: {}",
+                    problem.field.replace('_', "-"),
+                    problem
+                        .message
+                        .replace("retention_days", "--retention-days")
+                )
+            })?;
+        Ok(WorkerConfig {
             workers: self.workers.max(1),
             lease: Duration::from_secs(self.lease_seconds.max(1)),
             poll: Duration::from_millis(self.poll_ms.max(10)),
             grace: Duration::from_secs(self.grace_seconds),
             max_losses: self.max_losses.max(1),
-        }
+            retention,
+        })
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
@@ -86,8 +107,9 @@ pub async fn worker(db: &str, args: WorkerArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // Bad settings are refused before the database is touched.
+    let config = args.worker.config()?;
     let store = super::db::open(db).await?;
-    let config = args.worker.config();
     let clock = args.worker.clock();
     // One signal stops everything: the API first refuses new requests, the workers stop
     // claiming and get their grace period.

@@ -1,5 +1,5 @@
-//! The web UI (the "Integrations" menu of SPEC §5): server-rendered askama pages for
-//! credentials, integration configurations, integration controls, runs and the orders that
+//! The web UI (the "Integrations" menu of SPEC §5): server-rendered askama pages for the
+//! overview (the landing page), credentials, integration configurations, integration controls, runs and the orders that
 //! need attention. No build step: one stylesheet and one small script (`static/live.js`) that
 //! refreshes the live parts of a page.
 //!
@@ -12,6 +12,7 @@ mod attention;
 mod controls;
 mod credentials;
 mod integrations;
+mod overview;
 mod runs;
 mod session;
 
@@ -240,7 +241,8 @@ async fn security_headers(request: Request, next: Next) -> Response {
 /// The UI's routes; merged beside the JSON API (which lives under `/api/`).
 pub(crate) fn router(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/", get(|| async { Redirect::to("/controls") }))
+        .route("/", get(overview::page))
+        .route("/overview/tiles", get(overview::tiles))
         .route("/logout", post(session::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change))

@@ -223,7 +223,7 @@ pub(crate) async fn login(
         .await
         .map_err(super::internal)?;
     tracing::info!(user = ?user.name, "Logged in.");
-    let mut response = Redirect::to("/controls").into_response();
+    let mut response = Redirect::to("/").into_response();
     let headers = response.headers_mut();
     for value in [
         set_cookie(SESSION_COOKIE, &token, SESSION_HOURS * 3600),

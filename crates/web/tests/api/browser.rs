@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
+use tentacle_domain::run::RunStatus;
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::worker::{self, WorkerConfig};
 use tentacle_sandbox::catalog::{Catalog, SHARED_WAREHOUSES};
 use tentacle_sandbox::pulpo::PulpoConfig;
 use tokio::process::{Child, Command};
 
-use crate::helpers::{PULPO_PASSWORD, SHOPIFY_TOKEN, TestApp, spawn_app};
+use crate::helpers::{PULPO_PASSWORD, PastRun, SHOPIFY_TOKEN, TestApp, seed_runs, spawn_app};
 use crate::ui::{ADMIN, ADMIN_PASSWORD};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -402,7 +403,8 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
     browser.fill("#name", ADMIN).await;
     browser.fill("#password", ADMIN_PASSWORD).await;
     browser.click("button[type=submit]").await;
-    browser.wait_url("/controls").await;
+    // The overview is the landing page.
+    browser.wait_url(&format!("{base}/")).await;
 
     // Both credentials, pointing at the sandboxes, and their connection checks.
     browser
@@ -549,10 +551,100 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
     browser.goto(&format!("{base}/controls")).await;
     browser.screenshot("7-controls-phone").await;
 
-    browser.quit().await;
+    // The overview, with 30 days of history behind both configurations (seeded once the
+    // workers are stopped, so no scheduled run starts in between).
     let _ = stop_workers.send(());
     workers
         .await
         .expect("workers")
         .expect("workers stop cleanly");
+    let history = |shape: fn(i64) -> (RunStatus, u64, u64, i64)| -> Vec<PastRun> {
+        (1..30)
+            .rev()
+            .map(|days_ago| {
+                let (status, created, failed, seconds) = shape(days_ago);
+                PastRun {
+                    days_ago,
+                    status,
+                    created,
+                    failed,
+                    seconds,
+                }
+            })
+            .collect()
+    };
+    seed_runs(
+        &app.store,
+        integration.id,
+        &history(|d| {
+            let created = 20 + ((d * 37) % 23) as u64;
+            match d {
+                4 | 11 => (
+                    RunStatus::FinishedPartially,
+                    created,
+                    3 + (d % 4) as u64,
+                    95,
+                ),
+                _ => (RunStatus::Finished, created, 0, 40 + (d * 13) % 50),
+            }
+        }),
+    )
+    .await;
+    seed_runs(
+        &app.store,
+        stock.id,
+        &history(|d| match d {
+            2 | 9 => (RunStatus::Failed, 0, 0, 8),
+            _ => (
+                RunStatus::Finished,
+                5 + ((d * 11) % 17) as u64,
+                0,
+                20 + (d * 7) % 15,
+            ),
+        }),
+    )
+    .await;
+    // Today: a sales orders run that imported two orders, and Stock's last run FAILED: its
+    // tile comes first, in red.
+    seed_runs(
+        &app.store,
+        integration.id,
+        &[PastRun {
+            days_ago: 0,
+            status: RunStatus::Finished,
+            created: 2,
+            failed: 0,
+            seconds: 45,
+        }],
+    )
+    .await;
+    seed_runs(
+        &app.store,
+        stock.id,
+        &[PastRun {
+            days_ago: 0,
+            status: RunStatus::Failed,
+            created: 0,
+            failed: 0,
+            seconds: 6,
+        }],
+    )
+    .await;
+    browser.resize(1280, 1400).await;
+    browser.goto(&format!("{base}/")).await;
+    let first = browser.text(".tiles .tile").await;
+    assert!(
+        first.contains("Stock") && first.contains("Last run FAILED"),
+        "{first}"
+    );
+    let charts = browser
+        .find(&format!("#charts-{} svg", integration.id))
+        .await;
+    assert!(!charts.is_empty());
+    browser.screenshot("8-overview").await;
+    browser.resize(390, 844).await;
+    browser.goto(&format!("{base}/")).await;
+    browser.screenshot("9-overview-phone").await;
+
+    browser.quit().await;
 }

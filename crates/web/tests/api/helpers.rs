@@ -224,3 +224,67 @@ pub async fn running_run(
     };
     (run, lease)
 }
+
+/// One past run to seed: how many days before today (UTC) it ended, its status, its records
+/// created and failed, and how long it took.
+#[derive(Debug, Clone, Copy)]
+pub struct PastRun {
+    pub days_ago: i64,
+    pub status: tentacle_domain::run::RunStatus,
+    pub created: u64,
+    pub failed: u64,
+    pub seconds: i64,
+}
+
+/// Seeds ended runs of `integration` through the store, as workers would have left them: each
+/// starts around noon UTC of its day (or, today, between midnight and now) and ends `seconds`
+/// later (today: by now at the latest).
+pub async fn seed_runs(
+    store: &std::sync::Arc<dyn tentacle_store::Store>,
+    integration: i64,
+    runs: &[PastRun],
+) -> Vec<tentacle_store::Run> {
+    let now = chrono::Utc::now();
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc();
+    let mut seeded = Vec::new();
+    for (n, run) in runs.iter().enumerate() {
+        // Distinct starts: scheduled runs are one per due time.
+        let offset = chrono::Duration::seconds(n as i64);
+        let start = if run.days_ago == 0 {
+            // Today, and ended by now, whatever the time of day.
+            midnight + (now - midnight) / 2 - chrono::Duration::seconds(run.seconds / 2)
+        } else {
+            midnight - chrono::Duration::days(run.days_ago) + chrono::Duration::hours(12)
+        } + offset;
+        let start = if run.days_ago == 0 {
+            start.max(midnight)
+        } else {
+            start
+        };
+        let (_, lease) = running_run(
+            store,
+            integration,
+            tentacle_domain::run::Trigger::Schedule,
+            start,
+        )
+        .await;
+        let counters = tentacle_domain::run::RunCounters {
+            fetched: run.created + run.failed,
+            created: run.created,
+            failed: run.failed,
+            ..tentacle_domain::run::RunCounters::default()
+        };
+        let end = (start + chrono::Duration::seconds(run.seconds)).min(now.max(start));
+        seeded.push(
+            store
+                .finish_run(&lease, run.status, &counters, None, end)
+                .await
+                .expect("finish the seeded run"),
+        );
+    }
+    seeded
+}

@@ -10,6 +10,7 @@ mod helpers;
 mod integrations;
 mod logins;
 mod openapi;
+mod overview;
 mod runs;
 mod tokens;
 mod toy_type;

@@ -22,6 +22,7 @@ const PAGES: &[&str] = &[
     "/integrations/1/edit",
     "/controls",
     "/controls/rows",
+    "/overview/tiles",
     "/runs/1",
     "/runs/1/live",
     "/attention",
