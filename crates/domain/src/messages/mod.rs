@@ -11,6 +11,7 @@ use crate::run::{LogEntry, LogLevel, RunCounters, RunStatus};
 use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
+mod alerts;
 mod products;
 mod returns;
 mod sales_orders;
@@ -18,6 +19,7 @@ mod shipments;
 mod status_updates;
 mod stock;
 
+pub use alerts::*;
 pub use products::*;
 pub use returns::*;
 pub use sales_orders::*;
