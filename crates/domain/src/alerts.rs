@@ -210,9 +210,14 @@ mod tests {
 
     #[test]
     fn a_good_email_channel_is_normalized() {
-        let target = email(" smtp.example.com ", 587, "tentacle@example.com", &[" a@b.co "])
-            .validated()
-            .expect("valid");
+        let target = email(
+            " smtp.example.com ",
+            587,
+            "tentacle@example.com",
+            &[" a@b.co "],
+        )
+        .validated()
+        .expect("valid");
         assert_eq!(
             target,
             ChannelTarget::Email {
@@ -231,8 +236,13 @@ mod tests {
         let problems = email("bad host", 0, "nobody", &["ok@example.com", "x@y"])
             .validated()
             .expect_err("invalid");
-        assert_eq!(fields(problems), ["smtp_host", "smtp_port", "from", "to[1]"]);
-        let problems = email("h", 25, "a@b.co", &[]).validated().expect_err("no one");
+        assert_eq!(
+            fields(problems),
+            ["smtp_host", "smtp_port", "from", "to[1]"]
+        );
+        let problems = email("h", 25, "a@b.co", &[])
+            .validated()
+            .expect_err("no one");
         assert_eq!(fields(problems), ["to"]);
     }
 
@@ -247,7 +257,11 @@ mod tests {
                 url: "https://hooks.slack.com/services/T/B/x".into()
             })
         );
-        for bad in ["hooks.slack.com", "https://u:p@hooks.example.com", "https:///x"] {
+        for bad in [
+            "hooks.slack.com",
+            "https://u:p@hooks.example.com",
+            "https:///x",
+        ] {
             let problems = ChannelTarget::Webhook { url: bad.into() }
                 .validated()
                 .expect_err(bad);

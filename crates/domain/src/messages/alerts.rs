@@ -54,7 +54,10 @@ pub fn alert_message(facts: &AlertFacts<'_>) -> AlertMessage {
                 "The {run}of \"{name}\" ended FAILED: {}.{} Fix what the log names; the \
                  configuration keeps running on its schedule. You get one more message when a \
                  run succeeds again, not one per failing run.",
-                facts.error.unwrap_or("no reason recorded").trim_end_matches('.'),
+                facts
+                    .error
+                    .unwrap_or("no reason recorded")
+                    .trim_end_matches('.'),
                 open_run(facts.run_id),
             ),
         ),
@@ -142,7 +145,11 @@ mod tests {
     fn a_failure_names_the_configuration_the_reason_and_the_run() {
         let message = alert_message(&facts(IncidentKind::Failed, AlertEvent::Opened));
         assert_eq!(message.subject, "tentacle: Sales orders FAILED");
-        assert!(message.text.contains("PULPO rejected the credentials \"wms\": ".trim_end_matches(": ")));
+        assert!(
+            message
+                .text
+                .contains("PULPO rejected the credentials \"wms\": ".trim_end_matches(": "))
+        );
         assert!(message.text.contains("tentacle logs 42"));
         assert!(message.text.contains("/runs/42"));
     }
