@@ -4,6 +4,7 @@
 //! outcome and setting the final status; [`controls`] start, stop and "run now" a configuration.
 //! Time comes from a [`clock::Clock`].
 
+pub mod alerts;
 pub mod clock;
 pub mod connections;
 pub mod controls;

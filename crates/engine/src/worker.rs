@@ -1,5 +1,6 @@
 //! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick, the
-//! reaper of runs whose worker was lost, and N claim loops that each work on one run at a time.
+//! reaper of runs whose worker was lost, the alert loop (delivery from the outbox and the stale
+//! check, see [`crate::alerts`]), and N claim loops that each work on one run at a time.
 //!
 //! Shutdown: stop claiming, let running runs finish within the grace period, then release the
 //! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
@@ -14,6 +15,7 @@ use tentacle_store::{Claim, Reap, Reaped, Run, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::alerts;
 use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::options::RunOptions;
@@ -77,6 +79,13 @@ pub async fn serve(
         store.clone(),
         clock.clone(),
         config.clone(),
+        stop.clone(),
+    ));
+    loops.spawn(alerts::alerting(
+        store.clone(),
+        clock.clone(),
+        format!("{process}-alerts"),
+        config.poll,
         stop.clone(),
     ));
     for n in 0..config.workers.max(1) {
