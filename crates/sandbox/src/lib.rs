@@ -10,6 +10,7 @@
 //!
 //! Used by tests, the demo and benchmarks; never by the engine.
 
+pub mod alert_receivers;
 pub mod catalog;
 pub mod faults;
 pub mod pulpo;

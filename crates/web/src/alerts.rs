@@ -286,22 +286,25 @@ pub(crate) async fn validated(
 ) -> Result<NewAlertChannel> {
     let mut problems = Vec::new();
     let input = read_input(body, existing, &mut problems);
-    if let Some(input) = &input {
-        if let Some(other) = store.alert_channel_by_name(&input.name).await?
-            && Some(other.id) != existing.map(|e| e.id)
+    if let Some(input) = &input
+        && let Some(other) = store.alert_channel_by_name(&input.name).await?
+        && Some(other.id) != existing.map(|e| e.id)
+    {
+        problems.push(FieldProblem::new(
+            "name",
+            format!("another alert channel is named {:?}", input.name),
+        ));
+    }
+    // Checked whatever else is wrong, so one answer names every problem.
+    let ids = body["integration_ids"].as_array().into_iter().flatten();
+    for (index, id) in ids.enumerate() {
+        if let Some(id) = id.as_i64()
+            && store.integration(id).await?.is_none()
         {
             problems.push(FieldProblem::new(
-                "name",
-                format!("another alert channel is named {:?}", input.name),
+                format!("integration_ids[{index}]"),
+                format!("no integration configuration has id {id}"),
             ));
-        }
-        for (index, id) in input.integration_ids.iter().flatten().enumerate() {
-            if store.integration(*id).await?.is_none() {
-                problems.push(FieldProblem::new(
-                    format!("integration_ids[{index}]"),
-                    format!("no integration configuration has id {id}"),
-                ));
-            }
         }
     }
     match input {
@@ -501,6 +504,12 @@ fn read_input(
             }
         }
     };
+    if let ChannelTarget::Email { username, .. } = &target
+        && username.as_deref().is_none_or(|u| u.trim().is_empty())
+        && top.get("password").is_some_and(Value::is_string)
+    {
+        problems.push(FieldProblem::new("username", "is required with a password"));
+    }
     let target = match target.validated() {
         Ok(target) => Some(target),
         Err(found) => {
@@ -526,11 +535,14 @@ fn read_input(
         )),
     }
     let target = target?;
-    if let ChannelTarget::Email { username, .. } = &target
+    if let ChannelTarget::Email { username: None, .. } = &target
         && password.is_some()
-        && username.is_none()
+        && !top.get("password").is_some_and(Value::is_string)
     {
-        problems.push(FieldProblem::new("username", "is required with a password"));
+        problems.push(FieldProblem::new(
+            "username",
+            "is required while a password is stored (send \"password\": null to remove it)",
+        ));
     }
     if matches!(target, ChannelTarget::Webhook { .. }) {
         password = None;

@@ -1,6 +1,7 @@
 //! The JSON API and the web UI over real HTTP, on a real SQLite file, with both sandboxes for
 //! connection checks; the UI also in a real headless browser.
 
+mod alerts;
 mod auth;
 mod browser;
 mod credentials;
