@@ -262,10 +262,10 @@ pub(crate) async fn test(channel: &AlertChannel) -> TestResult {
             ok: true,
             message: match &channel.target {
                 ChannelTarget::Webhook { .. } => {
-                    "The webhook accepted the test alert: check that it arrived.".to_string()
+                    "Test alert sent: the webhook accepted it; check that it arrived.".to_string()
                 }
                 ChannelTarget::Email { to, .. } => format!(
-                    "The SMTP server accepted the test alert for {}: check the inbox (and the spam folder).",
+                    "Test alert sent: the SMTP server accepted it for {}; check the inbox (and the spam folder).",
                     to.join(", ")
                 ),
             },

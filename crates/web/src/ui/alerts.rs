@@ -447,11 +447,6 @@ pub(crate) async fn delete(State(state): State<AppState>, ui: Ui, Path(id): Path
 pub(crate) async fn test(State(state): State<AppState>, ui: Ui, Path(id): Path<i64>) -> UiResult {
     let channel = existing(&state, id).await?;
     let result = send_test(&channel).await;
-    let message = if result.ok {
-        format!("Test alert sent. {}", result.message)
-    } else {
-        result.message
-    };
     list_page(
         &state,
         ui,
@@ -459,7 +454,7 @@ pub(crate) async fn test(State(state): State<AppState>, ui: Ui, Path(id): Path<i
         Some(Verdict {
             id,
             ok: result.ok,
-            message,
+            message: result.message,
         }),
     )
     .await
