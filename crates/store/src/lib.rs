@@ -1,6 +1,7 @@
 //! tentacle's persistent state behind one [`Store`] trait made of one trait per concern:
 //! credentials (secrets encrypted at rest), integration configurations with their cursors, runs
-//! with their counters and log entries, accounts, the records that need attention, and each
+//! with their counters and log entries, accounts, the records that need attention, alert
+//! channels with the incidents and the outbox decided where runs end, and each
 //! integration type's own state (the order links that make sales order imports exactly-once, the
 //! shipment links that fulfill each PULPO box once, the marks of the status updates done, the
 //! return links that register each PULPO return once).
