@@ -1,6 +1,7 @@
-//! Alert delivery from the outbox against a local webhook receiver, on a real SQLite store,
-//! with time injected: a refused message waits for its retry time and then goes through, and
-//! deliverers working side by side send each message once.
+//! Alert delivery from the outbox against a local webhook receiver and a real SMTP server
+//! (`aiosmtpd`), on a real SQLite store, with time injected: every kind of incident arrives by
+//! both, a refused message waits for its retry time and then goes through, and deliverers
+//! working side by side send each message once.
 
 use std::sync::Arc;
 
@@ -8,14 +9,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use secrecy::SecretString;
 use serde_json::json;
 use tentacle_domain::alerts::ChannelTarget;
-use tentacle_domain::run::{RunCounters, RunStatus, Trigger};
-use tentacle_engine::alerts::{Delivered, deliver_due};
+use tentacle_domain::run::{RecordKind, RunCounters, RunStatus, Trigger};
+use tentacle_engine::alerts::{Delivered, check_stale, deliver_due};
 use tentacle_engine::clock::TestClock;
-use tentacle_sandbox::alert_receivers::WebhookReceiver;
+use tentacle_sandbox::alert_receivers::{SmtpReceiver, WebhookReceiver};
 use tentacle_store::prelude::*;
 use tentacle_store::{
-    AlertFilter, Cipher, Claim, Lease, NewAlertChannel, NewCredential, NewIntegration, RunRequest,
-    SqliteStore,
+    AlertFilter, Attention, AttentionKey, AttentionKind, Cipher, Claim, HeldWrite, Lease,
+    NewAlertChannel, NewCredential, NewIntegration, RunRequest, SqliteStore,
 };
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -191,4 +192,146 @@ async fn deliverers_side_by_side_send_each_alert_once() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 30, "no alert sent twice");
+}
+
+#[tokio::test]
+async fn failed_conflict_and_stale_alerts_arrive_by_email_and_by_webhook() {
+    const PASSWORD: &str = "smtp-secret-Hn8c";
+    let Some(smtp) = SmtpReceiver::start("alerts by email", "tentacle", PASSWORD).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(&dir).await;
+    let hook = WebhookReceiver::start().await.expect("receiver");
+    channel(store.as_ref(), &hook).await;
+    store
+        .save_alert_channel(NewAlertChannel {
+            name: "Mail".into(),
+            target: ChannelTarget::Email {
+                smtp_host: "127.0.0.1".into(),
+                smtp_port: smtp.port(),
+                starttls: false,
+                username: Some("tentacle".into()),
+                from: "tentacle@example.com".into(),
+                to: vec!["ops@example.com".into()],
+            },
+            password: Some(SecretString::from(PASSWORD.to_string())),
+            integration_ids: None,
+            stale_after_hours: 24,
+        })
+        .await
+        .expect("mail channel");
+
+    failing(store.as_ref(), "Sales orders", at(0)).await;
+    // Another configuration's run finds an order in conflict.
+    let orders = store
+        .integration_by_name("Sales orders")
+        .await
+        .expect("read")
+        .expect("exists");
+    let stock = store
+        .save_integration(NewIntegration {
+            name: "Returns".into(),
+            kind: "sales_orders".into(),
+            origin_credential_id: orders.origin_credential_id,
+            destination_credential_id: orders.destination_credential_id,
+            settings: json!({}),
+        })
+        .await
+        .expect("integration");
+    let queued = store
+        .enqueue_run(&RunRequest {
+            integration_id: stock.id,
+            trigger: Trigger::Manual,
+            due_at: at(0),
+            exclusion: None,
+        })
+        .await
+        .expect("enqueue");
+    store
+        .claim_run(&Claim {
+            owner: "w".into(),
+            now: at(0),
+            lease_until: at(30),
+            run_id: Some(queued.run.id),
+        })
+        .await
+        .expect("claim")
+        .expect("claimed");
+    let lease = Lease {
+        run_id: queued.run.id,
+        owner: "w".into(),
+    };
+    store
+        .write_held(
+            &lease,
+            &[HeldWrite::Flag(Attention {
+                key: AttentionKey {
+                    integration_id: stock.id,
+                    record_kind: RecordKind::Order,
+                    record_id: "gid://shopify/Order/1".into(),
+                },
+                record_label: "#1001".into(),
+                kind: AttentionKind::Conflict,
+                reason: "changed by hand in PULPO".into(),
+                attempts: 1,
+                run_id: Some(queued.run.id),
+                updated_at: at(0),
+            })],
+        )
+        .await
+        .expect("flag");
+    store
+        .finish_run(
+            &lease,
+            RunStatus::Finished,
+            &RunCounters::default(),
+            None,
+            at(0),
+        )
+        .await
+        .expect("finish");
+    // And a day later without a successful run, both are stale.
+    let clock = TestClock::at(Utc::now() + TimeDelta::hours(25));
+    // One stale incident per configuration and channel (each channel has its own threshold).
+    assert_eq!(check_stale(store.as_ref(), &clock).await.expect("stale"), 4);
+
+    let done = deliver_due(store.as_ref(), &clock, "serve", None)
+        .await
+        .expect("deliver");
+    // Per channel: failed and stale (Sales orders), conflicts and stale (Returns, whose run
+    // at at(0) finished long before `clock`).
+    assert_eq!(done, Delivered { sent: 8, failed: 0 });
+    let mut subjects: Vec<String> = smtp.received().into_iter().map(|m| m.subject).collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "tentacle: Returns has not run successfully for 24 hours",
+            "tentacle: Returns has records in conflict",
+            "tentacle: Sales orders FAILED",
+            "tentacle: Sales orders has not run successfully for 24 hours",
+        ]
+    );
+    let mut posted: Vec<String> = hook
+        .received()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}",
+                p["integration"].as_str().unwrap_or_default(),
+                p["incident"]
+            )
+        })
+        .collect();
+    posted.sort();
+    assert_eq!(
+        posted,
+        [
+            "Returns \"conflicts\"",
+            "Returns \"stale\"",
+            "Sales orders \"failed\"",
+            "Sales orders \"stale\""
+        ]
+    );
 }

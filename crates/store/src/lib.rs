@@ -300,7 +300,7 @@ pub trait AlertStore: Send + Sync {
     /// Opens a "stale" incident, with its message, for every active configuration a channel
     /// covers that had no FINISHED or FINISHED PARTIALLY run (nor was created, started or
     /// changed) for longer than the channel's threshold, unless one is open. Returns how many
-    /// were opened. Safe to call from every process at once.
+    /// were opened (one per configuration and channel). Safe to call from every process at once.
     async fn open_stale_incidents(&self, now: DateTime<Utc>) -> Result<usize>;
     /// Claims up to `claim.limit` due undelivered messages (none held under a live lease),
     /// oldest first, each counting an attempt; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so

@@ -227,6 +227,21 @@ async fn a_test_alert_posts_json_with_text_and_a_refusal_is_reported() {
             .contains("HTTP 500"),
         "{refused}"
     );
+    // A redirect is not followed: an alert goes where the operator said.
+    hook.answer_next(&[302]);
+    let redirected = app
+        .call(Method::POST, &format!("/api/alerts/{id}/test"), None)
+        .await
+        .json();
+    assert_eq!(redirected["ok"], false);
+    assert!(
+        redirected["message"]
+            .as_str()
+            .expect("message")
+            .contains("does not follow them"),
+        "{redirected}"
+    );
+    assert_eq!(hook.received().len(), 1);
     let listed = app.get("/api/alerts").await.json();
     assert_eq!(listed[0]["url"], hook.url());
     assert_eq!(listed[0]["stale_after_hours"], 6);
