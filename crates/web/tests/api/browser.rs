@@ -576,6 +576,17 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
     assert!(verdict.contains("Test alert sent"), "{verdict}");
     assert_eq!(hook.received().len(), 1, "the receiver got the test alert");
     browser.screenshot("8-alerts").await;
+    browser.goto(&format!("{base}/alerts/new?type=email")).await;
+    browser.screenshot("8-alert-email-form").await;
+    browser.goto(&format!("{base}/alerts")).await;
+    browser
+        .click(&format!(
+            "#alert-{} form[action$='/delete'] button",
+            channel.id
+        ))
+        .await;
+    browser.wait_url("/alerts?done=deleted").await;
+    assert!(browser.text("main").await.contains("No alert channels yet"));
 
     // Phone width: the controls stay usable.
     browser.resize(390, 844).await;
