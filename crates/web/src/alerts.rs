@@ -14,6 +14,7 @@ use tentacle_domain::alerts::{
     ChannelKind, ChannelTarget, DEFAULT_SMTP_PORT, DEFAULT_STALE_AFTER_HOURS, channel_name,
     stale_after_hours,
 };
+use tentacle_domain::messages;
 use tentacle_store::{AlertChannel, AlertFilter, NewAlertChannel, Store};
 use utoipa::ToSchema;
 
@@ -261,18 +262,13 @@ pub(crate) async fn test(channel: &AlertChannel) -> TestResult {
         Ok(()) => TestResult {
             ok: true,
             message: match &channel.target {
-                ChannelTarget::Webhook { .. } => {
-                    "Test alert sent: the webhook accepted it; check that it arrived.".to_string()
-                }
-                ChannelTarget::Email { to, .. } => format!(
-                    "Test alert sent: the SMTP server accepted it for {}; check the inbox (and the spam folder).",
-                    to.join(", ")
-                ),
+                ChannelTarget::Webhook { .. } => messages::test_alert_posted(),
+                ChannelTarget::Email { to, .. } => messages::test_alert_mailed(to),
             },
         },
         Err(error) => TestResult {
             ok: false,
-            message: format!("The test alert was not delivered: {error}."),
+            message: messages::test_alert_refused(&error),
         },
     }
 }

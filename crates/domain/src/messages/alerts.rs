@@ -124,6 +124,28 @@ pub fn test_alert_message(channel: &str) -> AlertMessage {
     }
 }
 
+/// What "Send a test alert" says when the webhook took the message.
+pub fn test_alert_posted() -> String {
+    "Test alert sent: the webhook accepted it; check that it arrived.".to_string()
+}
+
+/// What "Send a test alert" says when the SMTP server took the message.
+pub fn test_alert_mailed(recipients: &[String]) -> String {
+    format!(
+        "Test alert sent: the SMTP server accepted it for {}; check the inbox (and the spam \
+         folder).",
+        recipients.join(", ")
+    )
+}
+
+/// What "Send a test alert" says when it did not go through; `reason` names no secret.
+pub fn test_alert_refused(reason: &str) -> String {
+    format!(
+        "The test alert was not delivered: {reason}. Check the channel's settings and send \
+         another."
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
