@@ -87,6 +87,7 @@ pub async fn serve(
         format!("{process}-alerts"),
         config.poll,
         stop.clone(),
+        release.clone(),
     ));
     for n in 0..config.workers.max(1) {
         loops.spawn(claim_loop(

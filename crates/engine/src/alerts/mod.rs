@@ -219,13 +219,16 @@ pub async fn check_stale(store: &dyn Store, clock: &dyn Clock) -> Result<usize, 
 }
 
 /// The alert loop of every `serve` and `worker`: delivers due messages every `poll` and checks
-/// for stale configurations every [`STALE_CHECK_EVERY`], until stopped.
+/// for stale configurations every [`STALE_CHECK_EVERY`], until stopped. A delivery pass under
+/// way when the process stops goes on through the grace period; `release` abandons it (its
+/// messages go to another process once their lease expires).
 pub async fn alerting(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     owner: String,
     poll: Duration,
     mut stop: watch::Receiver<bool>,
+    mut release: watch::Receiver<bool>,
 ) -> Result<(), EngineError> {
     let mut last_stale_check: Option<chrono::DateTime<chrono::Utc>> = None;
     while !*stop.borrow() {
@@ -236,8 +239,13 @@ pub async fn alerting(
                 tracing::warn!(%error, "Stale check failed.");
             }
         }
-        if let Err(error) = deliver_due(store.as_ref(), clock.as_ref(), &owner, None).await {
-            tracing::warn!(%error, "Alert delivery failed.");
+        tokio::select! {
+            delivered = deliver_due(store.as_ref(), clock.as_ref(), &owner, None) => {
+                if let Err(error) = delivered {
+                    tracing::warn!(%error, "Alert delivery failed.");
+                }
+            }
+            _ = release.wait_for(|release| *release) => return Ok(()),
         }
         let _ = tokio::time::timeout(poll, stop.changed()).await;
     }
