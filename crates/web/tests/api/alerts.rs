@@ -171,6 +171,25 @@ async fn a_test_alert_reaches_a_real_smtp_server_and_the_password_is_never_shown
     );
     assert_eq!(smtp.received().len(), 1);
 
+    // STARTTLS on (the default) and a server that cannot: refused, never sent in the clear.
+    let plain = app
+        .post(
+            "/api/alerts",
+            json!({"name": "No TLS", "type": "email", "smtp_host": "127.0.0.1",
+                   "smtp_port": smtp.port(), "username": "tentacle",
+                   "password": SMTP_PASSWORD, "from": "tentacle@example.com",
+                   "to": ["ops@example.com"]}),
+        )
+        .await;
+    assert_eq!(plain.json()["starttls"], true, "{}", plain.text);
+    let plain_id = plain.json()["id"].as_i64().expect("id");
+    let no_tls = app
+        .call(Method::POST, &format!("/api/alerts/{plain_id}/test"), None)
+        .await
+        .json();
+    assert_eq!(no_tls["ok"], false, "{no_tls}");
+    assert_eq!(smtp.received().len(), 1, "nothing sent without TLS");
+
     let bodies = app.bodies.lock().expect("lock").join("\n");
     assert!(
         !bodies.contains(SMTP_PASSWORD),
