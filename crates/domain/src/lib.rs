@@ -17,5 +17,6 @@ pub mod shipments;
 pub mod status_updates;
 pub mod stock;
 mod string_enum;
+pub mod text;
 
 pub use string_enum::UnknownValue;

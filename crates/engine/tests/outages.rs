@@ -18,9 +18,10 @@ use tentacle_store::prelude::*;
 use tentacle_store::{
     AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, ApiToken, Attention,
     AttentionKey, Cipher, Claim, Credential, Enqueued, HeldWrite, Integration, Lease, LinkScope,
-    LogFilter, NewAlertChannel, NewCredential, NewIntegration, NewLogEntry, NewSession, OrderLink,
-    ProductLink, Reap, Reaped, Result, ReturnLink, Run, RunFilter, RunRequest, RunTotals, Session,
-    ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
+    LogFilter, NewAlertChannel, NewApiToken, NewCredential, NewIntegration, NewLogEntry,
+    NewSession, OrderLink, ProductLink, Reap, Reaped, Result, ReturnLink, Run, RunFilter,
+    RunRequest, RunTotals, Session, ShipmentLink, SqliteStore, StatusMark, StoreError,
+    StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -239,9 +240,24 @@ impl LogStore for OutageStore {
 
 #[async_trait]
 impl AccountStore for OutageStore {
-    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken> {
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken> {
         self.trip("create_api_token")?;
-        self.inner.create_api_token(name, token_hash).await
+        self.inner.create_api_token(token).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.trip("api_tokens")?;
+        self.inner.api_tokens().await
+    }
+
+    async fn revoke_api_token(&self, name: &str) -> Result<bool> {
+        self.trip("revoke_api_token")?;
+        self.inner.revoke_api_token(name).await
+    }
+
+    async fn api_token_used(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.trip("api_token_used")?;
+        self.inner.api_token_used(id, at).await
     }
 
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>> {
@@ -276,6 +292,21 @@ impl AccountStore for OutageStore {
     async fn delete_session(&self, token_hash: &str) -> Result<bool> {
         self.trip("delete_session")?;
         self.inner.delete_session(token_hash).await
+    }
+
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64> {
+        self.trip("delete_user_sessions")?;
+        self.inner.delete_user_sessions(user_id).await
+    }
+
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool> {
+        self.trip("set_user_password")?;
+        self.inner.set_user_password(name, password_hash).await
+    }
+
+    async fn delete_user(&self, name: &str) -> Result<bool> {
+        self.trip("delete_user")?;
+        self.inner.delete_user(name).await
     }
 }
 

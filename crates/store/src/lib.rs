@@ -241,8 +241,16 @@ pub trait LogStore: Send + Sync {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Stores a new API token by its hash. `Conflict` when the name is taken.
-    async fn create_api_token(&self, name: &str, token_hash: &str) -> Result<ApiToken>;
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiToken>;
     async fn api_token_by_hash(&self, token_hash: &str) -> Result<Option<ApiToken>>;
+    /// Every API token, by name.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Deletes the token named `name`: requests with it are refused from now on. `false` when
+    /// there was none.
+    async fn revoke_api_token(&self, name: &str) -> Result<bool>;
+    /// Records that token `id` was used at `at`, at most once a minute (a write per request
+    /// would cost more than the request).
+    async fn api_token_used(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
 
     /// Creates a web UI account. `Conflict` when the name is taken.
     async fn create_user(&self, name: &str, password_hash: &str) -> Result<User>;
@@ -257,6 +265,13 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<Option<Session>>;
     /// Ends a session (logout); `false` when there was none.
     async fn delete_session(&self, token_hash: &str) -> Result<bool>;
+    /// Ends every session of the user ("log out everywhere"); how many there were.
+    async fn delete_user_sessions(&self, user_id: i64) -> Result<u64>;
+    /// Sets the user's password hash and ends all its sessions, in one transaction. `false`
+    /// when there is no such user.
+    async fn set_user_password(&self, name: &str, password_hash: &str) -> Result<bool>;
+    /// Deletes the account and its sessions. `false` when there was none.
+    async fn delete_user(&self, name: &str) -> Result<bool>;
 }
 
 /// The records that need attention, of every integration type: one flag per configuration,

@@ -306,7 +306,55 @@ pub struct ApiToken {
     pub id: i64,
     pub name: String,
     pub token_hash: String,
+    pub scope: TokenScope,
     pub created_at: DateTime<Utc>,
+    /// After this the token is refused; `None`: it does not expire.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When a request last used it (to the minute), to tell unused tokens to revoke.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What a new API token holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewApiToken {
+    pub name: String,
+    pub token_hash: String,
+    pub scope: TokenScope,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What an API token may do. Give each user of the API the least it needs: Prometheus
+/// `metrics`, a dashboard `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TokenScope {
+    /// `GET /metrics` only.
+    Metrics,
+    /// Every `GET` of the API and `/metrics`: reads, never a change, never the tokens.
+    Read,
+    /// Everything, tokens included.
+    Admin,
+}
+
+impl TokenScope {
+    pub const ALL: [TokenScope; 3] = [TokenScope::Metrics, TokenScope::Read, TokenScope::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Metrics => "metrics",
+            TokenScope::Read => "read",
+            TokenScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenScope> {
+        TokenScope::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for TokenScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A local admin account of the web UI: its name and argon2 password hash (PHC string).

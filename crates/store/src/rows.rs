@@ -15,7 +15,7 @@ use crate::{
     AlertChannel, AlertRecord, ApiToken, Attention, AttentionKey, Cipher, Credential,
     CredentialKind, Integration, LinkScope, OrderLink, ProductLink, Result, ReturnLink, Run,
     RunTotals, Secrets, Session, ShipmentLink, StatusMark, StoreError, StoredLogEntry, SystemPair,
-    User,
+    TokenScope, User,
 };
 
 /// A value both backends decode.
@@ -324,7 +324,17 @@ pub(crate) fn api_token_from_row(row: &impl Columns) -> Result<ApiToken> {
         id: row.column("id")?,
         name: row.column("name")?,
         token_hash: row.column("token_hash")?,
+        scope: {
+            let scope: String = row.column("scope")?;
+            TokenScope::parse(&scope).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "API token scope {scope:?} is not one tentacle knows"
+                ))
+            })?
+        },
         created_at: row.column("created_at")?,
+        expires_at: row.column("expires_at")?,
+        last_used_at: row.column("last_used_at")?,
     })
 }
 

@@ -24,10 +24,10 @@ use tentacle_store::prelude::*;
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
     Attention, AttentionKey, AttentionKind, Cipher, Claim, Credential, CredentialKind,
-    ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewCredential,
+    ExclusionRole, HeldWrite, Integration, Lease, LinkScope, LogFilter, NewApiToken, NewCredential,
     NewIntegration, NewLogEntry, NewSession, OrderLink, PgOptions, PgStore, ProductLink, Reap,
     Reaped, RecordKind, ReturnLink, Run, RunExclusion, RunFilter, RunRequest, ShipmentLink,
-    SqliteStore, StatusMark, StoreError, SystemPair,
+    SqliteStore, StatusMark, StoreError, SystemPair, TokenScope,
 };
 
 const KEY: &str = "0707070707070707070707070707070707070707070707070707070707070707";
@@ -457,6 +457,7 @@ on_both_backends!(
     flags_of_an_order_and_a_sku_of_one_configuration_are_kept_apart,
     the_attention_migration_keeps_the_flags_of_orders,
     api_tokens_users_and_sessions,
+    api_tokens_keep_scope_and_expiry_are_listed_and_revoked,
     a_database_migrated_by_a_newer_tentacle_is_refused,
     a_queue_change_wakes_idle_workers,
     references_to_missing_rows_are_conflicts,
@@ -1838,18 +1839,110 @@ async fn cursors_order_links_and_flagged_orders(db: Db) {
     assert_eq!(store.flags(Some(daily.id)).await.expect("flagged").len(), 1);
 }
 
+async fn api_tokens_keep_scope_and_expiry_are_listed_and_revoked(db: Db) {
+    let store = db.store.as_ref();
+    let expires_at = at(30 * 86_400);
+    let prometheus = store
+        .create_api_token(&NewApiToken {
+            expires_at: Some(expires_at),
+            ..new_token("prometheus", "hash-p", TokenScope::Metrics)
+        })
+        .await
+        .expect("token");
+    store
+        .create_api_token(&new_token("dashboard", "hash-d", TokenScope::Read))
+        .await
+        .expect("token");
+    let read = store
+        .api_token_by_hash("hash-p")
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(read.scope, TokenScope::Metrics);
+    // Both backends keep at least millisecond precision.
+    let kept = read.expires_at.expect("an expiry");
+    assert!(
+        (kept - expires_at).num_milliseconds().abs() < 1,
+        "{kept} {expires_at}"
+    );
+    assert_eq!(read.last_used_at, None);
+
+    // Use is recorded, at most once a minute.
+    let first = at(60);
+    store
+        .api_token_used(prometheus.id, first)
+        .await
+        .expect("used");
+    store
+        .api_token_used(prometheus.id, first + TimeDelta::seconds(20))
+        .await
+        .expect("used again");
+    let used = |hash: &'static str| async move {
+        store
+            .api_token_by_hash(hash)
+            .await
+            .expect("read")
+            .and_then(|t| t.last_used_at)
+            .map(|at| at.timestamp_millis())
+    };
+    assert_eq!(used("hash-p").await, Some(first.timestamp_millis()));
+    store
+        .api_token_used(prometheus.id, first + TimeDelta::seconds(90))
+        .await
+        .expect("used later");
+    assert_eq!(
+        used("hash-p").await,
+        Some((first + TimeDelta::seconds(90)).timestamp_millis())
+    );
+
+    let names: Vec<(String, TokenScope)> = store
+        .api_tokens()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| (t.name, t.scope))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("dashboard".to_string(), TokenScope::Read),
+            ("prometheus".to_string(), TokenScope::Metrics)
+        ]
+    );
+    assert!(store.revoke_api_token("prometheus").await.expect("revoke"));
+    assert!(!store.revoke_api_token("prometheus").await.expect("again"));
+    assert_eq!(store.api_token_by_hash("hash-p").await.expect("read"), None);
+}
+
+fn new_token(name: &str, hash: &str, scope: TokenScope) -> NewApiToken {
+    NewApiToken {
+        name: name.into(),
+        token_hash: hash.into(),
+        scope,
+        expires_at: None,
+    }
+}
+
 async fn api_tokens_users_and_sessions(db: Db) {
     let store = db.store.as_ref();
     let token = store
-        .create_api_token("ci", "hash-ci")
+        .create_api_token(&new_token("ci", "hash-ci", TokenScope::Admin))
         .await
         .expect("token");
     assert_eq!(
         (token.name.as_str(), token.token_hash.as_str()),
         ("ci", "hash-ci")
     );
-    assert_conflict(store.create_api_token("ci", "hash-other").await);
-    assert_conflict(store.create_api_token("deploy", "hash-ci").await);
+    assert_conflict(
+        store
+            .create_api_token(&new_token("ci", "hash-other", TokenScope::Read))
+            .await,
+    );
+    assert_conflict(
+        store
+            .create_api_token(&new_token("deploy", "hash-ci", TokenScope::Read))
+            .await,
+    );
     assert_eq!(
         store.api_token_by_hash("hash-ci").await.expect("read"),
         Some(token)
@@ -1908,6 +2001,46 @@ async fn api_tokens_users_and_sessions(db: Db) {
             .expect("logout again")
     );
     assert_eq!(found("session-1", Utc::now()).await, None);
+
+    // Log out everywhere ends every session of the user, and only those.
+    let other = store
+        .create_user("operator", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b3RoZXI")
+        .await
+        .expect("user");
+    for (hash, user) in [("a-1", admin.id), ("a-2", admin.id), ("o-1", other.id)] {
+        store
+            .create_session(&NewSession {
+                token_hash: hash.into(),
+                user_id: user,
+                csrf_token: format!("csrf-{hash}"),
+                expires_at,
+            })
+            .await
+            .expect("session");
+    }
+    assert_eq!(store.delete_user_sessions(admin.id).await.expect("all"), 2);
+    assert_eq!(found("a-1", Utc::now()).await, None);
+    assert!(found("o-1", Utc::now()).await.is_some());
+    // A new password ends the user's sessions too.
+    assert!(
+        store
+            .set_user_password("operator", "$argon2id$new")
+            .await
+            .expect("password")
+    );
+    assert_eq!(found("o-1", Utc::now()).await, None);
+    assert_eq!(
+        store
+            .user_by_name("operator")
+            .await
+            .expect("read")
+            .map(|u| u.password_hash),
+        Some("$argon2id$new".to_string())
+    );
+    assert!(!store.set_user_password("nobody", "$x").await.expect("none"));
+    assert!(store.delete_user("operator").await.expect("deleted"));
+    assert!(!store.delete_user("operator").await.expect("gone"));
+    assert_eq!(store.user_by_name("operator").await.expect("read"), None);
 
     // A new session clears the expired ones away.
     let short = store

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "tentacle",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("TENTACLE_COMMIT"), ")"),
     about = "Keeps a Shopify store and a PULPO WMS warehouse in sync."
 )]
 struct Cli {
@@ -58,6 +58,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(commands::token::TokenCommand),
+    /// Ask a running `tentacle serve` whether it and its database answer (`/healthz`); exit 0
+    /// healthy, 1 not. The container image's health check.
+    Healthcheck(commands::health::HealthArgs),
     /// Run the Shopify and PULPO sandboxes (local emulators) until Ctrl-C.
     Sandbox(Box<commands::sandbox::SandboxArgs>),
     /// Measure tentacle and its sandboxes; prints one JSON line per measurement.
@@ -65,12 +68,38 @@ enum Command {
     Bench(commands::bench::BenchCommand),
 }
 
+/// Standard error for the server log, with control characters escaped in every line: names
+/// and messages in log fields come from Shopify, PULPO and whoever types into a form, and a
+/// newline in one would forge a log line, an escape sequence would drive the terminal.
+struct EscapedStderr;
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The formatter writes one whole event, its newline last.
+        let text = String::from_utf8_lossy(buf);
+        let (line, end) = match text.strip_suffix('\n') {
+            Some(line) => (line, "\n"),
+            None => (text.as_ref(), ""),
+        };
+        let mut stderr = std::io::stderr().lock();
+        stderr.write_all(tentacle_domain::text::printable(line).as_bytes())?;
+        stderr.write_all(end.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
-        .with_writer(std::io::stderr)
+        // No colours: every escape in a line is one that came from outside, and is escaped.
+        .with_ansi(false)
+        .with_writer(|| EscapedStderr)
         .init();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -101,6 +130,7 @@ fn main() -> ExitCode {
             Command::Token(command) => commands::token::run(&cli.db, command)
                 .await
                 .map(|()| ExitCode::SUCCESS),
+            Command::Healthcheck(args) => commands::health::run(args).await,
             Command::Sandbox(args) => commands::sandbox::run(*args)
                 .await
                 .map(|()| ExitCode::SUCCESS),

@@ -574,8 +574,11 @@ async fn a_stock_run_sets_shopify_to_pulpos_available_stock() {
 
 #[tokio::test]
 async fn demo_runs_the_product_end_to_end() {
+    // From the clone's top directory, where `cargo run --release -- demo` is typed.
+    let clone = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let demo = Command::new(BIN)
         .args(["demo", "--no-serve", "--orders", "40"])
+        .current_dir(&clone)
         .output()
         .await
         .expect("demo runs");
@@ -618,7 +621,34 @@ async fn demo_runs_the_product_end_to_end() {
         products["created"].as_u64().is_some_and(|n| n > 0),
         "{products}"
     );
-    assert!(out.contains("Next:") && out.contains(" runs"), "{out}");
+    // Every command the demo suggests works as printed, from the same directory, in a shell
+    // without tentacle on its PATH.
+    let next: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Next"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.trim().split("   ").next().unwrap_or_default())
+        .collect();
+    assert!(
+        next.iter().any(|c| c.ends_with(" runs")) && next.iter().any(|c| c.contains(" logs ")),
+        "{out}"
+    );
+    for command in next {
+        let ran = Command::new("sh")
+            .args(["-c", command])
+            .current_dir(&clone)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .await
+            .expect("sh runs");
+        assert!(
+            ran.status.success() && !ran.stdout.is_empty(),
+            "{command:?} as the demo printed it: {}\n{}",
+            text(&ran.stdout),
+            text(&ran.stderr)
+        );
+    }
 }
 
 #[tokio::test]
@@ -1042,5 +1072,152 @@ async fn apply_saves_a_returns_configuration_that_runs_and_refuses_an_unknown_re
         errors.contains("reason_codes")
             && errors.contains("\"BROKEN\" is not a Shopify return reason"),
         "{errors}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_listed_scoped_and_revoked_and_accounts_changed_and_deleted() {
+    use tentacle_store::AccountStore;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("tentacle.db").display());
+    let created = tentacle(
+        &db,
+        &[
+            "token",
+            "create",
+            "prometheus",
+            "--scope",
+            "metrics",
+            "--expires-days",
+            "30",
+        ],
+        &[],
+    )
+    .await;
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let token = text(&created.stdout).trim().to_string();
+    assert!(
+        text(&created.stderr).contains("scope metrics, expires"),
+        "{}",
+        text(&created.stderr)
+    );
+    let bad = tentacle(&db, &["token", "create", "x", "--scope", "root"], &[]).await;
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("metrics, read, admin"),
+        "{}",
+        text(&bad.stderr)
+    );
+
+    let listed = text(&tentacle(&db, &["token", "list"], &[]).await.stdout);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with("prometheus"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        line.contains(" metrics ") && line.contains("never"),
+        "{line}"
+    );
+    assert!(!listed.contains(&token), "the list never shows a token");
+    assert!(
+        tentacle(&db, &["token", "revoke", "prometheus"], &[])
+            .await
+            .status
+            .success()
+    );
+    let listed = text(&tentacle(&db, &["token", "list"], &[]).await.stdout);
+    assert!(!listed.contains("prometheus"), "{listed}");
+    let again = tentacle(&db, &["token", "revoke", "prometheus"], &[]).await;
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("no API token named"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let with_password = |args: Vec<&'static str>, password: &'static str| {
+        let db = db.clone();
+        async move {
+            let mut child = Command::new(BIN)
+                .arg("--db")
+                .arg(&db)
+                .args(args)
+                .env_remove("TENTACLE_MASTER_KEY")
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("tentacle runs");
+            use tokio::io::AsyncWriteExt;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin.write_all(password.as_bytes()).await.expect("write");
+            drop(stdin);
+            child.wait_with_output().await.expect("ends")
+        }
+    };
+    let store = || async {
+        tentacle_store::SqliteStore::open(
+            &db,
+            tentacle_store::Cipher::load(None, &dir.path().join("tentacle.key")).expect("key"),
+        )
+        .await
+        .expect("store")
+    };
+    assert!(
+        with_password(
+            vec!["user", "create", "ops", "--password-stdin"],
+            "first-password-1\n"
+        )
+        .await
+        .status
+        .success()
+    );
+    let before = store()
+        .await
+        .user_by_name("ops")
+        .await
+        .expect("read")
+        .expect("user");
+    let changed = with_password(
+        vec!["user", "password", "ops", "--password-stdin"],
+        "second-password-2\n",
+    )
+    .await;
+    assert!(changed.status.success(), "{}", text(&changed.stderr));
+    let after = store()
+        .await
+        .user_by_name("ops")
+        .await
+        .expect("read")
+        .expect("user");
+    assert_ne!(before.password_hash, after.password_hash);
+    assert!(tentacle_web::users::verify_password(
+        "second-password-2",
+        &after.password_hash
+    ));
+    let short = with_password(
+        vec!["user", "password", "ops", "--password-stdin"],
+        "short\n",
+    )
+    .await;
+    assert!(!short.status.success());
+    assert!(
+        tentacle(&db, &["user", "logout", "ops"], &[])
+            .await
+            .status
+            .success()
+    );
+    assert!(
+        tentacle(&db, &["user", "delete", "ops"], &[])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(store().await.user_by_name("ops").await.expect("read"), None);
+    let gone = tentacle(&db, &["user", "delete", "ops"], &[]).await;
+    assert!(!gone.status.success());
+    assert!(
+        text(&gone.stderr).contains("no user named"),
+        "{}",
+        text(&gone.stderr)
     );
 }

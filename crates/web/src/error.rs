@@ -41,6 +41,12 @@ pub enum ApiError {
         "authentication required: send Authorization: Bearer <token> (tentacle token create NAME)"
     )]
     Unauthorized,
+    /// A known token past its expiry.
+    #[error("this API token expired at {0}; make a new one (tentacle token create NAME)")]
+    TokenExpired(String),
+    /// A known token whose scope does not cover the request.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -58,7 +64,8 @@ pub enum ApiError {
 impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::TokenExpired(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::Store(StoreError::NotFound { .. }) => {
                 StatusCode::NOT_FOUND
             }

@@ -15,8 +15,10 @@ mod controls;
 mod credentials;
 mod error;
 mod integrations;
+mod logins;
 mod ops;
 mod runs;
+pub mod tokens;
 mod ui;
 pub mod users;
 
@@ -45,6 +47,7 @@ pub struct Config {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub store: Arc<dyn Store>,
+    pub logins: Arc<logins::LoginGuard>,
 }
 
 /// A bound, not yet serving, web app.
@@ -77,9 +80,14 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // The client's address: login failures are counted per address too.
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -109,7 +117,10 @@ impl utoipa::Modify for BearerScheme {
 /// The router and the OpenAPI document describing it. Both come from the same route list, so
 /// a served route is a documented route.
 pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
-    let state = AppState { store };
+    let state = AppState {
+        store,
+        logins: Arc::default(),
+    };
     let pages = ui::router(state.clone());
     let protected = OpenApiRouter::new()
         .routes(routes!(
@@ -147,6 +158,8 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(alerts::test_alert))
         .routes(routes!(ops::metrics))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

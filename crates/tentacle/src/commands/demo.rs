@@ -197,6 +197,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let directory = fresh_directory()?;
     let db = format!("sqlite://{}/tentacle.db", directory.display());
     let store = super::db::open(&db).await?;
+    // What the operator types to reach this database: `cargo run` leaves the binary off the
+    // PATH, so it is named by its path.
+    let tentacle = format!("{} --db {}", this_binary(), shell_word(&db));
 
     println!("tentacle demo");
     println!(
@@ -289,27 +292,30 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             (demo.outcome)(&finished.counters)
         );
         if finished.counters.failed > 0 {
-            println!("  tentacle --db {db} logs {} --level ERROR", finished.id);
+            println!("  {tentacle} logs {} --level ERROR", finished.id);
         }
         runs.push(finished.id);
     }
     println!();
-    println!("Next:");
-    println!("  tentacle --db {db} runs                        every run with its counters");
+    println!("Next (from this directory):");
+    println!("  {tentacle} runs                        every run with its counters");
     for ((_, demo), run_id) in configurations.iter().zip(&runs) {
         println!(
-            "  tentacle --db {db} logs {run_id}                     what the \"{}\" run did, record by record",
+            "  {tentacle} logs {run_id}                     what the \"{}\" run did, record by record",
             demo.name
         );
     }
-    for (_, demo) in &configurations {
-        println!(
-            "  tentacle --db {db} run {:?}    run again: nothing is written twice",
-            demo.name
-        );
+    // Running again needs the sandboxes, which only live while the demo serves.
+    if !args.no_serve {
+        for (_, demo) in &configurations {
+            println!(
+                "  {tentacle} run {}    run again (while the demo serves): nothing is written twice",
+                shell_word(demo.name)
+            );
+        }
+        let pulpo_control = format!("{}/sales/orders", pulpo.control_url());
+        println!("  curl -s {pulpo_control} | head     the orders PULPO received");
     }
-    let pulpo_control = format!("{}/sales/orders", pulpo.control_url());
-    println!("  curl -s {pulpo_control} | head     the orders PULPO received");
 
     if !args.no_serve {
         serve(store, args.listen).await?;
@@ -538,6 +544,35 @@ async fn serve(
 }
 
 /// A fresh directory for the demo's database; kept after exit so its runs can be read.
+/// This binary as a shell command: relative to the current directory when below it (what
+/// `cargo run --release -- demo` from a clone gives: `./target/release/tentacle`), else its
+/// absolute path.
+fn this_binary() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "tentacle".to_string();
+    };
+    let relative = std::env::current_dir().ok().and_then(|cwd| {
+        exe.strip_prefix(cwd)
+            .ok()
+            .map(|p| format!("./{}", p.display()))
+    });
+    shell_word(&relative.unwrap_or_else(|| exe.display().to_string()))
+}
+
+/// `word` as one shell word: as it is when it holds only characters no shell treats
+/// specially, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+@%,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
 fn fresh_directory() -> anyhow::Result<std::path::PathBuf> {
     let directory = std::env::temp_dir().join(format!(
         "tentacle-demo-{}-{}",

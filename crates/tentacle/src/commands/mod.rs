@@ -2,6 +2,7 @@ pub mod apply;
 pub mod bench;
 pub mod db;
 pub mod demo;
+pub mod health;
 pub mod run;
 pub mod sandbox;
 pub mod serve;

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::json;
 use tentacle_domain::run::{LogEntry, LogLevel, RunStatus, Trigger};
+use tentacle_domain::text::printable;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_store::{LogFilter, Run, RunFilter, Store};
 
@@ -80,11 +81,12 @@ pub fn print_entry(entry: &LogEntry) {
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    // Order names and messages come from Shopify and PULPO: never raw to the terminal.
     println!(
         "{:<7} {:<16} {}",
         entry.level.as_str(),
-        record,
-        entry.message
+        printable(&record),
+        printable(&entry.message)
     );
 }
 
@@ -189,6 +191,7 @@ pub async fn runs(db: &str, args: RunsArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .find(|i| i.id == run.integration_id)
             .map_or("?", |i| i.name.as_str());
+        let name = printable(name);
         println!(
             "{:>6}  {:<24} {:<8} {:<19} {:<20} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6} {:>9}",
             run.id,
@@ -233,8 +236,8 @@ pub async fn logs(db: &str, args: LogsArgs) -> anyhow::Result<ExitCode> {
                     "{} {:<7} {:<10} {}",
                     entry.at.format("%H:%M:%S"),
                     entry.level.as_str(),
-                    entry.record.as_deref().unwrap_or(""),
-                    entry.message
+                    printable(entry.record.as_deref().unwrap_or("")),
+                    printable(&entry.message)
                 );
             }
         }

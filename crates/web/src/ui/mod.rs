@@ -7,6 +7,7 @@
 //! post its CSRF token ([`session::require_session`]). Validation and the connection check are
 //! the JSON API's own, so both surfaces accept and refuse the same things.
 
+mod account;
 mod alerts;
 mod attention;
 mod controls;
@@ -242,6 +243,12 @@ pub(crate) fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/", get(|| async { Redirect::to("/controls") }))
         .route("/logout", post(session::logout))
+        .route("/account", get(account::show))
+        .route("/account/password", post(account::change))
+        .route(
+            "/account/logout-everywhere",
+            post(account::logout_everywhere),
+        )
         .route(
             "/credentials",
             get(credentials::list).post(credentials::create),

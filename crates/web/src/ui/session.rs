@@ -6,7 +6,10 @@
 //! double-submit cookie instead.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -16,7 +19,7 @@ use tentacle_store::{NewSession, Session};
 
 use super::{Ui, UiResult, html};
 use crate::AppState;
-use crate::users::verify_password;
+use crate::logins::Refusal;
 
 const SESSION_COOKIE: &str = "tentacle_session";
 const LOGIN_CSRF_COOKIE: &str = "tentacle_login_csrf";
@@ -150,6 +153,7 @@ pub(crate) struct LoginForm {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> UiResult {
@@ -161,30 +165,51 @@ pub(crate) async fn login(
         )
             .into_response());
     }
+    let name = form.name.trim();
+    let address = peer.map(|Extension(ConnectInfo(peer))| peer.ip());
+    let refused =
+        |status: StatusCode, message: String, retry_after: Option<std::time::Duration>| {
+            let mut response = login_page(expected.clone(), name.to_string(), Some(message))?;
+            *response.status_mut() = status;
+            if let Some(wait) = retry_after {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, seconds.into());
+            }
+            Ok(response)
+        };
+    if let Err(refusal) = state.logins.admit(name, address) {
+        // Name and address as Debug: escaped, so a crafted name cannot forge a log line.
+        tracing::warn!(user = ?name, address = ?address, "Login refused without checking: too many failures.");
+        return refusal_page(refusal, refused);
+    }
     let user = state
         .store
-        .user_by_name(form.name.trim())
+        .user_by_name(name)
         .await
         .map_err(super::internal)?;
-    let verified = match &user {
-        Some(user) => {
-            let (password, stored) = (form.password.clone(), user.password_hash.clone());
-            tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-                .await
-                .unwrap_or(false)
-        }
-        None => false,
+    let verified = match state
+        .logins
+        .verify(
+            &form.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
+        .await
+    {
+        Ok(verified) => verified,
+        Err(refusal) => return refusal_page(refusal, refused),
     };
     let Some(user) = user.filter(|_| verified) else {
-        tracing::warn!(user = %form.name.trim(), "Login refused.");
-        let mut response = login_page(
-            expected,
-            form.name.trim().to_string(),
-            Some("Wrong user name or password.".into()),
-        )?;
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return Ok(response);
+        state.logins.failed(name, address);
+        tracing::warn!(user = ?name, address = ?address, "Login refused.");
+        return refused(
+            StatusCode::UNAUTHORIZED,
+            "Wrong user name or password.".into(),
+            None,
+        );
     };
+    state.logins.succeeded(name, address);
     let token = random_token().map_err(super::internal)?;
     let csrf = random_token().map_err(super::internal)?;
     state
@@ -197,7 +222,7 @@ pub(crate) async fn login(
         })
         .await
         .map_err(super::internal)?;
-    tracing::info!(user = %user.name, "Logged in.");
+    tracing::info!(user = ?user.name, "Logged in.");
     let mut response = Redirect::to("/controls").into_response();
     let headers = response.headers_mut();
     for value in [
@@ -207,6 +232,31 @@ pub(crate) async fn login(
         headers.append(header::SET_COOKIE, value.parse().map_err(super::internal)?);
     }
     Ok(response)
+}
+
+/// The login page for an attempt that was not checked: 429 with `Retry-After` when the
+/// account or the address must wait, 503 when every verification slot stayed busy.
+fn refusal_page(
+    refusal: Refusal,
+    refused: impl Fn(StatusCode, String, Option<std::time::Duration>) -> UiResult,
+) -> UiResult {
+    match refusal {
+        Refusal::Wait(wait) => {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            refused(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many failed logins for this user name or from this address: try again in {seconds} s. Each further failure doubles the wait (at most 15 minutes)."
+                ),
+                Some(wait),
+            )
+        }
+        Refusal::Busy => refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tentacle is checking too many logins at once: try again in a few seconds.".into(),
+            Some(std::time::Duration::from_secs(5)),
+        ),
+    }
 }
 
 pub(crate) async fn logout(State(state): State<AppState>, ui: Ui, headers: HeaderMap) -> UiResult {
@@ -226,6 +276,11 @@ pub(crate) async fn logout(State(state): State<AppState>, ui: Ui, headers: Heade
             .map_err(super::internal)?,
     );
     Ok(response)
+}
+
+/// The `Set-Cookie` value that removes the session cookie from the browser.
+pub(crate) fn cleared_session_cookie() -> String {
+    set_cookie(SESSION_COOKIE, "", 0)
 }
 
 /// The session of a request that passed [`require_session`].

@@ -205,6 +205,19 @@ fn requests(
             None,
         ),
         ("get", "/metrics", "/metrics".into(), None),
+        ("get", "/api/tokens", "/api/tokens".into(), None),
+        (
+            "post",
+            "/api/tokens",
+            "/api/tokens".into(),
+            Some(json!({"name": "dashboard", "scope": "read", "expires_in_days": 30})),
+        ),
+        (
+            "delete",
+            "/api/tokens/{name}",
+            "/api/tokens/dashboard".into(),
+            None,
+        ),
         ("get", "/healthz", "/healthz".into(), None),
         ("get", "/api/openapi.json", "/api/openapi.json".into(), None),
         // Last: it removes the integration the others use.
@@ -348,12 +361,7 @@ async fn nothing_undocumented_is_served() {
             }
         }
     }
-    for path in [
-        "/api",
-        "/api/tokens",
-        "/api/credentials/1/secrets",
-        "/admin",
-    ] {
+    for path in ["/api", "/api/users", "/api/credentials/1/secrets", "/admin"] {
         assert_eq!(app.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
     }
 }

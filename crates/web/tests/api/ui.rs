@@ -25,6 +25,7 @@ const PAGES: &[&str] = &[
     "/runs/1",
     "/runs/1/live",
     "/attention",
+    "/account",
 ];
 
 /// Every form endpoint.
@@ -42,6 +43,8 @@ const FORMS: &[&str] = &[
     "/controls/1/run",
     "/attention/retry",
     "/attention/resolve",
+    "/account/password",
+    "/account/logout-everywhere",
 ];
 
 pub(crate) fn client() -> reqwest::Client {
