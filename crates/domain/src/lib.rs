@@ -3,6 +3,8 @@
 //! conflict), the stock plan, the shipments and returns rules, run status and the log
 //! messages. No I/O, and nothing of ours is imported here.
 
+pub mod alerts;
+pub mod endpoint;
 pub mod messages;
 pub mod order;
 pub mod products;

@@ -1,6 +1,7 @@
 //! The service loop behind `tentacle serve` and `tentacle worker`: the scheduler tick (in the
 //! one process elected to schedule), the reaper of runs whose worker was lost, the retention job
-//! ([`crate::retention`]), and N claim loops that each work on one run at a time.
+//! ([`crate::retention`]), the alert loop (delivery from the outbox and the stale check, see
+//! [`crate::alerts`]), and N claim loops that each work on one run at a time.
 //!
 //! Shutdown: stop claiming, let running runs finish within the grace period, then release the
 //! ones still working back to `QUEUED` so the next start resumes them (without duplicates: the
@@ -16,6 +17,7 @@ use tentacle_store::{Claim, Reap, Reaped, Run, Store};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::alerts;
 use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::options::RunOptions;
@@ -91,6 +93,14 @@ pub async fn serve(
         clock.clone(),
         config.retention,
         stop.clone(),
+    ));
+    loops.spawn(alerts::alerting(
+        store.clone(),
+        clock.clone(),
+        format!("{process}-alerts"),
+        config.poll,
+        stop.clone(),
+        release.clone(),
     ));
     for n in 0..config.workers.max(1) {
         loops.spawn(claim_loop(

@@ -16,11 +16,12 @@ use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::prelude::*;
 use tentacle_store::{
-    ApiToken, Attention, AttentionKey, Cipher, Claim, Credential, DailyRunTotals, Enqueued,
-    HeldWrite, Integration, Lease, LinkScope, LogFilter, NewApiToken, NewCredential,
-    NewIntegration, NewLogEntry, NewSession, OrderLink, ProductLink, Pruned, Reap, Reaped, Result,
-    Retention, ReturnLink, Run, RunFilter, RunRequest, RunTotals, SchedulerLease, Session,
-    ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
+    AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, ApiToken, Attention,
+    AttentionKey, Cipher, Claim, Credential, DailyRunTotals, Enqueued, HeldWrite, Integration,
+    Lease, LinkScope, LogFilter, NewAlertChannel, NewApiToken, NewCredential, NewIntegration,
+    NewLogEntry, NewSession, OrderLink, ProductLink, Pruned, Reap, Reaped, Result, Retention,
+    ReturnLink, Run, RunFilter, RunRequest, RunTotals, SchedulerLease, Session, ShipmentLink,
+    SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -531,6 +532,74 @@ impl SchedulerStore for OutageStore {
     async fn scheduler(&self) -> Result<Option<SchedulerLease>> {
         self.trip("scheduler")?;
         self.inner.scheduler().await
+    }
+}
+
+#[async_trait]
+impl AlertStore for OutageStore {
+    async fn save_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel> {
+        self.trip("save_alert_channel")?;
+        self.inner.save_alert_channel(channel).await
+    }
+
+    async fn update_alert_channel(
+        &self,
+        id: i64,
+        channel: NewAlertChannel,
+    ) -> Result<AlertChannel> {
+        self.trip("update_alert_channel")?;
+        self.inner.update_alert_channel(id, channel).await
+    }
+
+    async fn alert_channel(&self, id: i64) -> Result<Option<AlertChannel>> {
+        self.trip("alert_channel")?;
+        self.inner.alert_channel(id).await
+    }
+
+    async fn alert_channel_by_name(&self, name: &str) -> Result<Option<AlertChannel>> {
+        self.trip("alert_channel_by_name")?;
+        self.inner.alert_channel_by_name(name).await
+    }
+
+    async fn alert_channels(&self) -> Result<Vec<AlertChannel>> {
+        self.trip("alert_channels")?;
+        self.inner.alert_channels().await
+    }
+
+    async fn delete_alert_channel(&self, id: i64) -> Result<bool> {
+        self.trip("delete_alert_channel")?;
+        self.inner.delete_alert_channel(id).await
+    }
+
+    async fn open_stale_incidents(&self, now: DateTime<Utc>) -> Result<usize> {
+        self.trip("open_stale_incidents")?;
+        self.inner.open_stale_incidents(now).await
+    }
+
+    async fn claim_alerts(&self, claim: &AlertClaim) -> Result<Vec<AlertDelivery>> {
+        self.trip("claim_alerts")?;
+        self.inner.claim_alerts(claim).await
+    }
+
+    async fn alert_delivered(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.trip("alert_delivered")?;
+        self.inner.alert_delivered(id, owner, now).await
+    }
+
+    async fn alert_failed(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.trip("alert_failed")?;
+        self.inner.alert_failed(id, owner, error, retry_at).await
+    }
+
+    async fn alert_records(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>> {
+        self.trip("alert_records")?;
+        self.inner.alert_records(filter).await
     }
 }
 

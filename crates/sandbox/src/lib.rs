@@ -8,8 +8,11 @@
 //! under `/sandbox/` (not part of the emulated service) to seed data, move orders along and
 //! inject faults.
 //!
+//! [`alert_receivers`] holds what tests send alerts to: a webhook receiver and a real SMTP server.
+//!
 //! Used by tests, the demo and benchmarks; never by the engine.
 
+pub mod alert_receivers;
 pub mod catalog;
 pub mod faults;
 pub mod pulpo;

@@ -1,6 +1,7 @@
 //! tentacle's persistent state behind one [`Store`] trait made of one trait per concern:
 //! credentials (secrets encrypted at rest), integration configurations with their cursors, runs
-//! with their counters and log entries, accounts, the records that need attention, and each
+//! with their counters and log entries, accounts, the records that need attention, alert
+//! channels with the incidents and the outbox decided where runs end, and each
 //! integration type's own state (the order links that make sales order imports exactly-once, the
 //! shipment links that fulfill each PULPO box once, the marks of the status updates done, the
 //! return links that register each PULPO return once).
@@ -110,6 +111,7 @@ pub trait Store:
     + ProductStore
     + ReturnStore
     + SchedulerStore
+    + AlertStore
     + Send
     + Sync
     + 'static
@@ -124,9 +126,9 @@ pub trait Store:
 /// be called where the trait that declares it is in scope.
 pub mod prelude {
     pub use crate::{
-        AccountStore, AttentionStore, CredentialStore, IntegrationStore, LogStore, ProductStore,
-        ReturnStore, RunStore, SalesOrderStore, SchedulerStore, ShipmentStore, StatusUpdateStore,
-        Store,
+        AccountStore, AlertStore, AttentionStore, CredentialStore, IntegrationStore, LogStore,
+        ProductStore, ReturnStore, RunStore, SalesOrderStore, SchedulerStore, ShipmentStore,
+        StatusUpdateStore, Store,
     };
 }
 
@@ -324,6 +326,52 @@ pub trait AttentionStore: Send + Sync {
     async fn clear_flag(&self, key: &AttentionKey) -> Result<()>;
     /// The flags of one configuration, or of all, newest first.
     async fn flags(&self, integration_id: Option<i64>) -> Result<Vec<Attention>>;
+}
+
+/// Alert channels, the incidents decided where runs end, and the outbox of their messages.
+///
+/// [`RunStore::finish_run`] and the reaper (when it fails a run) decide the run's incidents in
+/// the transaction that ends it: a FAILED end opens the configuration's "failed" incident unless
+/// one is open; any other end closes it and the "stale" ones, and the "conflicts" one once no
+/// record is in conflict; records a run flagged in conflict for the first time open the
+/// "conflicts" incident. Opening queues one message per channel covering the configuration,
+/// closing a "recovered" message to the channels that were told. Messages are delivered from
+/// the outbox under a lease, at least once.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Creates the channel, or replaces the one with the same name (same id). `Conflict` when a
+    /// configuration it names does not exist. The password is sealed before it is stored.
+    async fn save_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel>;
+    /// Replaces the channel with this id. `NotFound` when there is none; `Conflict` when the
+    /// name belongs to another channel or a configuration it names does not exist.
+    async fn update_alert_channel(&self, id: i64, channel: NewAlertChannel)
+    -> Result<AlertChannel>;
+    async fn alert_channel(&self, id: i64) -> Result<Option<AlertChannel>>;
+    async fn alert_channel_by_name(&self, name: &str) -> Result<Option<AlertChannel>>;
+    async fn alert_channels(&self) -> Result<Vec<AlertChannel>>;
+    /// Deletes the channel with its undelivered messages; `false` when there was none.
+    async fn delete_alert_channel(&self, id: i64) -> Result<bool>;
+    /// Opens a "stale" incident, with its message, for every active configuration a channel
+    /// covers that had no FINISHED or FINISHED PARTIALLY run (nor was created, started or
+    /// changed) for longer than the channel's threshold, unless one is open. Returns how many
+    /// were opened (one per configuration and channel). Safe to call from every process at once.
+    async fn open_stale_incidents(&self, now: DateTime<Utc>) -> Result<usize>;
+    /// Claims up to `claim.limit` due undelivered messages (none held under a live lease),
+    /// oldest first, each counting an attempt; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
+    /// concurrent deliverers never take the same message.
+    async fn claim_alerts(&self, claim: &AlertClaim) -> Result<Vec<AlertDelivery>>;
+    /// Marks a claimed message delivered; `false` when `owner` no longer holds it.
+    async fn alert_delivered(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a failed attempt and when to try again; `false` when `owner` no longer holds it.
+    async fn alert_failed(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Outbox messages, newest first.
+    async fn alert_records(&self, filter: &AlertFilter) -> Result<Vec<AlertRecord>>;
 }
 
 /// The sales orders type's own state: the order links that make imports exactly-once.

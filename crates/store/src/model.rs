@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tentacle_domain::alerts::{AlertEvent, ChannelTarget, IncidentKind};
 pub use tentacle_domain::run::RecordKind;
 use tentacle_domain::run::{ApiUsage, LogLevel, RunCounters, RunStatus, Trigger};
 use tentacle_domain::sales_order::{Fingerprint, LinkedSalesOrder, PulpoOrderState};
@@ -646,4 +647,96 @@ pub enum HeldWrite {
     Flag(Attention),
     /// [`crate::AttentionStore::clear_flag`].
     ClearFlag(AttentionKey),
+}
+
+/// An alert channel to save: where alerts go, which configurations it covers and when a
+/// configuration counts as stale for it.
+#[derive(Debug, Clone)]
+pub struct NewAlertChannel {
+    pub name: String,
+    pub target: ChannelTarget,
+    /// The SMTP password of an email channel; sealed before it reaches the database.
+    pub password: Option<SecretString>,
+    /// The configurations it covers; `None`: every one, present and future.
+    pub integration_ids: Option<Vec<i64>>,
+    pub stale_after_hours: u32,
+}
+
+/// A stored alert channel. `Debug` never shows the password.
+#[derive(Debug, Clone)]
+pub struct AlertChannel {
+    pub id: i64,
+    pub name: String,
+    pub target: ChannelTarget,
+    pub password: Option<SecretString>,
+    /// Sorted; `None`: every configuration.
+    pub integration_ids: Option<Vec<i64>>,
+    pub stale_after_hours: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl AlertChannel {
+    /// The channel as it would be saved again, e.g. to keep its password on an update.
+    pub fn to_new(&self) -> NewAlertChannel {
+        NewAlertChannel {
+            name: self.name.clone(),
+            target: self.target.clone(),
+            password: self.password.clone(),
+            integration_ids: self.integration_ids.clone(),
+            stale_after_hours: self.stale_after_hours,
+        }
+    }
+}
+
+/// One message of the alert outbox: queued in the transaction that ended a run (or opened a
+/// stale incident), delivered later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub channel_id: i64,
+    pub incident_id: i64,
+    /// The run whose end queued it.
+    pub run_id: Option<i64>,
+    pub integration_name: String,
+    pub kind: IncidentKind,
+    pub event: AlertEvent,
+    pub subject: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    /// Delivery attempts so far (claims).
+    pub attempts: i64,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
+}
+
+/// A claim of due outbox messages under a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertClaim {
+    pub owner: String,
+    pub now: DateTime<Utc>,
+    /// Until when the claimed messages are this owner's; after that another process may send
+    /// them.
+    pub lease_until: DateTime<Utc>,
+    /// Only the messages queued by the end of this run.
+    pub run_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// A claimed message with its channel.
+#[derive(Debug, Clone)]
+pub struct AlertDelivery {
+    pub record: AlertRecord,
+    pub channel: AlertChannel,
+}
+
+/// Which outbox messages to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub channel_id: Option<i64>,
+    pub run_id: Option<i64>,
+    /// Only those not delivered yet.
+    pub pending: bool,
+    pub limit: Option<u32>,
 }

@@ -8,12 +8,14 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Decode, Postgres, Row, Sqlite, Type};
+use tentacle_domain::alerts::{ChannelKind, ChannelTarget};
 use tentacle_domain::run::{ApiUsage, RunCounters};
 
 use crate::{
-    ApiToken, Attention, AttentionKey, Cipher, Credential, CredentialKind, DailyRunTotals,
-    Integration, LinkScope, OrderLink, ProductLink, Result, ReturnLink, Run, RunTotals, Secrets,
-    Session, ShipmentLink, StatusMark, StoreError, StoredLogEntry, SystemPair, TokenScope, User,
+    AlertChannel, AlertRecord, ApiToken, Attention, AttentionKey, Cipher, Credential,
+    CredentialKind, DailyRunTotals, Integration, LinkScope, OrderLink, ProductLink, Result,
+    ReturnLink, Run, RunTotals, Secrets, Session, ShipmentLink, StatusMark, StoreError,
+    StoredLogEntry, SystemPair, TokenScope, User,
 };
 
 /// A value both backends decode.
@@ -426,4 +428,144 @@ pub(crate) fn daily_run_totals_from_row(row: &impl Columns) -> Result<DailyRunTo
         seconds: row.column("seconds")?,
         longest_seconds: row.column("longest_seconds")?,
     })
+}
+/// The additional authenticated data of an alert channel's password: its name, so a ciphertext
+/// copied onto another channel fails to decrypt.
+fn alert_aad(name: &str) -> Vec<u8> {
+    format!("alert:{name}").into_bytes()
+}
+
+/// The sealed form of a channel's password (`{}` sealed when there is none).
+pub(crate) fn seal_alert_password(
+    cipher: &Cipher,
+    name: &str,
+    password: Option<&secrecy::SecretString>,
+) -> Vec<u8> {
+    let secrets = match password {
+        Some(password) => Secrets::new().with("password", password.clone()),
+        None => Secrets::new(),
+    };
+    cipher.encrypt(&secrets.to_plain_json(), &alert_aad(name))
+}
+
+/// The non-secret settings of a channel, as stored in `config`.
+pub(crate) fn alert_config(target: &ChannelTarget) -> String {
+    let value = match target {
+        ChannelTarget::Webhook { url } => serde_json::json!({ "url": url }),
+        ChannelTarget::Email {
+            smtp_host,
+            smtp_port,
+            starttls,
+            username,
+            from,
+            to,
+        } => serde_json::json!({
+            "smtp_host": smtp_host, "smtp_port": smtp_port, "starttls": starttls,
+            "username": username, "from": from, "to": to,
+        }),
+    };
+    value.to_string()
+}
+
+fn alert_target(kind: &str, config: &str) -> Result<ChannelTarget> {
+    let corrupt = || StoreError::Corrupt(format!("alert channel config {config}"));
+    let value: serde_json::Value = serde_json::from_str(config).map_err(|_| corrupt())?;
+    let text = |key: &str| value.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    match kind.parse::<ChannelKind>().map_err(|_| corrupt())? {
+        ChannelKind::Webhook => Ok(ChannelTarget::Webhook {
+            url: text("url").ok_or_else(corrupt)?,
+        }),
+        ChannelKind::Email => Ok(ChannelTarget::Email {
+            smtp_host: text("smtp_host").ok_or_else(corrupt)?,
+            smtp_port: value
+                .get("smtp_port")
+                .and_then(|v| v.as_u64())
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or_else(corrupt)?,
+            starttls: value
+                .get("starttls")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
+            username: text("username"),
+            from: text("from").ok_or_else(corrupt)?,
+            to: value
+                .get("to")
+                .and_then(|v| v.as_array())
+                .ok_or_else(corrupt)?
+                .iter()
+                .filter_map(|a| a.as_str().map(str::to_string))
+                .collect(),
+        }),
+    }
+}
+
+/// A channel from its row and the configurations it covers (`None` when it covers all).
+pub(crate) fn alert_channel_from_row(
+    cipher: &Cipher,
+    row: &impl Columns,
+    integration_ids: Option<Vec<i64>>,
+) -> Result<AlertChannel> {
+    let name: String = row.column("name")?;
+    let kind: String = row.column("kind")?;
+    let config: String = row.column("config")?;
+    let sealed: Vec<u8> = row.column("secrets")?;
+    let plain = cipher.decrypt(&sealed, &alert_aad(&name))?;
+    let secrets = Secrets::from_plain_json(secrecy::ExposeSecret::expose_secret(&plain))
+        .ok_or_else(|| StoreError::Corrupt(format!("password of alert channel {name}")))?;
+    let hours: i64 = row.column("stale_after_hours")?;
+    Ok(AlertChannel {
+        id: row.column("id")?,
+        target: alert_target(&kind, &config)?,
+        password: secrets.get("password").cloned(),
+        name,
+        integration_ids,
+        stale_after_hours: u32::try_from(hours)
+            .map_err(|_| StoreError::Corrupt(format!("stale threshold {hours}")))?,
+        created_at: row.column("created_at")?,
+        updated_at: row.column("updated_at")?,
+    })
+}
+
+pub(crate) fn alert_record_from_row(row: &impl Columns) -> Result<AlertRecord> {
+    let kind: String = row.column("kind")?;
+    let event: String = row.column("event")?;
+    Ok(AlertRecord {
+        id: row.column("id")?,
+        channel_id: row.column("channel_id")?,
+        incident_id: row.column("incident_id")?,
+        run_id: row.column("run_id")?,
+        integration_name: row.column("integration_name")?,
+        kind: kind
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("incident kind {kind}")))?,
+        event: event
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("alert event {event}")))?,
+        subject: row.column("subject")?,
+        text: row.column("body")?,
+        created_at: row.column("created_at")?,
+        attempts: row.column("attempts")?,
+        delivered_at: row.column("delivered_at")?,
+        last_error: row.column("last_error")?,
+    })
+}
+
+/// How a run ended, for the incidents its end opens or closes.
+pub(crate) struct RunEnd<'a> {
+    pub run_id: i64,
+    pub integration_id: i64,
+    pub status: tentacle_domain::run::RunStatus,
+    pub error: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// One notice of an incident, to queue for some channels.
+pub(crate) struct Notice<'a> {
+    pub incident_id: i64,
+    pub run_id: Option<i64>,
+    pub integration: &'a str,
+    pub kind: tentacle_domain::alerts::IncidentKind,
+    pub event: tentacle_domain::alerts::AlertEvent,
+    pub message: &'a tentacle_domain::messages::AlertMessage,
+    pub now: DateTime<Utc>,
 }

@@ -1,5 +1,5 @@
-//! The provisioning file read by `tentacle apply -f tentacle.toml`: credentials and integration
-//! configurations, with `${NAME}` values read from the environment.
+//! The provisioning file read by `tentacle apply -f tentacle.toml`: credentials, integration
+//! configurations and alert channels, with `${NAME}` values read from the environment.
 //!
 //! A bad file is refused whole, every problem named with its line and field, so nothing is
 //! half-applied.
@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
+use tentacle_domain::alerts::{
+    ChannelTarget, DEFAULT_SMTP_PORT, DEFAULT_STALE_AFTER_HOURS, channel_name, stale_after_hours,
+};
+use tentacle_domain::endpoint::endpoint_url;
 use tentacle_store::NewCredential;
 use toml::Spanned;
 
@@ -38,10 +42,22 @@ pub struct IntegrationEntry {
     pub settings: Value,
 }
 
+/// An alert channel as the file names it; configurations are referenced by name.
+#[derive(Debug, Clone)]
+pub struct AlertEntry {
+    pub name: String,
+    pub target: ChannelTarget,
+    pub password: Option<SecretString>,
+    /// `None`: every configuration.
+    pub integrations: Option<Vec<String>>,
+    pub stale_after_hours: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct ConfigFile {
     pub credentials: Vec<NewCredential>,
     pub integrations: Vec<IntegrationEntry>,
+    pub alerts: Vec<AlertEntry>,
 }
 
 #[derive(Deserialize)]
@@ -51,6 +67,26 @@ struct RawFile {
     credentials: Vec<Spanned<RawCredential>>,
     #[serde(default)]
     integrations: Vec<Spanned<RawIntegration>>,
+    #[serde(default)]
+    alerts: Vec<Spanned<RawAlert>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlert {
+    name: Spanned<String>,
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    url: Option<Spanned<String>>,
+    smtp_host: Option<Spanned<String>>,
+    smtp_port: Option<Spanned<i64>>,
+    starttls: Option<Spanned<bool>>,
+    username: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<Vec<Spanned<String>>>>,
+    integrations: Option<Spanned<Vec<Spanned<String>>>>,
+    stale_after_hours: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -152,17 +188,178 @@ impl Reader<'_> {
         }
     }
 
+    /// A URL tentacle connects to, checked by the endpoint policy every outbound address
+    /// follows.
     fn url(&mut self, value: &Option<Spanned<String>>, field: &str, at: usize) -> String {
         let url = self.required(value, field, at);
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-            let offset = value.as_ref().map_or(at, |v| v.span().start);
-            self.error(
-                offset,
-                field.to_string(),
-                format!("{url:?} must start with http:// or https://"),
-            );
+        if url.is_empty() {
+            return url;
         }
-        url.trim_end_matches('/').to_string()
+        match endpoint_url(&url) {
+            Ok(url) => url,
+            Err(problem) => {
+                let offset = value.as_ref().map_or(at, |v| v.span().start);
+                self.error(offset, field.to_string(), problem);
+                url
+            }
+        }
+    }
+
+    fn alert(&mut self, index: usize, spanned: &Spanned<RawAlert>) -> Option<AlertEntry> {
+        let raw = spanned.get_ref();
+        let at = spanned.span().start;
+        let path = |f: &str| format!("alerts[{index}].{f}");
+        let name = channel_name(raw.name.get_ref()).unwrap_or_else(|problem| {
+            self.error(raw.name.span().start, path("name"), problem);
+            String::new()
+        });
+        let offset_of = |field: &str| -> usize {
+            let spans = [
+                ("url", raw.url.as_ref().map(|v| v.span().start)),
+                ("smtp_host", raw.smtp_host.as_ref().map(|v| v.span().start)),
+                ("smtp_port", raw.smtp_port.as_ref().map(|v| v.span().start)),
+                ("from", raw.from.as_ref().map(|v| v.span().start)),
+                ("to", raw.to.as_ref().map(|v| v.span().start)),
+            ];
+            spans
+                .iter()
+                .find(|(name, _)| field.starts_with(name))
+                .and_then(|(_, offset)| *offset)
+                .unwrap_or(at)
+        };
+        let target = match raw.kind.get_ref().as_str() {
+            "webhook" => {
+                let url = self.required(&raw.url, &path("url"), at);
+                for (value, field) in [
+                    (&raw.smtp_host, "smtp_host"),
+                    (&raw.username, "username"),
+                    (&raw.password, "password"),
+                    (&raw.from, "from"),
+                ] {
+                    if let Some(value) = value {
+                        self.error(
+                            value.span().start,
+                            path(field),
+                            "is not a setting of webhook alerts",
+                        );
+                    }
+                }
+                if raw.smtp_port.is_some() || raw.to.is_some() || raw.starttls.is_some() {
+                    self.error(
+                        at,
+                        path("type"),
+                        "webhook alerts take only url (smtp_port, starttls and to are email settings)",
+                    );
+                }
+                ChannelTarget::Webhook { url }
+            }
+            "email" => {
+                let smtp_host = self.required(&raw.smtp_host, &path("smtp_host"), at);
+                let smtp_port = match &raw.smtp_port {
+                    None => DEFAULT_SMTP_PORT,
+                    Some(port) => u16::try_from(*port.get_ref())
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .unwrap_or_else(|| {
+                            self.error(
+                                port.span().start,
+                                path("smtp_port"),
+                                "must be a port between 1 and 65535 (587 for submission with STARTTLS)",
+                            );
+                            DEFAULT_SMTP_PORT
+                        }),
+                };
+                let username = raw
+                    .username
+                    .as_ref()
+                    .map(|u| self.expand(u, &path("username")));
+                let from = self.required(&raw.from, &path("from"), at);
+                let to = match &raw.to {
+                    Some(to) => to
+                        .get_ref()
+                        .iter()
+                        .map(|a| self.expand(a, &path("to")))
+                        .collect(),
+                    None => {
+                        self.error(at, path("to"), "is required: a list of recipients");
+                        vec!["-".to_string()]
+                    }
+                };
+                if raw.url.is_some() {
+                    self.error(at, path("url"), "is not a setting of email alerts");
+                }
+                ChannelTarget::Email {
+                    smtp_host,
+                    smtp_port,
+                    starttls: raw.starttls.as_ref().is_none_or(|s| *s.get_ref()),
+                    username,
+                    from,
+                    to,
+                }
+            }
+            other => {
+                self.error(
+                    raw.kind.span().start,
+                    path("type"),
+                    format!("unknown alert type {other:?}: use \"webhook\" or \"email\""),
+                );
+                return None;
+            }
+        };
+        // Every problem is reported: the other fields are checked whatever the target's are.
+        let target = match target.validated() {
+            Ok(target) => Some(target),
+            Err(problems) => {
+                for problem in problems {
+                    self.error(
+                        offset_of(&problem.field),
+                        path(&problem.field),
+                        problem.message,
+                    );
+                }
+                None
+            }
+        };
+        let password = raw.password.as_ref().map(|p| {
+            let password = self.expand(p, &path("password"));
+            if password.is_empty() {
+                self.error(p.span().start, path("password"), "must not be empty");
+            }
+            SecretString::from(password)
+        });
+        if password.is_some()
+            && matches!(&target, Some(ChannelTarget::Email { username: None, .. }))
+        {
+            self.error(at, path("username"), "is required with a password");
+        }
+        let stale_after_hours = match &raw.stale_after_hours {
+            None => DEFAULT_STALE_AFTER_HOURS,
+            Some(hours) => stale_after_hours(*hours.get_ref()).unwrap_or_else(|problem| {
+                self.error(hours.span().start, path("stale_after_hours"), problem);
+                DEFAULT_STALE_AFTER_HOURS
+            }),
+        };
+        let integrations = raw.integrations.as_ref().map(|names| {
+            if names.get_ref().is_empty() {
+                self.error(
+                    names.span().start,
+                    path("integrations"),
+                    "must name at least one configuration (leave it out for all)",
+                );
+            }
+            names
+                .get_ref()
+                .iter()
+                .map(|n| n.get_ref().trim().to_string())
+                .collect()
+        });
+        Some(AlertEntry {
+            name,
+            target: target?,
+            password,
+            integrations,
+            stale_after_hours,
+        })
     }
 
     fn forbid(&mut self, value: &Option<Spanned<String>>, field: &str, kind: &str) {
@@ -362,6 +559,23 @@ pub fn parse(
         .filter_map(|(i, c)| reader.integration(i, c))
         .collect();
 
+    let alerts: Vec<AlertEntry> = raw
+        .alerts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| reader.alert(i, a))
+        .collect();
+
+    let mut names = std::collections::HashSet::new();
+    for (index, alert) in raw.alerts.iter().enumerate() {
+        if !names.insert(alert.get_ref().name.get_ref().trim().to_string()) {
+            reader.error(
+                alert.get_ref().name.span().start,
+                format!("alerts[{index}].name"),
+                "is used by another alert in this file",
+            );
+        }
+    }
     let mut seen = std::collections::HashSet::new();
     for (index, credential) in raw.credentials.iter().enumerate() {
         if !seen.insert(credential.get_ref().name.get_ref().clone()) {
@@ -407,6 +621,7 @@ pub fn parse(
         Ok(ConfigFile {
             credentials,
             integrations,
+            alerts,
         })
     } else {
         reader.errors.sort_by_key(|e| e.line);
@@ -513,5 +728,79 @@ required_tags = ["b2c"]
         );
         let broken = parse("[[credentials]\nname = 1", &env).unwrap_err();
         assert_eq!(broken[0].field, "file");
+    }
+
+    const ALERTS: &str = r#"
+[[alerts]]
+name = "Ops mail"
+type = "email"
+smtp_host = "smtp.example.com"
+username = "tentacle"
+password = "${SMTP_PASSWORD}"
+from = "tentacle@example.com"
+to = ["ops@example.com", "oncall@example.com"]
+integrations = ["Sales orders"]
+
+[[alerts]]
+name = "Slack"
+type = "webhook"
+url = "https://hooks.slack.com/services/T0/B0/xyz"
+stale_after_hours = 6
+"#;
+
+    #[test]
+    fn reads_alert_channels_with_their_defaults() {
+        let env = |name: &str| (name == "SMTP_PASSWORD").then(|| "mail-secret".to_string());
+        let file = parse(ALERTS, &env).unwrap();
+        let mail = &file.alerts[0];
+        assert_eq!(
+            mail.target,
+            ChannelTarget::Email {
+                smtp_host: "smtp.example.com".into(),
+                smtp_port: 587,
+                starttls: true,
+                username: Some("tentacle".into()),
+                from: "tentacle@example.com".into(),
+                to: vec!["ops@example.com".into(), "oncall@example.com".into()],
+            }
+        );
+        assert_eq!(
+            mail.password.as_ref().unwrap().expose_secret(),
+            "mail-secret"
+        );
+        assert_eq!(mail.integrations, Some(vec!["Sales orders".to_string()]));
+        assert_eq!(mail.stale_after_hours, 24);
+        let slack = &file.alerts[1];
+        assert_eq!(slack.integrations, None, "all configurations");
+        assert_eq!(slack.stale_after_hours, 6);
+    }
+
+    #[test]
+    fn a_bad_alert_names_every_problem_and_never_the_password() {
+        let bad = ALERTS
+            .replace("smtp.example.com", "smtp example")
+            .replace("\"oncall@example.com\"", "\"oncall\"")
+            .replace(
+                "https://hooks.slack.com",
+                "https://user:hunter2@hooks.slack.com",
+            )
+            .replace("stale_after_hours = 6", "stale_after_hours = 0");
+        let errors = parse(&bad, &|_| Some("mail-secret".into())).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "alerts[0].smtp_host",
+                "alerts[0].to[1]",
+                "alerts[1].url",
+                "alerts[1].stale_after_hours"
+            ],
+            "{errors:?}"
+        );
+        let text = format!("{errors:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("mail-secret"),
+            "{text}"
+        );
     }
 }

@@ -489,15 +489,15 @@ fn read_input(
                 continue;
             }
         };
+        // URLs follow the endpoint policy every outbound address does (alert webhooks too).
         let value = if key.ends_with("_url") {
-            if !(value.starts_with("http://") || value.starts_with("https://")) {
-                problems.push(FieldProblem::new(
-                    field,
-                    format!("{value:?} must start with http:// or https://"),
-                ));
-                continue;
+            match tentacle_domain::endpoint::endpoint_url(&value) {
+                Ok(url) => url,
+                Err(problem) => {
+                    problems.push(FieldProblem::new(field, problem));
+                    continue;
+                }
             }
-            value.trim_end_matches('/').to_string()
         } else {
             value
         };

@@ -1,5 +1,5 @@
 //! tentacle's HTTP surface: the web UI at `/` ([`ui`], login with a local account), the JSON
-//! API under `/api/` (credentials, integrations, runs and their logs) with its OpenAPI
+//! API under `/api/` (credentials, integrations, runs and their logs, alert channels) with its OpenAPI
 //! document, `/healthz` and `/metrics`.
 //!
 //! Startup hands back the socket: [`build`] binds (port 0 in tests) and returns an [`App`]
@@ -9,6 +9,7 @@
 //! with a token made by `tentacle token create NAME` ([`auth::issue_token`]). `/metrics` needs
 //! one too: its labels name integrations, and Prometheus can send a bearer token.
 
+mod alerts;
 pub mod auth;
 mod controls;
 mod credentials;
@@ -149,6 +150,13 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(runs::list_runs))
         .routes(routes!(runs::get_run))
         .routes(routes!(runs::list_logs))
+        .routes(routes!(alerts::list_alerts, alerts::create_alert))
+        .routes(routes!(
+            alerts::get_alert,
+            alerts::update_alert,
+            alerts::delete_alert
+        ))
+        .routes(routes!(alerts::test_alert))
         .routes(routes!(ops::metrics))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))

@@ -11,6 +11,7 @@ use crate::run::{LogEntry, LogLevel, RunCounters, RunStatus};
 use crate::sales_order::DuplicateWarehouseName;
 use crate::settings::FieldError;
 
+mod alerts;
 mod api_versions;
 mod backup;
 mod products;
@@ -20,6 +21,7 @@ mod shipments;
 mod status_updates;
 mod stock;
 
+pub use alerts::*;
 pub use api_versions::*;
 pub use backup::*;
 pub use products::*;

@@ -23,6 +23,7 @@
 //! lease check every write of a running run starts with.
 
 mod accounts;
+mod alerts;
 mod attention;
 mod credentials;
 mod integrations;

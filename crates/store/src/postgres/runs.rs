@@ -10,6 +10,7 @@ use sqlx::postgres::PgRow;
 use std::sync::atomic::Ordering;
 use tentacle_domain::run::{ApiUsage, RunCounters, RunStatus};
 
+use super::alerts::decide_incidents;
 use super::attention::{delete_flag, write_flag};
 use super::integrations::write_cursor;
 use super::logs::insert_logs;
@@ -19,7 +20,7 @@ use super::sales_orders::write_order_link;
 use super::shipments::write_shipment_link;
 use super::status_updates::write_status_mark;
 use super::{HELD, PgStore};
-use crate::rows::{RUN_COLUMNS, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
+use crate::rows::{RUN_COLUMNS, RunEnd, conflict, from_ms, lease_lost, ms, run_from_row, to_text};
 use crate::{
     Claim, Enqueued, HeldWrite, Lease, NewLogEntry, Pruned, Reap, Reaped, Result, Retention, Run,
     RunFilter, RunRequest, RunStore, StoreError, WakeUps,
@@ -208,17 +209,30 @@ impl RunStore for PgStore {
         // Reapers of several processes may run at once: each expired run is updated by one of
         // them (the others find it no longer RUNNING once they get its row lock).
         let mut tx = self.pool.begin().await?;
-        let failed = ids(&sqlx::query(
+        let failed_rows = sqlx::query(
             "UPDATE runs SET status = 'FAILED', losses = losses + 1, finished_at = $2, ended_ms = $1,
                  error = $3, lease_owner = NULL, lease_expires_ms = NULL
-             WHERE status = 'RUNNING' AND lease_expires_ms < $1 AND losses + 1 >= $4 RETURNING id",
+             WHERE status = 'RUNNING' AND lease_expires_ms < $1 AND losses + 1 >= $4
+             RETURNING id, integration_id",
         )
         .bind(ms(reap.now))
         .bind(reap.now)
         .bind(&reap.failed.message)
         .bind(reap.max_losses)
         .fetch_all(&mut *tx)
-        .await?)?;
+        .await?;
+        // A run failed by the reaper ends here: its alert is decided in the same transaction.
+        for row in &failed_rows {
+            let end = RunEnd {
+                run_id: row.try_get("id")?,
+                integration_id: row.try_get("integration_id")?,
+                status: RunStatus::Failed,
+                error: Some(&reap.failed.message),
+                now: reap.now,
+            };
+            decide_incidents(&mut tx, &end).await?;
+        }
+        let failed = ids(&failed_rows)?;
         let requeued = ids(&sqlx::query(
             "UPDATE runs SET status = 'QUEUED', losses = losses + 1, lease_owner = NULL,
                  lease_expires_ms = NULL
@@ -326,10 +340,23 @@ impl RunStore for PgStore {
             return Err(lease_lost(lease.run_id));
         };
         add_to_run_totals(&mut tx, lease.run_id).await?;
+        let run = run_from_row(&row)?;
+        // The run's alerts are decided in the transaction that ends it (the outbox).
+        let end = RunEnd {
+            run_id: run.id,
+            integration_id: run.integration_id,
+            status,
+            error,
+            now,
+        };
+        if let Err(error) = decide_incidents(&mut tx, &end).await {
+            let _ = tx.rollback().await;
+            return Err(error);
+        }
         // The configuration is free again: a run queued behind this one may start.
         self.notify(&mut tx).await?;
         tx.commit().await?;
-        run_from_row(&row)
+        Ok(run)
     }
 
     async fn run(&self, id: i64) -> Result<Option<Run>> {

@@ -7,6 +7,7 @@
 mod accounts;
 mod backup;
 pub use backup::{InUse, SecretsCheck, SqliteContents};
+mod alerts;
 mod attention;
 mod credentials;
 mod integrations;

@@ -1,17 +1,18 @@
-//! `tentacle apply -f tentacle.toml`: provision credentials and configurations, idempotently.
+//! `tentacle apply -f tentacle.toml`: provision credentials, configurations and alert channels,
+//! idempotently.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tentacle_store::NewIntegration;
+use tentacle_store::{NewAlertChannel, NewIntegration};
 
 use crate::config_file;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The TOML file with `[[credentials]]` and `[[integrations]]`.
+    /// The TOML file with `[[credentials]]`, `[[integrations]]` and `[[alerts]]`.
     #[arg(short = 'f', long = "file")]
     file: PathBuf,
 }
@@ -59,6 +60,17 @@ pub async fn run(db: &str, args: ApplyArgs) -> anyhow::Result<ExitCode> {
                     expected.as_str()
                 )),
                 Some(_) => {}
+            }
+        }
+    }
+    for alert in &file.alerts {
+        for name in alert.integrations.iter().flatten() {
+            let in_file = file.integrations.iter().any(|i| &i.name == name);
+            if !in_file && store.integration_by_name(name).await?.is_none() {
+                problems.push(format!(
+                    "alert {:?}: configuration {name:?} is neither in the file nor in the database",
+                    alert.name
+                ));
             }
         }
     }
@@ -112,6 +124,45 @@ pub async fn run(db: &str, args: ApplyArgs) -> anyhow::Result<ExitCode> {
             saved.name,
             saved.kind,
             if existed { "updated" } else { "created" }
+        );
+    }
+    for alert in file.alerts {
+        let integration_ids = match &alert.integrations {
+            None => None,
+            Some(names) => {
+                let mut ids = Vec::with_capacity(names.len());
+                for name in names {
+                    let integration = store
+                        .integration_by_name(name)
+                        .await?
+                        .with_context(|| format!("configuration {name:?} vanished"))?;
+                    ids.push(integration.id);
+                }
+                Some(ids)
+            }
+        };
+        let existing = store.alert_channel_by_name(&alert.name).await?;
+        let saved = store
+            .save_alert_channel(NewAlertChannel {
+                name: alert.name,
+                target: alert.target,
+                // A file without the password keeps the stored one, as the API does.
+                password: alert
+                    .password
+                    .or_else(|| existing.as_ref().and_then(|e| e.password.clone())),
+                integration_ids,
+                stale_after_hours: alert.stale_after_hours,
+            })
+            .await?;
+        println!(
+            "alert {:?} ({}): {}",
+            saved.name,
+            saved.target.kind(),
+            if existing.is_some() {
+                "updated"
+            } else {
+                "created"
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

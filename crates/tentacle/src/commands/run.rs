@@ -11,6 +11,9 @@ use tentacle_domain::text::printable;
 use tentacle_engine::{RunOptions, run_integration};
 use tentacle_store::{LogFilter, Run, RunFilter, Store};
 
+/// How long `tentacle run` waits for its run's alerts before it exits.
+const ALERT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The integration configuration's name.
@@ -126,8 +129,25 @@ pub async fn run(db: &str, args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let finished = run_now(store, &args.name).await?;
+    let finished = run_now(store.clone(), &args.name).await?;
     println!("{}", summary(&finished, &args.name));
+    // The alerts this run's end queued are sent before the process exits; what cannot be sent
+    // in time stays in the outbox for a running `serve` or `worker`.
+    let delivered = tentacle_engine::alerts::deliver_run(
+        store.as_ref(),
+        &tentacle_engine::clock::SystemClock,
+        finished.id,
+        ALERT_WAIT,
+    )
+    .await;
+    if delivered.sent + delivered.failed > 0 {
+        tracing::info!(
+            run_id = finished.id,
+            sent = delivered.sent,
+            failed = delivered.failed,
+            "Alerts of the run delivered."
+        );
+    }
     Ok(exit_code(finished.status))
 }
 

@@ -1,6 +1,7 @@
 //! The web UI (the "Integrations" menu of SPEC §5): server-rendered askama pages for the
-//! overview (the landing page), credentials, integration configurations, integration controls, runs and the orders that
-//! need attention. No build step: one stylesheet and one small script (`static/live.js`) that
+//! overview (the landing page), credentials, integration configurations, integration controls,
+//! runs, the orders that need attention and the alert channels. No build step: one stylesheet
+//! and one small script (`static/live.js`) that
 //! refreshes the live parts of a page.
 //!
 //! Everything but the login page and the two static files needs a session, and every form
@@ -8,6 +9,7 @@
 //! the JSON API's own, so both surfaces accept and refuse the same things.
 
 mod account;
+mod alerts;
 mod attention;
 mod controls;
 mod credentials;
@@ -259,6 +261,12 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/credentials/{id}/edit", get(credentials::edit_form))
         .route("/credentials/{id}/delete", post(credentials::delete))
         .route("/credentials/{id}/check", post(credentials::check))
+        .route("/alerts", get(alerts::list).post(alerts::create))
+        .route("/alerts/new", get(alerts::new_form))
+        .route("/alerts/{id}", post(alerts::update))
+        .route("/alerts/{id}/edit", get(alerts::edit_form))
+        .route("/alerts/{id}/delete", post(alerts::delete))
+        .route("/alerts/{id}/test", post(alerts::test))
         .route(
             "/integrations",
             get(integrations::list).post(integrations::create),

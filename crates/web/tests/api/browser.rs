@@ -546,6 +546,50 @@ async fn an_operator_connects_configures_runs_and_retries_in_a_browser() {
             .contains("Nothing needs attention")
     );
 
+    // An alert channel: a bad URL is refused beside its field, then a webhook that works, and
+    // "Send a test alert" says in words that it arrived.
+    let hook = tentacle_sandbox::alert_receivers::WebhookReceiver::start()
+        .await
+        .expect("webhook receiver");
+    browser
+        .goto(&format!("{base}/alerts/new?type=webhook"))
+        .await;
+    browser.fill("#name", "Team chat").await;
+    browser.fill("#url", "hooks.example.com/x").await;
+    browser.click("form.form button[type=submit]").await;
+    let refused = browser.text("#url-error").await;
+    assert!(refused.contains("http:// or https://"), "{refused}");
+    browser.fill("#url", &hook.url()).await;
+    browser.click("form.form button[type=submit]").await;
+    browser.wait_url("/alerts?done=created").await;
+    let channel = app
+        .store
+        .alert_channel_by_name("Team chat")
+        .await
+        .expect("channel")
+        .expect("saved");
+    browser
+        .click(&format!(
+            "#alert-{} form[action$='/test'] button",
+            channel.id
+        ))
+        .await;
+    let verdict = browser.text(&format!("#verdict-{}", channel.id)).await;
+    assert!(verdict.contains("Test alert sent"), "{verdict}");
+    assert_eq!(hook.received().len(), 1, "the receiver got the test alert");
+    browser.screenshot("8-alerts").await;
+    browser.goto(&format!("{base}/alerts/new?type=email")).await;
+    browser.screenshot("8-alert-email-form").await;
+    browser.goto(&format!("{base}/alerts")).await;
+    browser
+        .click(&format!(
+            "#alert-{} form[action$='/delete'] button",
+            channel.id
+        ))
+        .await;
+    browser.wait_url("/alerts?done=deleted").await;
+    assert!(browser.text("main").await.contains("No alert channels yet"));
+
     // Phone width: the controls stay usable.
     browser.resize(390, 844).await;
     browser.goto(&format!("{base}/controls")).await;

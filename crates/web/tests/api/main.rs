@@ -2,6 +2,7 @@
 //! connection checks; the UI also in a real headless browser.
 
 mod account;
+mod alerts;
 mod auth;
 mod browser;
 mod credentials;

@@ -74,8 +74,44 @@ fn requests(
     spare: i64,
     integration: i64,
     run: i64,
+    alerts: (i64, i64),
 ) -> Vec<(&'static str, &'static str, String, Option<Value>)> {
+    let (alert, spare_alert) = alerts;
+    let hook =
+        |name: &str| json!({"name": name, "type": "webhook", "url": "http://127.0.0.1:9/hook"});
     vec![
+        ("get", "/api/alerts", "/api/alerts".into(), None),
+        (
+            "post",
+            "/api/alerts",
+            "/api/alerts".into(),
+            Some(hook("created")),
+        ),
+        (
+            "get",
+            "/api/alerts/{id}",
+            format!("/api/alerts/{alert}"),
+            None,
+        ),
+        (
+            "put",
+            "/api/alerts/{id}",
+            format!("/api/alerts/{alert}"),
+            Some(hook("renamed")),
+        ),
+        (
+            "delete",
+            "/api/alerts/{id}",
+            format!("/api/alerts/{spare_alert}"),
+            None,
+        ),
+        // Nothing listens on port 9: the answer says the test alert was not delivered.
+        (
+            "post",
+            "/api/alerts/{id}/test",
+            format!("/api/alerts/{alert}/test"),
+            None,
+        ),
         ("get", "/api/credentials", "/api/credentials".into(), None),
         (
             "post",
@@ -226,7 +262,25 @@ async fn every_documented_route_answers_as_documented() {
             }
         }
     }
-    let plan = requests(&app, shop, wms, spare, integration, run);
+    let mut alerts = Vec::new();
+    for name in ["alert", "spare alert"] {
+        let created = app
+            .post(
+                "/api/alerts",
+                json!({"name": name, "type": "webhook", "url": "http://127.0.0.1:9/hook"}),
+            )
+            .await;
+        alerts.push(created.json()["id"].as_i64().expect("alert id"));
+    }
+    let plan = requests(
+        &app,
+        shop,
+        wms,
+        spare,
+        integration,
+        run,
+        (alerts[0], alerts[1]),
+    );
     let mut planned: Vec<(String, String)> = plan
         .iter()
         .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
