@@ -36,6 +36,9 @@ string_enum! {
         Conflicts => "conflicts",
         /// No run ended FINISHED or FINISHED PARTIALLY for longer than the channel's threshold.
         Stale => "stale",
+        /// A Shopify credential it uses names an Admin API version whose support ends within
+        /// 60 days, or ended.
+        ApiVersion => "api_version",
     }
 }
 

@@ -335,3 +335,60 @@ async fn failed_conflict_and_stale_alerts_arrive_by_email_and_by_webhook() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_shopify_api_version_ending_in_30_days_is_told_once_and_its_fix_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store(&dir).await;
+    let hook = WebhookReceiver::start().await.expect("receiver");
+    channel(store.as_ref(), &hook).await;
+    // Its Shopify credential names 2026-10, whose support ends on 2027-10-01.
+    failing(store.as_ref(), "Sales orders", at(0)).await;
+    let clock = TestClock::at(
+        DateTime::parse_from_rfc3339("2027-09-01T08:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc),
+    );
+    let about_versions = |hook: &WebhookReceiver| -> Vec<serde_json::Value> {
+        hook.received()
+            .into_iter()
+            .filter(|m| m["incident"] == "api_version")
+            .collect()
+    };
+    for _ in 0..3 {
+        check_stale(store.as_ref(), &clock).await.expect("check");
+        deliver_due(store.as_ref(), &clock, "serve-1", None)
+            .await
+            .expect("deliver");
+        clock.advance(TimeDelta::minutes(1));
+    }
+    let told = about_versions(&hook);
+    assert_eq!(told.len(), 1, "{told:?}");
+    let text = told[0]["text"].as_str().expect("text");
+    assert!(
+        text.contains("2026-10")
+            && text.contains("2027-10-01")
+            && text.contains("newer API version"),
+        "{text}"
+    );
+
+    // The operator picks a newer version: one recovered notice.
+    store
+        .save_credential(NewCredential::shopify(
+            "shop",
+            "https://shop.example",
+            "2027-07",
+            SecretString::from("t".to_string()),
+        ))
+        .await
+        .expect("newer version");
+    for _ in 0..2 {
+        check_stale(store.as_ref(), &clock).await.expect("check");
+        deliver_due(store.as_ref(), &clock, "serve-1", None)
+            .await
+            .expect("deliver");
+    }
+    let told = about_versions(&hook);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert_eq!(told[1]["event"], "recovered", "{told:?}");
+}

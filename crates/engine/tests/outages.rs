@@ -16,12 +16,12 @@ use tentacle_sandbox::pulpo::{PulpoConfig, PulpoSandbox};
 use tentacle_sandbox::shopify::{ShopifyConfig, ShopifySandbox};
 use tentacle_store::prelude::*;
 use tentacle_store::{
-    AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, ApiToken, Attention,
-    AttentionKey, Cipher, Claim, Credential, DailyRunTotals, Enqueued, HeldWrite, Integration,
-    Lease, LinkScope, LogFilter, NewAlertChannel, NewApiToken, NewCredential, NewIntegration,
-    NewLogEntry, NewSession, OrderLink, ProductLink, Pruned, Reap, Reaped, Result, Retention,
-    ReturnLink, Run, RunFilter, RunRequest, RunTotals, SchedulerLease, Session, ShipmentLink,
-    SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
+    AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, ApiToken, ApiVersionDue,
+    Attention, AttentionKey, Cipher, Claim, Credential, DailyRunTotals, Enqueued, HeldWrite,
+    Integration, Lease, LinkScope, LogFilter, NewAlertChannel, NewApiToken, NewCredential,
+    NewIntegration, NewLogEntry, NewSession, OrderLink, ProductLink, Pruned, Reap, Reaped, Result,
+    Retention, ReturnLink, Run, RunFilter, RunRequest, RunTotals, SchedulerLease, Session,
+    ShipmentLink, SqliteStore, StatusMark, StoreError, StoredLogEntry, SystemPair, User, WakeUps,
 };
 
 /// A store whose `method` fails, once, on its `nth` call, as if the database could not be
@@ -574,6 +574,15 @@ impl AlertStore for OutageStore {
     async fn open_stale_incidents(&self, now: DateTime<Utc>) -> Result<usize> {
         self.trip("open_stale_incidents")?;
         self.inner.open_stale_incidents(now).await
+    }
+
+    async fn sync_api_version_incidents(
+        &self,
+        now: DateTime<Utc>,
+        due: &[ApiVersionDue],
+    ) -> Result<usize> {
+        self.trip("sync_api_version_incidents")?;
+        self.inner.sync_api_version_incidents(now, due).await
     }
 
     async fn claim_alerts(&self, claim: &AlertClaim) -> Result<Vec<AlertDelivery>> {

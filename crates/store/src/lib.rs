@@ -356,6 +356,16 @@ pub trait AlertStore: Send + Sync {
     /// changed) for longer than the channel's threshold, unless one is open. Returns how many
     /// were opened (one per configuration and channel). Safe to call from every process at once.
     async fn open_stale_incidents(&self, now: DateTime<Utc>) -> Result<usize>;
+    /// Brings the API version incidents in line with `due` (the configurations whose Shopify
+    /// credential's version ends within 60 days or ended): opens one for each that has none
+    /// (a message to every channel covering it) and closes those no longer due (a "recovered"
+    /// message to the channels told). Returns how many messages were queued. Safe to call
+    /// from every process at once.
+    async fn sync_api_version_incidents(
+        &self,
+        now: DateTime<Utc>,
+        due: &[ApiVersionDue],
+    ) -> Result<usize>;
     /// Claims up to `claim.limit` due undelivered messages (none held under a live lease),
     /// oldest first, each counting an attempt; on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
     /// concurrent deliverers never take the same message.

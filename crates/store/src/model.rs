@@ -711,6 +711,14 @@ pub struct AlertRecord {
     pub last_error: Option<String>,
 }
 
+/// A configuration whose Shopify credential names an Admin API version that ends within 60
+/// days or ended, with the note saying so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiVersionDue {
+    pub integration_id: i64,
+    pub note: String,
+}
+
 /// A claim of due outbox messages under a lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertClaim {

@@ -13,9 +13,10 @@ use tentacle_domain::run::{LogLevel, RecordKind, RunCounters, RunStatus, Trigger
 use tentacle_store::prelude::*;
 use tentacle_store::testing::TestSchema;
 use tentacle_store::{
-    AlertChannel, AlertClaim, AlertFilter, AlertRecord, Attention, AttentionKey, AttentionKind,
-    Cipher, HeldWrite, Integration, Lease, NewAlertChannel, NewCredential, NewIntegration,
-    NewLogEntry, PgOptions, PgStore, Reap, Run, RunRequest, SqliteStore, StoreError,
+    AlertChannel, AlertClaim, AlertFilter, AlertRecord, ApiVersionDue, Attention, AttentionKey,
+    AttentionKind, Cipher, HeldWrite, Integration, Lease, NewAlertChannel, NewCredential,
+    NewIntegration, NewLogEntry, PgOptions, PgStore, Reap, Run, RunRequest, SqliteStore,
+    StoreError,
 };
 
 const KEY: &str = "0909090909090909090909090909090909090909090909090909090909090909";
@@ -497,6 +498,77 @@ async fn a_configuration_without_a_successful_run_goes_stale_once(db: Db) {
     );
 }
 
+async fn an_ending_api_version_is_told_once_and_its_fix_once(db: Db) {
+    let store = db.store.as_ref();
+    let orders = configuration(store, "Sales orders").await;
+    let other = configuration(store, "Products").await;
+    let only_products = store
+        .save_alert_channel(webhook("Catalog team", Some(vec![other.id])))
+        .await
+        .expect("channel");
+    let everyone = store
+        .save_alert_channel(webhook("Ops", None))
+        .await
+        .expect("channel");
+    let due = [ApiVersionDue {
+        integration_id: orders.id,
+        note: "credential \"shop\": API version 2026-10 ends on 2027-10-01 (in 30 days)".into(),
+    }];
+    // Every covering channel once, however often the check runs.
+    assert_eq!(
+        store
+            .sync_api_version_incidents(at(0), &due)
+            .await
+            .expect("check"),
+        1
+    );
+    assert_eq!(
+        store
+            .sync_api_version_incidents(at(60), &due)
+            .await
+            .expect("again"),
+        0
+    );
+    let sent = outbox(store, &everyone).await;
+    assert_eq!(
+        events(&sent),
+        [(IncidentKind::ApiVersion, AlertEvent::Opened)]
+    );
+    assert!(
+        sent[0].text.contains("2026-10 ends on 2027-10-01")
+            && sent[0].text.contains("newer API version"),
+        "{}",
+        sent[0].text
+    );
+    assert!(outbox(store, &only_products).await.is_empty());
+    // A run's end neither opens nor clears it.
+    run_once(store, &orders, at(120), RunStatus::Finished, |_| vec![]).await;
+    assert_eq!(events(&outbox(store, &everyone).await).len(), 1);
+    // The credential moved to a newer version: one recovered notice, to the channel told.
+    assert_eq!(
+        store
+            .sync_api_version_incidents(at(180), &[])
+            .await
+            .expect("fixed"),
+        1
+    );
+    assert_eq!(
+        events(&outbox(store, &everyone).await),
+        [
+            (IncidentKind::ApiVersion, AlertEvent::Opened),
+            (IncidentKind::ApiVersion, AlertEvent::Recovered),
+        ]
+    );
+    assert!(outbox(store, &only_products).await.is_empty());
+    assert_eq!(
+        store
+            .sync_api_version_incidents(at(240), &[])
+            .await
+            .expect("still fine"),
+        0
+    );
+}
+
 fn claim(owner: &str, now: DateTime<Utc>, run_id: Option<i64>) -> AlertClaim {
     AlertClaim {
         owner: owner.into(),
@@ -627,6 +699,7 @@ on_both_backends!(
     a_run_the_reaper_fails_alerts_in_the_same_transaction,
     new_conflicts_open_one_incident_cleared_when_none_remain,
     a_configuration_without_a_successful_run_goes_stale_once,
+    an_ending_api_version_is_told_once_and_its_fix_once,
     messages_are_delivered_under_a_lease_and_retried_later,
 );
 

@@ -1376,7 +1376,11 @@ async fn a_backup_taken_during_a_run_restores_to_a_database_that_runs() {
     assert_eq!(answer["key"], "TENTACLE_MASTER_KEY");
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&backup).expect("backup").permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&backup)
+            .expect("backup")
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "the copy is as private as the database");
     }
     let ended = running.wait().await.expect("the run ends");

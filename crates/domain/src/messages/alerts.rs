@@ -22,6 +22,8 @@ pub struct AlertFacts<'a> {
     pub conflicts: i64,
     /// The stale threshold.
     pub stale_after_hours: u32,
+    /// What the incident is about in words, where the kind needs them (the API version note).
+    pub detail: Option<&'a str>,
 }
 
 /// An alert's subject line and plain text.
@@ -100,6 +102,23 @@ pub fn alert_message(facts: &AlertFacts<'_>) -> AlertMessage {
                 facts.stale_after_hours
             ),
         ),
+        (IncidentKind::ApiVersion, AlertEvent::Opened) => (
+            format!("tentacle: {name} uses a Shopify API version that is ending"),
+            format!(
+                "\"{name}\" uses a Shopify credential whose Admin API version ends soon or has \
+                 ended: {} Shopify then answers with the oldest version it still supports, whose \
+                 fields may differ. Pick a newer API version on the credential and check the \
+                 connection. You get one more message when that is done.",
+                facts.detail.unwrap_or("see the credential in tentacle.")
+            ),
+        ),
+        (IncidentKind::ApiVersion, _) => (
+            format!("tentacle: {name} uses a supported Shopify API version again"),
+            format!(
+                "The Shopify credentials of \"{name}\" name an Admin API version Shopify \
+                 supports for more than 60 days. Nothing to do."
+            ),
+        ),
         (IncidentKind::Stale, _) => (
             format!("tentacle: {name} runs again"),
             format!(
@@ -160,6 +179,7 @@ mod tests {
             error: Some("PULPO rejected the credentials \"wms\"."),
             conflicts: 3,
             stale_after_hours: 24,
+            detail: None,
         }
     }
 

@@ -206,16 +206,58 @@ pub async fn deliver_run(
     }
 }
 
-/// Opens the incidents of configurations gone stale (their messages go through the outbox).
+/// Opens the incidents of configurations gone stale, and brings those of Shopify API versions
+/// that end within 60 days in line (their messages go through the outbox).
 pub async fn check_stale(store: &dyn Store, clock: &dyn Clock) -> Result<usize, EngineError> {
-    let opened = store.open_stale_incidents(clock.now()).await?;
+    let now = clock.now();
+    let opened = store.open_stale_incidents(now).await?;
     if opened > 0 {
         tracing::warn!(
             opened,
             "Configurations without a successful run for too long."
         );
     }
-    Ok(opened)
+    let due = api_versions_due(store, now.date_naive()).await?;
+    let told = store.sync_api_version_incidents(now, &due).await?;
+    if told > 0 {
+        tracing::warn!(
+            told,
+            "Alerts about Shopify API versions that end soon (or that are fine again) queued."
+        );
+    }
+    Ok(opened + told)
+}
+
+/// The configurations whose Shopify credential names an API version that ends within
+/// 60 days or ended, with the credential's note.
+async fn api_versions_due(
+    store: &dyn Store,
+    today: chrono::NaiveDate,
+) -> Result<Vec<tentacle_store::ApiVersionDue>, EngineError> {
+    let mut notes = std::collections::HashMap::new();
+    for credential in store.credentials().await? {
+        if let Some(note) = crate::connections::api_version_note(&credential, today) {
+            notes.insert(
+                credential.id,
+                format!("credential \"{}\": {note}", credential.name),
+            );
+        }
+    }
+    Ok(store
+        .integrations()
+        .await?
+        .into_iter()
+        // Stopped ones too: they break the day they are started again.
+        .filter_map(|i| {
+            let note = notes
+                .get(&i.origin_credential_id)
+                .or_else(|| notes.get(&i.destination_credential_id))?;
+            Some(tentacle_store::ApiVersionDue {
+                integration_id: i.id,
+                note: note.clone(),
+            })
+        })
+        .collect())
 }
 
 /// The alert loop of every `serve` and `worker`: delivers due messages every `poll` and checks

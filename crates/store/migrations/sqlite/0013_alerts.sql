@@ -26,7 +26,7 @@ CREATE TABLE alert_channel_integrations (
 CREATE TABLE alert_incidents (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
     integration_id  INTEGER NOT NULL REFERENCES integrations(id) ON DELETE CASCADE,
-    kind            TEXT NOT NULL CHECK (kind IN ('failed', 'conflicts', 'stale')),
+    kind            TEXT NOT NULL CHECK (kind IN ('failed', 'conflicts', 'stale', 'api_version')),
     -- Only for `stale`: the channel whose threshold was passed.
     channel_id      INTEGER REFERENCES alert_channels(id) ON DELETE CASCADE,
     opened_at       TEXT NOT NULL,

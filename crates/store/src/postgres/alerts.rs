@@ -14,8 +14,8 @@ use crate::rows::{
     ms, seal_alert_password,
 };
 use crate::{
-    AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, AlertStore, NewAlertChannel,
-    Result, StoreError,
+    AlertChannel, AlertClaim, AlertDelivery, AlertFilter, AlertRecord, AlertStore, ApiVersionDue,
+    NewAlertChannel, Result, StoreError,
 };
 
 #[async_trait]
@@ -132,6 +132,7 @@ impl AlertStore for PgStore {
                 error: None,
                 conflicts: 0,
                 stale_after_hours: hours as u32,
+                detail: None,
             });
             let notice = Notice {
                 incident_id: incident,
@@ -145,6 +146,107 @@ impl AlertStore for PgStore {
             queue(&mut tx, &[channel_id], &notice).await?;
             tx.commit().await?;
             queued += 1;
+        }
+        Ok(queued)
+    }
+
+    async fn sync_api_version_incidents(
+        &self,
+        now: DateTime<Utc>,
+        due: &[ApiVersionDue],
+    ) -> Result<usize> {
+        let mut queued = 0;
+        let open: Vec<(i64, i64, String)> = sqlx::query(
+            "SELECT s.id, s.integration_id, i.name FROM alert_incidents s
+             JOIN integrations i ON i.id = s.integration_id
+             WHERE s.kind = 'api_version' AND s.closed_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("integration_id")?,
+                r.try_get("name")?,
+            ))
+        })
+        .collect::<Result<_>>()?;
+        for (incident, integration_id, name) in &open {
+            if due.iter().any(|d| d.integration_id == *integration_id) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            let closed = sqlx::query(
+                "UPDATE alert_incidents SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL",
+            )
+            .bind(incident)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if closed.rows_affected() == 0 {
+                tx.rollback().await?;
+                continue;
+            }
+            let told = told_channels(&mut tx, *incident).await?;
+            let message = alert_message(&api_version_facts(name, AlertEvent::Recovered, None));
+            let notice = Notice {
+                incident_id: *incident,
+                run_id: None,
+                integration: name,
+                kind: IncidentKind::ApiVersion,
+                event: AlertEvent::Recovered,
+                message: &message,
+                now,
+            };
+            queue(&mut tx, &told, &notice).await?;
+            tx.commit().await?;
+            queued += told.len();
+        }
+        for item in due {
+            if open.iter().any(|(_, id, _)| *id == item.integration_id) {
+                continue;
+            }
+            let name: Option<String> =
+                sqlx::query_scalar("SELECT name FROM integrations WHERE id = $1")
+                    .bind(item.integration_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            let Some(name) = name else {
+                continue;
+            };
+            let mut tx = self.pool.begin().await?;
+            let Some(incident) = open_incident(
+                &mut tx,
+                item.integration_id,
+                IncidentKind::ApiVersion,
+                None,
+                None,
+                now,
+            )
+            .await?
+            else {
+                tx.rollback().await?;
+                continue;
+            };
+            let covering = covering_channels(&mut tx, item.integration_id).await?;
+            let message = alert_message(&api_version_facts(
+                &name,
+                AlertEvent::Opened,
+                Some(&item.note),
+            ));
+            let notice = Notice {
+                incident_id: incident,
+                run_id: None,
+                integration: &name,
+                kind: IncidentKind::ApiVersion,
+                event: AlertEvent::Opened,
+                message: &message,
+                now,
+            };
+            queue(&mut tx, &covering, &notice).await?;
+            tx.commit().await?;
+            queued += covering.len();
         }
         Ok(queued)
     }
@@ -361,6 +463,7 @@ pub(super) async fn decide_incidents(
         error: end.error,
         conflicts,
         stale_after_hours: 0,
+        detail: None,
     };
     let mut opening = Vec::new();
     let mut closing = Vec::new();
@@ -495,4 +598,51 @@ async fn queue(conn: &mut sqlx::PgConnection, channels: &[i64], notice: &Notice<
         .await?;
     }
     Ok(())
+}
+
+fn api_version_facts<'a>(
+    integration: &'a str,
+    event: AlertEvent,
+    note: Option<&'a str>,
+) -> AlertFacts<'a> {
+    AlertFacts {
+        integration,
+        kind: IncidentKind::ApiVersion,
+        event,
+        run_id: None,
+        status: None,
+        error: None,
+        conflicts: 0,
+        stale_after_hours: 0,
+        detail: note,
+    }
+}
+
+/// The channels an incident's opening was sent to: they get its "recovered" notice.
+async fn told_channels(conn: &mut sqlx::PgConnection, incident: i64) -> Result<Vec<i64>> {
+    sqlx::query(
+        "SELECT DISTINCT channel_id FROM alert_outbox WHERE incident_id = $1 AND event = 'opened'",
+    )
+    .bind(incident)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("channel_id").map_err(Into::into))
+    .collect()
+}
+
+/// The channels covering a configuration.
+async fn covering_channels(conn: &mut sqlx::PgConnection, integration_id: i64) -> Result<Vec<i64>> {
+    sqlx::query(
+        "SELECT id FROM alert_channels c
+         WHERE c.covers_all OR EXISTS (SELECT 1 FROM alert_channel_integrations ci
+                                       WHERE ci.channel_id = c.id AND ci.integration_id = $1)
+         ORDER BY id",
+    )
+    .bind(integration_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id").map_err(Into::into))
+    .collect()
 }
