@@ -84,6 +84,27 @@ impl Db {
         open(&self.url).await.expect("another store")
     }
 
+    /// Deletes the key check value, as in a database made before tentacle stored one.
+    async fn forget_key_check(&self) {
+        if self.is_postgres() {
+            let pool = sqlx::PgPool::connect(&self.url).await.expect("raw pool");
+            sqlx::query("DELETE FROM key_check")
+                .execute(&pool)
+                .await
+                .expect("delete");
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.url)
+                .await
+                .expect("raw pool");
+            sqlx::query("DELETE FROM key_check")
+                .execute(&pool)
+                .await
+                .expect("delete");
+            pool.close().await;
+        }
+    }
+
     /// Records a migration this binary does not know, as a newer tentacle would have.
     async fn apply_migration_from_the_future(&self) {
         if self.is_postgres() {

@@ -97,6 +97,23 @@ const IDLE_IN_TRANSACTION_LIMIT: &str = "10s";
 /// Refuses a key that is not the database's: stores the key check value on first open (or
 /// keeps the one a concurrent first open stored), then decrypts it.
 async fn check_key(pool: &PgPool, cipher: &Cipher) -> Result<()> {
+    // A database from before the key check holds secrets but no check value: the value is
+    // written only once a stored secret has shown that this is the key they were made with.
+    let checked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM key_check WHERE id = 1")
+        .fetch_optional(pool)
+        .await?;
+    if checked.is_none() {
+        let row = sqlx::query("SELECT * FROM credentials ORDER BY id LIMIT 1")
+            .fetch_optional(pool)
+            .await?;
+        if let Some(row) = row {
+            match crate::rows::credential_from_row(cipher, &row) {
+                Err(crate::StoreError::Cipher(_)) => return Err(crate::StoreError::WrongKey),
+                Err(error) => return Err(error),
+                Ok(_) => {}
+            }
+        }
+    }
     sqlx::query(
         "INSERT INTO key_check (id, value, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
     )
