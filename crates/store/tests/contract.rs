@@ -133,6 +133,14 @@ impl Db {
     }
 }
 
+/// The sealed secrets of the credential `shop` as an older tentacle stored them (the key check
+/// on open decrypts the first credential of a database that has no check value yet).
+fn old_secrets() -> Vec<u8> {
+    Cipher::from_hex(KEY)
+        .expect("key")
+        .encrypt(b"{}", b"credential:shopify:shop")
+}
+
 /// Few connections per store: the tests run in parallel against one PostgreSQL server.
 async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     let cipher = Cipher::from_hex(KEY).expect("key");
@@ -2115,14 +2123,22 @@ async fn a_database_is_refused_with_another_key_than_its_own(db: Db) {
         .save_credential(shopify("shop", "shpat_token"))
         .await
         .expect("a secret under the first key");
-    let other = Cipher::from_hex(&"17".repeat(32)).expect("key");
-    let refused = if db.is_postgres() {
-        PgStore::open_with(&db.url, other, PgOptions { max_connections: 2 })
-            .await
-            .map(|_| ())
-    } else {
-        SqliteStore::open(&db.url, other).await.map(|_| ())
+    let with_other_key = || async {
+        let other = Cipher::from_hex(&"17".repeat(32)).expect("key");
+        if db.is_postgres() {
+            PgStore::open_with(&db.url, other, PgOptions { max_connections: 2 })
+                .await
+                .map(|_| ())
+        } else {
+            SqliteStore::open(&db.url, other).await.map(|_| ())
+        }
     };
+    let refused = with_other_key().await;
+    assert!(matches!(refused, Err(StoreError::WrongKey)), "{refused:?}");
+    // A database from before the key check: its secrets tell, and no check value is written
+    // for the wrong key.
+    db.forget_key_check().await;
+    let refused = with_other_key().await;
     assert!(matches!(refused, Err(StoreError::WrongKey)), "{refused:?}");
     // Refused before anything was written: the database still opens with its own key, and
     // its secret reads.
@@ -2929,7 +2945,7 @@ async fn the_attention_migration_keeps_the_flags_of_orders(db: Db) {
             .expect("old migrations");
         for sql in old_rows {
             sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
-                .bind(vec![0u8])
+                .bind(old_secrets())
                 .bind(at(10))
                 .bind(at(20))
                 .execute(&pool)
@@ -2950,7 +2966,7 @@ async fn the_attention_migration_keeps_the_flags_of_orders(db: Db) {
             .expect("old migrations");
         for sql in old_rows {
             sqlx::query(sql)
-                .bind(vec![0u8])
+                .bind(old_secrets())
                 .bind(at(10))
                 .bind(at(20))
                 .execute(&pool)
@@ -4376,7 +4392,7 @@ async fn the_retention_migration_backfills_the_run_totals(db: Db) {
             .expect("old migrations");
         for sql in old_rows {
             sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
-                .bind(vec![0u8])
+                .bind(old_secrets())
                 .bind(at(0))
                 .bind(at(40))
                 .execute(&pool)
@@ -4397,7 +4413,7 @@ async fn the_retention_migration_backfills_the_run_totals(db: Db) {
             .expect("old migrations");
         for sql in old_rows {
             sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(vec![0u8])
+                .bind(old_secrets())
                 .bind(at(0))
                 .bind(at(40))
                 .execute(&pool)
