@@ -518,6 +518,8 @@ async fn serve(
     let app = tentacle_web::build(tentacle_web::Config {
         listen,
         store: store.clone(),
+        behind_proxy: false,
+        limits: tentacle_web::Limits::default(),
     })
     .await?;
     println!();
