@@ -74,12 +74,8 @@ pub struct App {
 /// unless a TLS proxy is declared in front ([`Config::behind_proxy`]): tentacle speaks plain
 /// HTTP, and its sessions and tokens must not cross a network in clear text.
 pub async fn build(config: Config) -> std::io::Result<App> {
-    if !config.behind_proxy && !config.listen.ip().is_loopback() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            tentacle_domain::messages::open_listener_refused(config.listen),
-        ));
-    }
+    check_listen(config.listen, config.behind_proxy)
+        .map_err(|refusal| std::io::Error::new(std::io::ErrorKind::InvalidInput, refusal))?;
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
     let (mut router, _) = router(config.store);
@@ -92,6 +88,16 @@ pub async fn build(config: Config) -> std::io::Result<App> {
         router,
         limits: config.limits,
     })
+}
+
+/// Whether tentacle may listen on `listen`: a loopback address always, any other only with a
+/// TLS-terminating proxy declared in front; otherwise what to do instead.
+pub fn check_listen(listen: SocketAddr, behind_proxy: bool) -> Result<(), String> {
+    if behind_proxy || listen.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(tentacle_domain::messages::open_listener_refused(listen))
+    }
 }
 
 impl App {

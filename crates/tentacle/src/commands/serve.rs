@@ -115,6 +115,10 @@ pub async fn worker(db: &str, args: WorkerArgs) -> anyhow::Result<ExitCode> {
 pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Bad settings are refused before the database is touched.
     let config = args.worker.config()?;
+    if let Some(listen) = args.listen {
+        tentacle_web::check_listen(listen, args.behind_proxy)
+            .map_err(|refusal| anyhow::anyhow!("cannot listen on {listen}: {refusal}"))?;
+    }
     let store = super::db::open(db).await?;
     let clock = args.worker.clock();
     // One signal stops everything: the API first refuses new requests, the workers stop
