@@ -8,8 +8,11 @@
 //!   next request, so it is also the **idle keep-alive timeout**;
 //! - a **request timeout** ([`Limits::request`]) from the end of the headers to the answer,
 //!   the body's upload included;
+//! - at most [`MAX_BUFFER_BYTES`] of request buffered (headers larger than that are refused
+//!   with 431);
 //! - a place among at most [`Limits::max_connections`]: beyond them the next connection waits
-//!   in the kernel's accept queue until one closes, so memory stays bounded.
+//!   in the kernel's accept queue until one closes, so memory stays bounded (1024 × 64 KiB
+//!   of buffers by default).
 //!
 //! [`forwarded_https`] is the other half: behind a TLS-terminating proxy (`--behind-proxy`),
 //! a request the proxy marks `X-Forwarded-Proto: https` gets `Secure` cookies and HSTS.
@@ -30,6 +33,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower_service::Service;
 
+/// A connection's read buffer, at most: a request line and headers must fit (a browser's are a
+/// few KB, cookies included). hyper's default would let each connection buffer 400 KB.
+pub const MAX_BUFFER_BYTES: usize = 64 * 1024;
+
 /// The connection limits of [`crate::App::serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -46,7 +53,7 @@ impl Default for Limits {
     /// 10 s for headers: a browser or `curl` sends them at once, even over a slow line.
     /// 60 s per request: the slowest handler, "check connection", gives up after 2 × 10 s.
     /// 1024 connections: far above what an operator's browsers and a Prometheus scrape need,
-    /// and at a few tens of KB each, a bounded few tens of MB.
+    /// and at most 64 MiB of buffers in all.
     fn default() -> Self {
         Limits {
             header_read: Duration::from_secs(10),
@@ -69,7 +76,9 @@ pub(crate) async fn serve(
     let (stop, stopping) = watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read);
+        .header_read_timeout(limits.header_read)
+        .max_header_size(MAX_BUFFER_BYTES)
+        .max_buf_size(MAX_BUFFER_BYTES);
     tokio::pin!(shutdown);
     loop {
         // A place first: at the cap, connections wait in the kernel's queue, not in memory.

@@ -124,6 +124,24 @@ async fn a_body_uploaded_too_slowly_is_cut_off_by_the_request_limit() {
 }
 
 #[tokio::test]
+async fn headers_larger_than_the_buffer_are_refused_with_431() {
+    let app = spawn_app().await;
+    let mut stream = TcpStream::connect(address(&app.base))
+        .await
+        .expect("connect");
+    let head = format!(
+        "GET /healthz HTTP/1.1\r\nHost: tentacle\r\nX-Padding: {}\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    // The server may close before reading it all; what it answered is what counts.
+    let _ = stream.write_all(head.as_bytes()).await;
+    let (seen, _) = until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the server answered and closed");
+    assert!(seen.starts_with("HTTP/1.1 431"), "{seen}");
+}
+
+#[tokio::test]
 async fn a_slowloris_does_not_keep_a_normal_request_from_being_answered() {
     let app = spawn_app().await;
     let address = address(&app.base);
