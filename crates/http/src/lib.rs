@@ -1,8 +1,80 @@
-//! Outbound HTTP plumbing the connectors share (the Shopify and PULPO clients): how long to wait
-//! before a retry, what a `Retry-After` header asks for, and a transport error described in
-//! words without its URL.
+//! Outbound HTTP plumbing the connectors share (the Shopify and PULPO clients): the client
+//! itself (no redirects, time limits), answers read up to a size cap, how long to wait before a
+//! retry, what a `Retry-After` header asks for, and a transport error described in words
+//! without its URL.
 
 use std::time::Duration;
+
+/// The most of one answer a connector reads: 16 MiB. The largest pages tentacle asks for are a
+/// few MB at most: a Shopify GraphQL page is bounded by the 1000-point single-query cost (at
+/// most 250 nodes per connection), and PULPO's largest, a product page of 2000
+/// (`PRODUCT_PAGE`), is about 1 KB a product. An answer
+/// past the cap is a misconfigured or hostile endpoint, and reading it whole would hold it all
+/// in memory (a 400 MB answer to one connection check took a server from 107 MB to 917 MB).
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
+/// The HTTP client both connectors use: never follows a redirect (a redirect would resend the
+/// token or password to whatever origin it names; a 3xx is an error of the caller), gives up
+/// on a connection after 10 s and on a whole exchange, answer included, after `timeout`.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("tentacle/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Why an answer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// The answer is (or grew) larger than the cap; reading stopped there.
+    TooLarge { cap: usize },
+    /// The connection failed or timed out while reading, in words ([`transport_detail`]).
+    Transport(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::TooLarge { cap } => write!(
+                f,
+                "the answer is larger than {} MiB, far more than any real page; tentacle stopped reading it",
+                cap / (1024 * 1024)
+            ),
+            ReadError::Transport(detail) => write!(f, "answer cut short: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// The answer's body, read chunk by chunk and stopped at `cap` bytes, so an endless or huge
+/// answer costs at most `cap` of memory. A `Content-Length` above the cap is refused before
+/// reading anything.
+pub async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, ReadError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > cap as u64)
+    {
+        return Err(ReadError::TooLarge { cap });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| ReadError::Transport(transport_detail(&error)))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(ReadError::TooLarge { cap });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// Exponential backoff with jitter, bounded by `max`.
 #[derive(Debug, Clone, Copy, PartialEq)]

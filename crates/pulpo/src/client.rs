@@ -14,7 +14,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use tentacle_http::{Backoff, retry_after, transport_detail};
+use tentacle_http::{
+    Backoff, MAX_ANSWER_BYTES, ReadError, read_capped, retry_after, transport_detail,
+};
 
 use crate::error::{PulpoError, Result, field_messages};
 use crate::model::{
@@ -157,11 +159,7 @@ impl PulpoClient {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(PulpoError::BadBaseUrl(base_url));
         }
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("tentacle/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = tentacle_http::client(options.timeout)
             .map_err(|e| PulpoError::Decode(e.to_string()))?;
         Ok(PulpoClient {
             http,
@@ -949,7 +947,11 @@ impl PulpoClient {
                     Ok(response) => {
                         let status = response.status();
                         let retry_after = retry_after(&response);
-                        Ok((status, retry_after, response.text().await))
+                        Ok((
+                            status,
+                            retry_after,
+                            read_capped(response, MAX_ANSWER_BYTES).await,
+                        ))
                     }
                 }
             };
@@ -969,17 +971,21 @@ impl PulpoClient {
                 },
                 Ok((status, retry_after, text)) => {
                     let text = match text {
-                        Ok(text) => text,
-                        Err(error) if replay == Replay::Unsafe => {
-                            return Err(PulpoError::Ambiguous {
-                                detail: transport_detail(&error),
+                        Ok(body) => String::from_utf8_lossy(&body).into_owned(),
+                        // Asking again would only read the same flood again.
+                        Err(ReadError::TooLarge { cap }) => {
+                            return Err(PulpoError::TooLarge {
+                                cap_mib: cap / (1024 * 1024),
                             });
                         }
-                        Err(error) => {
+                        Err(ReadError::Transport(detail)) if replay == Replay::Unsafe => {
+                            return Err(PulpoError::Ambiguous { detail });
+                        }
+                        Err(ReadError::Transport(detail)) => {
                             self.backoff(
                                 attempt,
                                 &RetryLater {
-                                    reason: transport_detail(&error),
+                                    reason: detail,
                                     retry_after: None,
                                 },
                             )
@@ -987,6 +993,12 @@ impl PulpoClient {
                             continue;
                         }
                     };
+                    // Redirects are not followed (they would carry the token elsewhere).
+                    if status.is_redirection() {
+                        return Err(PulpoError::Redirected {
+                            status: status.as_u16(),
+                        });
+                    }
                     let parsed: Value = if text.trim().is_empty() {
                         Value::Null
                     } else {
@@ -1103,10 +1115,23 @@ impl PulpoClient {
                     reason: transport_detail(&error),
                     retry_after: None,
                 },
+                Ok(response) if response.status().is_redirection() => {
+                    return Err(PulpoError::Redirected {
+                        status: response.status().as_u16(),
+                    });
+                }
                 Ok(response) if response.status().is_success() => {
-                    let answer: Value = response
-                        .json()
+                    let body = read_capped(response, MAX_ANSWER_BYTES)
                         .await
+                        .map_err(|error| match error {
+                            ReadError::TooLarge { cap } => PulpoError::TooLarge {
+                                cap_mib: cap / (1024 * 1024),
+                            },
+                            ReadError::Transport(_) => {
+                                PulpoError::Decode(format!("/auth: {error}"))
+                            }
+                        })?;
+                    let answer: Value = serde_json::from_slice(&body)
                         .map_err(|e| PulpoError::Decode(format!("/auth: {e}")))?;
                     let access_token = answer["access_token"].as_str().ok_or_else(|| {
                         PulpoError::Decode("/auth answered without access_token".into())

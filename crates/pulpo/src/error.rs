@@ -40,6 +40,14 @@ pub enum PulpoError {
         "PULPO did not confirm the request ({detail}); it may or may not have been carried out"
     )]
     Ambiguous { detail: String },
+    #[error(
+        "the PULPO base URL answered {status}, a redirect; tentacle follows no redirects (they would carry the password and token elsewhere): give PULPO's own address"
+    )]
+    Redirected { status: u16 },
+    #[error(
+        "the answer is larger than {cap_mib} MiB, far more than any PULPO page; tentacle stopped reading it: check the base URL"
+    )]
+    TooLarge { cap_mib: usize },
     #[error("PULPO's answer could not be read: {0}")]
     Decode(String),
     #[error("the PULPO base URL {0:?} is not a valid http(s) URL")]

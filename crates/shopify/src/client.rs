@@ -10,7 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use tentacle_http::{Backoff, retry_after, transport_detail};
+use tentacle_http::{
+    Backoff, MAX_ANSWER_BYTES, ReadError, read_capped, retry_after, transport_detail,
+};
 
 use crate::error::{Result, ShopifyError};
 
@@ -161,17 +163,33 @@ struct RetryLater {
     retry_after: Option<Duration>,
 }
 
+/// Of a refusal's body only the start is ever shown.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+enum AnswerBody {
+    TooLarge { cap: usize },
+    CutShort(String),
+}
+
+/// A 2xx answer's JSON, read up to [`MAX_ANSWER_BYTES`].
+async fn read_answer_body(response: reqwest::Response) -> std::result::Result<Value, AnswerBody> {
+    let body = read_capped(response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| match error {
+            ReadError::TooLarge { cap } => AnswerBody::TooLarge { cap },
+            ReadError::Transport(_) => AnswerBody::CutShort(error.to_string()),
+        })?;
+    serde_json::from_slice(&body)
+        .map_err(|error| AnswerBody::CutShort(format!("answer cut short: {error}")))
+}
+
 impl ShopifyClient {
     pub fn new(credentials: ShopifyCredentials, options: ClientOptions) -> Result<ShopifyClient> {
         let shop_url = credentials.shop_url.trim_end_matches('/').to_string();
         if !(shop_url.starts_with("http://") || shop_url.starts_with("https://")) {
             return Err(ShopifyError::BadShopUrl(shop_url));
         }
-        let http = reqwest::Client::builder()
-            .timeout(options.timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("tentacle/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = tentacle_http::client(options.timeout)
             .map_err(|e| ShopifyError::Decode(e.to_string()))?;
         Ok(ShopifyClient {
             http,
@@ -290,17 +308,28 @@ impl ShopifyClient {
                                 retry_after,
                             }
                         }
+                        // Redirects are not followed (they would carry the token elsewhere).
+                        s if s.is_redirection() => {
+                            return Err(ShopifyError::Redirected { status: s.as_u16() });
+                        }
                         s if !s.is_success() => {
-                            let detail = response.text().await.unwrap_or_default();
+                            let detail = read_capped(response, ERROR_BODY_BYTES)
+                                .await
+                                .map(|body| String::from_utf8_lossy(&body).into_owned())
+                                .unwrap_or_default();
                             return Err(ShopifyError::Refused {
                                 status: s.as_u16(),
                                 detail: detail.chars().take(300).collect(),
                             });
                         }
-                        _ => match response.json::<Value>().await {
-                            Err(error) => {
-                                let reason =
-                                    format!("answer cut short: {}", transport_detail(&error));
+                        _ => match read_answer_body(response).await {
+                            Err(AnswerBody::TooLarge { cap }) => {
+                                // Asking again would only read the same flood again.
+                                return Err(ShopifyError::TooLarge {
+                                    cap_mib: cap / (1024 * 1024),
+                                });
+                            }
+                            Err(AnswerBody::CutShort(reason)) => {
                                 if let Some(lost) = lost(reason.clone()) {
                                     return Err(lost);
                                 }

@@ -24,6 +24,14 @@ pub enum ShopifyError {
     Unavailable { attempts: u32, last: String },
     #[error("Shopify's answer was lost ({detail}): the change may or may not have been made")]
     AnswerLost { detail: String },
+    #[error(
+        "the shop URL answered {status}, a redirect; tentacle follows no redirects (they would carry the access token elsewhere): give the shop's own address"
+    )]
+    Redirected { status: u16 },
+    #[error(
+        "the answer is larger than {cap_mib} MiB, far more than any Shopify page; tentacle stopped reading it: check the shop URL"
+    )]
+    TooLarge { cap_mib: usize },
     #[error("Shopify's answer could not be read: {0}")]
     Decode(String),
     #[error("tentacle built a request Shopify would refuse: {0}")]

@@ -1712,3 +1712,49 @@ async fn apply_warns_about_a_shopify_api_version_past_its_support() {
         text(&applied.stderr)
     );
 }
+
+#[tokio::test]
+async fn serve_refuses_an_open_address_without_a_tls_proxy_and_touches_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}", dir.path().join("tentacle.db").display());
+    let refused = tokio::time::timeout(
+        Duration::from_secs(20),
+        tentacle(&db, &["serve", "--listen", "0.0.0.0:0"], &[]),
+    )
+    .await
+    .expect("serve stops at once");
+    assert!(!refused.status.success());
+    let message = text(&refused.stderr);
+    for part in [
+        "cannot listen on 0.0.0.0:0",
+        "TLS-terminating proxy",
+        "--behind-proxy",
+        "TENTACLE_BEHIND_PROXY=true",
+        "127.0.0.1",
+    ] {
+        assert!(message.contains(part), "{part} missing: {message}");
+    }
+    // Refused before the database was opened.
+    assert!(!dir.path().join("tentacle.db").exists());
+
+    // Declared behind a proxy (here by the variable the container image sets), it serves.
+    let mut child = Command::new(BIN)
+        .args(["--db", &db, "serve", "--listen", "0.0.0.0:0"])
+        .env_remove("TENTACLE_MASTER_KEY")
+        .env("TENTACLE_BEHIND_PROXY", "true")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.expect("reads stderr") {
+            if line.contains("listening on") {
+                return;
+            }
+        }
+        panic!("serve ended without saying where it listens");
+    })
+    .await
+    .expect("prints in time");
+}

@@ -57,6 +57,8 @@ pub enum ApiError {
     Invalid(Vec<FieldProblem>),
     #[error("{0}")]
     Unavailable(String),
+    #[error("the request body is larger than {} KiB; nothing was saved", .0 / 1024)]
+    TooLarge(usize),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -75,6 +77,7 @@ impl ApiError {
             }
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,8 +113,13 @@ pub(crate) type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub(crate) fn json_body(
     body: std::result::Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
 ) -> Result<serde_json::Value> {
-    body.map(|Json(value)| value)
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    body.map(|Json(value)| value).map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(crate::MAX_API_BODY_BYTES)
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })
 }
 
 /// Query parameters, or a 400 in the API's error shape.

@@ -19,6 +19,7 @@ mod logins;
 mod ops;
 mod runs;
 pub mod tokens;
+mod transport;
 mod ui;
 pub mod users;
 
@@ -35,12 +36,23 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody, FieldProblem};
+pub use transport::Limits;
+
+/// The largest request body the JSON API reads: 1 MiB. The largest real one, a configuration
+/// with its settings, is a few KB; a bigger body is refused with 413 before it is stored
+/// anywhere (the UI's forms have their own, smaller cap).
+pub const MAX_API_BODY_BYTES: usize = 1024 * 1024;
 
 /// What the web app needs to start.
 pub struct Config {
     /// Where to listen; port 0 picks a free one.
     pub listen: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// A TLS-terminating proxy is in front (`serve --behind-proxy`): its `X-Forwarded-Proto`
+    /// is trusted, and only then may `listen` be an address other machines reach.
+    pub behind_proxy: bool,
+    /// Time limits and the connection cap.
+    pub limits: Limits,
 }
 
 /// Shared by every handler.
@@ -55,18 +67,37 @@ pub struct App {
     listener: TcpListener,
     address: SocketAddr,
     router: Router,
+    limits: Limits,
 }
 
-/// Binds the listener and builds the router.
+/// Binds the listener and builds the router. An address other machines reach is refused
+/// unless a TLS proxy is declared in front ([`Config::behind_proxy`]): tentacle speaks plain
+/// HTTP, and its sessions and tokens must not cross a network in clear text.
 pub async fn build(config: Config) -> std::io::Result<App> {
+    check_listen(config.listen, config.behind_proxy)
+        .map_err(|refusal| std::io::Error::new(std::io::ErrorKind::InvalidInput, refusal))?;
     let listener = TcpListener::bind(config.listen).await?;
     let address = listener.local_addr()?;
-    let (router, _) = router(config.store);
+    let (mut router, _) = router(config.store);
+    if config.behind_proxy {
+        router = router.layer(axum::middleware::from_fn(transport::forwarded_https));
+    }
     Ok(App {
         listener,
         address,
         router,
+        limits: config.limits,
     })
+}
+
+/// Whether tentacle may listen on `listen`: a loopback address always, any other only with a
+/// TLS-terminating proxy declared in front; otherwise what to do instead.
+pub fn check_listen(listen: SocketAddr, behind_proxy: bool) -> Result<(), String> {
+    if behind_proxy || listen.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(tentacle_domain::messages::open_listener_refused(listen))
+    }
 }
 
 impl App {
@@ -75,19 +106,13 @@ impl App {
         self.address
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish, under the
+    /// time limits and the connection cap of [`Limits`].
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // The client's address: login failures are counted per address too.
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        transport::serve(self.listener, self.router, self.limits, shutdown).await
     }
 }
 
@@ -163,7 +188,8 @@ pub fn router(store: Arc<dyn Store>) -> (Router, utoipa::openapi::OpenApi) {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
-        ));
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_API_BODY_BYTES));
     let public = OpenApiRouter::new()
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::openapi_json));

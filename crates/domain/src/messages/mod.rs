@@ -20,6 +20,7 @@ mod sales_orders;
 mod shipments;
 mod status_updates;
 mod stock;
+mod transport;
 
 pub use alerts::*;
 pub use api_versions::*;
@@ -30,6 +31,7 @@ pub use sales_orders::*;
 pub use shipments::*;
 pub use status_updates::*;
 pub use stock::*;
+pub use transport::*;
 
 /// The system a run-level problem concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,9 +37,13 @@ pub struct DemoArgs {
     /// until Ctrl-C.
     #[arg(long)]
     no_serve: bool,
-    /// Where the web UI (and the JSON API) listen; port 0 picks a free one.
+    /// Where the web UI (and the JSON API) listen; port 0 picks a free one. An address other
+    /// machines reach needs --behind-proxy, as with `serve`.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: std::net::SocketAddr,
+    /// A TLS-terminating proxy is in front (see `serve --behind-proxy`).
+    #[arg(long)]
+    behind_proxy: bool,
 }
 
 /// The demo's configuration of one integration type. Every registered type has one (a test
@@ -175,6 +179,12 @@ fn configurations() -> anyhow::Result<Vec<(&'static dyn Kind, &'static DemoConfi
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // Refused before anything is started or written.
+    if !args.no_serve {
+        let listen = args.listen;
+        tentacle_web::check_listen(listen, args.behind_proxy)
+            .map_err(|refusal| anyhow::anyhow!("cannot listen on {listen}: {refusal}"))?;
+    }
     let configurations = configurations()?;
     let local = "127.0.0.1:0".parse()?;
     // The Shopify Plus plan's rate limit (1000 points/s, bucket 20000), so a first import of a
@@ -318,7 +328,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
 
     if !args.no_serve {
-        serve(store, args.listen).await?;
+        serve(store, args.listen, args.behind_proxy).await?;
     }
     shopify.stop().await;
     pulpo.stop().await;
@@ -511,6 +521,7 @@ fn stocked_skus(
 async fn serve(
     store: std::sync::Arc<dyn tentacle_store::Store>,
     listen: std::net::SocketAddr,
+    behind_proxy: bool,
 ) -> anyhow::Result<()> {
     const ADMIN: &str = "admin";
     let password = tentacle_web::users::generate_password()?;
@@ -518,6 +529,8 @@ async fn serve(
     let app = tentacle_web::build(tentacle_web::Config {
         listen,
         store: store.clone(),
+        behind_proxy,
+        limits: tentacle_web::Limits::default(),
     })
     .await?;
     println!();

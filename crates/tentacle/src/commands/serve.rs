@@ -22,9 +22,14 @@ use tokio::sync::watch;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Serve the web UI, the JSON API, /healthz and /metrics here.
+    /// Serve the web UI, the JSON API, /healthz and /metrics here. An address other machines
+    /// reach (0.0.0.0, a LAN address) needs --behind-proxy: tentacle speaks plain HTTP.
     #[arg(long, env = "TENTACLE_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// A TLS-terminating proxy is in front: trust its X-Forwarded-Proto (https gets Secure
+    /// cookies and HSTS), and allow --listen on an address other machines reach.
+    #[arg(long, env = "TENTACLE_BEHIND_PROXY")]
+    pub behind_proxy: bool,
     #[command(flatten)]
     pub worker: WorkerArgs,
 }
@@ -100,6 +105,7 @@ pub async fn worker(db: &str, args: WorkerArgs) -> anyhow::Result<ExitCode> {
         db,
         ServeArgs {
             listen: None,
+            behind_proxy: false,
             worker: args,
         },
     )
@@ -109,6 +115,10 @@ pub async fn worker(db: &str, args: WorkerArgs) -> anyhow::Result<ExitCode> {
 pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     // Bad settings are refused before the database is touched.
     let config = args.worker.config()?;
+    if let Some(listen) = args.listen {
+        tentacle_web::check_listen(listen, args.behind_proxy)
+            .map_err(|refusal| anyhow::anyhow!("cannot listen on {listen}: {refusal}"))?;
+    }
     let store = super::db::open(db).await?;
     let clock = args.worker.clock();
     // One signal stops everything: the API first refuses new requests, the workers stop
@@ -121,9 +131,14 @@ pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let wait = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let api = args
-        .listen
-        .map(|listen| tokio::spawn(api(store.clone(), listen, wait(stopped.clone()))));
+    let api = args.listen.map(|listen| {
+        tokio::spawn(api(
+            store.clone(),
+            listen,
+            args.behind_proxy,
+            wait(stopped.clone()),
+        ))
+    });
     let role = if args.listen.is_some() {
         "serve"
     } else {
@@ -147,11 +162,17 @@ pub async fn run(db: &str, args: ServeArgs) -> anyhow::Result<ExitCode> {
 pub async fn api(
     store: Arc<dyn Store>,
     listen: SocketAddr,
+    behind_proxy: bool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = tentacle_web::build(tentacle_web::Config { listen, store })
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let app = tentacle_web::build(tentacle_web::Config {
+        listen,
+        store,
+        behind_proxy,
+        limits: tentacle_web::Limits::default(),
+    })
+    .await
+    .with_context(|| format!("cannot listen on {listen}"))?;
     eprintln!(
         "tentacle web UI: log in with an account from `tentacle user create NAME`; JSON API under /api/"
     );

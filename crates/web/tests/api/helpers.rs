@@ -40,6 +40,11 @@ impl Answer {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(false, tentacle_web::Limits::default()).await
+}
+
+/// [`spawn_app`] behind a declared TLS proxy or not, with other connection limits.
+pub async fn spawn_app_with(behind_proxy: bool, limits: tentacle_web::Limits) -> TestApp {
     let local = "127.0.0.1:0".parse().expect("address");
     let shopify = ShopifySandbox::start(ShopifyConfig {
         listen: local,
@@ -69,6 +74,8 @@ pub async fn spawn_app() -> TestApp {
     let app = tentacle_web::build(tentacle_web::Config {
         listen: local,
         store: store.clone(),
+        behind_proxy,
+        limits,
     })
     .await
     .expect("bind");
