@@ -104,6 +104,12 @@ pub(crate) fn api_error(error: ApiError) -> UiError {
     }
 }
 
+/// An engine error as the UI shows it: an integration that does not exist (a stale page, a
+/// hand-made post) is a 404 page naming it, not an internal error in the log.
+pub(crate) fn engine_error(error: tentacle_engine::EngineError) -> UiError {
+    api_error(crate::controls::engine_error(error))
+}
+
 /// The messages of a form's bad fields, by field name.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Errors(BTreeMap<String, String>);

@@ -13,6 +13,7 @@ mod logins;
 mod openapi;
 mod overview;
 mod runs;
+mod small_things;
 mod tokens;
 mod toy_type;
 mod ui;
