@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn markup_quotes_and_control_characters_are_refused_anywhere_in_a_url() {
         for (url, said) in [
-            ("https://hooks.example.com/x\"><script>alert(1)</script>", "quotes"),
+            (
+                "https://hooks.example.com/x\"><script>alert(1)</script>",
+                "quotes",
+            ),
             ("https://hooks.example.com/<script>", "angle brackets"),
             ("https://hooks.example.com/a b", "spaces"),
             ("https://hooks.example.com/it's", "quotes"),

@@ -13,6 +13,7 @@ use tentacle_domain::alerts::{
     ChannelTarget, DEFAULT_SMTP_PORT, DEFAULT_STALE_AFTER_HOURS, channel_name, stale_after_hours,
 };
 use tentacle_domain::endpoint::endpoint_url;
+use tentacle_domain::limits;
 use tentacle_store::NewCredential;
 use toml::Spanned;
 
@@ -116,6 +117,15 @@ struct RawIntegration {
     settings: BTreeMap<Spanned<String>, toml::Value>,
 }
 
+/// The longest value of a field, by its last name: user names, secrets; the rest (URLs) have
+/// their own checks, with this as an outer bound.
+fn limit_of(field: &str) -> usize {
+    match field.rsplit('.').next().unwrap_or(field) {
+        "username" => limits::MAX_USERNAME_CHARS,
+        _ => limits::MAX_SECRET_CHARS,
+    }
+}
+
 /// Line number (1-based) of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
@@ -178,6 +188,8 @@ impl Reader<'_> {
                 let expanded = self.expand(value, field);
                 if expanded.trim().is_empty() {
                     self.error(value.span().start, field.to_string(), "must not be empty");
+                } else if let Err(problem) = limits::at_most(&expanded, limit_of(field)) {
+                    self.error(value.span().start, field.to_string(), problem);
                 }
                 expanded
             }
@@ -324,6 +336,8 @@ impl Reader<'_> {
             let password = self.expand(p, &path("password"));
             if password.is_empty() {
                 self.error(p.span().start, path("password"), "must not be empty");
+            } else if let Err(problem) = limits::at_most(&password, limits::MAX_SECRET_CHARS) {
+                self.error(p.span().start, path("password"), problem);
             }
             SecretString::from(password)
         });
@@ -380,10 +394,13 @@ impl Reader<'_> {
         let raw = spanned.get_ref();
         let at = spanned.span().start;
         let path = |f: &str| format!("credentials[{index}].{f}");
-        let name = raw.name.get_ref().trim().to_string();
-        if name.is_empty() {
-            self.error(raw.name.span().start, path("name"), "must not be empty");
-        }
+        let name = match tentacle_domain::limits::name(raw.name.get_ref()) {
+            Ok(name) => name,
+            Err(problem) => {
+                self.error(raw.name.span().start, path("name"), problem);
+                String::new()
+            }
+        };
         match raw.kind.get_ref().as_str() {
             "shopify" => {
                 let shop_url = self.url(&raw.shop_url, &path("shop_url"), at);
@@ -414,7 +431,11 @@ impl Reader<'_> {
                     SecretString::from(token),
                 );
                 if let Some(secret) = &raw.webhook_secret {
+                    let at = secret.span().start;
                     let secret = self.expand(secret, &path("webhook_secret"));
+                    if let Err(problem) = limits::at_most(&secret, limits::MAX_SECRET_CHARS) {
+                        self.error(at, path("webhook_secret"), problem);
+                    }
                     credential.secrets = credential
                         .secrets
                         .with("webhook_secret", SecretString::from(secret));
@@ -458,10 +479,13 @@ impl Reader<'_> {
     ) -> Option<IntegrationEntry> {
         let raw = spanned.get_ref();
         let path = |f: &str| format!("integrations[{index}].{f}");
-        let name = raw.name.get_ref().trim().to_string();
-        if name.is_empty() {
-            self.error(raw.name.span().start, path("name"), "must not be empty");
-        }
+        let name = match tentacle_domain::limits::name(raw.name.get_ref()) {
+            Ok(name) => name,
+            Err(problem) => {
+                self.error(raw.name.span().start, path("name"), problem);
+                String::new()
+            }
+        };
         let Some(kind) = tentacle_engine::find(raw.kind.get_ref()) else {
             let keys: Vec<String> = tentacle_engine::registry()
                 .iter()

@@ -401,11 +401,13 @@ fn read_input(
         }
     }
     let name = match top.get("name") {
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(Value::String(_)) => {
-            problems.push(FieldProblem::new("name", "must not be empty"));
-            String::new()
-        }
+        Some(Value::String(name)) => match tentacle_domain::limits::name(name) {
+            Ok(name) => name,
+            Err(problem) => {
+                problems.push(FieldProblem::new("name", problem));
+                String::new()
+            }
+        },
         None | Some(Value::Null) => {
             problems.push(FieldProblem::new("name", "is required"));
             String::new()
@@ -501,6 +503,15 @@ fn read_input(
         } else {
             value
         };
+        if key == "username"
+            && let Err(problem) = tentacle_domain::limits::at_most(
+                &value,
+                tentacle_domain::limits::MAX_USERNAME_CHARS,
+            )
+        {
+            problems.push(FieldProblem::new(field, problem));
+            continue;
+        }
         if key == "api_version" && !is_api_version(&value) {
             problems.push(FieldProblem::new(
                 field,
@@ -529,6 +540,17 @@ fn read_input(
             continue;
         }
         match value {
+            Value::String(text)
+                if text.chars().count() > tentacle_domain::limits::MAX_SECRET_CHARS =>
+            {
+                problems.push(FieldProblem::new(
+                    field,
+                    format!(
+                        "must be at most {} characters",
+                        tentacle_domain::limits::MAX_SECRET_CHARS
+                    ),
+                ));
+            }
             Value::String(text) if !text.is_empty() => {
                 secrets = secrets.with(key, SecretString::from(text.clone()));
             }

@@ -242,11 +242,13 @@ pub(crate) async fn read_input(
         }
     }
     let name = match top.get("name") {
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(Value::String(_)) => {
-            problems.push(FieldProblem::new("name", "must not be empty"));
-            String::new()
-        }
+        Some(Value::String(name)) => match tentacle_domain::limits::name(name) {
+            Ok(name) => name,
+            Err(problem) => {
+                problems.push(FieldProblem::new("name", problem));
+                String::new()
+            }
+        },
         None | Some(Value::Null) => {
             problems.push(FieldProblem::new("name", "is required"));
             String::new()

@@ -91,3 +91,196 @@ async fn unknown_ids_on_the_ui_forms_are_404_pages_without_an_error_in_the_log()
     );
     assert!(!written.contains("ERROR"), "{written}");
 }
+
+/// The `field: message` pairs of a 422 answer.
+fn problems(answer: &crate::helpers::Answer) -> Vec<(String, String)> {
+    answer.json()["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().expect("field").to_string(),
+                e["message"].as_str().expect("message").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn names_urls_user_names_and_secrets_have_limits_through_the_api_and_the_ui() {
+    let app = spawn_app().await;
+    let mut body = app.pulpo_body(&"n".repeat(101), "pw");
+    body["config"]["username"] = "u".repeat(255).into();
+    body["secrets"]["password"] = "p".repeat(4097).into();
+    let answer = app.post("/api/credentials", body).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
+    assert_eq!(
+        problems(&answer),
+        [
+            (
+                "name".to_string(),
+                "must be at most 100 characters".to_string()
+            ),
+            (
+                "config.username".to_string(),
+                "must be at most 254 characters".to_string()
+            ),
+            (
+                "secrets.password".to_string(),
+                "must be at most 4096 characters".to_string()
+            ),
+        ]
+    );
+    assert!(!answer.text.contains("nnnnnnnnnn") && !answer.text.contains("pppppppppp"));
+
+    let forged = app
+        .post(
+            "/api/credentials",
+            app.pulpo_body("wms\nLogged in. user=admin", "pw"),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        forged.text.contains("control characters"),
+        "{}",
+        forged.text
+    );
+
+    let mut script = app.shopify_body("shop", "shpat_x");
+    script["config"]["shop_url"] = "https://x.myshopify.com/\"><script>alert(1)</script>".into();
+    let answer = app.post("/api/credentials", script).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        answer.text
+    );
+    assert_eq!(problems(&answer)[0].0, "config.shop_url");
+    assert!(problems(&answer)[0].1.contains("quotes"), "{}", answer.text);
+
+    let hook = app
+        .post(
+            "/api/alerts",
+            serde_json::json!({"name": "ops", "type": "webhook",
+                               "url": "https://hooks.example.com/<script>"}),
+        )
+        .await;
+    assert_eq!(
+        hook.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        hook.text
+    );
+    assert_eq!(problems(&hook)[0].0, "url");
+    let named = app
+        .post(
+            "/api/alerts",
+            serde_json::json!({"name": "o".repeat(101), "type": "webhook",
+                               "url": "https://hooks.example.com/x"}),
+        )
+        .await;
+    assert_eq!(
+        named.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        named.text
+    );
+    assert_eq!(
+        problems(&named)[0],
+        (
+            "name".to_string(),
+            "must be at most 100 characters".to_string()
+        )
+    );
+
+    let (shop, wms, _) = app.provision().await;
+    let integration = app
+        .post(
+            "/api/integrations",
+            serde_json::json!({"name": "i".repeat(101), "type": "sales_orders",
+                               "origin_credential_id": shop, "destination_credential_id": wms,
+                               "settings": {"frequency_minutes": 5,
+                                            "required_tags": ["t".repeat(256)]}}),
+        )
+        .await;
+    assert_eq!(
+        integration.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        integration.text
+    );
+    let found = problems(&integration);
+    assert_eq!(
+        found[0],
+        (
+            "name".to_string(),
+            "must be at most 100 characters".to_string()
+        )
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(field, _)| field == "settings.required_tags"),
+        "{found:?}"
+    );
+
+    // The UI's form goes through the same checks.
+    tentacle_web::users::create_user(app.store.as_ref(), ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("user");
+    let http = client();
+    let session = cookie_of(
+        &log_in(&app.base, &http, ADMIN_PASSWORD).await,
+        "tentacle_session",
+    )
+    .expect("session");
+    let page = http
+        .get(format!("{}/credentials/new?type=pulpo", app.base))
+        .header(COOKIE, &session)
+        .send()
+        .await
+        .expect("form");
+    let csrf = csrf_of(&page.text().await.expect("body"));
+    let long_name = "n".repeat(1_000);
+    let answer = http
+        .post(format!("{}/credentials", app.base))
+        .header(COOKIE, &session)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("type", "pulpo"),
+            ("name", long_name.as_str()),
+            ("config.base_url", "http://127.0.0.1:9/api/v1"),
+            ("config.username", "sandbox_admin"),
+            ("secrets.password", "pw"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        answer
+            .text()
+            .await
+            .expect("body")
+            .contains("must be at most 100 characters")
+    );
+    let names: Vec<String> = app
+        .store
+        .credentials()
+        .await
+        .expect("credentials")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["shop", "wms"],
+        "only the provisioned ones were stored"
+    );
+}
