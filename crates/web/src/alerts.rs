@@ -186,14 +186,22 @@ pub(crate) async fn get_alert(
     security(("bearer" = [])),
     request_body = AlertInput,
     responses((status = 201, body = AlertView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_alert(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AlertView>)> {
     let body = json_body(body)?;
+    if let Some(name) = crate::error::posted_name(&body)
+        && state.store.alert_channel_by_name(&name).await?.is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "an alert channel named {name:?} exists already: change it with PUT /api/alerts/{{id}}"
+        )));
+    }
     let input = validated(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_alert_channel(input).await?;
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_alert_channel(input).await?;
     tracing::info!(alert = %saved.name, "Alert channel created.");
     let view = AlertView::of(state.store.as_ref(), &saved).await?;
     Ok((StatusCode::CREATED, Json(view)))

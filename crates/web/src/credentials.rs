@@ -128,14 +128,22 @@ pub(crate) async fn get_credential(
     security(("bearer" = [])),
     request_body = CredentialInput,
     responses((status = 201, body = CredentialView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_credential(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CredentialView>)> {
     let body = json_body(body)?;
+    if let Some(name) = crate::error::posted_name(&body)
+        && state.store.credential_by_name(&name).await?.is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "a credential named {name:?} exists already: change it with PUT /api/credentials/{{id}}"
+        )));
+    }
     let input = validated(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_credential(input).await?;
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_credential(input).await?;
     tracing::info!(credential = %saved.name, "Credential created.");
     Ok((StatusCode::CREATED, Json(CredentialView::from(&saved))))
 }

@@ -105,14 +105,22 @@ pub(crate) async fn get_integration(
     security(("bearer" = [])),
     request_body = IntegrationInput,
     responses((status = 201, body = IntegrationView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_integration(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IntegrationView>)> {
     let body = json_body(body)?;
+    if let Some(name) = crate::error::posted_name(&body)
+        && state.store.integration_by_name(&name).await?.is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "an integration named {name:?} exists already: change it with PUT /api/integrations/{{id}}"
+        )));
+    }
     let input = read_input(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_integration(input).await?;
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_integration(input).await?;
     tracing::info!(integration = %saved.name, "Integration created.");
     Ok((StatusCode::CREATED, Json(IntegrationView::from(&saved))))
 }

@@ -97,6 +97,10 @@ pub(crate) fn api_error(error: ApiError) -> UiError {
         ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found"))
             .into_response()
             .into(),
+        ApiError::Conflict(what)
+        | ApiError::Store(tentacle_store::StoreError::Conflict { what }) => {
+            (StatusCode::CONFLICT, what).into_response().into()
+        }
         ApiError::Store(error) => internal(error),
         other => (StatusCode::BAD_REQUEST, other.to_string())
             .into_response()

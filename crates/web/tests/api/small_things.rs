@@ -284,3 +284,95 @@ async fn names_urls_user_names_and_secrets_have_limits_through_the_api_and_the_u
         "only the provisioned ones were stored"
     );
 }
+
+#[tokio::test]
+async fn two_creates_of_one_name_at_once_give_one_201_and_one_409() {
+    let app = spawn_app().await;
+    let (first, second) = tokio::join!(
+        app.post("/api/credentials", app.pulpo_body("wms", "first-password")),
+        app.post("/api/credentials", app.pulpo_body("wms", "second-password")),
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} {}",
+        first.text,
+        second.text
+    );
+    let (won, lost) = if first.status == StatusCode::CREATED {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(
+        lost.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("\"wms\""),
+        "{}",
+        lost.text
+    );
+    let stored = app.store.credentials().await.expect("credentials");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(Some(stored[0].id), won.json()["id"].as_i64());
+
+    // Later, one at a time: still a 409 naming the name, and the stored one is unchanged.
+    let again = app
+        .post("/api/credentials", app.pulpo_body("wms", "third-password"))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert!(
+        again.json()["error"]
+            .as_str()
+            .expect("error")
+            .contains("\"wms\""),
+        "{}",
+        again.text
+    );
+
+    let (shop, wms, _) = {
+        let shop = app
+            .create_credential(app.shopify_body("shop", crate::helpers::SHOPIFY_TOKEN))
+            .await;
+        (shop, stored[0].id, ())
+    };
+    let integration = serde_json::json!({"name": "Orders", "type": "sales_orders",
+        "origin_credential_id": shop, "destination_credential_id": wms,
+        "settings": {"frequency_minutes": 5}});
+    let (first, second) = tokio::join!(
+        app.post("/api/integrations", integration.clone()),
+        app.post("/api/integrations", integration.clone()),
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} {}",
+        first.text,
+        second.text
+    );
+    assert_eq!(
+        app.store.integrations().await.expect("integrations").len(),
+        1
+    );
+
+    let channel = serde_json::json!({"name": "ops", "type": "webhook",
+                                     "url": "https://hooks.example.com/x"});
+    let (first, second) = tokio::join!(
+        app.post("/api/alerts", channel.clone()),
+        app.post("/api/alerts", channel.clone()),
+    );
+    let mut statuses = [first.status, second.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} {}",
+        first.text,
+        second.text
+    );
+    assert_eq!(app.store.alert_channels().await.expect("channels").len(), 1);
+}
