@@ -552,8 +552,186 @@ fn is_api_version(value: &str) -> bool {
         || value == "unstable"
 }
 
+/// The TOML type each field of an entry must have.
+#[derive(Clone, Copy, PartialEq)]
+enum Expected {
+    String,
+    Integer,
+    Boolean,
+    Strings,
+    Table,
+}
+
+impl Expected {
+    fn of(section: &str, key: &str) -> Option<Expected> {
+        Some(match (section, key) {
+            ("alerts", "smtp_port" | "stale_after_hours") => Expected::Integer,
+            ("alerts", "starttls") => Expected::Boolean,
+            ("alerts", "to" | "integrations") => Expected::Strings,
+            ("integrations", "settings") => Expected::Table,
+            // Unknown fields are named by the typed read below.
+            ("credentials", "name" | "type" | "shop_url" | "access_token" | "api_version")
+            | ("credentials", "webhook_secret" | "base_url" | "username" | "password")
+            | ("integrations", "name" | "type" | "origin" | "destination")
+            | ("alerts", "name" | "type" | "url" | "smtp_host" | "username" | "password")
+            | ("alerts", "from") => Expected::String,
+            _ => return None,
+        })
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expected::String => "a string (in quotes)",
+            Expected::Integer => "a whole number",
+            Expected::Boolean => "true or false",
+            Expected::Strings => "a list of strings",
+            Expected::Table => "a table",
+        }
+    }
+
+    /// A value of this type that stands in for a wrong one, so the rest of the file is still
+    /// checked.
+    fn placeholder(self) -> &'static str {
+        match self {
+            Expected::String => "\"\"",
+            Expected::Integer => "0",
+            Expected::Boolean => "false",
+            Expected::Strings => "[]",
+            Expected::Table => "{}",
+        }
+    }
+
+    fn matches(self, value: &toml::de::DeValue<'_>) -> bool {
+        use toml::de::DeValue;
+        matches!(
+            (self, value),
+            (Expected::String, DeValue::String(_))
+                | (Expected::Integer, DeValue::Integer(_))
+                | (Expected::Boolean, DeValue::Boolean(_))
+                | (Expected::Strings, DeValue::Array(_))
+                | (Expected::Table, DeValue::Table(_))
+        )
+    }
+}
+
+/// A TOML kind in words, for "must be a string, not an integer".
+fn kind_words(value: &toml::de::DeValue<'_>) -> &'static str {
+    use toml::de::DeValue;
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a decimal number",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Values of the wrong TOML type, each named with its line and field and the type it must
+/// have, never its value (a numeric `password = 12345678` is a secret all the same). Returns
+/// them and the text with each replaced by a stand-in of the right type, so the typed read
+/// still finds the file's other problems.
+fn type_problems(text: &str) -> (Vec<ConfigError>, String) {
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        // A syntax error: the typed read reports it.
+        return (Vec::new(), text.to_string());
+    };
+    let mut problems = Vec::new();
+    // (byte range, stand-in) of every wrong value.
+    let mut replace: Vec<(std::ops::Range<usize>, &'static str)> = Vec::new();
+    let mut wrong = |span: std::ops::Range<usize>, field: String, expected: Expected, found| {
+        problems.push(ConfigError {
+            line: line_of(text, span.start),
+            field,
+            message: format!("must be {}, not {found}", expected.words()),
+        });
+        replace.push((span, expected.placeholder()));
+    };
+    for (section, entries) in document.get_ref().iter() {
+        let section = section.get_ref().as_ref();
+        let Some(entries) = entries.get_ref().as_array() else {
+            continue;
+        };
+        for (index, entry) in entries.iter().enumerate() {
+            let Some(fields) = entry.get_ref().as_table() else {
+                continue;
+            };
+            for (key, value) in fields.iter() {
+                let key = key.get_ref().as_ref();
+                let Some(expected) = Expected::of(section, key) else {
+                    continue;
+                };
+                let field = format!("{section}[{index}].{key}");
+                if !expected.matches(value.get_ref()) {
+                    wrong(value.span(), field, expected, kind_words(value.get_ref()));
+                } else if expected == Expected::Strings
+                    && let Some(items) = value.get_ref().as_array()
+                {
+                    for (at, item) in items.iter().enumerate() {
+                        if !item.get_ref().is_str() {
+                            wrong(
+                                item.span(),
+                                format!("{field}[{at}]"),
+                                Expected::String,
+                                kind_words(item.get_ref()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Replaced from the end so earlier ranges stay valid; line breaks are kept so every line
+    // number stays right.
+    replace.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut repaired = text.to_string();
+    for (span, stand_in) in replace {
+        let breaks = "\n".repeat(text[span.clone()].matches('\n').count());
+        repaired.replace_range(span, &format!("{stand_in}{breaks}"));
+    }
+    (problems, repaired)
+}
+
+/// serde's "invalid type: integer `12345678`, expected a string" without the value, which may
+/// be a secret: "must be a string, not an integer".
+fn without_values(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return "has a value of the wrong type".to_string();
+    };
+    let kind = found.split([' ', '`', '"']).next().unwrap_or("value");
+    format!("must be {expected}, not {kind}")
+}
+
 /// Reads and checks the whole file. `env` answers `${NAME}` look-ups.
 pub fn parse(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConfigFile, Vec<ConfigError>> {
+    let (wrong_types, repaired) = type_problems(text);
+    match parse_typed(&repaired, env) {
+        Ok(file) if wrong_types.is_empty() => Ok(file),
+        Ok(_) => Err(wrong_types),
+        Err(others) => {
+            // A stand-in's own complaints (an empty name) are not the file's problems.
+            let mut all: Vec<ConfigError> = others
+                .into_iter()
+                .filter(|e| !wrong_types.iter().any(|w| w.field == e.field))
+                .collect();
+            all.extend(wrong_types);
+            all.sort_by_key(|e| e.line);
+            Err(all)
+        }
+    }
+}
+
+fn parse_typed(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ConfigFile, Vec<ConfigError>> {
@@ -562,7 +740,7 @@ pub fn parse(
         vec![ConfigError {
             line,
             field: "file".into(),
-            message: error.message().to_string(),
+            message: without_values(error.message()),
         }]
     })?;
     let mut reader = Reader {
@@ -701,6 +879,42 @@ required_tags = ["b2c"]
         assert_eq!(
             integration.settings["initial_import_days"], 7,
             "omitted settings take their defaults"
+        );
+    }
+
+    #[test]
+    fn a_type_error_is_named_without_its_value_and_the_other_problems_still_are() {
+        let text = r#"
+[[credentials]]
+name = "wms"
+type = "pulpo"
+base_url = "http://127.0.0.1:8202/api/v1"
+username = "sandbox_admin"
+password = 12345678
+
+[[alerts]]
+name = "ops"
+type = "email"
+smtp_host = "smtp.example.com"
+smtp_port = "587"
+from = "tentacle"
+to = ["ops@example.com", 42]
+"#;
+        let errors = parse(text, &|_| None).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 7: credentials[0].password: must be a string (in quotes), not an integer",
+                "line 13: alerts[0].smtp_port: must be a whole number, not a string",
+                "line 14: alerts[0].from: \"tentacle\" is not an email address like ops@example.com",
+                "line 15: alerts[0].to[1]: must be a string (in quotes), not an integer",
+            ]
+        );
+        assert!(!shown.concat().contains("12345678"));
+        assert_eq!(
+            without_values("invalid type: integer `12345678`, expected a string"),
+            "must be a string, not integer"
         );
     }
 
