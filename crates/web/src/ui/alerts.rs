@@ -410,7 +410,7 @@ pub(crate) async fn update(
                 .store
                 .update_alert_channel(id, input)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(alert = %saved.name, user = %ui.user, "Alert channel updated.");
             Ok(Redirect::to("/alerts?done=updated").into_response())
         }

@@ -335,7 +335,7 @@ pub(crate) async fn update(
                 .store
                 .update_credential(id, input)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(credential = %saved.name, user = %ui.user, "Credential updated.");
             Ok(Redirect::to("/credentials?done=updated").into_response())
         }
