@@ -134,14 +134,26 @@ pub(crate) async fn create_credential(
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CredentialView>)> {
     let body = json_body(body)?;
-    if let Some(name) = crate::error::posted_name(&body)
-        && state.store.credential_by_name(&name).await?.is_some()
-    {
-        return Err(ApiError::Conflict(format!(
-            "a credential named {name:?} exists already: change it with PUT /api/credentials/{{id}}"
-        )));
+    // A name that exists is a 409, also when a create racing this one took it meanwhile
+    // (the checks then find it taken); the insert below decides a race they both passed.
+    let taken = || async {
+        match crate::error::posted_name(&body) {
+            Some(name) if state.store.credential_by_name(&name).await?.is_some() => {
+                Ok::<_, ApiError>(Some(ApiError::Conflict(format!(
+                    "a credential named {name:?} exists already: change it with PUT /api/credentials/{{id}}"
+                ))))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(conflict) = taken().await? {
+        return Err(conflict);
     }
-    let input = validated(state.store.as_ref(), &body, None).await?;
+    let input = match validated(state.store.as_ref(), &body, None).await {
+        Ok(input) => input,
+        Err(invalid @ ApiError::Invalid(_)) => return Err(taken().await?.unwrap_or(invalid)),
+        Err(other) => return Err(other),
+    };
     // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
     let saved = state.store.create_credential(input).await?;
     tracing::info!(credential = %saved.name, "Credential created.");

@@ -111,14 +111,26 @@ pub(crate) async fn create_integration(
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IntegrationView>)> {
     let body = json_body(body)?;
-    if let Some(name) = crate::error::posted_name(&body)
-        && state.store.integration_by_name(&name).await?.is_some()
-    {
-        return Err(ApiError::Conflict(format!(
-            "an integration named {name:?} exists already: change it with PUT /api/integrations/{{id}}"
-        )));
+    // A name that exists is a 409, also when a create racing this one took it meanwhile
+    // (the checks then find it taken); the insert below decides a race they both passed.
+    let taken = || async {
+        match crate::error::posted_name(&body) {
+            Some(name) if state.store.integration_by_name(&name).await?.is_some() => {
+                Ok::<_, ApiError>(Some(ApiError::Conflict(format!(
+                    "an integration named {name:?} exists already: change it with PUT /api/integrations/{{id}}"
+                ))))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(conflict) = taken().await? {
+        return Err(conflict);
     }
-    let input = read_input(state.store.as_ref(), &body, None).await?;
+    let input = match read_input(state.store.as_ref(), &body, None).await {
+        Ok(input) => input,
+        Err(invalid @ ApiError::Invalid(_)) => return Err(taken().await?.unwrap_or(invalid)),
+        Err(other) => return Err(other),
+    };
     // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
     let saved = state.store.create_integration(input).await?;
     tracing::info!(integration = %saved.name, "Integration created.");
