@@ -640,7 +640,12 @@ fn type_problems(text: &str) -> (Vec<ConfigError>, String) {
     let mut problems = Vec::new();
     // (byte range, stand-in) of every wrong value.
     let mut replace: Vec<(std::ops::Range<usize>, &'static str)> = Vec::new();
-    let mut wrong = |span: std::ops::Range<usize>, field: String, expected: Expected, found| {
+    let wrong = |problems: &mut Vec<ConfigError>,
+                 replace: &mut Vec<(std::ops::Range<usize>, &'static str)>,
+                 span: std::ops::Range<usize>,
+                 field: String,
+                 expected: Expected,
+                 found| {
         problems.push(ConfigError {
             line: line_of(text, span.start),
             field,
@@ -657,20 +662,40 @@ fn type_problems(text: &str) -> (Vec<ConfigError>, String) {
             let Some(fields) = entry.get_ref().as_table() else {
                 continue;
             };
-            for (key, value) in fields.iter() {
-                let key = key.get_ref().as_ref();
+            for (spanned_key, value) in fields.iter() {
+                let key = spanned_key.get_ref().as_ref();
                 let Some(expected) = Expected::of(section, key) else {
+                    // A typo is named here, and the line taken out, so that it does not stop
+                    // the typed read from naming the rest.
+                    if matches!(section, "credentials" | "integrations" | "alerts") {
+                        let span = spanned_key.span().start..value.span().end;
+                        problems.push(ConfigError {
+                            line: line_of(text, span.start),
+                            field: format!("{section}[{index}].{key}"),
+                            message: "is not a field of this entry (a typo?)".to_string(),
+                        });
+                        replace.push((span, ""));
+                    }
                     continue;
                 };
                 let field = format!("{section}[{index}].{key}");
                 if !expected.matches(value.get_ref()) {
-                    wrong(value.span(), field, expected, kind_words(value.get_ref()));
+                    wrong(
+                        &mut problems,
+                        &mut replace,
+                        value.span(),
+                        field,
+                        expected,
+                        kind_words(value.get_ref()),
+                    );
                 } else if expected == Expected::Strings
                     && let Some(items) = value.get_ref().as_array()
                 {
                     for (at, item) in items.iter().enumerate() {
                         if !item.get_ref().is_str() {
                             wrong(
+                                &mut problems,
+                                &mut replace,
                                 item.span(),
                                 format!("{field}[{at}]"),
                                 Expected::String,
@@ -912,6 +937,27 @@ to = ["ops@example.com", 42]
             ]
         );
         assert!(!shown.concat().contains("12345678"));
+
+        // A misspelt field no longer hides the rest either.
+        let typo = text.replace(
+            "username = \"sandbox_admin\"",
+            "usernme = \"sandbox_admin\"",
+        );
+        let errors = parse(&typo, &|_| None).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.contains(
+                &"line 6: credentials[0].usernme: is not a field of this entry (a typo?)"
+                    .to_string()
+            ) && shown.contains(&"line 2: credentials[0].username: is required".to_string())
+                && shown
+                    .iter()
+                    .any(|e| e.starts_with("line 7: credentials[0].password"))
+                && shown
+                    .iter()
+                    .any(|e| e.starts_with("line 13: alerts[0].smtp_port")),
+            "{shown:#?}"
+        );
         assert_eq!(
             without_values("invalid type: integer `12345678`, expected a string"),
             "must be a string, not integer"
