@@ -35,6 +35,38 @@ pub fn at_most(value: &str, max: usize) -> Result<(), String> {
     }
 }
 
+/// serde's "invalid type: integer `12345678`, expected a string" without the value, which may
+/// be a secret or huge: "must be a string, not an integer". Other messages are kept.
+pub fn without_value(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))
+    else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return "has a value of the wrong type".to_string();
+    };
+    let found = match found.split([' ', '`', '"']).next().unwrap_or_default() {
+        "integer" => "an integer",
+        "string" => "a string",
+        "boolean" => "a boolean",
+        "floating" => "a decimal number",
+        "sequence" => "a list",
+        "map" => "a table",
+        "null" => "nothing",
+        _ => "another kind of value",
+    };
+    let expected = match expected.trim() {
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" | "usize" => "a whole number",
+        "a boolean" | "bool" => "true or false",
+        "a sequence" => "a list",
+        "f32" | "f64" => "a number",
+        other => other,
+    };
+    format!("must be {expected}, not {found}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +82,21 @@ mod tests {
         assert!(name("shop\u{1b}[2J").is_err_and(|e| e.contains("control characters")));
         assert!(at_most(&"x".repeat(4097), MAX_SECRET_CHARS).is_err_and(|e| e.contains("4096")));
         assert!(at_most(&"x".repeat(4096), MAX_SECRET_CHARS).is_ok());
+    }
+
+    #[test]
+    fn type_errors_lose_their_value() {
+        assert_eq!(
+            without_value("invalid type: integer `12345678`, expected a string"),
+            "must be a string, not an integer"
+        );
+        assert_eq!(
+            without_value("invalid type: string \"s3cret\", expected u32"),
+            "must be a whole number, not a string"
+        );
+        assert_eq!(
+            without_value("missing field `name`"),
+            "missing field `name`"
+        );
     }
 }

@@ -243,7 +243,8 @@ pub fn read<S: TypeSettings>(
                 let message = if message.starts_with("unknown field") {
                     format!("is not a {type_key} setting")
                 } else {
-                    message
+                    // The expected type, never the value (the provisioning file's rule too).
+                    crate::limits::without_value(&message)
                 };
                 errors.push(FieldError::new(key.clone(), message));
             }
@@ -258,7 +259,10 @@ pub fn read<S: TypeSettings>(
                 return Ok(parsed);
             }
         }
-        Err(error) => errors.push(FieldError::new("settings", error.to_string())),
+        Err(error) => errors.push(FieldError::new(
+            "settings",
+            crate::limits::without_value(&error.to_string()),
+        )),
     }
     // Declared fields in their order, then the keys no field declares.
     let position = |key: &str| {
@@ -386,7 +390,7 @@ mod tests {
         assert!(
             errors
                 .iter()
-                .any(|e| e.field == "depth" && e.message.contains("invalid type"))
+                .any(|e| e.field == "depth" && e.message.starts_with("must be "))
         );
     }
 
