@@ -15,7 +15,7 @@ pub const DEFAULT_STALE_AFTER_HOURS: u32 = 24;
 /// The longest stale threshold: 30 days.
 pub const MAX_STALE_AFTER_HOURS: u32 = 720;
 /// The longest channel name.
-pub const MAX_NAME_LENGTH: usize = 100;
+pub const MAX_NAME_LENGTH: usize = crate::limits::MAX_NAME_CHARS;
 /// The SMTP submission port, when a channel says nothing.
 pub const DEFAULT_SMTP_PORT: u16 = 587;
 
@@ -113,6 +113,12 @@ impl ChannelTarget {
                 let username = username
                     .map(|u| u.trim().to_string())
                     .filter(|u| !u.is_empty());
+                if let Some(name) = &username
+                    && let Err(problem) =
+                        crate::limits::at_most(name, crate::limits::MAX_USERNAME_CHARS)
+                {
+                    problems.push(FieldError::new("username", problem));
+                }
                 let from = from.trim().to_string();
                 if let Err(problem) = email_address(&from) {
                     problems.push(FieldError::new("from", problem));
@@ -144,16 +150,10 @@ impl ChannelTarget {
     }
 }
 
-/// Checks a channel's name: not empty, at most [`MAX_NAME_LENGTH`] characters.
+/// Checks a channel's name: not empty, at most [`MAX_NAME_LENGTH`] characters, no control
+/// characters.
 pub fn channel_name(name: &str) -> Result<String, String> {
-    let name = name.trim();
-    if name.is_empty() {
-        Err("must not be empty".to_string())
-    } else if name.chars().count() > MAX_NAME_LENGTH {
-        Err(format!("must be at most {MAX_NAME_LENGTH} characters"))
-    } else {
-        Ok(name.to_string())
-    }
+    crate::limits::name(name)
 }
 
 /// Checks a stale threshold in hours.
@@ -170,6 +170,7 @@ pub fn stale_after_hours(hours: i64) -> Result<u32, String> {
 /// Checks an email address the way a mail server would accept it: one `@`, a local part and a
 /// domain with a dot, no spaces or angle brackets (a display name is not an address).
 pub fn email_address(address: &str) -> Result<(), String> {
+    crate::limits::at_most(address, crate::limits::MAX_USERNAME_CHARS)?;
     let valid = match address.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

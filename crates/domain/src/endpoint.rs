@@ -9,6 +9,18 @@
 /// are encrypted and never shown.
 pub fn endpoint_url(value: &str) -> Result<String, String> {
     let value = value.trim();
+    if value.chars().count() > MAX_URL_CHARS {
+        return Err(format!("must be at most {MAX_URL_CHARS} characters"));
+    }
+    // A URL is shown in pages, logs and alert texts: characters that are never part of a valid
+    // URL (RFC 3986) and that could break out of an attribute, a quoted value or a log line
+    // are refused, not escaped at every place it is shown.
+    if let Some(bad) = value.chars().find(|&c| is_never_in_a_url(c)) {
+        return Err(format!(
+            "must not contain {}: percent-encode it or correct the URL",
+            describe(bad)
+        ));
+    }
     let Some(rest) = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
@@ -34,6 +46,24 @@ pub fn endpoint_url(value: &str) -> Result<String, String> {
     };
     endpoint_host(host).map_err(|problem| format!("{value:?}: {problem}"))?;
     Ok(value.trim_end_matches('/').to_string())
+}
+
+/// The longest URL accepted, in characters (the common limit of browsers and servers).
+pub const MAX_URL_CHARS: usize = 2048;
+
+fn is_never_in_a_url(c: char) -> bool {
+    c.is_control() || c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>' | '\\')
+}
+
+/// A refused character in words, never raw (it may be a control character).
+fn describe(c: char) -> String {
+    match c {
+        ' ' => "spaces".to_string(),
+        '"' | '\'' | '`' => "quotes".to_string(),
+        '<' | '>' => "angle brackets (< >)".to_string(),
+        '\\' => "backslashes".to_string(),
+        other => format!("the character {}", other.escape_unicode()),
+    }
 }
 
 /// Checks a host name or IP address (an SMTP server) and returns it trimmed.
@@ -79,6 +109,33 @@ mod tests {
         );
         assert!(endpoint_url("https://example.com:80x/").is_err_and(|e| e.contains("port")));
         assert!(endpoint_url("https://exa mple.com/").is_err());
+    }
+
+    #[test]
+    fn markup_quotes_and_control_characters_are_refused_anywhere_in_a_url() {
+        for (url, said) in [
+            (
+                "https://hooks.example.com/x\"><script>alert(1)</script>",
+                "quotes",
+            ),
+            ("https://hooks.example.com/<script>", "angle brackets"),
+            ("https://hooks.example.com/a b", "spaces"),
+            ("https://hooks.example.com/it's", "quotes"),
+            ("https://hooks.example.com\\@evil.example/", "backslashes"),
+            ("https://hooks.example.com/\u{1b}[2J", "\\u{1b}"),
+            ("https://hooks.example.com/a\nb", "\\u{a}"),
+        ] {
+            let problem = endpoint_url(url).expect_err(url);
+            assert!(problem.contains(said), "{url}: {problem}");
+            assert!(!problem.contains("script"), "{problem}");
+        }
+        let long = format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_CHARS));
+        let problem = endpoint_url(&long).expect_err("too long");
+        assert!(problem.contains("at most 2048 characters"), "{problem}");
+        assert!(problem.len() < 100, "the value is not echoed: {problem}");
+        let longest = format!("https://h.example/{}", "a".repeat(MAX_URL_CHARS - 18));
+        assert_eq!(longest.len(), MAX_URL_CHARS);
+        assert!(endpoint_url(&longest).is_ok());
     }
 
     #[test]

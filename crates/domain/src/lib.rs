@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod endpoint;
+pub mod limits;
 pub mod messages;
 pub mod order;
 pub mod products;

@@ -66,6 +66,11 @@ impl CredentialStore for OutageStore {
         self.inner.save_credential(credential).await
     }
 
+    async fn create_credential(&self, credential: NewCredential) -> Result<Credential> {
+        self.trip("create_credential")?;
+        self.inner.create_credential(credential).await
+    }
+
     async fn credential(&self, id: i64) -> Result<Option<Credential>> {
         self.trip("credential")?;
         self.inner.credential(id).await
@@ -97,6 +102,11 @@ impl IntegrationStore for OutageStore {
     async fn save_integration(&self, integration: NewIntegration) -> Result<Integration> {
         self.trip("save_integration")?;
         self.inner.save_integration(integration).await
+    }
+
+    async fn create_integration(&self, integration: NewIntegration) -> Result<Integration> {
+        self.trip("create_integration")?;
+        self.inner.create_integration(integration).await
     }
 
     async fn integration(&self, id: i64) -> Result<Option<Integration>> {
@@ -540,6 +550,11 @@ impl AlertStore for OutageStore {
     async fn save_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel> {
         self.trip("save_alert_channel")?;
         self.inner.save_alert_channel(channel).await
+    }
+
+    async fn create_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel> {
+        self.trip("create_alert_channel")?;
+        self.inner.create_alert_channel(channel).await
     }
 
     async fn update_alert_channel(

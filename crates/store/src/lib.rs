@@ -138,6 +138,9 @@ pub trait CredentialStore: Send + Sync {
     /// Creates the credential, or replaces the one with the same name (same id). Secrets are
     /// encrypted before they reach the database.
     async fn save_credential(&self, credential: NewCredential) -> Result<Credential>;
+    /// Creates the credential; `Conflict` when its name is taken. One statement, so of two
+    /// creates of one name at once, one fails (the API's create, unlike `apply`'s upsert).
+    async fn create_credential(&self, credential: NewCredential) -> Result<Credential>;
     async fn credential(&self, id: i64) -> Result<Option<Credential>>;
     async fn credential_by_name(&self, name: &str) -> Result<Option<Credential>>;
     async fn credentials(&self) -> Result<Vec<Credential>>;
@@ -156,6 +159,9 @@ pub trait IntegrationStore: Send + Sync {
     /// Creates the integration, or replaces the one with the same name (same id, same
     /// `active` flag).
     async fn save_integration(&self, integration: NewIntegration) -> Result<Integration>;
+    /// Creates the integration; `Conflict` when its name is taken or a credential it names does
+    /// not exist. One statement, so of two creates of one name at once, one fails.
+    async fn create_integration(&self, integration: NewIntegration) -> Result<Integration>;
     async fn integration(&self, id: i64) -> Result<Option<Integration>>;
     async fn integration_by_name(&self, name: &str) -> Result<Option<Integration>>;
     async fn integrations(&self) -> Result<Vec<Integration>>;
@@ -342,6 +348,9 @@ pub trait AlertStore: Send + Sync {
     /// Creates the channel, or replaces the one with the same name (same id). `Conflict` when a
     /// configuration it names does not exist. The password is sealed before it is stored.
     async fn save_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel>;
+    /// Creates the channel; `Conflict` when its name is taken or a configuration it names does
+    /// not exist. Of two creates of one name at once, one fails.
+    async fn create_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel>;
     /// Replaces the channel with this id. `NotFound` when there is none; `Conflict` when the
     /// name belongs to another channel or a configuration it names does not exist.
     async fn update_alert_channel(&self, id: i64, channel: NewAlertChannel)

@@ -277,6 +277,23 @@ pub(crate) fn status_mark_conflict(mark: &StatusMark) -> String {
     )
 }
 
+/// A create's error: a unique violation is the name `taken`, a foreign-key violation `missing`.
+pub(crate) fn create_conflict(
+    error: sqlx::Error,
+    taken: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { what: taken() }
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::Conflict { what: missing() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
 /// Turns a unique or foreign-key violation into [`StoreError::Conflict`] with `what`.
 pub(crate) fn conflict(error: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     match &error {

@@ -473,6 +473,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     credentials_keep_their_secrets_and_refuse_conflicts,
+    creates_refuse_a_name_that_exists_even_two_at_once,
     integrations_keep_their_id_and_stopping_drops_only_runs_never_started,
     enqueue_makes_one_run_per_due_time_and_never_piles_up,
     claims_take_the_oldest_due_run_and_one_per_configuration,
@@ -505,6 +506,77 @@ on_both_backends!(
     daily_run_totals_sum_the_runs_that_ended_each_day,
     the_retention_migration_backfills_the_run_totals,
 );
+
+/// `create_*` is an insert (the API's create), `save_*` the upsert `apply` relies on: of two
+/// creates of one name at once exactly one lands, and the other is a `Conflict` naming it.
+async fn creates_refuse_a_name_that_exists_even_two_at_once(db: Db) {
+    let store = db.store.as_ref();
+    let (first, second) = tokio::join!(
+        store.create_credential(shopify("shop", "shpat_first")),
+        store.create_credential(shopify("shop", "shpat_second")),
+    );
+    let (won, lost) = match (first, second) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        other => panic!("one create must win and one fail: {other:?}"),
+    };
+    assert!(
+        matches!(&lost, StoreError::Conflict { what } if what.contains("\"shop\"")),
+        "{lost:?}"
+    );
+    let stored = store.credentials().await.expect("list");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, won.id);
+    let kept = won
+        .secrets
+        .get("access_token")
+        .expect("token")
+        .expose_secret()
+        .to_string();
+    assert_eq!(
+        stored[0]
+            .secrets
+            .get("access_token")
+            .expect("token")
+            .expose_secret(),
+        kept,
+        "the winner's secret was not overwritten"
+    );
+    // The upsert `apply` uses still replaces in place.
+    let again = store
+        .save_credential(shopify("shop", "shpat_applied"))
+        .await
+        .expect("upsert");
+    assert_eq!(again.id, won.id);
+
+    let wms = store
+        .create_credential(pulpo("wms", "pulpo-password"))
+        .await
+        .expect("wms");
+    let (first, second) = tokio::join!(
+        store.create_integration(sales_orders("Orders", &won, &wms)),
+        store.create_integration(sales_orders("Orders", &won, &wms)),
+    );
+    assert!(
+        first.is_ok() != second.is_ok(),
+        "one create must win: {first:?} {second:?}"
+    );
+    let lost = first.err().or(second.err()).expect("one lost");
+    assert!(
+        matches!(&lost, StoreError::Conflict { what } if what.contains("\"Orders\"")),
+        "{lost:?}"
+    );
+    assert_eq!(store.integrations().await.expect("list").len(), 1);
+    let mut missing = sales_orders("Other", &won, &wms);
+    missing.destination_credential_id = wms.id + 1000;
+    let refused = store
+        .create_integration(missing)
+        .await
+        .expect_err("no such credential");
+    assert!(
+        matches!(&refused, StoreError::Conflict { what } if what.contains("does not exist")),
+        "{refused:?}"
+    );
+}
 
 async fn credentials_keep_their_secrets_and_refuse_conflicts(db: Db) {
     let store = db.store.as_ref();

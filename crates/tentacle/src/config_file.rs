@@ -13,6 +13,7 @@ use tentacle_domain::alerts::{
     ChannelTarget, DEFAULT_SMTP_PORT, DEFAULT_STALE_AFTER_HOURS, channel_name, stale_after_hours,
 };
 use tentacle_domain::endpoint::endpoint_url;
+use tentacle_domain::limits;
 use tentacle_store::NewCredential;
 use toml::Spanned;
 
@@ -116,6 +117,15 @@ struct RawIntegration {
     settings: BTreeMap<Spanned<String>, toml::Value>,
 }
 
+/// The longest value of a field, by its last name: user names, secrets; the rest (URLs) have
+/// their own checks, with this as an outer bound.
+fn limit_of(field: &str) -> usize {
+    match field.rsplit('.').next().unwrap_or(field) {
+        "username" => limits::MAX_USERNAME_CHARS,
+        _ => limits::MAX_SECRET_CHARS,
+    }
+}
+
 /// Line number (1-based) of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
@@ -178,6 +188,8 @@ impl Reader<'_> {
                 let expanded = self.expand(value, field);
                 if expanded.trim().is_empty() {
                     self.error(value.span().start, field.to_string(), "must not be empty");
+                } else if let Err(problem) = limits::at_most(&expanded, limit_of(field)) {
+                    self.error(value.span().start, field.to_string(), problem);
                 }
                 expanded
             }
@@ -324,6 +336,8 @@ impl Reader<'_> {
             let password = self.expand(p, &path("password"));
             if password.is_empty() {
                 self.error(p.span().start, path("password"), "must not be empty");
+            } else if let Err(problem) = limits::at_most(&password, limits::MAX_SECRET_CHARS) {
+                self.error(p.span().start, path("password"), problem);
             }
             SecretString::from(password)
         });
@@ -380,10 +394,13 @@ impl Reader<'_> {
         let raw = spanned.get_ref();
         let at = spanned.span().start;
         let path = |f: &str| format!("credentials[{index}].{f}");
-        let name = raw.name.get_ref().trim().to_string();
-        if name.is_empty() {
-            self.error(raw.name.span().start, path("name"), "must not be empty");
-        }
+        let name = match tentacle_domain::limits::name(raw.name.get_ref()) {
+            Ok(name) => name,
+            Err(problem) => {
+                self.error(raw.name.span().start, path("name"), problem);
+                String::new()
+            }
+        };
         match raw.kind.get_ref().as_str() {
             "shopify" => {
                 let shop_url = self.url(&raw.shop_url, &path("shop_url"), at);
@@ -414,7 +431,11 @@ impl Reader<'_> {
                     SecretString::from(token),
                 );
                 if let Some(secret) = &raw.webhook_secret {
+                    let at = secret.span().start;
                     let secret = self.expand(secret, &path("webhook_secret"));
+                    if let Err(problem) = limits::at_most(&secret, limits::MAX_SECRET_CHARS) {
+                        self.error(at, path("webhook_secret"), problem);
+                    }
                     credential.secrets = credential
                         .secrets
                         .with("webhook_secret", SecretString::from(secret));
@@ -458,10 +479,13 @@ impl Reader<'_> {
     ) -> Option<IntegrationEntry> {
         let raw = spanned.get_ref();
         let path = |f: &str| format!("integrations[{index}].{f}");
-        let name = raw.name.get_ref().trim().to_string();
-        if name.is_empty() {
-            self.error(raw.name.span().start, path("name"), "must not be empty");
-        }
+        let name = match tentacle_domain::limits::name(raw.name.get_ref()) {
+            Ok(name) => name,
+            Err(problem) => {
+                self.error(raw.name.span().start, path("name"), problem);
+                String::new()
+            }
+        };
         let Some(kind) = tentacle_engine::find(raw.kind.get_ref()) else {
             let keys: Vec<String> = tentacle_engine::registry()
                 .iter()
@@ -528,8 +552,195 @@ fn is_api_version(value: &str) -> bool {
         || value == "unstable"
 }
 
+/// The TOML type each field of an entry must have.
+#[derive(Clone, Copy, PartialEq)]
+enum Expected {
+    String,
+    Integer,
+    Boolean,
+    Strings,
+    Table,
+}
+
+impl Expected {
+    fn of(section: &str, key: &str) -> Option<Expected> {
+        Some(match (section, key) {
+            ("alerts", "smtp_port" | "stale_after_hours") => Expected::Integer,
+            ("alerts", "starttls") => Expected::Boolean,
+            ("alerts", "to" | "integrations") => Expected::Strings,
+            ("integrations", "settings") => Expected::Table,
+            // Unknown fields are named by the typed read below.
+            ("credentials", "name" | "type" | "shop_url" | "access_token" | "api_version")
+            | ("credentials", "webhook_secret" | "base_url" | "username" | "password")
+            | ("integrations", "name" | "type" | "origin" | "destination")
+            | ("alerts", "name" | "type" | "url" | "smtp_host" | "username" | "password")
+            | ("alerts", "from") => Expected::String,
+            _ => return None,
+        })
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Expected::String => "a string (in quotes)",
+            Expected::Integer => "a whole number",
+            Expected::Boolean => "true or false",
+            Expected::Strings => "a list of strings",
+            Expected::Table => "a table",
+        }
+    }
+
+    /// A value of this type that stands in for a wrong one, so the rest of the file is still
+    /// checked.
+    fn placeholder(self) -> &'static str {
+        match self {
+            Expected::String => "\"\"",
+            Expected::Integer => "0",
+            Expected::Boolean => "false",
+            Expected::Strings => "[]",
+            Expected::Table => "{}",
+        }
+    }
+
+    fn matches(self, value: &toml::de::DeValue<'_>) -> bool {
+        use toml::de::DeValue;
+        matches!(
+            (self, value),
+            (Expected::String, DeValue::String(_))
+                | (Expected::Integer, DeValue::Integer(_))
+                | (Expected::Boolean, DeValue::Boolean(_))
+                | (Expected::Strings, DeValue::Array(_))
+                | (Expected::Table, DeValue::Table(_))
+        )
+    }
+}
+
+/// A TOML kind in words, for "must be a string, not an integer".
+fn kind_words(value: &toml::de::DeValue<'_>) -> &'static str {
+    use toml::de::DeValue;
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a decimal number",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "a list",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Values of the wrong TOML type, each named with its line and field and the type it must
+/// have, never its value (a numeric `password = 12345678` is a secret all the same). Returns
+/// them and the text with each replaced by a stand-in of the right type, so the typed read
+/// still finds the file's other problems.
+fn type_problems(text: &str) -> (Vec<ConfigError>, String) {
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        // A syntax error: the typed read reports it.
+        return (Vec::new(), text.to_string());
+    };
+    let mut problems = Vec::new();
+    // (byte range, stand-in) of every wrong value.
+    let mut replace: Vec<(std::ops::Range<usize>, &'static str)> = Vec::new();
+    let wrong = |problems: &mut Vec<ConfigError>,
+                 replace: &mut Vec<(std::ops::Range<usize>, &'static str)>,
+                 span: std::ops::Range<usize>,
+                 field: String,
+                 expected: Expected,
+                 found| {
+        problems.push(ConfigError {
+            line: line_of(text, span.start),
+            field,
+            message: format!("must be {}, not {found}", expected.words()),
+        });
+        replace.push((span, expected.placeholder()));
+    };
+    for (section, entries) in document.get_ref().iter() {
+        let section = section.get_ref().as_ref();
+        let Some(entries) = entries.get_ref().as_array() else {
+            continue;
+        };
+        for (index, entry) in entries.iter().enumerate() {
+            let Some(fields) = entry.get_ref().as_table() else {
+                continue;
+            };
+            for (spanned_key, value) in fields.iter() {
+                let key = spanned_key.get_ref().as_ref();
+                let Some(expected) = Expected::of(section, key) else {
+                    // A typo is named here, and the line taken out, so that it does not stop
+                    // the typed read from naming the rest.
+                    if matches!(section, "credentials" | "integrations" | "alerts") {
+                        let span = spanned_key.span().start..value.span().end;
+                        problems.push(ConfigError {
+                            line: line_of(text, span.start),
+                            field: format!("{section}[{index}].{key}"),
+                            message: "is not a field of this entry (a typo?)".to_string(),
+                        });
+                        replace.push((span, ""));
+                    }
+                    continue;
+                };
+                let field = format!("{section}[{index}].{key}");
+                if !expected.matches(value.get_ref()) {
+                    wrong(
+                        &mut problems,
+                        &mut replace,
+                        value.span(),
+                        field,
+                        expected,
+                        kind_words(value.get_ref()),
+                    );
+                } else if expected == Expected::Strings
+                    && let Some(items) = value.get_ref().as_array()
+                {
+                    for (at, item) in items.iter().enumerate() {
+                        if !item.get_ref().is_str() {
+                            wrong(
+                                &mut problems,
+                                &mut replace,
+                                item.span(),
+                                format!("{field}[{at}]"),
+                                Expected::String,
+                                kind_words(item.get_ref()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Replaced from the end so earlier ranges stay valid; line breaks are kept so every line
+    // number stays right.
+    replace.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut repaired = text.to_string();
+    for (span, stand_in) in replace {
+        let breaks = "\n".repeat(text[span.clone()].matches('\n').count());
+        repaired.replace_range(span, &format!("{stand_in}{breaks}"));
+    }
+    (problems, repaired)
+}
+
 /// Reads and checks the whole file. `env` answers `${NAME}` look-ups.
 pub fn parse(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ConfigFile, Vec<ConfigError>> {
+    let (wrong_types, repaired) = type_problems(text);
+    match parse_typed(&repaired, env) {
+        Ok(file) if wrong_types.is_empty() => Ok(file),
+        Ok(_) => Err(wrong_types),
+        Err(others) => {
+            // A stand-in's own complaints (an empty name) are not the file's problems.
+            let mut all: Vec<ConfigError> = others
+                .into_iter()
+                .filter(|e| !wrong_types.iter().any(|w| w.field == e.field))
+                .collect();
+            all.extend(wrong_types);
+            all.sort_by_key(|e| e.line);
+            Err(all)
+        }
+    }
+}
+
+fn parse_typed(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ConfigFile, Vec<ConfigError>> {
@@ -538,7 +749,7 @@ pub fn parse(
         vec![ConfigError {
             line,
             field: "file".into(),
-            message: error.message().to_string(),
+            message: limits::without_value(error.message()),
         }]
     })?;
     let mut reader = Reader {
@@ -677,6 +888,59 @@ required_tags = ["b2c"]
         assert_eq!(
             integration.settings["initial_import_days"], 7,
             "omitted settings take their defaults"
+        );
+    }
+
+    #[test]
+    fn a_type_error_is_named_without_its_value_and_the_other_problems_still_are() {
+        let text = r#"
+[[credentials]]
+name = "wms"
+type = "pulpo"
+base_url = "http://127.0.0.1:8202/api/v1"
+username = "sandbox_admin"
+password = 12345678
+
+[[alerts]]
+name = "ops"
+type = "email"
+smtp_host = "smtp.example.com"
+smtp_port = "587"
+from = "tentacle"
+to = ["ops@example.com", 42]
+"#;
+        let errors = parse(text, &|_| None).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 7: credentials[0].password: must be a string (in quotes), not an integer",
+                "line 13: alerts[0].smtp_port: must be a whole number, not a string",
+                "line 14: alerts[0].from: \"tentacle\" is not an email address like ops@example.com",
+                "line 15: alerts[0].to[1]: must be a string (in quotes), not an integer",
+            ]
+        );
+        assert!(!shown.concat().contains("12345678"));
+
+        // A misspelt field no longer hides the rest either.
+        let typo = text.replace(
+            "username = \"sandbox_admin\"",
+            "usernme = \"sandbox_admin\"",
+        );
+        let errors = parse(&typo, &|_| None).expect_err("refused");
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(
+            shown.contains(
+                &"line 6: credentials[0].usernme: is not a field of this entry (a typo?)"
+                    .to_string()
+            ) && shown.contains(&"line 2: credentials[0].username: is required".to_string())
+                && shown
+                    .iter()
+                    .any(|e| e.starts_with("line 7: credentials[0].password"))
+                && shown
+                    .iter()
+                    .any(|e| e.starts_with("line 13: alerts[0].smtp_port")),
+            "{shown:#?}"
         );
     }
 

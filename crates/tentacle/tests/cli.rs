@@ -1758,3 +1758,56 @@ async fn serve_refuses_an_open_address_without_a_tls_proxy_and_touches_nothing()
     .await
     .expect("prints in time");
 }
+
+/// Issue 14: a TOML type error printed the value back (`password = 12345678`) and hid the
+/// file's other problems; names had no length limit.
+#[tokio::test]
+async fn apply_names_a_type_error_without_its_value_and_every_other_problem() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = format!("sqlite://{}/tentacle.db", dir.path().display());
+    let long_name = "n".repeat(101);
+    let file = write(
+        dir.path(),
+        "bad.toml",
+        &format!(
+            r#"
+[[credentials]]
+name = "wms"
+type = "pulpo"
+base_url = "http://127.0.0.1:8202/api/v1"
+username = "sandbox_admin"
+password = 12345678
+
+[[credentials]]
+name = "{long_name}"
+type = "shopify"
+shop_url = "https://x.myshopify.com/\"><script>"
+access_token = "shpat_x"
+"#
+        ),
+    );
+    let refused = tentacle(&db, &["apply", "-f", &file], &[]).await;
+    assert_eq!(refused.status.code(), Some(1));
+    let errors = text(&refused.stderr);
+    assert!(
+        errors.contains(
+            "line 7: credentials[0].password: must be a string (in quotes), not an integer"
+        ),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 10: credentials[1].name: must be at most 100 characters"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 12: credentials[1].shop_url: must not contain quotes"),
+        "{errors}"
+    );
+    let printed = errors + &text(&refused.stdout);
+    assert!(
+        !printed.contains("12345678"),
+        "the value is never printed: {printed}"
+    );
+    assert!(!printed.contains(&long_name), "{printed}");
+    assert!(!printed.contains("<script>"), "{printed}");
+}

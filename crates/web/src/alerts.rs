@@ -186,14 +186,34 @@ pub(crate) async fn get_alert(
     security(("bearer" = [])),
     request_body = AlertInput,
     responses((status = 201, body = AlertView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_alert(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<AlertView>)> {
     let body = json_body(body)?;
-    let input = validated(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_alert_channel(input).await?;
+    // A name that exists is a 409, also when a create racing this one took it meanwhile
+    // (the checks then find it taken); the insert below decides a race they both passed.
+    let taken = || async {
+        match crate::error::posted_name(&body) {
+            Some(name) if state.store.alert_channel_by_name(&name).await?.is_some() => {
+                Ok::<_, ApiError>(Some(ApiError::Conflict(format!(
+                    "an alert channel named {name:?} exists already: change it with PUT /api/alerts/{{id}}"
+                ))))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(conflict) = taken().await? {
+        return Err(conflict);
+    }
+    let input = match validated(state.store.as_ref(), &body, None).await {
+        Ok(input) => input,
+        Err(invalid @ ApiError::Invalid(_)) => return Err(taken().await?.unwrap_or(invalid)),
+        Err(other) => return Err(other),
+    };
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_alert_channel(input).await?;
     tracing::info!(alert = %saved.name, "Alert channel created.");
     let view = AlertView::of(state.store.as_ref(), &saved).await?;
     Ok((StatusCode::CREATED, Json(view)))

@@ -45,7 +45,7 @@ impl ControlsView {
     }
 }
 
-fn engine_error(error: EngineError) -> ApiError {
+pub(crate) fn engine_error(error: EngineError) -> ApiError {
     match error {
         EngineError::IntegrationNotFound(id) => ApiError::NotFound(format!("integration {id}")),
         EngineError::Store(error) => ApiError::Store(error),

@@ -128,14 +128,34 @@ pub(crate) async fn get_credential(
     security(("bearer" = [])),
     request_body = CredentialInput,
     responses((status = 201, body = CredentialView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_credential(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<CredentialView>)> {
     let body = json_body(body)?;
-    let input = validated(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_credential(input).await?;
+    // A name that exists is a 409, also when a create racing this one took it meanwhile
+    // (the checks then find it taken); the insert below decides a race they both passed.
+    let taken = || async {
+        match crate::error::posted_name(&body) {
+            Some(name) if state.store.credential_by_name(&name).await?.is_some() => {
+                Ok::<_, ApiError>(Some(ApiError::Conflict(format!(
+                    "a credential named {name:?} exists already: change it with PUT /api/credentials/{{id}}"
+                ))))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(conflict) = taken().await? {
+        return Err(conflict);
+    }
+    let input = match validated(state.store.as_ref(), &body, None).await {
+        Ok(input) => input,
+        Err(invalid @ ApiError::Invalid(_)) => return Err(taken().await?.unwrap_or(invalid)),
+        Err(other) => return Err(other),
+    };
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_credential(input).await?;
     tracing::info!(credential = %saved.name, "Credential created.");
     Ok((StatusCode::CREATED, Json(CredentialView::from(&saved))))
 }
@@ -401,11 +421,13 @@ fn read_input(
         }
     }
     let name = match top.get("name") {
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(Value::String(_)) => {
-            problems.push(FieldProblem::new("name", "must not be empty"));
-            String::new()
-        }
+        Some(Value::String(name)) => match tentacle_domain::limits::name(name) {
+            Ok(name) => name,
+            Err(problem) => {
+                problems.push(FieldProblem::new("name", problem));
+                String::new()
+            }
+        },
         None | Some(Value::Null) => {
             problems.push(FieldProblem::new("name", "is required"));
             String::new()
@@ -501,6 +523,15 @@ fn read_input(
         } else {
             value
         };
+        if key == "username"
+            && let Err(problem) = tentacle_domain::limits::at_most(
+                &value,
+                tentacle_domain::limits::MAX_USERNAME_CHARS,
+            )
+        {
+            problems.push(FieldProblem::new(field, problem));
+            continue;
+        }
         if key == "api_version" && !is_api_version(&value) {
             problems.push(FieldProblem::new(
                 field,
@@ -529,6 +560,17 @@ fn read_input(
             continue;
         }
         match value {
+            Value::String(text)
+                if text.chars().count() > tentacle_domain::limits::MAX_SECRET_CHARS =>
+            {
+                problems.push(FieldProblem::new(
+                    field,
+                    format!(
+                        "must be at most {} characters",
+                        tentacle_domain::limits::MAX_SECRET_CHARS
+                    ),
+                ));
+            }
             Value::String(text) if !text.is_empty() => {
                 secrets = secrets.with(key, SecretString::from(text.clone()));
             }

@@ -122,6 +122,13 @@ pub(crate) fn json_body(
     })
 }
 
+/// The trimmed `name` of a create's body, when it is a usable one (the checks name the rest).
+pub(crate) fn posted_name(body: &serde_json::Value) -> Option<String> {
+    body.get("name")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|name| tentacle_domain::limits::name(name).ok())
+}
+
 /// Query parameters, or a 400 in the API's error shape.
 pub(crate) fn query<T>(
     query: std::result::Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,

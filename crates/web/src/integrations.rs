@@ -105,14 +105,34 @@ pub(crate) async fn get_integration(
     security(("bearer" = [])),
     request_body = IntegrationInput,
     responses((status = 201, body = IntegrationView), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(crate) async fn create_integration(
     State(state): State<AppState>,
     body: std::result::Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IntegrationView>)> {
     let body = json_body(body)?;
-    let input = read_input(state.store.as_ref(), &body, None).await?;
-    let saved = state.store.save_integration(input).await?;
+    // A name that exists is a 409, also when a create racing this one took it meanwhile
+    // (the checks then find it taken); the insert below decides a race they both passed.
+    let taken = || async {
+        match crate::error::posted_name(&body) {
+            Some(name) if state.store.integration_by_name(&name).await?.is_some() => {
+                Ok::<_, ApiError>(Some(ApiError::Conflict(format!(
+                    "an integration named {name:?} exists already: change it with PUT /api/integrations/{{id}}"
+                ))))
+            }
+            _ => Ok(None),
+        }
+    };
+    if let Some(conflict) = taken().await? {
+        return Err(conflict);
+    }
+    let input = match read_input(state.store.as_ref(), &body, None).await {
+        Ok(input) => input,
+        Err(invalid @ ApiError::Invalid(_)) => return Err(taken().await?.unwrap_or(invalid)),
+        Err(other) => return Err(other),
+    };
+    // An insert, not the upsert `apply` uses: of two creates of one name at once, one is a 409.
+    let saved = state.store.create_integration(input).await?;
     tracing::info!(integration = %saved.name, "Integration created.");
     Ok((StatusCode::CREATED, Json(IntegrationView::from(&saved))))
 }
@@ -242,11 +262,13 @@ pub(crate) async fn read_input(
         }
     }
     let name = match top.get("name") {
-        Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_string(),
-        Some(Value::String(_)) => {
-            problems.push(FieldProblem::new("name", "must not be empty"));
-            String::new()
-        }
+        Some(Value::String(name)) => match tentacle_domain::limits::name(name) {
+            Ok(name) => name,
+            Err(problem) => {
+                problems.push(FieldProblem::new("name", problem));
+                String::new()
+            }
+        },
         None | Some(Value::Null) => {
             problems.push(FieldProblem::new("name", "is required"));
             String::new()

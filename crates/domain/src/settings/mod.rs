@@ -143,6 +143,11 @@ pub fn fields<S: TypeSettings>() -> impl Iterator<Item = &'static Field> {
     SCHEDULE.iter().chain(S::FIELDS)
 }
 
+/// The longest free-text setting (or entry of a list setting), in characters.
+pub const MAX_TEXT_SETTING_CHARS: usize = 255;
+/// The most entries of a list setting (tags, SKUs to skip, …).
+pub const MAX_LIST_SETTING_ENTRIES: usize = 500;
+
 /// Checks `settings` against the declared bounds and the type's own rules; every bad field, in
 /// the order the fields are declared.
 pub fn validate<S: TypeSettings>(settings: &S) -> Result<(), Vec<FieldError>> {
@@ -157,6 +162,46 @@ pub fn validate<S: TypeSettings>(settings: &S) -> Result<(), Vec<FieldError>> {
                 field.key,
                 format!("{} must be between {min} and {max} {unit}", field.name),
             ));
+        }
+        // Every free-text setting has an outer bound (types set tighter ones of their own):
+        // a setting is shown on pages and sent to Shopify and PULPO.
+        match &value[field.key] {
+            Value::String(text) if text.chars().count() > MAX_TEXT_SETTING_CHARS => {
+                errors.push(FieldError::new(
+                    field.key,
+                    format!(
+                        "{} must be at most {MAX_TEXT_SETTING_CHARS} characters",
+                        field.name
+                    ),
+                ));
+            }
+            Value::Array(items) if items.len() > MAX_LIST_SETTING_ENTRIES => {
+                errors.push(FieldError::new(
+                    field.key,
+                    format!(
+                        "{} must have at most {MAX_LIST_SETTING_ENTRIES} entries",
+                        field.name
+                    ),
+                ));
+            }
+            Value::Array(items) => {
+                for item in items {
+                    if item
+                        .as_str()
+                        .is_some_and(|text| text.chars().count() > MAX_TEXT_SETTING_CHARS)
+                    {
+                        errors.push(FieldError::new(
+                            field.key,
+                            format!(
+                                "each entry of {} must be at most {MAX_TEXT_SETTING_CHARS} characters",
+                                field.name
+                            ),
+                        ));
+                        break;
+                    }
+                }
+            }
+            _ => {}
         }
         if let Input::Choice(values) = field.input
             && let Some(chosen) = value[field.key].as_str()
@@ -198,7 +243,8 @@ pub fn read<S: TypeSettings>(
                 let message = if message.starts_with("unknown field") {
                     format!("is not a {type_key} setting")
                 } else {
-                    message
+                    // The expected type, never the value (the provisioning file's rule too).
+                    crate::limits::without_value(&message)
                 };
                 errors.push(FieldError::new(key.clone(), message));
             }
@@ -213,7 +259,10 @@ pub fn read<S: TypeSettings>(
                 return Ok(parsed);
             }
         }
-        Err(error) => errors.push(FieldError::new("settings", error.to_string())),
+        Err(error) => errors.push(FieldError::new(
+            "settings",
+            crate::limits::without_value(&error.to_string()),
+        )),
     }
     // Declared fields in their order, then the keys no field declares.
     let position = |key: &str| {
@@ -341,7 +390,7 @@ mod tests {
         assert!(
             errors
                 .iter()
-                .any(|e| e.field == "depth" && e.message.contains("invalid type"))
+                .any(|e| e.field == "depth" && e.message.starts_with("must be "))
         );
     }
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::PgStore;
-use crate::rows::{conflict, credential_from_row, secrets_aad};
+use crate::rows::{conflict, create_conflict, credential_from_row, secrets_aad};
 use crate::{Credential, CredentialStore, NewCredential, Result, StoreError};
 
 #[async_trait]
@@ -28,6 +28,34 @@ impl CredentialStore for PgStore {
         .bind(Utc::now())
         .fetch_one(&self.pool)
         .await?;
+        credential_from_row(&self.cipher, &row)
+    }
+
+    async fn create_credential(&self, credential: NewCredential) -> Result<Credential> {
+        let sealed = self.cipher.encrypt(
+            &credential.secrets.to_plain_json(),
+            &secrets_aad(&credential.name, credential.kind),
+        );
+        // No ON CONFLICT: the unique index on the name decides between two creates at once.
+        let row = sqlx::query(
+            "INSERT INTO credentials (name, kind, config, secrets, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             RETURNING *",
+        )
+        .bind(&credential.name)
+        .bind(credential.kind.as_str())
+        .bind(credential.config.to_string())
+        .bind(sealed)
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| {
+            create_conflict(
+                error,
+                || format!("a credential named {:?} exists already", credential.name),
+                String::new,
+            )
+        })?;
         credential_from_row(&self.cipher, &row)
     }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::PgStore;
-use crate::rows::{conflict, integration_from_row};
+use crate::rows::{conflict, create_conflict, integration_from_row};
 use crate::{Integration, IntegrationStore, NewIntegration, Result, StoreError};
 
 #[async_trait]
@@ -29,6 +29,31 @@ impl IntegrationStore for PgStore {
         .fetch_one(&self.pool)
         .await
         .map_err(|e| conflict(e, || "the origin or destination credential does not exist".into()))?;
+        integration_from_row(&row)
+    }
+
+    async fn create_integration(&self, integration: NewIntegration) -> Result<Integration> {
+        // No ON CONFLICT: the unique index on the name decides between two creates at once.
+        let row = sqlx::query(
+            "INSERT INTO integrations (name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             RETURNING *",
+        )
+        .bind(&integration.name)
+        .bind(&integration.kind)
+        .bind(integration.origin_credential_id)
+        .bind(integration.destination_credential_id)
+        .bind(integration.settings.to_string())
+        .bind(Utc::now())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|error| {
+            create_conflict(
+                error,
+                || format!("an integration named {:?} exists already", integration.name),
+                || "the origin or destination credential does not exist".into(),
+            )
+        })?;
         integration_from_row(&row)
     }
 

@@ -31,6 +31,11 @@ impl AlertStore for SqliteStore {
         }
     }
 
+    async fn create_alert_channel(&self, channel: NewAlertChannel) -> Result<AlertChannel> {
+        // An insert: the unique index on the name makes the second of two creates a Conflict.
+        self.write_channel(None, channel).await
+    }
+
     async fn update_alert_channel(
         &self,
         id: i64,

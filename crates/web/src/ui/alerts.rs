@@ -373,9 +373,9 @@ pub(crate) async fn create(
         Ok(input) => {
             let saved = state
                 .store
-                .save_alert_channel(input)
+                .create_alert_channel(input)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(alert = %saved.name, user = %ui.user, "Alert channel created.");
             Ok(Redirect::to("/alerts?done=created").into_response())
         }
@@ -410,7 +410,7 @@ pub(crate) async fn update(
                 .store
                 .update_alert_channel(id, input)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(alert = %saved.name, user = %ui.user, "Alert channel updated.");
             Ok(Redirect::to("/alerts?done=updated").into_response())
         }

@@ -12,7 +12,7 @@ use tentacle_engine::clock::SystemClock;
 use tentacle_engine::controls;
 use tentacle_store::{AttentionKey, AttentionKind, RecordKind};
 
-use super::{DoneQuery, Ui, UiResult, html, internal, notice, when};
+use super::{DoneQuery, Ui, UiResult, engine_error, html, internal, notice, when};
 use crate::AppState;
 
 struct Item {
@@ -90,7 +90,7 @@ pub(crate) async fn retry(
 ) -> UiResult {
     let run = controls::run_now(state.store.as_ref(), form.integration_id, &SystemClock)
         .await
-        .map_err(internal)?;
+        .map_err(engine_error)?;
     tracing::info!(integration_id = form.integration_id, run_id = run.id, user = %ui.user, "Retry queued.");
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }

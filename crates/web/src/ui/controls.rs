@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Redirect};
 use tentacle_engine::clock::SystemClock;
 use tentacle_engine::controls;
 
-use super::{Badge, DoneQuery, Ui, UiResult, html, internal, notice, when, when_opt};
+use super::{Badge, DoneQuery, Ui, UiResult, engine_error, html, internal, notice, when, when_opt};
 use crate::AppState;
 
 struct Row {
@@ -91,7 +91,7 @@ pub(crate) async fn rows(State(state): State<AppState>, ui: Ui) -> UiResult {
 pub(crate) async fn start(State(state): State<AppState>, ui: Ui, Path(id): Path<i64>) -> UiResult {
     controls::start(state.store.as_ref(), id)
         .await
-        .map_err(internal)?;
+        .map_err(engine_error)?;
     tracing::info!(integration_id = id, user = %ui.user, "Integration started.");
     Ok(Redirect::to("/controls?done=started").into_response())
 }
@@ -99,7 +99,7 @@ pub(crate) async fn start(State(state): State<AppState>, ui: Ui, Path(id): Path<
 pub(crate) async fn stop(State(state): State<AppState>, ui: Ui, Path(id): Path<i64>) -> UiResult {
     controls::stop(state.store.as_ref(), id)
         .await
-        .map_err(internal)?;
+        .map_err(engine_error)?;
     tracing::info!(integration_id = id, user = %ui.user, "Integration stopped.");
     Ok(Redirect::to("/controls?done=stopped").into_response())
 }
@@ -111,7 +111,7 @@ pub(crate) async fn run_now(
 ) -> UiResult {
     let run = controls::run_now(state.store.as_ref(), id, &SystemClock)
         .await
-        .map_err(internal)?;
+        .map_err(engine_error)?;
     tracing::info!(integration_id = id, run_id = run.id, user = %ui.user, "Run queued by hand.");
     Ok(Redirect::to("/controls?done=queued").into_response())
 }

@@ -299,7 +299,12 @@ pub(crate) async fn create(
     let (body, shown) = body(kind, &form);
     match validated(state.store.as_ref(), &body, None).await {
         Ok(input) => {
-            let saved = state.store.save_credential(input).await.map_err(internal)?;
+            // An insert: a create that lost a race for the name is a 409 page, not an overwrite.
+            let saved = state
+                .store
+                .create_credential(input)
+                .await
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(credential = %saved.name, user = %ui.user, "Credential created.");
             Ok(Redirect::to("/credentials?done=created").into_response())
         }
@@ -330,7 +335,7 @@ pub(crate) async fn update(
                 .store
                 .update_credential(id, input)
                 .await
-                .map_err(internal)?;
+                .map_err(|e| api_error(ApiError::Store(e)))?;
             tracing::info!(credential = %saved.name, user = %ui.user, "Credential updated.");
             Ok(Redirect::to("/credentials?done=updated").into_response())
         }

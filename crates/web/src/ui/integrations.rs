@@ -520,9 +520,10 @@ async fn save(state: &AppState, ui: Ui, id: Option<i64>, form: Posted) -> UiResu
     };
     let saved = match id {
         Some(id) => state.store.update_integration(id, input).await,
-        None => state.store.save_integration(input).await,
+        // An insert: a create that lost a race for the name is a 409 page, not an overwrite.
+        None => state.store.create_integration(input).await,
     }
-    .map_err(internal)?;
+    .map_err(|e| api_error(ApiError::Store(e)))?;
     tracing::info!(integration = %saved.name, user = %ui.user, "Integration saved.");
     let done = if id.is_some() { "updated" } else { "created" };
     Ok(Redirect::to(&format!("/integrations?done={done}")).into_response())

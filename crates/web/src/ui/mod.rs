@@ -97,11 +97,21 @@ pub(crate) fn api_error(error: ApiError) -> UiError {
         ApiError::NotFound(what) => (StatusCode::NOT_FOUND, format!("{what} not found"))
             .into_response()
             .into(),
+        ApiError::Conflict(what)
+        | ApiError::Store(tentacle_store::StoreError::Conflict { what }) => {
+            (StatusCode::CONFLICT, what).into_response().into()
+        }
         ApiError::Store(error) => internal(error),
         other => (StatusCode::BAD_REQUEST, other.to_string())
             .into_response()
             .into(),
     }
+}
+
+/// An engine error as the UI shows it: an integration that does not exist (a stale page, a
+/// hand-made post) is a 404 page naming it, not an internal error in the log.
+pub(crate) fn engine_error(error: tentacle_engine::EngineError) -> UiError {
+    api_error(crate::controls::engine_error(error))
 }
 
 /// The messages of a form's bad fields, by field name.

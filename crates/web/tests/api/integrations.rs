@@ -114,8 +114,15 @@ async fn create_update_and_delete_an_integration() {
                    "origin_credential_id": shop, "destination_credential_id": wms}),
         )
         .await;
-    assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(duplicate.json()["errors"][0]["field"], "name");
+    // A create of a name that exists is a conflict, never an overwrite.
+    assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
+    assert!(
+        duplicate.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("\"Sales orders\"")),
+        "{}",
+        duplicate.text
+    );
     let updated = app
         .put(
             &format!("/api/integrations/{id}"),

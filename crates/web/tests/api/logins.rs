@@ -163,11 +163,10 @@ async fn unknown_and_known_user_names_take_as_long_to_refuse() {
             assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
         }
     }
-    let median = |times: &mut Vec<Duration>| {
-        times.sort();
-        times[times.len() / 2]
-    };
-    let (known, unknown) = (median(&mut known), median(&mut unknown));
+    // The fastest of each: what the server's work costs, without the moments a loaded machine
+    // (the rest of the suite runs beside this test) left the request waiting.
+    let fastest = |times: &Vec<Duration>| times.iter().min().copied().expect("timed");
+    let (known, unknown) = (fastest(&known), fastest(&unknown));
     let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
         (0.5..=2.0).contains(&ratio),

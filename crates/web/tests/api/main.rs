@@ -14,6 +14,7 @@ mod openapi;
 mod outbound;
 mod overview;
 mod runs;
+mod small_things;
 mod tokens;
 mod toy_type;
 mod transport;
