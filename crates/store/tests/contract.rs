@@ -2976,79 +2976,121 @@ async fn flags_of_an_order_and_a_sku_of_one_configuration_are_kept_apart(db: Db)
     assert!(store.flags(None).await.expect("flags").is_empty());
 }
 
+/// The migration each backend's old database stops at (the last applied).
+struct OldVersions {
+    postgres: i64,
+    sqlite: i64,
+}
+
+/// A database of its own, of `db`'s backend, migrated up to an older version and holding rows
+/// written as that version wrote them (`?1` the sealed secrets of `shop`, `?2` and `?3` the
+/// two times), for a test of the migrations after it.
+struct OldDatabase {
+    url: String,
+    migrator: sqlx::migrate::Migrator,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<TestSchema>,
+}
+
+impl OldDatabase {
+    async fn create(
+        db: &Db,
+        name: &str,
+        versions: OldVersions,
+        rows: &[&str],
+        (first, second): (DateTime<Utc>, DateTime<Utc>),
+    ) -> OldDatabase {
+        let backend = if db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let migrator = sqlx::migrate::Migrator::new(migrations)
+            .await
+            .expect("migrations");
+        if db.is_postgres() {
+            let schema = TestSchema::create(name)
+                .await
+                .expect("PostgreSQL answered a moment ago");
+            let pool = sqlx::PgPool::connect(&schema.url).await.expect("raw pool");
+            migrator
+                .run_to(versions.postgres, &pool)
+                .await
+                .expect("old migrations");
+            for sql in rows {
+                sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
+                    .bind(old_secrets())
+                    .bind(first)
+                    .bind(second)
+                    .execute(&pool)
+                    .await
+                    .expect("old rows");
+            }
+            pool.close().await;
+            OldDatabase {
+                url: schema.url.clone(),
+                migrator,
+                _dir: None,
+                _schema: Some(schema),
+            }
+        } else {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}/old.db", dir.path().display());
+            let options = std::str::FromStr::from_str(&url)
+                .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))
+                .expect("SQLite URL");
+            let pool = sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("raw pool");
+            migrator
+                .run_to(versions.sqlite, &pool)
+                .await
+                .expect("old migrations");
+            for sql in rows {
+                sqlx::query(sqlx::AssertSqlSafe(*sql))
+                    .bind(old_secrets())
+                    .bind(first)
+                    .bind(second)
+                    .execute(&pool)
+                    .await
+                    .expect("old rows");
+            }
+            pool.close().await;
+            OldDatabase {
+                url,
+                migrator,
+                _dir: Some(dir),
+                _schema: None,
+            }
+        }
+    }
+}
+
 async fn the_attention_migration_keeps_the_flags_of_orders(db: Db) {
     // A database of its own, of the same backend, migrated up to the migration before
     // attention was kept by record.
-    let (url, _dir, _schema, before) = if db.is_postgres() {
-        let schema = TestSchema::create("attention_migration")
-            .await
-            .expect("PostgreSQL answered a moment ago");
-        (schema.url.clone(), None, Some(schema), 1)
-    } else {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/old.db", dir.path().display());
-        (url, Some(dir), None, 6)
-    };
-    let backend = if db.is_postgres() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let migrator = sqlx::migrate::Migrator::new(migrations)
-        .await
-        .expect("migrations");
-    let old_rows = [
-        "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
-         VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
-        "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
-         VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
-        "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
-         VALUES (1, 'gid://shopify/Order/1001', '#1001', 'conflict', 'PULPO refused: unknown SKU', 3, 7, ?2),
-                (1, 'gid://shopify/Order/1002', '#1002', 'failed', 'PULPO answered 500', 1, NULL, ?3)",
-    ];
-    if db.is_postgres() {
-        let pool = sqlx::PgPool::connect(&url).await.expect("raw pool");
-        migrator
-            .run_to(before, &pool)
-            .await
-            .expect("old migrations");
-        for sql in old_rows {
-            sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
-                .bind(old_secrets())
-                .bind(at(10))
-                .bind(at(20))
-                .execute(&pool)
-                .await
-                .expect("old rows");
-        }
-        pool.close().await;
-    } else {
-        let options = std::str::FromStr::from_str(&url)
-            .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))
-            .expect("SQLite URL");
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .expect("raw pool");
-        migrator
-            .run_to(before, &pool)
-            .await
-            .expect("old migrations");
-        for sql in old_rows {
-            sqlx::query(sql)
-                .bind(old_secrets())
-                .bind(at(10))
-                .bind(at(20))
-                .execute(&pool)
-                .await
-                .expect("old rows");
-        }
-        pool.close().await;
-    }
+    let old = OldDatabase::create(
+        &db,
+        "attention_migration",
+        OldVersions { postgres: 1, sqlite: 6 },
+        &[
+            "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
+             VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
+            "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+             VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
+            "INSERT INTO order_attention (integration_id, shopify_order_id, order_name, kind, reason, attempts, run_id, updated_at)
+             VALUES (1, 'gid://shopify/Order/1001', '#1001', 'conflict', 'PULPO refused: unknown SKU', 3, 7, ?2),
+                    (1, 'gid://shopify/Order/1002', '#1002', 'failed', 'PULPO answered 500', 1, NULL, ?3)",
+        ],
+        (at(10), at(20)),
+    )
+    .await;
+    let (url, migrator) = (&old.url, &old.migrator);
 
-    let store = open(&url).await.expect("the store migrates the rest");
+    let store = open(url).await.expect("the store migrates the rest");
     let newest = migrator
         .iter()
         .map(|m| m.version)
@@ -4426,75 +4468,24 @@ async fn daily_run_totals_sum_the_runs_that_ended_each_day(db: Db) {
 
 /// A database with runs from before the totals were kept gets them from its runs.
 async fn the_retention_migration_backfills_the_run_totals(db: Db) {
-    let (url, _dir, _schema, before) = if db.is_postgres() {
-        let schema = TestSchema::create("retention_migration")
-            .await
-            .expect("PostgreSQL answered a moment ago");
-        (schema.url.clone(), None, Some(schema), 8)
-    } else {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/old.db", dir.path().display());
-        (url, Some(dir), None, 13)
-    };
-    let backend = if db.is_postgres() {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let migrator = sqlx::migrate::Migrator::new(migrations)
-        .await
-        .expect("migrations");
-    let old_rows = [
-        "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
-         VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
-        "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
-         VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
-        "INSERT INTO runs (integration_id, trigger, status, started_at, finished_at, ended_ms, fetched, created, failed, pulpo_requests)
-         VALUES (1, 'manual', 'FINISHED', ?2, ?3, 1, 5, 3, 0, 7), (1, 'manual', 'FINISHED', ?2, ?3, 1, 2, 1, 0, 1),
-                (1, 'manual', 'FAILED', ?2, ?3, 1, 1, 0, 1, 2), (1, 'manual', 'RUNNING', ?2, NULL, NULL, 4, 4, 0, 3)",
-    ];
-    if db.is_postgres() {
-        let pool = sqlx::PgPool::connect(&url).await.expect("raw pool");
-        migrator
-            .run_to(before, &pool)
-            .await
-            .expect("old migrations");
-        for sql in old_rows {
-            sqlx::query(sqlx::AssertSqlSafe(sql.replace('?', "$")))
-                .bind(old_secrets())
-                .bind(at(0))
-                .bind(at(40))
-                .execute(&pool)
-                .await
-                .expect("old rows");
-        }
-        pool.close().await;
-    } else {
-        let options = std::str::FromStr::from_str(&url)
-            .map(|o: sqlx::sqlite::SqliteConnectOptions| o.create_if_missing(true))
-            .expect("SQLite URL");
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .expect("raw pool");
-        migrator
-            .run_to(before, &pool)
-            .await
-            .expect("old migrations");
-        for sql in old_rows {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(old_secrets())
-                .bind(at(0))
-                .bind(at(40))
-                .execute(&pool)
-                .await
-                .expect("old rows");
-        }
-        pool.close().await;
-    }
-    let store = open(&url).await.expect("migrated store");
+    let old = OldDatabase::create(
+        &db,
+        "retention_migration",
+        OldVersions { postgres: 8, sqlite: 13 },
+        &[
+            "INSERT INTO credentials (id, name, kind, config, secrets, created_at, updated_at)
+             VALUES (1, 'shop', 'shopify', '{}', ?1, ?2, ?2), (2, 'wms', 'pulpo', '{}', ?1, ?2, ?2)",
+            "INSERT INTO integrations (id, name, kind, origin_credential_id, destination_credential_id, settings, created_at, updated_at)
+             VALUES (1, 'Sales orders', 'sales_orders', 1, 2, '{}', ?2, ?2)",
+            "INSERT INTO runs (integration_id, trigger, status, started_at, finished_at, ended_ms, fetched, created, failed, pulpo_requests)
+             VALUES (1, 'manual', 'FINISHED', ?2, ?3, 1, 5, 3, 0, 7), (1, 'manual', 'FINISHED', ?2, ?3, 1, 2, 1, 0, 1),
+                    (1, 'manual', 'FAILED', ?2, ?3, 1, 1, 0, 1, 2), (1, 'manual', 'RUNNING', ?2, NULL, NULL, 4, 4, 0, 3)",
+        ],
+        (at(0), at(40)),
+    )
+    .await;
+    let url = &old.url;
+    let store = open(url).await.expect("migrated store");
     let totals = store.run_totals().await.expect("totals");
     let summary: Vec<(RunStatus, u64, u64, u64, u64)> = totals
         .iter()

@@ -135,8 +135,13 @@ pub(crate) async fn require_token(
             needed(&method, &path)
         )));
     }
-    // Last use is a convenience for the token list: a busy database must not fail the request.
-    if let Err(error) = state.store.api_token_used(found.id, now).await {
+    // Last use is a convenience for the token list, kept to the minute: written only when the
+    // stored one is older (not a write per request, which on SQLite takes the write lock), and
+    // a busy database must not fail the request.
+    let stale = found
+        .last_used_at
+        .is_none_or(|at| now - at >= chrono::TimeDelta::minutes(1));
+    if stale && let Err(error) = state.store.api_token_used(found.id, now).await {
         tracing::warn!(%error, "Cannot record the API token's last use.");
     }
     tracing::debug!(token = ?found.name, path = ?path, "API request.");

@@ -1,8 +1,8 @@
 //! Local admin accounts of the web UI: made with `tentacle user create NAME` (or by the demo),
 //! passwords hashed with argon2id and checked in constant time by the argon2 crate.
 
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tentacle_store::{Store, User};
 
@@ -51,13 +51,7 @@ pub fn hash_password(password: &str) -> Result<String, UserError> {
 
 /// Whether `password` matches the stored PHC string; a corrupt hash never matches.
 pub fn verify_password(password: &str, password_hash: &str) -> bool {
-    PasswordHash::new(password_hash)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    verify_password_in(password, password_hash, &mut Vec::new())
 }
 
 /// [`verify_password`] in the caller's memory: argon2id needs `m` KiB of blocks (19 MiB by
@@ -99,7 +93,7 @@ pub fn verify_password_in(password: &str, password_hash: &str, memory: &mut Vec<
 }
 
 /// Equal byte strings, compared in time independent of where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

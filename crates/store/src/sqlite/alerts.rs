@@ -493,15 +493,7 @@ pub(super) async fn decide_incidents(
         .await?;
         for incident in closed {
             let incident: i64 = incident.try_get("id")?;
-            let told = sqlx::query(
-                "SELECT DISTINCT channel_id FROM alert_outbox WHERE incident_id = ?1 AND event = 'opened'",
-            )
-            .bind(incident)
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get("channel_id"))
-            .collect::<Result<Vec<i64>, _>>()?;
+            let told = told_channels(conn, incident).await?;
             let message = alert_message(&facts(kind, AlertEvent::Recovered));
             let notice = Notice {
                 incident_id: incident,
@@ -528,18 +520,7 @@ pub(super) async fn decide_incidents(
         else {
             continue;
         };
-        let covering = sqlx::query(
-            "SELECT id FROM alert_channels c
-             WHERE c.covers_all OR EXISTS (SELECT 1 FROM alert_channel_integrations ci
-                                           WHERE ci.channel_id = c.id AND ci.integration_id = ?1)
-             ORDER BY id",
-        )
-        .bind(end.integration_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| r.try_get("id"))
-        .collect::<Result<Vec<i64>, _>>()?;
+        let covering = covering_channels(conn, end.integration_id).await?;
         let message = alert_message(&facts(kind, AlertEvent::Opened));
         let notice = Notice {
             incident_id: incident,

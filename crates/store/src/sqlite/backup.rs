@@ -112,7 +112,7 @@ impl SqliteStore {
         };
         // The copy holds what the database holds (password hashes, sessions, encrypted
         // secrets): made private before SQLite writes it (it fills an empty file).
-        create_private(into)?;
+        super::create_private(into).map_err(sqlx::Error::Io)?;
         let mut connection = connect(path, false).await?;
         sqlx::query("VACUUM INTO ?1")
             .bind(into.display().to_string())
@@ -196,14 +196,4 @@ impl SqliteStore {
         self.pool.close().await;
         Ok(())
     }
-}
-
-/// An empty file only its owner may read and write.
-fn create_private(path: &Path) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(sqlx::Error::Io)?;
-    Ok(())
 }

@@ -112,23 +112,27 @@ impl Store for SqliteStore {
     }
 }
 
+/// A new, empty file only its owner may read and write; fails when `path` exists.
+pub(super) fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
 /// The database holds password hashes, live session and CSRF tokens and encrypted secrets: it
 /// is created readable by its owner only (SQLite gives its `-wal` and `-shm` files the same
 /// mode), and an existing one others may read is made private.
 fn make_private(path: &std::path::Path) -> Result<()> {
+    match create_private(path) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(sqlx::Error::Io(error).into()),
+    }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => return Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(error) => return Err(sqlx::Error::Io(error).into()),
-        }
+        use std::os::unix::fs::PermissionsExt;
         for suffix in ["", "-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(suffix);

@@ -55,11 +55,7 @@ fn set_cookie(name: &str, value: &str, max_age_seconds: i64) -> String {
 
 /// Equal strings, compared in time independent of where they differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::users::same_bytes(a.as_bytes(), b.as_bytes())
 }
 
 /// The value of `field` in an urlencoded body.
